@@ -1,0 +1,195 @@
+"""The default backend: everything in process memory, units of work by undo log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..errors import StorageBackendError
+
+__all__ = ["InMemoryBackend"]
+
+_MISSING = object()
+
+
+class InMemoryBackend:
+    """Keeps every record and blob in dictionaries; the default backend.
+
+    Writes go straight into the dictionaries while a unit of work records the previous value of
+    every key it touches once, so a rollback restores exactly what was there and a commit costs
+    nothing but dropping the log. Record values are kept as given (they are immutable).
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[str, dict[str, dict[str, object]]] = {}
+        self._blobs: dict[bytes, bytes] = {}
+        self._blob_bytes = 0
+        self._undo: dict[tuple[str, str, str], object] | None = None
+        self._blob_undo: dict[bytes, bytes | None] | None = None
+        self._closed = False
+
+    # -- units of work -------------------------------------------------------------------
+    def begin(self) -> None:
+        """Open a unit of work."""
+        self._check_open()
+        if self._undo is not None:
+            raise StorageBackendError(
+                "A unit of work is already open on this backend.",
+                recommend="Commit or roll back the open unit of work first.",
+            )
+        self._undo = {}
+        self._blob_undo = {}
+
+    def commit(self) -> None:
+        """Keep every write of the open unit of work."""
+        self._check_in_unit()
+        self._undo = None
+        self._blob_undo = None
+
+    def rollback(self) -> None:
+        """Restore every key the open unit of work touched."""
+        undo, blob_undo = self._check_in_unit()
+        for (kind, partition, key), old in undo.items():
+            if old is _MISSING:
+                self._raw_delete(kind, partition, key)
+            else:
+                self._records.setdefault(kind, {}).setdefault(partition, {})[key] = old
+        for digest, old_blob in blob_undo.items():
+            if old_blob is None:
+                self._raw_delete_blob(digest)
+            else:
+                self._raw_put_blob(digest, old_blob)
+        self._undo = None
+        self._blob_undo = None
+
+    # -- records -------------------------------------------------------------------------
+    def get(self, kind: str, partition: str, key: str) -> object | None:
+        """The record at ``(kind, partition, key)``, or ``None``."""
+        self._check_open()
+        part = self._records.get(kind, {}).get(partition)
+        if part is None:
+            return None
+        return part.get(key)
+
+    def get_many(self, kind: str, partition: str, keys: Iterable[str]) -> dict[str, object]:
+        """The records present among ``keys``."""
+        self._check_open()
+        part = self._records.get(kind, {}).get(partition)
+        if not part:
+            return {}
+        return {key: part[key] for key in keys if key in part}
+
+    def put(self, kind: str, partition: str, key: str, value: object) -> None:
+        """Create or replace a record."""
+        undo, _ = self._check_in_unit()
+        if value is None:
+            raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
+        part = self._records.setdefault(kind, {}).setdefault(partition, {})
+        address = (kind, partition, key)
+        if address not in undo:
+            undo[address] = part.get(key, _MISSING)
+        part[key] = value
+
+    def delete(self, kind: str, partition: str, key: str) -> None:
+        """Remove a record if present."""
+        undo, _ = self._check_in_unit()
+        part = self._records.get(kind, {}).get(partition)
+        if part is None or key not in part:
+            return
+        address = (kind, partition, key)
+        if address not in undo:
+            undo[address] = part[key]
+        self._raw_delete(kind, partition, key)
+
+    def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
+        """Every ``(key, value)`` of a partition, ordered by key."""
+        self._check_open()
+        part = self._records.get(kind, {}).get(partition)
+        if not part:
+            return iter(())
+        return iter(sorted(part.items()))
+
+    def count(self, kind: str, partition: str) -> int:
+        """How many records a partition holds."""
+        self._check_open()
+        return len(self._records.get(kind, {}).get(partition, ()))
+
+    def partitions(self, kind: str) -> Iterator[str]:
+        """Every non-empty partition of ``kind``, sorted."""
+        self._check_open()
+        return iter(sorted(p for p, part in self._records.get(kind, {}).items() if part))
+
+    # -- blobs ---------------------------------------------------------------------------
+    def get_blob(self, digest: bytes) -> bytes | None:
+        """The blob stored under ``digest``, or ``None``."""
+        self._check_open()
+        return self._blobs.get(digest)
+
+    def put_blob(self, digest: bytes, data: bytes) -> None:
+        """Store ``data`` under ``digest`` unless it is already there."""
+        _, blob_undo = self._check_in_unit()
+        if digest in self._blobs:
+            return
+        if digest not in blob_undo:
+            blob_undo[digest] = None
+        self._raw_put_blob(digest, bytes(data))
+
+    def delete_blob(self, digest: bytes) -> None:
+        """Remove a blob if present."""
+        _, blob_undo = self._check_in_unit()
+        old = self._blobs.get(digest)
+        if old is None:
+            return
+        if digest not in blob_undo:
+            blob_undo[digest] = old
+        self._raw_delete_blob(digest)
+
+    def blob_stats(self) -> tuple[int, int]:
+        """``(number of blobs, total bytes)``."""
+        self._check_open()
+        return len(self._blobs), self._blob_bytes
+
+    def close(self) -> None:
+        """Drop everything; later calls raise."""
+        self._records.clear()
+        self._blobs.clear()
+        self._blob_bytes = 0
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"InMemoryBackend(blobs={len(self._blobs)}, bytes={self._blob_bytes})"
+
+    # -- internals -----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageBackendError(
+                "This backend has been closed.", recommend="Create a new backend and Cloud."
+            )
+
+    def _check_in_unit(self) -> tuple[dict[tuple[str, str, str], object], dict[bytes, bytes | None]]:
+        self._check_open()
+        if self._undo is None or self._blob_undo is None:
+            raise StorageBackendError(
+                "Writes and commits need an open unit of work.",
+                recommend="Call begin() first; cloudbackup services do this for every call.",
+            )
+        return self._undo, self._blob_undo
+
+    def _raw_delete(self, kind: str, partition: str, key: str) -> None:
+        parts = self._records.get(kind)
+        if parts is None:
+            return
+        part = parts.get(partition)
+        if part is None:
+            return
+        part.pop(key, None)
+        if not part:
+            del parts[partition]
+
+    def _raw_put_blob(self, digest: bytes, data: bytes) -> None:
+        self._blobs[digest] = data
+        self._blob_bytes += len(data)
+
+    def _raw_delete_blob(self, digest: bytes) -> None:
+        data = self._blobs.pop(digest, None)
+        if data is not None:
+            self._blob_bytes -= len(data)

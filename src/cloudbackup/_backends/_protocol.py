@@ -1,0 +1,129 @@
+"""The storage seam: every piece of state passes through a :class:`StorageBackend`.
+
+A backend holds two things:
+
+* **records**: immutable values (frozen ``attrs`` instances, or plain ``str``/``int``/``bytes``/
+  ``tuple`` values) addressed by ``(kind, partition, key)``, all three strings. ``kind`` names the
+  entity type (``"ecs.disk"``), ``partition`` groups records that are read together (a region,
+  or the id of the disk whose blocks these are), ``key`` identifies the record in its partition.
+* **blobs**: block contents addressed by their content digest, stored once.
+
+The layers above never ask a backend for anything entity-specific, so a new entity type needs no
+backend code. Records are treated as immutable: a backend may keep the very object it was given
+(the in-memory backend does) or serialise it (a database backend does).
+
+Units of work: :meth:`StorageBackend.begin` opens one, :meth:`~StorageBackend.commit` makes all of
+its writes visible and durable at once, :meth:`~StorageBackend.rollback` undoes every one of them.
+Reads inside a unit of work see its own writes. Units of work do not nest.
+
+Required methods are those of the protocol. Three optional methods may be added for speed:
+``get_many(kind, partition, keys) -> dict``, ``count(kind, partition) -> int`` and
+``clear_partition(kind, partition) -> None``; the functions of the same names in this module use
+them when present and fall back to the required methods otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
+
+__all__ = ["StorageBackend", "clear_partition", "count", "get_many"]
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    """The protocol every storage backend implements; every method here is required."""
+
+    # -- units of work -------------------------------------------------------------------
+    def begin(self) -> None:
+        """Open a unit of work. Raises if one is already open."""
+        ...
+
+    def commit(self) -> None:
+        """Make every write of the open unit of work permanent, atomically."""
+        ...
+
+    def rollback(self) -> None:
+        """Undo every write of the open unit of work."""
+        ...
+
+    # -- records -------------------------------------------------------------------------
+    def get(self, kind: str, partition: str, key: str) -> object | None:
+        """The record at ``(kind, partition, key)``, or ``None``."""
+        ...
+
+    def put(self, kind: str, partition: str, key: str, value: object) -> None:
+        """Create or replace a record. ``value`` must not be ``None``."""
+        ...
+
+    def delete(self, kind: str, partition: str, key: str) -> None:
+        """Remove a record; removing a missing record is a no-op."""
+        ...
+
+    def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
+        """Every ``(key, value)`` of a partition, ordered by key.
+
+        The caller may write to the same partition while iterating only after it has
+        materialised the iterator (``list(...)``).
+        """
+        ...
+
+    def partitions(self, kind: str) -> Iterator[str]:
+        """Every partition of ``kind`` that holds at least one record, in sorted order."""
+        ...
+
+    # -- blobs ---------------------------------------------------------------------------
+    def get_blob(self, digest: bytes) -> bytes | None:
+        """The blob stored under ``digest``, or ``None``."""
+        ...
+
+    def put_blob(self, digest: bytes, data: bytes) -> None:
+        """Store ``data`` under ``digest`` (idempotent: the same digest means the same data)."""
+        ...
+
+    def delete_blob(self, digest: bytes) -> None:
+        """Remove a blob; a missing blob is a no-op."""
+        ...
+
+    def blob_stats(self) -> tuple[int, int]:
+        """``(number of blobs, total bytes of blob data)`` currently stored."""
+        ...
+
+    def close(self) -> None:
+        """Release resources. A closed backend raises on every further call."""
+        ...
+
+
+def get_many(
+    backend: StorageBackend, kind: str, partition: str, keys: Iterable[str]
+) -> dict[str, object]:
+    """The records present among ``keys``; uses ``backend.get_many`` when it has one."""
+    fast = getattr(backend, "get_many", None)
+    if fast is not None:
+        result: dict[str, object] = fast(kind, partition, keys)
+        return result
+    found: dict[str, object] = {}
+    for key in keys:
+        value = backend.get(kind, partition, key)
+        if value is not None:
+            found[key] = value
+    return found
+
+
+def count(backend: StorageBackend, kind: str, partition: str) -> int:
+    """How many records a partition holds; uses ``backend.count`` when it has one."""
+    fast = getattr(backend, "count", None)
+    if fast is not None:
+        result: int = fast(kind, partition)
+        return result
+    return sum(1 for _ in backend.scan(kind, partition))
+
+
+def clear_partition(backend: StorageBackend, kind: str, partition: str) -> None:
+    """Delete every record of a partition; uses ``backend.clear_partition`` when it has one."""
+    fast = getattr(backend, "clear_partition", None)
+    if fast is not None:
+        fast(kind, partition)
+        return
+    for key, _ in list(backend.scan(kind, partition)):
+        backend.delete(kind, partition, key)
