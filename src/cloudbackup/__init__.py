@@ -1,0 +1,191 @@
+"""cloudbackup: an executable, faithful, deterministic model of Alibaba Cloud Backup's ECS
+instance backup, with the ECS disks, snapshots, snapshot-consistent groups and KMS keys beneath.
+
+Start with :class:`Cloud`::
+
+    import datetime
+    from cloudbackup import Cloud, DataDisk, SystemDisk
+
+    cloud = Cloud(seed=1)
+    ecs = cloud.ecs("cn-hangzhou")
+    [instance_id] = ecs.run_instances(zone_id="cn-hangzhou-h", instance_type="ecs.g7.large",
+                                      system_disk=SystemDisk(), data_disks=[DataDisk(size=100)])
+    cloud.advance(datetime.timedelta(minutes=1))
+"""
+
+from __future__ import annotations
+
+from . import errors as errors
+from ._backends import InMemoryBackend as InMemoryBackend
+from ._backends import StorageBackend as StorageBackend
+from ._cloud import DEFAULT_ACCOUNT_ID as DEFAULT_ACCOUNT_ID
+from ._cloud import DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE
+from ._cloud import Cloud as Cloud
+from ._cloud import StorageStats as StorageStats
+from ._domain.ecs import CATEGORY_SPECS as CATEGORY_SPECS
+from ._domain.ecs import CategorySpec as CategorySpec
+from ._domain.ecs import DataKey as DataKey
+from ._domain.ecs import Disk as Disk
+from ._domain.ecs import DiskAttachment as DiskAttachment
+from ._domain.ecs import DiskCategory as DiskCategory
+from ._domain.ecs import DiskStatus as DiskStatus
+from ._domain.ecs import DiskType as DiskType
+from ._domain.ecs import Image as Image
+from ._domain.ecs import ImageDiskMapping as ImageDiskMapping
+from ._domain.ecs import Instance as Instance
+from ._domain.ecs import InstanceStatus as InstanceStatus
+from ._domain.ecs import LockStatus as LockStatus
+from ._domain.ecs import PerformanceLevel as PerformanceLevel
+from ._domain.ecs import Snapshot as Snapshot
+from ._domain.ecs import SnapshotGroup as SnapshotGroup
+from ._domain.ecs import SnapshotGroupStatus as SnapshotGroupStatus
+from ._domain.ecs import SnapshotLink as SnapshotLink
+from ._domain.ecs import SnapshotLock as SnapshotLock
+from ._domain.ecs import SnapshotStatus as SnapshotStatus
+from ._domain.ecs import SnapshotUsage as SnapshotUsage
+from ._domain.kms import Alias as Alias
+from ._domain.kms import KeySpec as KeySpec
+from ._domain.kms import KeyState as KeyState
+from ._domain.kms import KeyUsage as KeyUsage
+from ._domain.kms import KmsKey as KmsKey
+from ._domain.requests import DataDisk as DataDisk
+from ._domain.requests import DiskDeviceMapping as DiskDeviceMapping
+from ._domain.requests import Page as Page
+from ._domain.requests import ResetDiskSpec as ResetDiskSpec
+from ._domain.requests import SystemDisk as SystemDisk
+from ._events import AliasCreated as AliasCreated
+from ._events import AliasDeleted as AliasDeleted
+from ._events import DiskAttached as DiskAttached
+from ._events import DiskCreated as DiskCreated
+from ._events import DiskDeleted as DiskDeleted
+from ._events import DiskDetached as DiskDetached
+from ._events import DiskReset as DiskReset
+from ._events import DiskResized as DiskResized
+from ._events import DiskWritten as DiskWritten
+from ._events import Event as Event
+from ._events import EventLog as EventLog
+from ._events import ImageCreated as ImageCreated
+from ._events import ImageDeleted as ImageDeleted
+from ._events import InstanceCreated as InstanceCreated
+from ._events import InstanceDeleted as InstanceDeleted
+from ._events import InstanceStatusChanged as InstanceStatusChanged
+from ._events import KeyCreated as KeyCreated
+from ._events import KeyDeleted as KeyDeleted
+from ._events import KeyStateChanged as KeyStateChanged
+from ._events import SnapshotCompleted as SnapshotCompleted
+from ._events import SnapshotCreated as SnapshotCreated
+from ._events import SnapshotDeleted as SnapshotDeleted
+from ._events import SnapshotGroupCreated as SnapshotGroupCreated
+from ._events import SnapshotGroupDeleted as SnapshotGroupDeleted
+from ._events import SnapshotLocked as SnapshotLocked
+from ._events import SnapshotModified as SnapshotModified
+from ._events import SnapshotUnlocked as SnapshotUnlocked
+from ._regions import REGIONS as REGIONS
+from ._regions import Region as Region
+from ._services._base import Limits as Limits
+from ._services._base import Timings as Timings
+from ._services.ecs import EcsService as EcsService
+from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
+from ._services.kms import KmsService as KmsService
+from ._services.kms import ListKeysResult as ListKeysResult
+from ._time import DEFAULT_START as DEFAULT_START
+from ._time import Clock as Clock
+from ._time import ManualClock as ManualClock
+from ._time import SystemClock as SystemClock
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CATEGORY_SPECS",
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_START",
+    "ECS_SERVICE_ALIAS",
+    "REGIONS",
+    "Alias",
+    "AliasCreated",
+    "AliasDeleted",
+    "CategorySpec",
+    "Clock",
+    "Cloud",
+    "DataDisk",
+    "DataKey",
+    "Disk",
+    "DiskAttached",
+    "DiskAttachment",
+    "DiskCategory",
+    "DiskCreated",
+    "DiskDeleted",
+    "DiskDetached",
+    "DiskDeviceMapping",
+    "DiskReset",
+    "DiskResized",
+    "DiskStatus",
+    "DiskType",
+    "DiskWritten",
+    "EcsService",
+    "Event",
+    "EventLog",
+    "Image",
+    "ImageCreated",
+    "ImageDeleted",
+    "ImageDiskMapping",
+    "InMemoryBackend",
+    "Instance",
+    "InstanceCreated",
+    "InstanceDeleted",
+    "InstanceStatus",
+    "InstanceStatusChanged",
+    "KeyCreated",
+    "KeyDeleted",
+    "KeySpec",
+    "KeyState",
+    "KeyStateChanged",
+    "KeyUsage",
+    "KmsKey",
+    "KmsService",
+    "Limits",
+    "ListKeysResult",
+    "LockStatus",
+    "ManualClock",
+    "Page",
+    "PerformanceLevel",
+    "Region",
+    "ResetDiskSpec",
+    "Snapshot",
+    "SnapshotCompleted",
+    "SnapshotCreated",
+    "SnapshotDeleted",
+    "SnapshotGroup",
+    "SnapshotGroupCreated",
+    "SnapshotGroupDeleted",
+    "SnapshotGroupStatus",
+    "SnapshotLink",
+    "SnapshotLock",
+    "SnapshotLocked",
+    "SnapshotModified",
+    "SnapshotStatus",
+    "SnapshotUnlocked",
+    "SnapshotUsage",
+    "StorageBackend",
+    "StorageStats",
+    "SystemClock",
+    "SystemDisk",
+    "Timings",
+    "errors",
+]
+
+
+def _fixup_module_metadata() -> None:
+    # Show public paths (cloudbackup.Snapshot) in reprs and tracebacks, not private modules.
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("cloudbackup._"):
+            try:
+                obj.__module__ = "cloudbackup"
+            except (AttributeError, TypeError):
+                pass
+
+
+_fixup_module_metadata()
+del _fixup_module_metadata

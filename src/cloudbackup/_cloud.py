@@ -1,0 +1,213 @@
+"""The facade: one simulated Alibaba Cloud account."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from types import TracebackType
+
+import attrs
+
+from ._backends import InMemoryBackend, StorageBackend
+from ._engine import Engine
+from ._events import EventLog
+from ._ids import IdFactory
+from ._regions import REGIONS, Region, get_region
+from ._services._base import Limits, Timings, World
+from ._services.ecs import EcsService
+from ._services.kms import KmsService
+from ._store import BlockStore, Store
+from ._time import DEFAULT_START, Clock, ManualClock, require_aware
+from .errors import InvalidParameterError, StorageBackendError
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_BLOCK_SIZE", "Cloud", "StorageStats"]
+
+#: The account id a :class:`Cloud` uses unless told otherwise (16 digits, like a real UID).
+DEFAULT_ACCOUNT_ID = "1234567890123456"
+#: Bytes per block of every disk's block map: 512 KiB, the granularity of incremental
+#: snapshots in this model (and of AWS's EBS direct APIs).
+DEFAULT_BLOCK_SIZE = 512 * 1024
+
+_WORLD_FORMAT = 1
+
+
+@attrs.frozen
+class StorageStats:
+    """What a world's backend holds."""
+
+    blob_count: int
+    """Distinct block contents stored (after de-duplication)."""
+    blob_bytes: int
+    """Bytes of block contents stored."""
+
+
+class Cloud:
+    """The whole simulated account: every region's ECS and KMS, one clock, one event log.
+
+    Args:
+        backend: Where state lives; default a fresh :class:`InMemoryBackend`. A backend that
+            already holds a world (a durable one, reopened) continues that world.
+        clock: Default: a :class:`ManualClock` at :data:`~cloudbackup.DEFAULT_START`
+            (2024-01-01T00:00:00Z), or where a reopened world's clock stood.
+        seed: Seeds every generated id and key; the same calls with the same seed give the
+            same ids, results and events.
+        account_id: The account's 16-digit id, used in ARNs.
+        block_size: Bytes per block of the disks' block maps (a power of two, 4 KiB–4 MiB).
+        timings: Simulated durations (boot, stop, snapshot upload).
+        limits: Quotas (snapshots per disk, snapshot-consistent group size).
+
+    Use ``cloud.ecs("cn-hangzhou")`` and ``cloud.kms("cn-hangzhou")`` for the services, and
+    :meth:`advance` / :meth:`run_until` to move virtual time.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: StorageBackend | None = None,
+        clock: Clock | None = None,
+        seed: int = 0,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        timings: Timings | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidParameterError("seed must be an integer.", recommend="Pass seed=0.")
+        if not isinstance(account_id, str) or not (
+            len(account_id) == 16 and account_id.isdigit()
+        ):
+            raise InvalidParameterError(
+                f"account_id {account_id!r} must be 16 digits.",
+                recommend=f"Pass e.g. {DEFAULT_ACCOUNT_ID!r}.",
+            )
+        if (
+            isinstance(block_size, bool)
+            or not isinstance(block_size, int)
+            or not 4096 <= block_size <= 4 * 1024 * 1024
+            or block_size & (block_size - 1)
+        ):
+            raise InvalidParameterError(
+                f"block_size {block_size!r} must be a power of two from 4 KiB to 4 MiB.",
+                recommend=f"Pass e.g. {DEFAULT_BLOCK_SIZE}.",
+            )
+        self._backend: StorageBackend = InMemoryBackend() if backend is None else backend
+        store = Store(self._backend)
+        settings = {
+            "format": _WORLD_FORMAT,
+            "seed": seed,
+            "account_id": account_id,
+            "block_size": block_size,
+        }
+        existing = store.meta("world")
+        if existing is None:
+            start = DEFAULT_START if clock is None else require_aware(clock.now(), "clock.now()")
+            with store.unit():
+                store.set_meta("world", tuple(sorted(settings.items())))
+                store.set_meta("clock", start)
+        else:
+            stored = dict(existing)  # type: ignore[call-overload]
+            if stored != settings:
+                raise StorageBackendError(
+                    f"The backend holds a world made with {stored}, not {settings}.",
+                    code="StorageBackend.WorldMismatch",
+                    recommend="Open it with the same seed, account_id and block_size.",
+                )
+        if clock is None:
+            stored_now = store.meta("clock")
+            assert isinstance(stored_now, _dt.datetime)
+            clock = ManualClock(stored_now)
+        self._store = store
+        self._world = World(
+            store=store,
+            blocks=BlockStore(store, block_size),
+            ids=IdFactory(store, seed),
+            engine=Engine(store, clock),
+            events=EventLog(store),
+            clock=clock,
+            account_id=account_id,
+            timings=Timings() if timings is None else timings,
+            limits=Limits() if limits is None else limits,
+        )
+
+    # -- services ------------------------------------------------------------------------
+    def ecs(self, region_id: str) -> EcsService:
+        """The ECS service of a region, e.g. ``cloud.ecs("cn-hangzhou")``."""
+        return self._world.ecs(get_region(region_id))
+
+    def kms(self, region_id: str) -> KmsService:
+        """The KMS service of a region, e.g. ``cloud.kms("cn-hangzhou")``."""
+        return self._world.kms(get_region(region_id))
+
+    @property
+    def regions(self) -> dict[str, Region]:
+        """The catalogue of regions this model knows."""
+        return dict(REGIONS)
+
+    # -- time ----------------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The clock; ``cloud.clock.now()`` is the current virtual instant."""
+        return self._world.clock
+
+    def now(self) -> _dt.datetime:
+        """Shorthand for ``cloud.clock.now()``."""
+        return self._world.clock.now()
+
+    def run_until(self, instant: _dt.datetime) -> int:
+        """Process every event due up to ``instant`` in time order; the clock ends there.
+
+        Returns:
+            How many timed events fired.
+        """
+        return self._world.engine.run_until(require_aware(instant, "instant"))
+
+    def advance(self, delta: _dt.timedelta) -> int:
+        """Move virtual time forward by ``delta``, processing every event due meanwhile."""
+        if not isinstance(delta, _dt.timedelta) or delta < _dt.timedelta(0):
+            raise InvalidParameterError(
+                f"delta {delta!r} must be a non-negative datetime.timedelta.",
+                recommend="Pass e.g. datetime.timedelta(minutes=5).",
+            )
+        return self.run_until(self.now() + delta)
+
+    def next_event_time(self) -> _dt.datetime | None:
+        """When the next timed event (a snapshot finishing, an expiry…) is due, if any."""
+        return self._world.engine.next_due()
+
+    # -- events, storage -----------------------------------------------------------------
+    @property
+    def events(self) -> EventLog:
+        """The ordered log of every state change."""
+        return self._world.events
+
+    @property
+    def account_id(self) -> str:
+        """The account's id."""
+        return self._world.account_id
+
+    @property
+    def backend(self) -> StorageBackend:
+        """The storage backend this world lives in."""
+        return self._backend
+
+    def storage_stats(self) -> StorageStats:
+        """How many distinct blocks and bytes the backend holds."""
+        count, size = self._backend.blob_stats()
+        return StorageStats(count, size)
+
+    def close(self) -> None:
+        """Close the backend. The Cloud cannot be used afterwards."""
+        self._backend.close()
+
+    def __enter__(self) -> Cloud:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Cloud account={self.account_id} now={self.now().isoformat()}>"

@@ -1,0 +1,490 @@
+"""ECS domain: value types and records for instances, disks, snapshots, groups and images.
+
+Records are frozen; services change them with :func:`attrs.evolve`. Field names follow the real
+API's fields in snake_case; enum values are the real ones.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from typing import ClassVar
+
+import attrs
+
+__all__ = [
+    "CATEGORY_SPECS",
+    "CategorySpec",
+    "DataKey",
+    "Disk",
+    "DiskAttachment",
+    "DiskCategory",
+    "DiskStatus",
+    "DiskType",
+    "Image",
+    "ImageDiskMapping",
+    "Instance",
+    "InstanceStatus",
+    "LockStatus",
+    "PerformanceLevel",
+    "Snapshot",
+    "SnapshotGroup",
+    "SnapshotGroupStatus",
+    "SnapshotLink",
+    "SnapshotLock",
+    "SnapshotStatus",
+    "SnapshotUsage",
+]
+
+
+class InstanceStatus(str, enum.Enum):
+    """``Status`` of an ECS instance."""
+
+    Pending = "Pending"
+    Starting = "Starting"
+    Running = "Running"
+    Stopping = "Stopping"
+    Stopped = "Stopped"
+
+
+class DiskCategory(str, enum.Enum):
+    """``Category`` / ``DiskCategory`` of an ECS disk."""
+
+    cloud = "cloud"
+    cloud_efficiency = "cloud_efficiency"
+    cloud_ssd = "cloud_ssd"
+    cloud_essd = "cloud_essd"
+    cloud_auto = "cloud_auto"
+    cloud_essd_entry = "cloud_essd_entry"
+    cloud_regional_disk_auto = "cloud_regional_disk_auto"
+    elastic_ephemeral_disk_standard = "elastic_ephemeral_disk_standard"
+    elastic_ephemeral_disk_premium = "elastic_ephemeral_disk_premium"
+    local_ssd_pro = "local_ssd_pro"
+    local_hdd_pro = "local_hdd_pro"
+    ephemeral = "ephemeral"
+    ephemeral_ssd = "ephemeral_ssd"
+
+
+class PerformanceLevel(str, enum.Enum):
+    """``PerformanceLevel`` of an ESSD (``cloud_essd``) disk."""
+
+    PL0 = "PL0"
+    PL1 = "PL1"
+    PL2 = "PL2"
+    PL3 = "PL3"
+
+
+class DiskType(str, enum.Enum):
+    """``Type`` of a disk: the instance's system disk or a data disk."""
+
+    system = "system"
+    data = "data"
+
+
+class DiskStatus(str, enum.Enum):
+    """``Status`` of a disk."""
+
+    In_use = "In_use"
+    Available = "Available"
+    Attaching = "Attaching"
+    Detaching = "Detaching"
+    Creating = "Creating"
+    ReIniting = "ReIniting"
+
+
+class SnapshotStatus(str, enum.Enum):
+    """``Status`` of a snapshot."""
+
+    progressing = "progressing"
+    accomplished = "accomplished"
+    failed = "failed"
+
+
+class SnapshotGroupStatus(str, enum.Enum):
+    """``Status`` of a snapshot-consistent group."""
+
+    progressing = "progressing"
+    accomplished = "accomplished"
+    failed = "failed"
+
+
+class SnapshotUsage(str, enum.Enum):
+    """``Usage`` of a snapshot: whether disks or images were created from it."""
+
+    none = "none"
+    image = "image"
+    disk = "disk"
+    image_disk = "image_disk"
+
+
+class LockStatus(str, enum.Enum):
+    """``LockStatus`` of a snapshot lock (compliance mode)."""
+
+    compliance_cooloff = "compliance-cooloff"
+    compliance = "compliance"
+    expired = "expired"
+
+
+@attrs.frozen
+class CategorySpec:
+    """What a disk category allows."""
+
+    min_size: int
+    """Smallest size in GiB (for ESSD, of PL1; see ``pl_min_size``)."""
+    max_size: int
+    """Largest size in GiB."""
+    snapshot: bool
+    """Snapshots can be taken of it."""
+    consistent_group: bool
+    """It may be a member of a snapshot-consistent group."""
+    instant_access: bool
+    """Its snapshots are usable as soon as they are created (ESSD family)."""
+    local: bool
+    """A local disk: lives on the host, cannot be created alone, detached or backed up."""
+    from_snapshot: bool
+    """A disk of this category can be created from a snapshot."""
+    system_disk: bool
+    """It can be an instance's system disk."""
+
+
+_ESSD = dict(snapshot=True, consistent_group=True, instant_access=True, local=False,
+             from_snapshot=True, system_disk=True)  # fmt: skip
+
+#: Size ranges and capabilities of every category (facts §8.1).
+CATEGORY_SPECS: dict[DiskCategory, CategorySpec] = {
+    DiskCategory.cloud: CategorySpec(5, 2000, True, False, False, False, True, True),
+    DiskCategory.cloud_efficiency: CategorySpec(20, 32768, True, False, False, False, True, True),
+    DiskCategory.cloud_ssd: CategorySpec(20, 32768, True, False, False, False, True, True),
+    DiskCategory.cloud_essd: CategorySpec(1, 65536, **_ESSD),  # type: ignore[arg-type]
+    DiskCategory.cloud_auto: CategorySpec(1, 65536, **_ESSD),  # type: ignore[arg-type]
+    DiskCategory.cloud_essd_entry: CategorySpec(10, 32768, **_ESSD),  # type: ignore[arg-type]
+    DiskCategory.cloud_regional_disk_auto: CategorySpec(10, 65536, **_ESSD),  # type: ignore[arg-type]
+    DiskCategory.elastic_ephemeral_disk_standard: CategorySpec(
+        64, 8192, False, False, False, False, False, False
+    ),
+    DiskCategory.elastic_ephemeral_disk_premium: CategorySpec(
+        64, 8192, False, False, False, False, False, False
+    ),
+    DiskCategory.local_ssd_pro: CategorySpec(1, 8192, False, False, False, True, False, False),
+    DiskCategory.local_hdd_pro: CategorySpec(1, 8192, False, False, False, True, False, False),
+    DiskCategory.ephemeral: CategorySpec(5, 1024, False, False, False, True, False, False),
+    DiskCategory.ephemeral_ssd: CategorySpec(5, 800, False, False, False, True, False, False),
+}
+
+#: Minimum ESSD size in GiB by performance level.
+PL_MIN_SIZE: dict[PerformanceLevel, int] = {
+    PerformanceLevel.PL0: 1,
+    PerformanceLevel.PL1: 20,
+    PerformanceLevel.PL2: 461,
+    PerformanceLevel.PL3: 1261,
+}
+
+GIB = 1024**3
+
+
+@attrs.frozen
+class DataKey:
+    """A disk's data key, wrapped (encrypted) by a KMS key: the envelope of envelope encryption."""
+
+    kms_key_id: str
+    """The KMS key that wraps the data key."""
+    ciphertext_blob: bytes = attrs.field(repr=False)
+    """The wrapped data key; only KMS can unwrap it."""
+
+
+@attrs.frozen
+class Instance:
+    """An ECS instance (``DescribeInstances`` item)."""
+
+    KIND: ClassVar[str] = "ecs.instance"
+
+    instance_id: str
+    """``i-…``."""
+    region_id: str
+    zone_id: str
+    instance_name: str
+    host_name: str
+    instance_type: str
+    """E.g. ``ecs.g7.large``."""
+    status: InstanceStatus
+    creation_time: _dt.datetime
+    os_type: str = "linux"
+    """``linux`` or ``windows``."""
+    image_id: str | None = None
+    description: str = ""
+    start_time: _dt.datetime | None = None
+    """When the instance last became Running."""
+    ever_started: bool = False
+    """Whether it has ever been Running (snapshots of a never-used disk are refused)."""
+    transition_target: InstanceStatus | None = None
+    """While Pending/Starting/Stopping: the status it is moving to."""
+
+
+@attrs.frozen
+class DiskAttachment:
+    """One attachment of a disk to an instance (multi-attach disks have several)."""
+
+    instance_id: str
+    device: str
+    """E.g. ``/dev/xvda`` (system) or ``/dev/xvdb`` onwards (data)."""
+    attached_time: _dt.datetime
+
+
+@attrs.frozen
+class Disk:
+    """An ECS block storage device (``DescribeDisks`` item)."""
+
+    KIND: ClassVar[str] = "ecs.disk"
+
+    disk_id: str
+    """``d-…``."""
+    region_id: str
+    zone_id: str
+    disk_name: str | None
+    description: str | None
+    category: DiskCategory
+    size: int
+    """Size in GiB."""
+    type: DiskType
+    status: DiskStatus
+    creation_time: _dt.datetime
+    performance_level: PerformanceLevel | None = None
+    """For ``cloud_essd`` only."""
+    attachments: tuple[DiskAttachment, ...] = ()
+    portable: bool = True
+    multi_attach: str = "Disabled"
+    """``Enabled`` or ``Disabled``."""
+    encrypted: bool = False
+    kms_key_id: str | None = None
+    delete_with_instance: bool = False
+    delete_auto_snapshot: bool = True
+    source_snapshot_id: str | None = None
+    """The snapshot the disk was created from, if any."""
+    snapshot_link_id: str | None = None
+    """The disk's incremental snapshot chain (``sl-…``), once it has one."""
+    ever_attached: bool = False
+    detached_time: _dt.datetime | None = None
+    data_key: DataKey | None = attrs.field(default=None, repr=False)
+    """The wrapped data key of an encrypted disk."""
+
+    @property
+    def instance_id(self) -> str | None:
+        """The instance the disk is attached to (the first one for multi-attach)."""
+        return self.attachments[0].instance_id if self.attachments else None
+
+    @property
+    def device(self) -> str | None:
+        """The device name of the (first) attachment."""
+        return self.attachments[0].device if self.attachments else None
+
+    @property
+    def size_bytes(self) -> int:
+        """Size in bytes."""
+        return self.size * GIB
+
+
+@attrs.frozen
+class SnapshotLock:
+    """A compliance-mode lock on a snapshot (``LockSnapshot``)."""
+
+    lock_mode: str
+    """Always ``compliance``."""
+    lock_duration: int
+    """Days the lock lasts once effective."""
+    cool_off_period: int
+    """Hours during which the lock can still be removed or changed."""
+    lock_created_time: _dt.datetime
+    """When ``LockSnapshot`` was called (or last reconfigured during cool-off)."""
+    effective_from: _dt.datetime | None
+    """When the lock timer starts: when the snapshot is accomplished (None while progressing)."""
+
+    def cool_off_end(self) -> _dt.datetime:
+        """When the cool-off period ends (the lock cannot be removed afterwards)."""
+        return self.lock_created_time + _dt.timedelta(hours=self.cool_off_period)
+
+    def lock_expire(self) -> _dt.datetime | None:
+        """When the lock expires, once known."""
+        if self.effective_from is None:
+            return None
+        return self.effective_from + _dt.timedelta(days=self.lock_duration)
+
+    def status(self, now: _dt.datetime) -> LockStatus:
+        """The lock's ``LockStatus`` at ``now``."""
+        if now < self.cool_off_end():
+            return LockStatus.compliance_cooloff
+        expire = self.lock_expire()
+        if expire is not None and now >= expire:
+            return LockStatus.expired
+        return LockStatus.compliance
+
+    def holds(self, now: _dt.datetime) -> bool:
+        """Whether the lock forbids deleting the snapshot at ``now``."""
+        return self.status(now) is not LockStatus.expired
+
+
+@attrs.frozen
+class Snapshot:
+    """An ECS snapshot (``DescribeSnapshots`` item)."""
+
+    KIND: ClassVar[str] = "ecs.snapshot"
+
+    snapshot_id: str
+    """``s-…``."""
+    region_id: str
+    snapshot_name: str | None
+    description: str | None
+    status: SnapshotStatus
+    creation_time: _dt.datetime
+    source_disk_id: str
+    source_disk_type: DiskType
+    source_disk_size: int
+    """GiB."""
+    source_disk_category: DiskCategory
+    snapshot_link_id: str
+    instance_id: str | None
+    """The instance the disk was attached to at creation."""
+    retention_days: int | None
+    """Days from creation after which the snapshot is released; None = kept until deleted."""
+    block_size: int
+    """Bytes per block of the model's block map (for size accounting)."""
+    incremental_blocks: int = 0
+    """Non-zero blocks this snapshot holds itself (its incremental size in blocks)."""
+    completion_time: _dt.datetime | None = None
+    snapshot_type: str = "user"
+    """``user`` (manual) or ``auto``."""
+    category: str = "standard"
+    instant_access: bool = False
+    encrypted: bool = False
+    kms_key_id: str | None = None
+    snapshot_group_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    disk_refs: int = 0
+    """How many existing disks were created from this snapshot."""
+    image_refs: int = 0
+    """How many existing images use this snapshot."""
+    lock: SnapshotLock | None = None
+    data_key: DataKey | None = attrs.field(default=None, repr=False)
+    last_modified_time: _dt.datetime | None = None
+
+    @property
+    def usage(self) -> SnapshotUsage:
+        """``Usage``: whether disks and/or images were created from this snapshot."""
+        if self.disk_refs and self.image_refs:
+            return SnapshotUsage.image_disk
+        if self.image_refs:
+            return SnapshotUsage.image
+        if self.disk_refs:
+            return SnapshotUsage.disk
+        return SnapshotUsage.none
+
+    @property
+    def incremental_size(self) -> int:
+        """Bytes held by this snapshot alone (blocks changed since the previous one)."""
+        return self.incremental_blocks * self.block_size
+
+    @property
+    def progress(self) -> str:
+        """``Progress`` as the API shows it, e.g. ``"100%"``."""
+        return "100%" if self.status is SnapshotStatus.accomplished else "0%"
+
+    @property
+    def available(self) -> bool:
+        """``Available``: usable to create disks or roll back (instant access or finished)."""
+        return self.status is SnapshotStatus.accomplished or (
+            self.instant_access and self.status is SnapshotStatus.progressing
+        )
+
+    @property
+    def expire_time(self) -> _dt.datetime | None:
+        """When retention releases the snapshot (None = never)."""
+        if self.retention_days is None:
+            return None
+        return self.creation_time + _dt.timedelta(days=self.retention_days)
+
+
+@attrs.frozen
+class SnapshotLink:
+    """An incremental snapshot chain of one disk (``DescribeSnapshotLinks`` item)."""
+
+    KIND: ClassVar[str] = "ecs.snapshot_link"
+
+    snapshot_link_id: str
+    """``sl-…``."""
+    region_id: str
+    source_disk_id: str
+    source_disk_size: int
+    source_disk_type: DiskType
+    instance_id: str | None
+    block_size: int
+    snapshot_ids: tuple[str, ...] = ()
+    """The chain's snapshots, oldest first."""
+    total_blocks: int = 0
+    """Non-zero blocks held by all the chain's snapshots."""
+
+    @property
+    def total_size(self) -> int:
+        """``TotalSize``: bytes held by the whole chain."""
+        return self.total_blocks * self.block_size
+
+    @property
+    def total_count(self) -> int:
+        """``TotalCount``: snapshots in the chain."""
+        return len(self.snapshot_ids)
+
+
+@attrs.frozen
+class SnapshotGroup:
+    """A snapshot-consistent group (``DescribeSnapshotGroups`` item)."""
+
+    KIND: ClassVar[str] = "ecs.snapshot_group"
+
+    snapshot_group_id: str
+    """``ssg-…``."""
+    region_id: str
+    name: str | None
+    description: str | None
+    status: SnapshotGroupStatus
+    creation_time: _dt.datetime
+    snapshot_ids: tuple[str, ...]
+    """Member snapshots, one per disk, all captured at ``creation_time``."""
+    instance_id: str | None = None
+    """Set only when every member disk belongs to one instance."""
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def progress(self) -> str:
+        """``Progress`` as the API shows it."""
+        return "100%" if self.status is SnapshotGroupStatus.accomplished else "0%"
+
+
+@attrs.frozen
+class ImageDiskMapping:
+    """One ``DiskDeviceMapping`` of a custom image."""
+
+    device: str
+    snapshot_id: str
+    size: int
+    """GiB."""
+    disk_type: DiskType
+
+
+@attrs.frozen
+class Image:
+    """A custom image created from snapshots (``DescribeImages`` item)."""
+
+    KIND: ClassVar[str] = "ecs.image"
+
+    image_id: str
+    """``m-…``."""
+    region_id: str
+    image_name: str | None
+    description: str | None
+    creation_time: _dt.datetime
+    disk_device_mappings: tuple[ImageDiskMapping, ...]
+    status: str = "Available"
+    image_owner_alias: str = "self"
+
+    @property
+    def size(self) -> int:
+        """Size of the system disk in GiB."""
+        return next(m.size for m in self.disk_device_mappings if m.disk_type is DiskType.system)

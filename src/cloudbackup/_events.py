@@ -1,0 +1,325 @@
+"""Typed events: every state change is recorded, in order, and can be read or subscribed to."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterator
+from typing import ClassVar, TypeVar
+
+import attrs
+
+from ._store import Store
+
+__all__ = [
+    "DiskAttached",
+    "DiskCreated",
+    "DiskDeleted",
+    "DiskDetached",
+    "DiskReset",
+    "DiskResized",
+    "DiskWritten",
+    "Event",
+    "EventLog",
+    "ImageCreated",
+    "ImageDeleted",
+    "InstanceCreated",
+    "InstanceDeleted",
+    "InstanceStatusChanged",
+    "KeyCreated",
+    "KeyDeleted",
+    "KeyStateChanged",
+    "AliasCreated",
+    "AliasDeleted",
+    "SnapshotCompleted",
+    "SnapshotCreated",
+    "SnapshotDeleted",
+    "SnapshotGroupCreated",
+    "SnapshotGroupDeleted",
+    "SnapshotLocked",
+    "SnapshotModified",
+    "SnapshotUnlocked",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Something that changed the simulated world.
+
+    Every event has a ``sequence`` (its position in the log, from 0), the virtual ``time`` it
+    happened at and the ``region_id`` it happened in.
+    """
+
+    KIND: ClassVar[str] = "event"
+
+    sequence: int
+    time: _dt.datetime
+    region_id: str
+
+
+@attrs.frozen(kw_only=True)
+class InstanceCreated(Event):
+    """An instance was created (``RunInstances`` / ``CreateInstance``)."""
+
+    instance_id: str
+    zone_id: str
+
+
+@attrs.frozen(kw_only=True)
+class InstanceStatusChanged(Event):
+    """An instance moved from one status to another."""
+
+    instance_id: str
+    old_status: str
+    new_status: str
+
+
+@attrs.frozen(kw_only=True)
+class InstanceDeleted(Event):
+    """An instance was released; ``deleted_disk_ids`` went with it."""
+
+    instance_id: str
+    deleted_disk_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class DiskCreated(Event):
+    """A disk was created, empty or from ``source_snapshot_id``."""
+
+    disk_id: str
+    category: str
+    size: int
+    source_snapshot_id: str | None
+    encrypted: bool
+
+
+@attrs.frozen(kw_only=True)
+class DiskAttached(Event):
+    """A disk was attached to an instance."""
+
+    disk_id: str
+    instance_id: str
+    device: str
+
+
+@attrs.frozen(kw_only=True)
+class DiskDetached(Event):
+    """A disk was detached from an instance."""
+
+    disk_id: str
+    instance_id: str
+
+
+@attrs.frozen(kw_only=True)
+class DiskDeleted(Event):
+    """A disk was released."""
+
+    disk_id: str
+
+
+@attrs.frozen(kw_only=True)
+class DiskResized(Event):
+    """A disk grew."""
+
+    disk_id: str
+    old_size: int
+    new_size: int
+
+
+@attrs.frozen(kw_only=True)
+class DiskWritten(Event):
+    """A guest wrote ``length`` bytes at ``offset`` of a disk."""
+
+    disk_id: str
+    offset: int
+    length: int
+
+
+@attrs.frozen(kw_only=True)
+class DiskReset(Event):
+    """A disk was rolled back to a snapshot (``ResetDisk`` / ``ResetDisks``)."""
+
+    disk_id: str
+    snapshot_id: str
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotCreated(Event):
+    """A snapshot was taken; its data is that of the disk at ``time``."""
+
+    snapshot_id: str
+    disk_id: str
+    snapshot_link_id: str
+    snapshot_group_id: str | None
+    incremental_size: int
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotCompleted(Event):
+    """A snapshot became ``accomplished``."""
+
+    snapshot_id: str
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotDeleted(Event):
+    """A snapshot was deleted; ``reason`` is ``user``, ``retention``, ``disk_released`` or
+    ``group_deleted``."""
+
+    snapshot_id: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotModified(Event):
+    """A snapshot's name, description or retention changed."""
+
+    snapshot_id: str
+    retention_days: int | None
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotLocked(Event):
+    """A snapshot was locked (or its lock reconfigured)."""
+
+    snapshot_id: str
+    lock_duration: int
+    cool_off_period: int
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotUnlocked(Event):
+    """A snapshot's lock was removed during its cool-off period."""
+
+    snapshot_id: str
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotGroupCreated(Event):
+    """A snapshot-consistent group was taken."""
+
+    snapshot_group_id: str
+    snapshot_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotGroupDeleted(Event):
+    """A snapshot-consistent group was deleted."""
+
+    snapshot_group_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ImageCreated(Event):
+    """A custom image was created from snapshots."""
+
+    image_id: str
+    snapshot_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ImageDeleted(Event):
+    """A custom image was deleted."""
+
+    image_id: str
+
+
+@attrs.frozen(kw_only=True)
+class KeyCreated(Event):
+    """A KMS key was created."""
+
+    key_id: str
+    key_spec: str
+    service_key: bool
+
+
+@attrs.frozen(kw_only=True)
+class KeyStateChanged(Event):
+    """A KMS key changed state (enabled, disabled, pending deletion)."""
+
+    key_id: str
+    old_state: str
+    new_state: str
+
+
+@attrs.frozen(kw_only=True)
+class KeyDeleted(Event):
+    """A KMS key's deletion date arrived: the key and its material are gone for good."""
+
+    key_id: str
+
+
+@attrs.frozen(kw_only=True)
+class AliasCreated(Event):
+    """A KMS alias was created or pointed at another key."""
+
+    alias_name: str
+    key_id: str
+
+
+@attrs.frozen(kw_only=True)
+class AliasDeleted(Event):
+    """A KMS alias was deleted."""
+
+    alias_name: str
+
+
+E = TypeVar("E", bound=Event)
+
+
+class EventLog:
+    """The ordered log of every :class:`Event`; read it, filter it, or subscribe to it.
+
+    Subscribers are called after the unit of work that produced an event commits, in order;
+    events of a rejected call never reach them.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    def _emit(self, cls: type[E], **fields: object) -> E:
+        """Record a new event (inside the current unit of work)."""
+        sequence = self._store.next_number("event")
+        event = cls(sequence=sequence, **fields)  # type: ignore[arg-type]
+        self._store.put(Event, "", f"{sequence:016d}", event)
+        if self._subscribers:
+            self._store.after_commit(lambda: self._notify(event))
+        return event
+
+    def _notify(self, event: Event) -> None:
+        for subscriber in list(self._subscribers):
+            subscriber(event)
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` with every new event; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def list(
+        self,
+        event_type: type[E] | None = None,
+        *,
+        since: int = 0,
+        region_id: str | None = None,
+    ) -> list[E]:
+        """Events in order, optionally only of ``event_type``, from sequence ``since``."""
+        wanted: type[Event] = event_type or Event
+        out = []
+        for event in self._store.scan(Event, ""):
+            if event.sequence < since or not isinstance(event, wanted):
+                continue
+            if region_id is not None and event.region_id != region_id:
+                continue
+            out.append(event)
+        return out  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._store.scan(Event, ""))
+
+    def __len__(self) -> int:
+        return self._store.raw_count(Event.KIND, "")

@@ -1,0 +1,2366 @@
+"""ECS: instances, disks with real data, snapshots and their chains, groups, images, locks."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .. import _validate as v
+from .._domain.ecs import (
+    CATEGORY_SPECS,
+    PL_MIN_SIZE,
+    DataKey,
+    Disk,
+    DiskAttachment,
+    DiskCategory,
+    DiskStatus,
+    DiskType,
+    Image,
+    ImageDiskMapping,
+    Instance,
+    InstanceStatus,
+    LockStatus,
+    PerformanceLevel,
+    Snapshot,
+    SnapshotGroup,
+    SnapshotGroupStatus,
+    SnapshotLink,
+    SnapshotLock,
+    SnapshotStatus,
+)
+from .._domain.requests import (
+    DataDisk,
+    DiskDeviceMapping,
+    Page,
+    ResetDiskSpec,
+    SystemDisk,
+    paginate,
+)
+from .._engine import Timer
+from .._events import (
+    DiskAttached,
+    DiskCreated,
+    DiskDeleted,
+    DiskDetached,
+    DiskReset,
+    DiskResized,
+    DiskWritten,
+    ImageCreated,
+    ImageDeleted,
+    InstanceCreated,
+    InstanceDeleted,
+    InstanceStatusChanged,
+    SnapshotCompleted,
+    SnapshotCreated,
+    SnapshotDeleted,
+    SnapshotGroupCreated,
+    SnapshotGroupDeleted,
+    SnapshotLocked,
+    SnapshotModified,
+    SnapshotUnlocked,
+)
+from .._regions import Region, require_zone
+from .._store import ZERO
+from ..errors import (
+    DependencyViolationError,
+    IncorrectStatusError,
+    InvalidParameterError,
+    OperationDeniedError,
+    QuotaExceededError,
+    ResourceNotFoundError,
+    UnsupportedOperationError,
+)
+from . import _crypto
+from ._base import World, unit_of_work
+
+__all__ = ["TIMER_HANDLERS", "EcsService"]
+
+# Raw record kinds of the block maps. Keys are block indexes as 12 hex digits, so that key
+# order is block order.
+DISK_BLOCKS = "ecs.disk_blocks"
+"""partition = disk id: the disk's current contents, block index -> digest."""
+DISK_DIRTY = "ecs.disk_dirty"
+"""partition = disk id: blocks changed since the disk's latest snapshot."""
+SNAPSHOT_BLOCKS = "ecs.snapshot_blocks"
+"""partition = snapshot id: the snapshot's delta against the previous snapshot of its chain."""
+
+_ACTION_INSTANCE = "ecs.instance_transition"
+_ACTION_SNAPSHOT_DONE = "ecs.snapshot_complete"
+_ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
+
+_INSTANCE_TYPE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9]+$")
+_DATA_DEVICES = tuple(f"/dev/xvd{c}" for c in "bcdefghijklmnopqrstuvwxyz")
+_SYSTEM_DEVICE = "/dev/xvda"
+
+
+def _bkey(index: int) -> str:
+    return f"{index:012x}"
+
+
+def _bindex(key: str) -> int:
+    return int(key, 16)
+
+
+class EcsService:
+    """Elastic Compute Service of one region: ``cloud.ecs("cn-hangzhou")``.
+
+    Methods are the real API actions in snake_case with the real parameter names; records use
+    the real field names. Every call is one unit of work: it happens completely or not at all.
+    ``write_disk`` and ``read_disk`` have no real API counterpart: they are what a guest does
+    to its block device.
+    """
+
+    def __init__(self, world: World, region: Region) -> None:
+        self._world = world
+        self.region = region
+        """The :class:`~cloudbackup.Region` this service acts in."""
+
+    @property
+    def region_id(self) -> str:
+        """The region id, e.g. ``"cn-hangzhou"``."""
+        return self.region.region_id
+
+    def __repr__(self) -> str:
+        return f"<EcsService {self.region_id}>"
+
+    # ================================================================================
+    # Instances
+    # ================================================================================
+    @unit_of_work
+    def run_instances(
+        self,
+        *,
+        zone_id: str,
+        instance_type: str,
+        system_disk: SystemDisk | None = None,
+        data_disks: Sequence[DataDisk] = (),
+        instance_name: str | None = None,
+        host_name: str | None = None,
+        description: str = "",
+        os_type: str = "linux",
+        amount: int = 1,
+    ) -> list[str]:
+        """``RunInstances``: create ``amount`` instances that start at once.
+
+        Each goes ``Pending`` → ``Running`` after the simulated boot time
+        (:attr:`Timings.instance_pending` + :attr:`Timings.instance_start`).
+
+        Returns:
+            The new instance ids (``InstanceIdSets``).
+        """
+        count = v.integer("Amount", amount, 1, 100)
+        return [
+            self._create_instance(
+                zone_id, instance_type, system_disk, data_disks, instance_name, host_name,
+                description, os_type, start=True,
+            )
+            for _ in range(count)
+        ]  # fmt: skip
+
+    @unit_of_work
+    def create_instance(
+        self,
+        *,
+        zone_id: str,
+        instance_type: str,
+        system_disk: SystemDisk | None = None,
+        data_disks: Sequence[DataDisk] = (),
+        instance_name: str | None = None,
+        host_name: str | None = None,
+        description: str = "",
+        os_type: str = "linux",
+    ) -> str:
+        """``CreateInstance``: an instance that ends ``Stopped`` after ``Pending``.
+
+        Returns:
+            The new instance id.
+        """
+        return self._create_instance(
+            zone_id, instance_type, system_disk, data_disks, instance_name, host_name,
+            description, os_type, start=False,
+        )  # fmt: skip
+
+    def _create_instance(
+        self,
+        zone_id: str,
+        instance_type: str,
+        system_disk: SystemDisk | None,
+        data_disks: Sequence[DataDisk],
+        instance_name: str | None,
+        host_name: str | None,
+        description: str,
+        os_type: str,
+        *,
+        start: bool,
+    ) -> str:
+        world = self._world
+        zone = require_zone(self.region, zone_id)
+        if not isinstance(instance_type, str) or not _INSTANCE_TYPE.match(instance_type):
+            raise InvalidParameterError(
+                f"The instance type {instance_type!r} is not valid.",
+                code="InvalidInstanceType.ValueNotSupported",
+                recommend="Use an instance type such as 'ecs.g7.large'.",
+            )
+        system = SystemDisk() if system_disk is None else system_disk
+        if not isinstance(system, SystemDisk):
+            raise InvalidParameterError(
+                "system_disk must be a cloudbackup.SystemDisk.",
+                code="InvalidParameter.SystemDisk",
+                recommend="Pass SystemDisk(category=..., size=...).",
+            )
+        if isinstance(data_disks, (str, bytes)) or not isinstance(data_disks, (list, tuple)):
+            raise InvalidParameterError(
+                "data_disks must be a list of cloudbackup.DataDisk.",
+                code="InvalidParameter.DataDisk",
+                recommend="Pass [DataDisk(...), ...].",
+            )
+        if len(data_disks) > world.limits.data_disks_per_instance:
+            raise QuotaExceededError(
+                f"An instance can have at most {world.limits.data_disks_per_instance} data "
+                f"disks; {len(data_disks)} were requested.",
+                code="InvalidDataDiskSize.ValueNotSupported",
+                recommend="Request fewer data disks.",
+            )
+        for item in data_disks:
+            if not isinstance(item, DataDisk):
+                raise InvalidParameterError(
+                    "Every data disk must be a cloudbackup.DataDisk.",
+                    code="InvalidParameter.DataDisk",
+                    recommend="Pass [DataDisk(...), ...].",
+                )
+        name = v.name_text("InstanceName", instance_name, code="InvalidInstanceName.Malformed")
+        host = v.optional_text("HostName", host_name, 2, 64, code="InvalidHostName.Malformed")
+        v.text("Description", description, 0, 256, code="InvalidDescription.Malformed")
+        v.choice("OsType", os_type, ("linux", "windows"))
+        sys_category = self._category(system.category)
+        if not CATEGORY_SPECS[sys_category].system_disk:
+            raise InvalidParameterError(
+                f"{sys_category.value} cannot be a system disk.",
+                code="InvalidSystemDiskCategory.ValueNotSupported",
+                recommend="Use cloud_essd, cloud_auto, cloud_essd_entry, cloud_ssd, "
+                "cloud_efficiency or cloud.",
+            )
+        v.integer("SystemDisk.Size", system.size, 20, 2048, code="InvalidSystemDiskSize")
+
+        now = world.now()
+        instance_id = world.ids.new_id("i-", self.region.id_infix)
+        instance = Instance(
+            instance_id=instance_id,
+            region_id=self.region_id,
+            zone_id=zone,
+            instance_name=name or instance_id,
+            host_name=host or f"iZ{instance_id[2:]}Z",
+            instance_type=instance_type,
+            status=InstanceStatus.Pending,
+            creation_time=now,
+            os_type=os_type,
+            description=description,
+            transition_target=InstanceStatus.Running if start else InstanceStatus.Stopped,
+        )
+        world.store.put(Instance, self.region_id, instance_id, instance)
+        world.events._emit(
+            InstanceCreated, time=now, region_id=self.region_id, instance_id=instance_id,
+            zone_id=zone,
+        )  # fmt: skip
+        self._new_disk(
+            zone_id=zone,
+            category=sys_category,
+            size=system.size,
+            performance_level=system.performance_level,
+            disk_name=system.disk_name,
+            description=system.description,
+            encrypted=system.encrypted,
+            kms_key_id=system.kms_key_id,
+            snapshot_id=None,
+            disk_type=DiskType.system,
+            attach=(instance_id, _SYSTEM_DEVICE),
+            delete_with_instance=True,
+        )
+        for index, spec in enumerate(data_disks):
+            category = self._category(spec.category)
+            self._new_disk(
+                zone_id=zone,
+                category=category,
+                size=spec.size,
+                performance_level=spec.performance_level,
+                disk_name=spec.disk_name,
+                description=spec.description,
+                encrypted=spec.encrypted,
+                kms_key_id=spec.kms_key_id,
+                snapshot_id=spec.snapshot_id,
+                disk_type=DiskType.data,
+                attach=(instance_id, _DATA_DEVICES[index]),
+                delete_with_instance=v.boolean(
+                    "DataDisk.DeleteWithInstance", spec.delete_with_instance
+                ),
+                allow_local=True,
+            )
+        delay = world.timings.instance_pending + (world.timings.instance_start if start else
+                                                   _dt.timedelta(0))  # fmt: skip
+        self._schedule_transition(instance, delay)
+        return instance_id
+
+    @unit_of_work
+    def start_instance(self, instance_id: str) -> None:
+        """``StartInstance``: ``Stopped`` → ``Starting`` → ``Running``."""
+        instance = self._instance(instance_id)
+        self._require_instance_status(instance, InstanceStatus.Stopped)
+        self._transition(instance, InstanceStatus.Starting, InstanceStatus.Running,
+                         self._world.timings.instance_start)  # fmt: skip
+
+    @unit_of_work
+    def stop_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
+        """``StopInstance``: ``Running`` → ``Stopping`` → ``Stopped``."""
+        instance = self._instance(instance_id)
+        v.boolean("ForceStop", force_stop)
+        self._require_instance_status(instance, InstanceStatus.Running)
+        self._transition(instance, InstanceStatus.Stopping, InstanceStatus.Stopped,
+                         self._world.timings.instance_stop)  # fmt: skip
+
+    @unit_of_work
+    def reboot_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
+        """``RebootInstance``: ``Running`` → ``Starting`` → ``Running``."""
+        instance = self._instance(instance_id)
+        v.boolean("ForceStop", force_stop)
+        self._require_instance_status(instance, InstanceStatus.Running)
+        timings = self._world.timings
+        self._transition(instance, InstanceStatus.Starting, InstanceStatus.Running,
+                         timings.instance_stop + timings.instance_start)  # fmt: skip
+
+    @unit_of_work
+    def delete_instance(self, instance_id: str, *, force: bool = False) -> None:
+        """``DeleteInstance``: release an instance.
+
+        The instance must be ``Stopped`` (or ``Running`` with ``force=True``). Disks with
+        ``delete_with_instance`` are released with it, the others are detached and stay as
+        ``Available`` disks. Manual snapshots always survive the release.
+        """
+        instance = self._instance(instance_id)
+        v.boolean("Force", force)
+        allowed = (InstanceStatus.Stopped, InstanceStatus.Running) if force else (
+            InstanceStatus.Stopped,)  # fmt: skip
+        self._require_instance_status(instance, *allowed)
+        world = self._world
+        deleted: list[str] = []
+        for disk in self._instance_disks(instance_id):
+            if disk.delete_with_instance:
+                self._destroy_disk(disk)
+                deleted.append(disk.disk_id)
+            else:
+                self._detach(disk, instance_id)
+        world.store.delete(Instance, self.region_id, instance_id)
+        world.events._emit(
+            InstanceDeleted, time=world.now(), region_id=self.region_id,
+            instance_id=instance_id, deleted_disk_ids=tuple(deleted),
+        )  # fmt: skip
+
+    def describe_instances(
+        self,
+        *,
+        instance_ids: Sequence[str] | None = None,
+        zone_id: str | None = None,
+        status: str | None = None,
+        instance_name: str | None = None,
+        page_number: int = 1,
+        page_size: int = 10,
+    ) -> Page[Instance]:
+        """``DescribeInstances``: instances matching every given filter, a page at a time."""
+        number, size = v.page(page_number, page_size)
+        ids = v.id_list("InstanceIds", instance_ids, max_items=100)
+        wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
+        found = [
+            i
+            for i in self._world.store.scan(Instance, self.region_id)
+            if (not ids or i.instance_id in ids)
+            and (zone_id is None or i.zone_id == zone_id)
+            and (wanted is None or i.status is wanted)
+            and (instance_name is None or i.instance_name == instance_name)
+        ]
+        return paginate(found, number, size)
+
+    def describe_instance(self, instance_id: str) -> Instance:
+        """One instance by id (``DescribeInstanceAttribute``)."""
+        return self._instance(instance_id)
+
+    # ================================================================================
+    # Disks
+    # ================================================================================
+    @unit_of_work
+    def create_disk(
+        self,
+        *,
+        zone_id: str,
+        disk_category: str = "cloud",
+        size: int | None = None,
+        snapshot_id: str | None = None,
+        performance_level: str | None = None,
+        disk_name: str | None = None,
+        description: str | None = None,
+        encrypted: bool | None = None,
+        kms_key_id: str | None = None,
+        multi_attach: str = "Disabled",
+    ) -> str:
+        """``CreateDisk``: a pay-as-you-go data disk, empty or from a snapshot.
+
+        Args:
+            zone_id: Zone of the region.
+            disk_category: ``DiskCategory`` (default ``cloud``, as the real API). Local disks
+                cannot be created alone.
+            size: GiB within the category's range; with ``snapshot_id`` it defaults to, and may
+                not be below, the snapshot's source disk size.
+            snapshot_id: Create the disk with the snapshot's data.
+            performance_level: ESSD ``PL0``–``PL3`` (default ``PL1``).
+            disk_name: 2–128 characters, starts with a letter.
+            description: 2–256 characters.
+            encrypted: Encrypt the disk (irreversible). Disks from encrypted snapshots are
+                always encrypted.
+            kms_key_id: KMS key of this region; default: the snapshot's key, or the ECS
+                service key ``alias/acs/ecs``.
+            multi_attach: ``Enabled`` (ESSD only) or ``Disabled``.
+
+        Returns:
+            The new disk id.
+        """
+        category = self._category(disk_category)
+        mode = v.choice("MultiAttach", multi_attach, ("Enabled", "Disabled"))
+        if mode == "Enabled" and category is not DiskCategory.cloud_essd:
+            raise InvalidParameterError(
+                "Only cloud_essd data disks can enable multi-attach.",
+                code="InvalidParameter.MultiAttach",
+                recommend="Create a cloud_essd disk, or leave MultiAttach Disabled.",
+            )
+        disk_id = self._new_disk(
+            zone_id=require_zone(self.region, zone_id),
+            category=category,
+            size=size,
+            performance_level=performance_level,
+            disk_name=disk_name,
+            description=description,
+            encrypted=encrypted,
+            kms_key_id=kms_key_id,
+            snapshot_id=snapshot_id,
+            disk_type=DiskType.data,
+            attach=None,
+            delete_with_instance=False,
+            multi_attach=mode,
+        )
+        return disk_id
+
+    def _new_disk(
+        self,
+        *,
+        zone_id: str,
+        category: DiskCategory,
+        size: object,
+        performance_level: object,
+        disk_name: object,
+        description: object,
+        encrypted: object,
+        kms_key_id: object,
+        snapshot_id: object,
+        disk_type: DiskType,
+        attach: tuple[str, str] | None,
+        delete_with_instance: bool,
+        multi_attach: str = "Disabled",
+        allow_local: bool = False,
+    ) -> str:
+        world = self._world
+        spec = CATEGORY_SPECS[category]
+        if spec.local and not allow_local:
+            raise InvalidParameterError(
+                f"Local disks ({category.value}) come with their instance type and cannot be "
+                "created alone.",
+                code="InvalidDiskCategory.ValueNotSupported",
+                recommend="Choose a cloud disk category such as cloud_essd.",
+            )
+        name = v.name_text("DiskName", disk_name, code="InvalidDiskName.Malformed")
+        desc = v.optional_text("Description", description, 2, 256,
+                               code="InvalidDescription.Malformed")  # fmt: skip
+        level: PerformanceLevel | None = None
+        if category is DiskCategory.cloud_essd:
+            level = v.enum_value(
+                "PerformanceLevel",
+                "PL1" if performance_level is None else performance_level,
+                PerformanceLevel,
+                code="InvalidPerformanceLevel.Malformed",
+            )
+        elif performance_level is not None:
+            raise InvalidParameterError(
+                "PerformanceLevel applies to cloud_essd disks only.",
+                code="InvalidPerformanceLevel.Malformed",
+                recommend="Omit performance_level for this category.",
+            )
+        snapshot: Snapshot | None = None
+        if snapshot_id is not None:
+            snapshot = self._snapshot(snapshot_id)
+            if not spec.from_snapshot:
+                raise InvalidParameterError(
+                    f"A {category.value} disk cannot be created from a snapshot.",
+                    code="InvalidDiskCategory.ValueNotSupported",
+                    recommend="Choose a cloud disk category such as cloud_essd.",
+                )
+            self._require_available_snapshot(snapshot)
+            if size is None:
+                size = snapshot.source_disk_size
+        if size is None:
+            raise InvalidParameterError(
+                "Size is required when no SnapshotId is given.",
+                code="MissingParameter.Size",
+                recommend="Pass size in GiB.",
+            )
+        minimum = PL_MIN_SIZE[level] if level is not None else spec.min_size
+        gib = v.integer("Size", size, minimum, spec.max_size, code="InvalidDiskSize.ValueNotSupported")
+        if snapshot is not None and gib < snapshot.source_disk_size:
+            raise InvalidParameterError(
+                f"Size {gib} GiB is smaller than the snapshot's {snapshot.source_disk_size} GiB.",
+                code="InvalidDiskSize.TooSmall",
+                ids=(snapshot.snapshot_id,),
+                recommend=f"Use a size of at least {snapshot.source_disk_size} GiB.",
+            )
+        want_encrypted = v.boolean("Encrypted", encrypted) if encrypted is not None else None
+        if kms_key_id is not None and want_encrypted is False:
+            raise DependencyViolationError(
+                "KMSKeyId was given but Encrypted is false.",
+                code="InvalidEncrypted.NotMatchKmsKeyId",
+                recommend="Pass encrypted=True with a KMS key, or drop the key.",
+            )
+        if snapshot is not None and snapshot.encrypted and want_encrypted is False:
+            raise DependencyViolationError(
+                f"Snapshot {snapshot.snapshot_id} is encrypted; a disk made from it must be too.",
+                code="InvalidEncrypted.NotMatchSnapshot",
+                ids=(snapshot.snapshot_id,),
+                recommend="Omit encrypted or pass encrypted=True.",
+            )
+        is_encrypted = bool(want_encrypted) or kms_key_id is not None or (
+            snapshot is not None and snapshot.encrypted)  # fmt: skip
+        if is_encrypted and (spec.local or not spec.snapshot):
+            raise InvalidParameterError(
+                f"{category.value} disks cannot be encrypted in this model.",
+                code="InvalidParameter.Encrypted",
+                recommend="Encrypt cloud disks only.",
+            )
+        data_key: DataKey | None = None
+        if is_encrypted:
+            if kms_key_id is None and snapshot is not None and snapshot.data_key is not None:
+                kms_key_id = snapshot.data_key.kms_key_id
+            key = world.kms(self.region)._key_for_ecs(kms_key_id)  # type: ignore[arg-type]
+            if (
+                snapshot is not None
+                and snapshot.data_key is not None
+                and snapshot.data_key.kms_key_id == key.key_id
+            ):
+                data_key = snapshot.data_key  # same key: share the envelope and the blocks
+            else:
+                data_key = DataKey(
+                    key.key_id,
+                    world.kms(self.region)._seal_data_key(key, world.ids.new_key_material(32)),
+                )
+
+        now = world.now()
+        disk_id = world.ids.new_id("d-", self.region.id_infix)
+        attachments: tuple[DiskAttachment, ...] = ()
+        if attach is not None:
+            attachments = (DiskAttachment(attach[0], attach[1], now),)
+        disk = Disk(
+            disk_id=disk_id,
+            region_id=self.region_id,
+            zone_id=zone_id,
+            disk_name=name,
+            description=desc,
+            category=category,
+            size=gib,
+            type=disk_type,
+            status=DiskStatus.In_use if attach else DiskStatus.Available,
+            creation_time=now,
+            performance_level=level,
+            attachments=attachments,
+            portable=not spec.local,
+            multi_attach=multi_attach,
+            encrypted=is_encrypted,
+            kms_key_id=data_key.kms_key_id if data_key else None,
+            delete_with_instance=delete_with_instance,
+            source_snapshot_id=snapshot.snapshot_id if snapshot else None,
+            ever_attached=attach is not None,
+            data_key=data_key,
+        )
+        world.store.put(Disk, self.region_id, disk_id, disk)
+        if snapshot is not None:
+            self._fill_from_snapshot(disk, snapshot)
+            self._put_snapshot(attrs.evolve(snapshot, disk_refs=snapshot.disk_refs + 1))
+        world.events._emit(
+            DiskCreated, time=now, region_id=self.region_id, disk_id=disk_id,
+            category=category.value, size=gib,
+            source_snapshot_id=snapshot.snapshot_id if snapshot else None,
+            encrypted=is_encrypted,
+        )  # fmt: skip
+        if attach is not None:
+            world.events._emit(
+                DiskAttached, time=now, region_id=self.region_id, disk_id=disk_id,
+                instance_id=attach[0], device=attach[1],
+            )  # fmt: skip
+        return disk_id
+
+    @unit_of_work
+    def attach_disk(
+        self,
+        *,
+        instance_id: str,
+        disk_id: str,
+        delete_with_instance: bool | None = None,
+    ) -> None:
+        """``AttachDisk``: attach an ``Available`` data disk (or a multi-attach disk).
+
+        The instance must be ``Running`` or ``Stopped`` and in the disk's zone, with fewer than
+        16 data disks.
+        """
+        disk = self._disk(disk_id)
+        instance = self._instance(instance_id)
+        self._require_instance_status(instance, InstanceStatus.Running, InstanceStatus.Stopped)
+        dwi = disk.delete_with_instance if delete_with_instance is None else v.boolean(
+            "DeleteWithInstance", delete_with_instance)  # fmt: skip
+        if disk.zone_id != instance.zone_id:
+            raise DependencyViolationError(
+                f"Disk {disk.disk_id} is in {disk.zone_id} but instance {instance_id} is in "
+                f"{instance.zone_id}.",
+                code="InvalidDiskId.ZoneMismatch",
+                ids=(disk.disk_id, instance_id),
+                recommend="Create the disk in the instance's zone (or from a snapshot there).",
+            )
+        shared = disk.multi_attach == "Enabled"
+        if any(a.instance_id == instance_id for a in disk.attachments):
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} is already attached to {instance_id}.",
+                code="IncorrectDiskStatus",
+                ids=(disk.disk_id, instance_id),
+                recommend="Nothing to do.",
+            )
+        if disk.attachments and not shared:
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} is {disk.status.value}; only Available disks can be "
+                "attached.",
+                code="IncorrectDiskStatus",
+                ids=(disk.disk_id,),
+                recommend="Detach it from its instance first.",
+            )
+        if shared and len(disk.attachments) >= self._world.limits.multi_attach_max_instances:
+            raise QuotaExceededError(
+                f"Disk {disk.disk_id} is attached to the maximum number of instances.",
+                code="QuotaExceed.MultiAttach",
+                ids=(disk.disk_id,),
+                recommend="Detach it from another instance first.",
+            )
+        if disk.data_key is not None:
+            self._world.kms(self.region)._key_for_ecs(disk.data_key.kms_key_id)
+        if disk.type is DiskType.system:
+            if any(d.type is DiskType.system for d in self._instance_disks(instance_id)):
+                raise IncorrectStatusError(
+                    f"Instance {instance_id} already has a system disk.",
+                    code="InvalidOperation.SystemDiskExists",
+                    ids=(instance_id, disk.disk_id),
+                    recommend="Detach the instance's system disk first (instance Stopped).",
+                )
+            device = _SYSTEM_DEVICE
+        else:
+            used = {
+                a.device
+                for d in self._instance_disks(instance_id)
+                for a in d.attachments
+                if a.instance_id == instance_id and d.type is DiskType.data
+            }
+            if len(used) >= self._world.limits.data_disks_per_instance:
+                raise QuotaExceededError(
+                    f"Instance {instance_id} already has "
+                    f"{self._world.limits.data_disks_per_instance} data disks.",
+                    code="InstanceDiskNumber.LimitExceed",
+                    ids=(instance_id,),
+                    recommend="Detach a data disk first.",
+                )
+            device = next(d for d in _DATA_DEVICES if d not in used)
+        now = self._world.now()
+        self._put_disk(
+            attrs.evolve(
+                disk,
+                attachments=(*disk.attachments, DiskAttachment(instance_id, device, now)),
+                status=DiskStatus.In_use,
+                ever_attached=True,
+                delete_with_instance=dwi,
+            )
+        )
+        self._world.events._emit(
+            DiskAttached, time=now, region_id=self.region_id, disk_id=disk.disk_id,
+            instance_id=instance_id, device=device,
+        )  # fmt: skip
+
+    @unit_of_work
+    def detach_disk(
+        self, *, instance_id: str, disk_id: str, delete_with_instance: bool | None = None
+    ) -> None:
+        """``DetachDisk``: the disk becomes ``Available``.
+
+        Data disks detach from a ``Running`` or ``Stopped`` instance; a system disk only from a
+        ``Stopped`` one. Local disks cannot be detached.
+        """
+        disk = self._disk(disk_id)
+        instance = self._instance(instance_id)
+        if delete_with_instance is not None:
+            v.boolean("DeleteWithInstance", delete_with_instance)
+        if not any(a.instance_id == instance_id for a in disk.attachments):
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} is not attached to instance {instance_id}.",
+                code="IncorrectDiskStatus",
+                ids=(disk.disk_id, instance_id),
+                recommend="Check the disk's attachments with describe_disks.",
+            )
+        if not disk.portable:
+            raise UnsupportedOperationError(
+                f"Disk {disk.disk_id} is a local disk and cannot be detached.",
+                code="DiskCategory.OperationNotSupported",
+                ids=(disk.disk_id,),
+                recommend="Local disks live and die with their instance.",
+            )
+        if disk.type is DiskType.system:
+            self._require_instance_status(instance, InstanceStatus.Stopped)
+        else:
+            self._require_instance_status(
+                instance, InstanceStatus.Running, InstanceStatus.Stopped
+            )
+        self._detach(disk, instance_id)
+
+    def _detach(self, disk: Disk, instance_id: str) -> None:
+        now = self._world.now()
+        remaining = tuple(a for a in disk.attachments if a.instance_id != instance_id)
+        self._put_disk(
+            attrs.evolve(
+                disk,
+                attachments=remaining,
+                status=DiskStatus.In_use if remaining else DiskStatus.Available,
+                detached_time=now,
+            )
+        )
+        self._world.events._emit(
+            DiskDetached, time=now, region_id=self.region_id, disk_id=disk.disk_id,
+            instance_id=instance_id,
+        )  # fmt: skip
+
+    @unit_of_work
+    def delete_disk(self, disk_id: str) -> None:
+        """``DeleteDisk``: release an ``Available`` disk.
+
+        Its manual snapshots survive; a snapshot of it still ``progressing`` is deleted.
+        """
+        disk = self._disk(disk_id)
+        if disk.status is not DiskStatus.Available:
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} is {disk.status.value}; only Available disks can be "
+                "deleted.",
+                code="IncorrectDiskStatus",
+                ids=(disk.disk_id,),
+                recommend="Detach the disk first, or release its instance.",
+            )
+        self._destroy_disk(disk)
+
+    def _destroy_disk(self, disk: Disk) -> None:
+        world = self._world
+        for snapshot in self._disk_snapshots(disk.disk_id):
+            if snapshot.status is SnapshotStatus.progressing:
+                self._remove_snapshot(snapshot, reason="disk_released")
+        for _, digest in world.store.raw_scan(DISK_BLOCKS, disk.disk_id):
+            assert isinstance(digest, bytes)
+            world.blocks.decref(digest)
+        world.store.raw_clear(DISK_BLOCKS, disk.disk_id)
+        world.store.raw_clear(DISK_DIRTY, disk.disk_id)
+        if disk.source_snapshot_id is not None:
+            source = world.store.get(Snapshot, self.region_id, disk.source_snapshot_id)
+            if source is not None:
+                self._put_snapshot(attrs.evolve(source, disk_refs=source.disk_refs - 1))
+        world.store.delete(Disk, self.region_id, disk.disk_id)
+        world.events._emit(
+            DiskDeleted, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id
+        )
+
+    @unit_of_work
+    def resize_disk(self, *, disk_id: str, new_size: int, type: str = "offline") -> None:
+        """``ResizeDisk``: grow a disk (never shrink) within its category's maximum."""
+        disk = self._disk(disk_id)
+        v.choice("Type", type, ("offline", "online"))
+        spec = CATEGORY_SPECS[disk.category]
+        if disk.type is DiskType.system:
+            limit = 2048
+        else:
+            limit = spec.max_size
+        size = v.integer("NewSize", new_size, 1, limit, code="InvalidDiskSize.ValueNotSupported")
+        if size <= disk.size:
+            raise InvalidParameterError(
+                f"New size {size} GiB is not larger than the current {disk.size} GiB; disks "
+                "can only grow.",
+                code="InvalidDiskSize.ValueNotSupported",
+                ids=(disk.disk_id,),
+                recommend=f"Pass a size above {disk.size} GiB.",
+            )
+        self._put_disk(attrs.evolve(disk, size=size))
+        self._world.events._emit(
+            DiskResized, time=self._world.now(), region_id=self.region_id,
+            disk_id=disk.disk_id, old_size=disk.size, new_size=size,
+        )  # fmt: skip
+
+    @unit_of_work
+    def modify_disk_attribute(
+        self,
+        *,
+        disk_id: str,
+        disk_name: str | None = None,
+        description: str | None = None,
+        delete_with_instance: bool | None = None,
+    ) -> None:
+        """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance``."""
+        disk = self._disk(disk_id)
+        changes: dict[str, Any] = {}
+        if disk_name is not None:
+            changes["disk_name"] = v.name_text("DiskName", disk_name,
+                                               code="InvalidDiskName.Malformed")  # fmt: skip
+        if description is not None:
+            changes["description"] = v.text("Description", description, 2, 256,
+                                            code="InvalidDescription.Malformed")  # fmt: skip
+        if delete_with_instance is not None:
+            changes["delete_with_instance"] = v.boolean("DeleteWithInstance",
+                                                        delete_with_instance)  # fmt: skip
+        if not changes:
+            raise InvalidParameterError(
+                "No attribute to modify was given.",
+                code="NoAttributeToModify",
+                ids=(disk.disk_id,),
+                recommend="Pass disk_name, description or delete_with_instance.",
+            )
+        self._put_disk(attrs.evolve(disk, **changes))
+
+    def describe_disks(
+        self,
+        *,
+        disk_ids: Sequence[str] | None = None,
+        instance_id: str | None = None,
+        zone_id: str | None = None,
+        disk_type: str = "all",
+        category: str | None = None,
+        status: str | None = None,
+        encrypted: bool | None = None,
+        snapshot_id: str | None = None,
+        page_number: int = 1,
+        page_size: int = 10,
+    ) -> Page[Disk]:
+        """``DescribeDisks``: disks matching every given filter, a page at a time."""
+        number, size = v.page(page_number, page_size)
+        ids = v.id_list("DiskIds", disk_ids, max_items=100)
+        kind = v.choice("DiskType", disk_type, ("all", "system", "data"))
+        cat = None if category is None else self._category(category)
+        state = None if status is None or status == "All" else v.enum_value(
+            "Status", status, DiskStatus)  # fmt: skip
+        if encrypted is not None:
+            v.boolean("Encrypted", encrypted)
+        found = [
+            d
+            for d in self._world.store.scan(Disk, self.region_id)
+            if (not ids or d.disk_id in ids)
+            and (instance_id is None or any(a.instance_id == instance_id for a in d.attachments))
+            and (zone_id is None or d.zone_id == zone_id)
+            and (kind == "all" or d.type.value == kind)
+            and (cat is None or d.category is cat)
+            and (state is None or d.status is state)
+            and (encrypted is None or d.encrypted is encrypted)
+            and (snapshot_id is None or d.source_snapshot_id == snapshot_id)
+        ]
+        return paginate(found, number, size)
+
+    def describe_disk(self, disk_id: str) -> Disk:
+        """One disk by id."""
+        return self._disk(disk_id)
+
+    # ================================================================================
+    # The guest's data plane (no real API): bytes on the disk
+    # ================================================================================
+    @unit_of_work
+    def write_disk(self, disk_id: str, offset: int, data: bytes) -> None:
+        """Write ``data`` at byte ``offset`` of a disk, as the guest OS of its instance would.
+
+        The disk must be attached to a ``Running`` instance. Writing zeros frees the blocks
+        (disks are sparse). Encrypted disks store only AES-GCM ciphertext, and writing needs
+        their KMS key to be ``Enabled``.
+        """
+        disk = self._disk(disk_id)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidParameterError(
+                f"data must be bytes, not {type(data).__name__}.",
+                code="InvalidParameter.Data",
+                recommend="Pass a bytes object.",
+            )
+        payload = bytes(data)
+        self._check_range(disk, offset, len(payload))
+        self._require_guest_io(disk)
+        if not payload:
+            return
+        world = self._world
+        bs = world.blocks.block_size
+        cipher = self._data_cipher(disk)
+        first, last = offset // bs, (offset + len(payload) - 1) // bs
+        keys = [_bkey(i) for i in range(first, last + 1)]
+        current = world.store.raw_get_many(DISK_BLOCKS, disk.disk_id, keys)
+        nonces = world.ids.new_nonces(len(keys)) if cipher is not None else []
+        zero = world.blocks.zero_block
+        for n, index in enumerate(range(first, last + 1)):
+            key = keys[n]
+            start = index * bs
+            lo = max(offset, start) - start
+            hi = min(offset + len(payload), start + bs) - start
+            piece = payload[start + lo - offset : start + hi - offset]
+            old = current.get(key, ZERO)
+            assert isinstance(old, bytes)
+            if lo == 0 and hi == bs:
+                block = piece
+            else:
+                buffer = bytearray(self._plain_block(old, cipher))
+                buffer[lo:hi] = piece
+                block = bytes(buffer)
+            if block == zero:
+                new = ZERO
+            elif cipher is not None:
+                if old != ZERO and self._plain_block(old, cipher) == block:
+                    continue
+                new = world.blocks.intern(_crypto.encrypt_block(cipher, nonces[n], block))
+            else:
+                new = world.blocks.intern(block)
+            if new == old:
+                world.blocks.decref(new)
+                continue
+            if new == ZERO:
+                world.store.raw_delete(DISK_BLOCKS, disk.disk_id, key)
+            else:
+                world.store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)
+            world.blocks.decref(old)
+            world.store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
+        world.events._emit(
+            DiskWritten, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id,
+            offset=offset, length=len(payload),
+        )  # fmt: skip
+
+    def read_disk(self, disk_id: str, offset: int, length: int) -> bytes:
+        """Read ``length`` bytes at ``offset`` of a disk, as its instance's guest OS would.
+
+        The disk must be attached to a ``Running`` instance; unwritten space reads as zeros.
+        """
+        with self._world.store.unit():
+            disk = self._disk(disk_id)
+            self._check_range(disk, offset, length)
+            self._require_guest_io(disk)
+            if length == 0:
+                return b""
+            cipher = self._data_cipher(disk)
+            return self._read_blocks(disk.disk_id, offset, length, cipher)
+
+    def _read_blocks(
+        self, disk_id: str, offset: int, length: int, cipher: AESGCM | None
+    ) -> bytes:
+        world = self._world
+        bs = world.blocks.block_size
+        first, last = offset // bs, (offset + length - 1) // bs
+        keys = [_bkey(i) for i in range(first, last + 1)]
+        found = world.store.raw_get_many(DISK_BLOCKS, disk_id, keys)
+        zero = world.blocks.zero_block
+        parts: list[bytes] = []
+        for key in keys:
+            digest = found.get(key)
+            if digest is None:
+                parts.append(zero)
+            else:
+                assert isinstance(digest, bytes)
+                parts.append(self._plain_block(digest, cipher))
+        head = offset - first * bs
+        if head == 0 and len(parts) * bs == length:
+            return b"".join(parts)
+        return b"".join(parts)[head : head + length]
+
+    def _check_range(self, disk: Disk, offset: object, length: object) -> None:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidParameterError(
+                f"offset {offset!r} must be a non-negative integer.",
+                code="InvalidParameter.Offset",
+                ids=(disk.disk_id,),
+                recommend="Pass a byte offset within the disk.",
+            )
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise InvalidParameterError(
+                f"length {length!r} must be a non-negative integer.",
+                code="InvalidParameter.Length",
+                ids=(disk.disk_id,),
+                recommend="Pass a byte count.",
+            )
+        if offset + length > disk.size_bytes:
+            raise InvalidParameterError(
+                f"Bytes {offset}..{offset + length} fall outside disk {disk.disk_id} of "
+                f"{disk.size_bytes} bytes ({disk.size} GiB).",
+                code="InvalidParameter.OutOfRange",
+                ids=(disk.disk_id,),
+                recommend="Stay within the disk, or resize_disk it first.",
+            )
+
+    def _require_guest_io(self, disk: Disk) -> None:
+        if not disk.attachments:
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} is not attached; only a running instance's guest can "
+                "read or write it.",
+                code="IncorrectDiskStatus",
+                ids=(disk.disk_id,),
+                recommend="Attach the disk to an instance and start the instance.",
+            )
+        for attachment in disk.attachments:
+            instance = self._world.store.get(Instance, self.region_id, attachment.instance_id)
+            if instance is not None and instance.status is InstanceStatus.Running:
+                return
+        raise IncorrectStatusError(
+            f"No instance that disk {disk.disk_id} is attached to is Running.",
+            code="IncorrectInstanceStatus",
+            ids=(disk.disk_id, disk.attachments[0].instance_id),
+            recommend="Start the instance (and advance virtual time until it is Running).",
+        )
+
+    def _data_cipher(self, disk: Disk | Snapshot) -> AESGCM | None:
+        key = disk.data_key
+        if key is None:
+            return None
+        plaintext = self._world.kms(self.region)._open_data_key(
+            key.kms_key_id, key.ciphertext_blob
+        )
+        return AESGCM(plaintext)
+
+    def _plain_block(self, digest: bytes, cipher: AESGCM | None) -> bytes:
+        stored = self._world.blocks.load(digest)
+        if digest == ZERO or cipher is None:
+            return stored
+        return _crypto.decrypt_block(cipher, stored)
+
+    # ================================================================================
+    # Snapshots
+    # ================================================================================
+    @unit_of_work
+    def create_snapshot(
+        self,
+        *,
+        disk_id: str,
+        snapshot_name: str | None = None,
+        description: str | None = None,
+        retention_days: int | None = None,
+        instant_access: bool | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """``CreateSnapshot``: capture the disk's data at this virtual instant.
+
+        The first snapshot of a disk is full; later ones hold only the blocks changed since the
+        previous snapshot of its chain (``sl-…``). ESSD-family snapshots are instant access
+        (``accomplished`` at once); others stay ``progressing`` for a simulated upload time.
+
+        Args:
+            disk_id: A cloud disk, ``In_use`` or ``Available``; if attached, its instance must
+                be ``Running`` or ``Stopped``.
+            snapshot_name: 2–128 characters, starts with a letter, not ``auto…``/``http(s)://``.
+            description: 2–256 characters.
+            retention_days: 1–65,536 days from creation; None keeps it until deleted.
+            instant_access: Deprecated in the real API; ESSD snapshots are instant anyway.
+            tags: Up to 20 ``(key, value)`` pairs.
+
+        Returns:
+            The new snapshot id.
+
+        Raises:
+            QuotaExceededError: ``QuotaExceed.Snapshot`` — the disk has 256 manual snapshots.
+            IncorrectStatusError: ``IncorrectDiskStatus.CreatingSnapshot`` — one is
+                progressing; ``IncorrectInstanceStatus``; ``IncorrectDiskStatus.NeverAttached``.
+        """
+        name = v.name_text("SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed",
+                           forbid_auto=True)  # fmt: skip
+        desc = v.optional_text("Description", description, 2, 256,
+                               code="InvalidDescription.Malformed")  # fmt: skip
+        days = None if retention_days is None else v.integer(
+            "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed")
+        if instant_access is not None:
+            v.boolean("InstantAccess", instant_access)
+        pairs = self._tags(tags)
+        disk = self._disk(disk_id)
+        self._check_snapshot_allowed(disk)
+        return self._take_snapshot(disk, name, desc, days, pairs, group_id=None).snapshot_id
+
+    def _check_snapshot_allowed(self, disk: Disk) -> None:
+        world = self._world
+        spec = CATEGORY_SPECS[disk.category]
+        if not spec.snapshot:
+            raise UnsupportedOperationError(
+                f"Disk {disk.disk_id} is {disk.category.value}; snapshots of local and elastic "
+                "ephemeral disks are not supported.",
+                code="DiskCategory.OperationNotSupported",
+                ids=(disk.disk_id,),
+                recommend="Protect data on local disks with file-level backup instead.",
+            )
+        if not disk.ever_attached:
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} has never been attached to an instance.",
+                code="IncorrectDiskStatus.NeverAttached",
+                ids=(disk.disk_id,),
+                recommend="Attach the disk to an instance before snapshotting it.",
+            )
+        for attachment in disk.attachments:
+            instance = self._instance(attachment.instance_id)
+            if instance.status not in (InstanceStatus.Running, InstanceStatus.Stopped):
+                raise IncorrectStatusError(
+                    f"Instance {instance.instance_id} is {instance.status.value}; snapshots "
+                    "need it Running or Stopped.",
+                    code="IncorrectInstanceStatus",
+                    ids=(instance.instance_id, disk.disk_id),
+                    recommend="Wait until the instance is Running or Stopped.",
+                )
+            if not instance.ever_started:
+                raise IncorrectStatusError(
+                    f"Instance {instance.instance_id} has never been started, so disk "
+                    f"{disk.disk_id} has never been used.",
+                    code="IncorrectDiskStatus.NeverUsed",
+                    ids=(instance.instance_id, disk.disk_id),
+                    recommend="Start the instance once before snapshotting its disks.",
+                )
+        if disk.status not in (DiskStatus.In_use, DiskStatus.Available):
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} is {disk.status.value}.",
+                code="IncorrectDiskStatus",
+                ids=(disk.disk_id,),
+                recommend="Wait until the disk is In_use or Available.",
+            )
+        snapshots = self._disk_snapshots(disk.disk_id)
+        if any(s.status is SnapshotStatus.progressing for s in snapshots):
+            raise IncorrectStatusError(
+                f"A snapshot of disk {disk.disk_id} is still being created.",
+                code="IncorrectDiskStatus.CreatingSnapshot",
+                ids=(disk.disk_id,),
+                recommend="Wait for it to finish (advance virtual time) and try again.",
+            )
+        manual = sum(1 for s in snapshots if s.snapshot_type == "user")
+        if manual >= world.limits.manual_snapshots_per_disk:
+            raise QuotaExceededError(
+                f"Disk {disk.disk_id} already retains {manual} manual snapshots, the maximum.",
+                code="QuotaExceed.Snapshot",
+                ids=(disk.disk_id,),
+                recommend="Delete snapshots you no longer need, or give them retention days.",
+            )
+        if disk.data_key is not None:
+            world.kms(self.region)._key_for_ecs(disk.data_key.kms_key_id)
+
+    def _take_snapshot(
+        self,
+        disk: Disk,
+        name: str | None,
+        description: str | None,
+        retention_days: int | None,
+        tags: tuple[tuple[str, str], ...],
+        group_id: str | None,
+    ) -> Snapshot:
+        world = self._world
+        now = world.now()
+        snapshot_id = world.ids.new_id("s-", self.region.id_infix)
+        link = self._link_of(disk)
+        dirty = [key for key, _ in world.store.raw_scan(DISK_DIRTY, disk.disk_id)]
+        current = world.store.raw_get_many(DISK_BLOCKS, disk.disk_id, dirty)
+        held = 0
+        for key in dirty:
+            digest = current.get(key, ZERO)
+            assert isinstance(digest, bytes)
+            world.store.raw_put(SNAPSHOT_BLOCKS, snapshot_id, key, digest)
+            if digest != ZERO:
+                world.blocks.incref(digest)
+                held += 1
+        world.store.raw_clear(DISK_DIRTY, disk.disk_id)
+        spec = CATEGORY_SPECS[disk.category]
+        instant = spec.instant_access
+        snapshot = Snapshot(
+            snapshot_id=snapshot_id,
+            region_id=self.region_id,
+            snapshot_name=name,
+            description=description,
+            status=SnapshotStatus.accomplished if instant else SnapshotStatus.progressing,
+            creation_time=now,
+            source_disk_id=disk.disk_id,
+            source_disk_type=disk.type,
+            source_disk_size=disk.size,
+            source_disk_category=disk.category,
+            snapshot_link_id=link.snapshot_link_id,
+            instance_id=disk.instance_id,
+            retention_days=retention_days,
+            block_size=world.blocks.block_size,
+            incremental_blocks=held,
+            completion_time=now if instant else None,
+            instant_access=instant,
+            encrypted=disk.encrypted,
+            kms_key_id=disk.kms_key_id,
+            snapshot_group_id=group_id,
+            tags=tags,
+            data_key=disk.data_key,
+            last_modified_time=now,
+        )
+        world.store.put(Snapshot, self.region_id, snapshot_id, snapshot)
+        world.store.put(
+            SnapshotLink,
+            self.region_id,
+            link.snapshot_link_id,
+            attrs.evolve(
+                link,
+                snapshot_ids=(*link.snapshot_ids, snapshot_id),
+                total_blocks=link.total_blocks + held,
+                source_disk_size=disk.size,
+                instance_id=disk.instance_id,
+            ),
+        )
+        if not instant:
+            world.engine.schedule(
+                now + world.timings.snapshot_duration(held * world.blocks.block_size),
+                _ACTION_SNAPSHOT_DONE, self.region_id, snapshot_id,
+            )  # fmt: skip
+        if retention_days is not None:
+            self._schedule_expiry(snapshot)
+        world.events._emit(
+            SnapshotCreated, time=now, region_id=self.region_id, snapshot_id=snapshot_id,
+            disk_id=disk.disk_id, snapshot_link_id=link.snapshot_link_id,
+            snapshot_group_id=group_id, incremental_size=snapshot.incremental_size,
+        )  # fmt: skip
+        if instant:
+            world.events._emit(
+                SnapshotCompleted, time=now, region_id=self.region_id, snapshot_id=snapshot_id
+            )
+        return snapshot
+
+    def _link_of(self, disk: Disk) -> SnapshotLink:
+        world = self._world
+        if disk.snapshot_link_id is not None:
+            link = world.store.get(SnapshotLink, self.region_id, disk.snapshot_link_id)
+            assert link is not None
+            return link
+        link = SnapshotLink(
+            snapshot_link_id=world.ids.new_id("sl-", self.region.id_infix),
+            region_id=self.region_id,
+            source_disk_id=disk.disk_id,
+            source_disk_size=disk.size,
+            source_disk_type=disk.type,
+            instance_id=disk.instance_id,
+            block_size=world.blocks.block_size,
+        )
+        world.store.put(SnapshotLink, self.region_id, link.snapshot_link_id, link)
+        self._put_disk(attrs.evolve(disk, snapshot_link_id=link.snapshot_link_id))
+        return link
+
+    def describe_snapshots(
+        self,
+        *,
+        snapshot_ids: Sequence[str] | None = None,
+        disk_id: str | None = None,
+        instance_id: str | None = None,
+        snapshot_link_id: str | None = None,
+        status: str = "all",
+        snapshot_type: str = "all",
+        usage: str | None = None,
+        source_disk_type: str | None = None,
+        encrypted: bool | None = None,
+        kms_key_id: str | None = None,
+        snapshot_name: str | None = None,
+        page_number: int = 1,
+        page_size: int = 10,
+    ) -> Page[Snapshot]:
+        """``DescribeSnapshots``: snapshots matching every given filter, newest first."""
+        number, size = v.page(page_number, page_size)
+        ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
+        state = v.choice("Status", status, ("all", "progressing", "accomplished", "failed"))
+        stype = v.choice("SnapshotType", snapshot_type, ("all", "auto", "user"))
+        use = None if usage is None else v.choice("Usage", usage,
+                                                 ("none", "image", "disk", "image_disk"))  # fmt: skip
+        src = None if source_disk_type is None else v.choice(
+            "SourceDiskType", source_disk_type.lower(), ("system", "data"))  # fmt: skip
+        if encrypted is not None:
+            v.boolean("Encrypted", encrypted)
+        found = [
+            s
+            for s in self._world.store.scan(Snapshot, self.region_id)
+            if (not ids or s.snapshot_id in ids)
+            and (disk_id is None or s.source_disk_id == disk_id)
+            and (instance_id is None or s.instance_id == instance_id)
+            and (snapshot_link_id is None or s.snapshot_link_id == snapshot_link_id)
+            and (state == "all" or s.status.value == state)
+            and (stype == "all" or s.snapshot_type == stype)
+            and (use is None or s.usage.value == use)
+            and (src is None or s.source_disk_type.value == src)
+            and (encrypted is None or s.encrypted is encrypted)
+            and (kms_key_id is None or s.kms_key_id == kms_key_id)
+            and (snapshot_name is None or s.snapshot_name == snapshot_name)
+        ]
+        found.sort(key=lambda s: (s.creation_time, s.snapshot_id), reverse=True)
+        return paginate(found, number, size)
+
+    def describe_snapshot(self, snapshot_id: str) -> Snapshot:
+        """One snapshot by id."""
+        return self._snapshot(snapshot_id)
+
+    def describe_snapshot_links(
+        self,
+        *,
+        snapshot_link_ids: Sequence[str] | None = None,
+        disk_ids: Sequence[str] | None = None,
+        instance_id: str | None = None,
+        page_number: int = 1,
+        page_size: int = 10,
+    ) -> Page[SnapshotLink]:
+        """``DescribeSnapshotLinks``: snapshot chains with ``TotalSize`` and ``TotalCount``."""
+        number, size = v.page(page_number, page_size)
+        links = v.id_list("SnapshotLinkIds", snapshot_link_ids, max_items=100)
+        disks = v.id_list("DiskIds", disk_ids, max_items=100)
+        found = [
+            link
+            for link in self._world.store.scan(SnapshotLink, self.region_id)
+            if link.snapshot_ids
+            and (not links or link.snapshot_link_id in links)
+            and (not disks or link.source_disk_id in disks)
+            and (instance_id is None or link.instance_id == instance_id)
+        ]
+        return paginate(found, number, size)
+
+    @unit_of_work
+    def modify_snapshot_attribute(
+        self,
+        *,
+        snapshot_id: str,
+        snapshot_name: str | None = None,
+        description: str | None = None,
+        retention_days: int | None = None,
+    ) -> None:
+        """``ModifySnapshotAttribute``: rename, describe, or extend retention.
+
+        Retention counts from the snapshot's creation time and can only be extended
+        (``InvalidOperation.DecreaseRetentionDaysUnsupported``); a snapshot kept forever cannot
+        be given a retention period.
+        """
+        snapshot = self._snapshot(snapshot_id)
+        changes: dict[str, Any] = {}
+        if snapshot_name is not None:
+            changes["snapshot_name"] = v.name_text(
+                "SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed",
+                forbid_auto=True)  # fmt: skip
+        if description is not None:
+            changes["description"] = v.text("Description", description, 2, 256,
+                                            code="InvalidDescription.Malformed")  # fmt: skip
+        if retention_days is not None:
+            days = v.integer("RetentionDays", retention_days, 1, 65536,
+                             code="InvalidRetentionDays.Malformed")  # fmt: skip
+            if snapshot.status is SnapshotStatus.progressing and not snapshot.instant_access:
+                raise IncorrectStatusError(
+                    f"Snapshot {snapshot.snapshot_id} is still progressing.",
+                    code="InvalidSnapshotId.NotReady",
+                    ids=(snapshot.snapshot_id,),
+                    recommend="Wait until the snapshot is accomplished.",
+                )
+            if snapshot.retention_days is None or days < snapshot.retention_days:
+                current = "kept until deleted" if snapshot.retention_days is None else (
+                    f"{snapshot.retention_days} days")  # fmt: skip
+                raise OperationDeniedError(
+                    f"Snapshot {snapshot.snapshot_id} is {current}; retention can only be "
+                    f"extended, not shortened to {days} days.",
+                    code="InvalidOperation.DecreaseRetentionDaysUnsupported",
+                    ids=(snapshot.snapshot_id,),
+                    recommend="Pass more days than the current retention (counted from "
+                    "creation), up to 65,536.",
+                )
+            changes["retention_days"] = days
+        if not changes:
+            raise InvalidParameterError(
+                "No attribute to modify was given.",
+                code="NoAttributeToModify",
+                ids=(snapshot.snapshot_id,),
+                recommend="Pass snapshot_name, description or retention_days.",
+            )
+        updated = attrs.evolve(snapshot, last_modified_time=self._world.now(), **changes)
+        self._put_snapshot(updated)
+        if "retention_days" in changes and changes["retention_days"] != snapshot.retention_days:
+            self._schedule_expiry(updated)
+        self._world.events._emit(
+            SnapshotModified, time=self._world.now(), region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id, retention_days=updated.retention_days,
+        )  # fmt: skip
+
+    @unit_of_work
+    def delete_snapshot(self, snapshot_id: str, *, force: bool = False) -> None:
+        """``DeleteSnapshot``: delete a snapshot (a missing id is ignored, as the real API does).
+
+        Refused for a locked snapshot, one used by an image (``SnapshotCreatedImage``) and one
+        used by a disk (``SnapshotCreatedDisk``) unless ``force``. Deleting a snapshot in the
+        middle of a chain keeps every other snapshot restorable: the blocks the next snapshot
+        still needs move to it. A ``progressing`` snapshot is cancelled.
+        """
+        if not isinstance(snapshot_id, str) or not snapshot_id:
+            raise InvalidParameterError(
+                f"SnapshotId {snapshot_id!r} is not valid.",
+                code="InvalidSnapshotId.Malformed",
+                recommend="Pass a snapshot id such as 's-bp1…'.",
+            )
+        v.boolean("Force", force)
+        snapshot = self._world.store.get(Snapshot, self.region_id, snapshot_id)
+        if snapshot is None:
+            return
+        self._check_deletable(snapshot, force=force)
+        self._remove_snapshot(snapshot, reason="user")
+
+    def _check_deletable(self, snapshot: Snapshot, *, force: bool) -> None:
+        now = self._world.now()
+        if snapshot.lock is not None and snapshot.lock.holds(now):
+            raise OperationDeniedError(
+                f"Snapshot {snapshot.snapshot_id} is locked in compliance mode "
+                f"({snapshot.lock.status(now).value}); nobody can delete it.",
+                code="OperationDenied.SnapshotLocked",
+                ids=(snapshot.snapshot_id,),
+                recommend="Unlock it during its cool-off period, or wait for the lock to expire.",
+            )
+        if snapshot.image_refs:
+            raise OperationDeniedError(
+                f"Snapshot {snapshot.snapshot_id} was used to create a custom image.",
+                code="SnapshotCreatedImage",
+                ids=(snapshot.snapshot_id,),
+                recommend="Delete the image first (delete_image), then the snapshot.",
+            )
+        if snapshot.disk_refs and not force:
+            raise OperationDeniedError(
+                f"Snapshot {snapshot.snapshot_id} was used to create a disk.",
+                code="SnapshotCreatedDisk",
+                ids=(snapshot.snapshot_id,),
+                recommend="Pass force=True; the disk keeps its data but cannot be "
+                "re-initialised from the snapshot.",
+            )
+
+    def _remove_snapshot(self, snapshot: Snapshot, *, reason: str) -> None:
+        """Delete a snapshot, merging its delta into the next snapshot of its chain."""
+        world = self._world
+        store = world.store
+        link = store.get(SnapshotLink, self.region_id, snapshot.snapshot_link_id)
+        assert link is not None
+        position = link.snapshot_ids.index(snapshot.snapshot_id)
+        delta = store.raw_scan(SNAPSHOT_BLOCKS, snapshot.snapshot_id)
+        freed = 0
+        if position + 1 < len(link.snapshot_ids):
+            child_id = link.snapshot_ids[position + 1]
+            child = store.get(Snapshot, self.region_id, child_id)
+            assert child is not None
+            child_has = store.raw_get_many(SNAPSHOT_BLOCKS, child_id, [k for k, _ in delta])
+            moved = 0
+            for key, digest in delta:
+                assert isinstance(digest, bytes)
+                if key in child_has:
+                    if digest != ZERO:
+                        world.blocks.decref(digest)
+                        freed += 1
+                else:
+                    store.raw_put(SNAPSHOT_BLOCKS, child_id, key, digest)
+                    moved += digest != ZERO
+            self._put_snapshot(
+                attrs.evolve(child, incremental_blocks=child.incremental_blocks + moved)
+            )
+        else:
+            disk = store.get(Disk, self.region_id, snapshot.source_disk_id)
+            if disk is not None and disk.snapshot_link_id == link.snapshot_link_id:
+                for key, _ in delta:
+                    store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
+            for _, digest in delta:
+                assert isinstance(digest, bytes)
+                if digest != ZERO:
+                    world.blocks.decref(digest)
+                    freed += 1
+        store.raw_clear(SNAPSHOT_BLOCKS, snapshot.snapshot_id)
+        ids = tuple(s for s in link.snapshot_ids if s != snapshot.snapshot_id)
+        store.put(
+            SnapshotLink,
+            self.region_id,
+            link.snapshot_link_id,
+            attrs.evolve(link, snapshot_ids=ids, total_blocks=link.total_blocks - freed),
+        )
+        if snapshot.snapshot_group_id is not None:
+            group = store.get(SnapshotGroup, self.region_id, snapshot.snapshot_group_id)
+            if group is not None:
+                members = tuple(s for s in group.snapshot_ids if s != snapshot.snapshot_id)
+                if members:
+                    store.put(SnapshotGroup, self.region_id, group.snapshot_group_id,
+                              attrs.evolve(group, snapshot_ids=members))  # fmt: skip
+                else:
+                    self._drop_group(group)
+        store.delete(Snapshot, self.region_id, snapshot.snapshot_id)
+        world.events._emit(
+            SnapshotDeleted, time=world.now(), region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id, reason=reason,
+        )  # fmt: skip
+
+    def _snapshot_map(self, snapshot: Snapshot) -> dict[str, bytes]:
+        """The full block map of a snapshot: its chain's deltas up to it, oldest first."""
+        store = self._world.store
+        link = store.get(SnapshotLink, self.region_id, snapshot.snapshot_link_id)
+        assert link is not None
+        full: dict[str, bytes] = {}
+        for snapshot_id in link.snapshot_ids:
+            for key, digest in store.raw_scan(SNAPSHOT_BLOCKS, snapshot_id):
+                assert isinstance(digest, bytes)
+                full[key] = digest
+            if snapshot_id == snapshot.snapshot_id:
+                break
+        return {k: d for k, d in full.items() if d != ZERO}
+
+    # ================================================================================
+    # Snapshot locks
+    # ================================================================================
+    @unit_of_work
+    def lock_snapshot(
+        self,
+        *,
+        snapshot_id: str,
+        lock_duration: int,
+        cool_off_period: int = 0,
+        lock_mode: str = "compliance",
+    ) -> None:
+        """``LockSnapshot``: compliance-mode lock; nobody can delete the snapshot while locked.
+
+        Args:
+            snapshot_id: The snapshot.
+            lock_duration: 1–36,500 days, counted from when the snapshot is accomplished.
+            cool_off_period: 0–72 hours during which the lock can still be removed or changed;
+                must be 0 to extend a lock whose cool-off has ended.
+            lock_mode: Only ``compliance``.
+        """
+        snapshot = self._snapshot(snapshot_id)
+        v.choice("LockMode", lock_mode, ("compliance",), code="InvalidParameter.LockMode")
+        days = v.integer("LockDuration", lock_duration, 1, 36500,
+                         code="InvalidParameter.LockDuration")  # fmt: skip
+        hours = v.integer("CoolOffPeriod", cool_off_period, 0, 72,
+                          code="InvalidParameter.CoolOffPeriod")  # fmt: skip
+        now = self._world.now()
+        existing = snapshot.lock
+        ready = snapshot.status is SnapshotStatus.accomplished
+        if existing is not None and existing.status(now) is LockStatus.compliance:
+            if hours != 0:
+                raise InvalidParameterError(
+                    "An effective lock can only be extended, with CoolOffPeriod 0.",
+                    code="InvalidParameter.CoolOffPeriod",
+                    ids=(snapshot.snapshot_id,),
+                    recommend="Pass cool_off_period=0.",
+                )
+            if days < existing.lock_duration:
+                raise OperationDeniedError(
+                    f"The lock on {snapshot.snapshot_id} is past its cool-off period; its "
+                    f"duration ({existing.lock_duration} days) can only be extended.",
+                    code="InvalidParameter.LockDuration",
+                    ids=(snapshot.snapshot_id,),
+                    recommend=f"Pass a lock_duration of at least {existing.lock_duration}.",
+                )
+            lock = attrs.evolve(existing, lock_duration=days)
+        else:
+            lock = SnapshotLock(
+                lock_mode="compliance",
+                lock_duration=days,
+                cool_off_period=hours,
+                lock_created_time=now,
+                effective_from=now if ready else None,
+            )
+        self._put_snapshot(attrs.evolve(snapshot, lock=lock))
+        self._world.events._emit(
+            SnapshotLocked, time=now, region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id, lock_duration=days, cool_off_period=hours,
+        )  # fmt: skip
+
+    @unit_of_work
+    def unlock_snapshot(self, snapshot_id: str) -> None:
+        """``UnlockSnapshot``: remove a lock, only during its cool-off period."""
+        snapshot = self._snapshot(snapshot_id)
+        now = self._world.now()
+        lock = snapshot.lock
+        if lock is None or lock.status(now) is LockStatus.expired:
+            raise IncorrectStatusError(
+                f"Snapshot {snapshot.snapshot_id} is not locked.",
+                code="InvalidOperation.SnapshotNotLocked",
+                ids=(snapshot.snapshot_id,),
+                recommend="Nothing to unlock.",
+            )
+        if lock.status(now) is not LockStatus.compliance_cooloff:
+            raise OperationDeniedError(
+                f"The lock on {snapshot.snapshot_id} left its cool-off period at "
+                f"{lock.cool_off_end().isoformat()}; compliance locks cannot be removed after.",
+                code="OperationDenied.SnapshotLocked",
+                ids=(snapshot.snapshot_id,),
+                recommend="Wait for the lock to expire.",
+            )
+        self._put_snapshot(attrs.evolve(snapshot, lock=None))
+        self._world.events._emit(
+            SnapshotUnlocked, time=now, region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+        )  # fmt: skip
+
+    def describe_locked_snapshots(
+        self, *, snapshot_ids: Sequence[str] | None = None, lock_status: str | None = None
+    ) -> list[tuple[Snapshot, LockStatus]]:
+        """``DescribeLockedSnapshots``: locked snapshots with their current ``LockStatus``."""
+        ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
+        wanted = None if lock_status is None else v.enum_value("LockStatus", lock_status,
+                                                               LockStatus)  # fmt: skip
+        now = self._world.now()
+        out = []
+        for snapshot in self._world.store.scan(Snapshot, self.region_id):
+            if snapshot.lock is None or (ids and snapshot.snapshot_id not in ids):
+                continue
+            status = snapshot.lock.status(now)
+            if wanted is None or status is wanted:
+                out.append((snapshot, status))
+        return out
+
+    # ================================================================================
+    # Snapshot-consistent groups
+    # ================================================================================
+    @unit_of_work
+    def create_snapshot_group(
+        self,
+        *,
+        instance_id: str | None = None,
+        disk_ids: Sequence[str] | None = None,
+        exclude_disk_ids: Sequence[str] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """``CreateSnapshotGroup``: snapshot several ESSD-family disks at one instant.
+
+        Every member snapshot holds its disk's data as of the same virtual instant, so data
+        spread across disks (a log and its data files) is crash-consistent as a whole.
+
+        Args:
+            instance_id: Snapshot this instance's disks (all, or those in ``disk_ids``).
+            disk_ids: The disks; without ``instance_id`` they must share one zone.
+            exclude_disk_ids: Disks of the instance to leave out; not with ``disk_ids``.
+            name: 2–128 characters.
+            description: 2–256 characters.
+            tags: Up to 20 ``(key, value)`` pairs.
+
+        Returns:
+            The ``ssg-…`` id.
+        """
+        world = self._world
+        if not self.region.supports_snapshot_group:
+            raise UnsupportedOperationError(
+                f"Snapshot-consistent groups are not available in {self.region_id}.",
+                code="InvalidRegion.NotSupport",
+                recommend="Use a region that supports snapshot-consistent groups.",
+            )
+        include = v.id_list("DiskId", disk_ids, max_items=world.limits.snapshot_group_max_disks,
+                            code="NumberExceed.TooManyDisks")  # fmt: skip
+        exclude = v.id_list("ExcludeDiskId", exclude_disk_ids,
+                            max_items=world.limits.snapshot_group_max_disks)  # fmt: skip
+        group_name = v.name_text("Name", name, code="InvalidName.Malformed")
+        desc = v.optional_text("Description", description, 2, 256,
+                               code="InvalidDescription.Malformed")  # fmt: skip
+        pairs = self._tags(tags)
+        if include and exclude:
+            raise DependencyViolationError(
+                "DiskId and ExcludeDiskId cannot be used together.",
+                code="InvalidParam.ExcludeDiskIdsAndDiskIds.Conflict",
+                recommend="Pass either the disks to include or the disks to exclude.",
+            )
+        if instance_id is None and not include:
+            raise InvalidParameterError(
+                "Give an instance_id, or the disk_ids to snapshot.",
+                code="MissingParameter",
+                recommend="Pass instance_id or disk_ids.",
+            )
+        if instance_id is not None:
+            instance = self._instance(instance_id)
+            own = {d.disk_id: d for d in self._instance_disks(instance.instance_id)}
+            for disk_id in (*include, *exclude):
+                if disk_id not in own:
+                    self._disk(disk_id)  # not found beats not-attached
+                    raise DependencyViolationError(
+                        f"Disk {disk_id} is not attached to instance {instance_id}.",
+                        code="InvalidParameter.DiskId",
+                        ids=(disk_id, instance_id),
+                        recommend="With instance_id, name only that instance's disks.",
+                    )
+            if include:
+                disks = [own[d] for d in include]
+            else:
+                disks = [d for d in own.values() if d.disk_id not in exclude]
+            if not disks:
+                raise InvalidParameterError(
+                    f"Instance {instance_id} has no disk left to snapshot.",
+                    code="InvalidInstance.NoDisk",
+                    ids=(instance_id,),
+                    recommend="Exclude fewer disks.",
+                )
+        else:
+            disks = [self._disk(d) for d in include]
+            zones = {d.zone_id for d in disks}
+            if len(zones) > 1:
+                raise DependencyViolationError(
+                    f"The disks are in several zones ({', '.join(sorted(zones))}).",
+                    code="InvalidDiskIds.NotInSameZone",
+                    ids=tuple(include),
+                    recommend="Group disks of one zone only.",
+                )
+        regional = {d.category is DiskCategory.cloud_regional_disk_auto for d in disks}
+        for disk in disks:
+            if not CATEGORY_SPECS[disk.category].consistent_group:
+                raise UnsupportedOperationError(
+                    f"Disk {disk.disk_id} is {disk.category.value}; snapshot-consistent groups "
+                    "take ESSD, ESSD AutoPL, ESSD Entry and regional ESSD disks only.",
+                    code="DiskCategory.OperationNotSupported",
+                    ids=(disk.disk_id,),
+                    recommend="Exclude the disk (exclude_disk_ids) or snapshot it on its own.",
+                )
+            if disk.multi_attach == "Enabled":
+                raise UnsupportedOperationError(
+                    f"Disk {disk.disk_id} has multi-attach enabled.",
+                    code="InvalidOperation.MultiAttachDisk",
+                    ids=(disk.disk_id,),
+                    recommend="Exclude multi-attach disks from the group.",
+                )
+        if len(regional) > 1:
+            raise DependencyViolationError(
+                "Regional ESSD disks cannot be grouped with zonal disks.",
+                code="InvalidDisk.DiskCategoryInconsistent",
+                ids=tuple(d.disk_id for d in disks),
+                recommend="Group regional disks only with regional disks.",
+            )
+        if len(disks) > world.limits.snapshot_group_max_disks:
+            raise QuotaExceededError(
+                f"{len(disks)} disks exceed the group limit of "
+                f"{world.limits.snapshot_group_max_disks}.",
+                code="NumberExceed.TooManyDisks",
+                recommend="Split the disks into several groups.",
+            )
+        total = sum(d.size for d in disks)
+        if total > world.limits.snapshot_group_max_tib * 1024:
+            raise QuotaExceededError(
+                f"{total} GiB exceed the group limit of {world.limits.snapshot_group_max_tib} "
+                "TiB.",
+                code="CapacityExceed.TooManyDisks",
+                recommend="Split the disks into several groups.",
+            )
+        for disk in disks:
+            self._check_snapshot_allowed(disk)
+        group_id = world.ids.new_id("ssg-", self.region.id_infix)
+        owners = {d.instance_id for d in disks}
+        members = []
+        for disk in disks:
+            member_tags = ((("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id
+                           else ())  # fmt: skip
+            members.append(
+                self._take_snapshot(
+                    self._disk(disk.disk_id), None, None, None, member_tags, group_id
+                )
+            )
+        status = SnapshotGroupStatus.accomplished if all(
+            s.status is SnapshotStatus.accomplished for s in members
+        ) else SnapshotGroupStatus.progressing  # fmt: skip
+        group = SnapshotGroup(
+            snapshot_group_id=group_id,
+            region_id=self.region_id,
+            name=group_name,
+            description=desc,
+            status=status,
+            creation_time=world.now(),
+            snapshot_ids=tuple(s.snapshot_id for s in members),
+            instance_id=next(iter(owners)) if len(owners) == 1 else None,
+            tags=pairs,
+        )
+        world.store.put(SnapshotGroup, self.region_id, group_id, group)
+        world.events._emit(
+            SnapshotGroupCreated, time=world.now(), region_id=self.region_id,
+            snapshot_group_id=group_id, snapshot_ids=group.snapshot_ids,
+        )  # fmt: skip
+        return group_id
+
+    def describe_snapshot_groups(
+        self,
+        *,
+        snapshot_group_ids: Sequence[str] | None = None,
+        instance_id: str | None = None,
+        name: str | None = None,
+        status: Sequence[str] | None = None,
+        max_results: int = 10,
+        next_token: str | None = None,
+    ) -> Page[SnapshotGroup]:
+        """``DescribeSnapshotGroups``: groups matching the filters, token-paged (1–100)."""
+        ids = v.id_list("SnapshotGroupId", snapshot_group_ids, max_items=10)
+        size = v.integer("MaxResults", max_results, 1, 100)
+        start = 0
+        if next_token is not None:
+            if not isinstance(next_token, str) or not next_token.isdigit():
+                raise InvalidParameterError(
+                    f"NextToken {next_token!r} is not valid.",
+                    code="InvalidParameter.NextToken",
+                    recommend="Pass back the NextToken of the previous page.",
+                )
+            start = int(next_token)
+        states = [v.enum_value("Status", s, SnapshotGroupStatus) for s in status or ()]
+        found = [
+            g
+            for g in self._world.store.scan(SnapshotGroup, self.region_id)
+            if (not ids or g.snapshot_group_id in ids)
+            and (instance_id is None or g.instance_id == instance_id)
+            and (name is None or g.name == name)
+            and (not states or g.status in states)
+        ]
+        page = paginate(found[start:], 1, size)
+        token = str(start + size) if start + size < len(found) else None
+        return attrs.evolve(page, total_count=len(found), next_token=token)
+
+    @unit_of_work
+    def delete_snapshot_group(self, snapshot_group_id: str) -> None:
+        """``DeleteSnapshotGroup``: delete a group and its member snapshots.
+
+        Members used to create a custom image are kept (delete the image, then the snapshot);
+        a member used by a disk refuses the whole call (``SnapshotCreatedDisk``), as does a
+        locked member. Nothing is deleted when the call is refused.
+        """
+        group = self._group(snapshot_group_id)
+        store = self._world.store
+        members = [store.get(Snapshot, self.region_id, s) for s in group.snapshot_ids]
+        doomed = []
+        for snapshot in members:
+            if snapshot is None or snapshot.image_refs:
+                continue
+            self._check_deletable(snapshot, force=False)
+            doomed.append(snapshot)
+        for snapshot in members:
+            if snapshot is not None and snapshot.image_refs:
+                self._put_snapshot(attrs.evolve(snapshot, snapshot_group_id=None))
+        store.put(SnapshotGroup, self.region_id, group.snapshot_group_id,
+                  attrs.evolve(group, snapshot_ids=tuple(s.snapshot_id for s in doomed)))  # fmt: skip
+        for snapshot in doomed:
+            fresh = store.get(Snapshot, self.region_id, snapshot.snapshot_id)
+            assert fresh is not None
+            self._remove_snapshot(fresh, reason="group_deleted")
+        remaining = store.get(SnapshotGroup, self.region_id, group.snapshot_group_id)
+        if remaining is not None:
+            self._drop_group(remaining)
+
+    def _drop_group(self, group: SnapshotGroup) -> None:
+        self._world.store.delete(SnapshotGroup, self.region_id, group.snapshot_group_id)
+        self._world.events._emit(
+            SnapshotGroupDeleted, time=self._world.now(), region_id=self.region_id,
+            snapshot_group_id=group.snapshot_group_id,
+        )  # fmt: skip
+
+    # ================================================================================
+    # Restore substrate: roll back, disks and images from snapshots
+    # ================================================================================
+    @unit_of_work
+    def reset_disk(self, *, disk_id: str, snapshot_id: str, dry_run: bool = False) -> None:
+        """``ResetDisk``: roll a disk back to one of its own snapshots.
+
+        The disk's instance must be ``Stopped`` (or the disk ``Available``) and no snapshot of
+        the disk may be progressing. After the call the disk reads exactly as it did when the
+        snapshot was taken; later snapshots of the chain stay intact.
+        """
+        v.boolean("DryRun", dry_run)
+        disk, snapshot = self._check_reset(disk_id, snapshot_id)
+        if not dry_run:
+            self._reset(disk, snapshot)
+
+    @unit_of_work
+    def reset_disks(self, *, disks: Sequence[ResetDiskSpec], dry_run: bool = False) -> None:
+        """``ResetDisks``: roll several disks back at once (e.g. a snapshot-consistent group).
+
+        All 1–16 pairs are checked before any disk changes; one bad pair refuses them all.
+        """
+        v.boolean("DryRun", dry_run)
+        if isinstance(disks, (str, bytes)) or not isinstance(disks, (list, tuple)) or not (
+            1 <= len(disks) <= 16
+        ):
+            raise InvalidParameterError(
+                "Disk must be a list of 1 to 16 ResetDiskSpec items.",
+                code="InvalidParameter.Disk",
+                recommend="Pass [ResetDiskSpec(disk_id=..., snapshot_id=...), ...].",
+            )
+        checked = []
+        seen: set[str] = set()
+        for item in disks:
+            if not isinstance(item, ResetDiskSpec):
+                raise InvalidParameterError(
+                    "Every item must be a cloudbackup.ResetDiskSpec.",
+                    code="InvalidParameter.Disk",
+                    recommend="Pass ResetDiskSpec(disk_id=..., snapshot_id=...).",
+                )
+            if item.disk_id in seen:
+                raise InvalidParameterError(
+                    f"Disk {item.disk_id} appears twice.",
+                    code="InvalidParameter.Disk",
+                    ids=(item.disk_id,),
+                    recommend="Name each disk once.",
+                )
+            seen.add(item.disk_id)
+            checked.append(self._check_reset(item.disk_id, item.snapshot_id))
+        if not dry_run:
+            for disk, snapshot in checked:
+                self._reset(disk, snapshot)
+
+    def _check_reset(self, disk_id: str, snapshot_id: str) -> tuple[Disk, Snapshot]:
+        disk = self._disk(disk_id)
+        snapshot = self._snapshot(snapshot_id)
+        if snapshot.source_disk_id != disk.disk_id:
+            raise DependencyViolationError(
+                f"Snapshot {snapshot.snapshot_id} was taken of disk {snapshot.source_disk_id}, "
+                f"not of {disk.disk_id}.",
+                code="InvalidParameter.Mismatch",
+                ids=(disk.disk_id, snapshot.snapshot_id),
+                recommend="Roll a disk back only to its own snapshots; create a new disk from "
+                "another disk's snapshot instead.",
+            )
+        self._require_available_snapshot(snapshot)
+        for attachment in disk.attachments:
+            instance = self._instance(attachment.instance_id)
+            self._require_instance_status(instance, InstanceStatus.Stopped)
+        if any(s.status is SnapshotStatus.progressing for s in self._disk_snapshots(disk_id)):
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} has a snapshot in progress.",
+                code="IncorrectDiskStatus.HasUnfinishedSnapshot",
+                ids=(disk.disk_id,),
+                recommend="Wait for the snapshot to finish.",
+            )
+        if disk.data_key is not None:
+            self._world.kms(self.region)._key_for_ecs(disk.data_key.kms_key_id)
+        return disk, snapshot
+
+    def _reset(self, disk: Disk, snapshot: Snapshot) -> None:
+        world = self._world
+        store = world.store
+        target = self._snapshot_map(snapshot)
+        current = dict(store.raw_scan(DISK_BLOCKS, disk.disk_id))
+        for key in set(current) | set(target):
+            old = current.get(key, ZERO)
+            new = target.get(key, ZERO)
+            assert isinstance(old, bytes)
+            if old == new:
+                continue
+            if new == ZERO:
+                store.raw_delete(DISK_BLOCKS, disk.disk_id, key)
+            else:
+                world.blocks.incref(new)
+                store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)
+            world.blocks.decref(old)
+        # The disk now equals the snapshot; it differs from the chain's latest snapshot
+        # exactly where later snapshots changed blocks.
+        store.raw_clear(DISK_DIRTY, disk.disk_id)
+        link = store.get(SnapshotLink, self.region_id, snapshot.snapshot_link_id)
+        assert link is not None
+        later = link.snapshot_ids[link.snapshot_ids.index(snapshot.snapshot_id) + 1 :]
+        for later_id in later:
+            for key, _ in store.raw_scan(SNAPSHOT_BLOCKS, later_id):
+                store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
+        world.events._emit(
+            DiskReset, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id,
+            snapshot_id=snapshot.snapshot_id,
+        )  # fmt: skip
+
+    def _fill_from_snapshot(self, disk: Disk, snapshot: Snapshot) -> None:
+        """Give a new disk the snapshot's contents (re-encrypting if the keys differ)."""
+        world = self._world
+        full = self._snapshot_map(snapshot)
+        same_key = disk.data_key == snapshot.data_key
+        source_cipher = None if same_key else self._data_cipher(snapshot)
+        target_cipher = None if same_key else self._data_cipher(disk)
+        nonces = world.ids.new_nonces(len(full)) if target_cipher is not None else []
+        for n, (key, digest) in enumerate(sorted(full.items())):
+            if same_key:
+                world.blocks.incref(digest)
+                new = digest
+            else:
+                plain = self._plain_block(digest, source_cipher)
+                sealed = (plain if target_cipher is None
+                          else _crypto.encrypt_block(target_cipher, nonces[n], plain))  # fmt: skip
+                new = world.blocks.intern(sealed)
+            world.store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)
+            world.store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
+
+    @unit_of_work
+    def create_image(
+        self,
+        *,
+        snapshot_id: str | None = None,
+        disk_device_mappings: Sequence[DiskDeviceMapping] = (),
+        image_name: str | None = None,
+        description: str | None = None,
+    ) -> str:
+        """``CreateImage`` from snapshots: a system-disk snapshot, or device mappings of one
+        system disk and up to 16 data disks.
+
+        Returns:
+            The new ``m-…`` image id.
+        """
+        world = self._world
+        name = v.name_text("ImageName", image_name, code="InvalidImageName.Malformed")
+        desc = v.optional_text("Description", description, 2, 256,
+                               code="InvalidDescription.Malformed")  # fmt: skip
+        if isinstance(disk_device_mappings, (str, bytes)) or not isinstance(
+            disk_device_mappings, (list, tuple)
+        ):
+            raise InvalidParameterError(
+                "disk_device_mappings must be a list of DiskDeviceMapping.",
+                code="InvalidParameter.DiskDeviceMapping",
+                recommend="Pass [DiskDeviceMapping(...), ...].",
+            )
+        specs = list(disk_device_mappings)
+        if snapshot_id is not None:
+            if specs:
+                raise DependencyViolationError(
+                    "Give SnapshotId or DiskDeviceMapping, not both.",
+                    code="InvalidParameter.Conflict",
+                    recommend="Put the system snapshot in the mappings instead.",
+                )
+            specs = [DiskDeviceMapping(snapshot_id=snapshot_id, disk_type="system")]
+        if not specs:
+            raise InvalidParameterError(
+                "A system-disk snapshot is required.",
+                code="InvalidSystemSnapshot.Missing",
+                recommend="Pass snapshot_id, or a DiskDeviceMapping with disk_type='system'.",
+            )
+        if len(specs) > 17:
+            raise InvalidParameterError(
+                "An image takes one system disk and at most 16 data disks.",
+                code="InvalidParameter.DiskDeviceMapping",
+                recommend="Use fewer mappings.",
+            )
+        mappings: list[ImageDiskMapping] = []
+        used_devices: set[str] = set()
+        snapshots: dict[str, Snapshot] = {}
+        for spec in specs:
+            if not isinstance(spec, DiskDeviceMapping):
+                raise InvalidParameterError(
+                    "Every mapping must be a cloudbackup.DiskDeviceMapping.",
+                    code="InvalidParameter.DiskDeviceMapping",
+                    recommend="Pass DiskDeviceMapping(snapshot_id=..., disk_type=...).",
+                )
+            kind = v.enum_value("DiskType", spec.disk_type, DiskType)
+            snapshot = self._snapshot(spec.snapshot_id)
+            self._require_available_snapshot(snapshot)
+            size = snapshot.source_disk_size if spec.size is None else v.integer(
+                "Size", spec.size, snapshot.source_disk_size, 65536,
+                code="InvalidDiskSize.TooSmall")  # fmt: skip
+            if kind is DiskType.system:
+                device = _SYSTEM_DEVICE
+            else:
+                free = [d for d in _DATA_DEVICES if d not in used_devices]
+                device = spec.device if spec.device is not None else free[0]
+            if device in used_devices or (
+                device != _SYSTEM_DEVICE and device not in _DATA_DEVICES
+            ) or (kind is DiskType.data and device == _SYSTEM_DEVICE):
+                raise InvalidParameterError(
+                    f"Device {device!r} is not valid here or is used twice.",
+                    code="InvalidParameter.Device",
+                    recommend="Use /dev/xvda for the system disk and /dev/xvdb–/dev/xvdz once "
+                    "each for data disks.",
+                )
+            used_devices.add(device)
+            snapshots[snapshot.snapshot_id] = snapshot
+            mappings.append(ImageDiskMapping(device, snapshot.snapshot_id, size, kind))
+        if sum(m.disk_type is DiskType.system for m in mappings) != 1:
+            raise InvalidParameterError(
+                "An image needs exactly one system-disk mapping.",
+                code="InvalidSystemSnapshot.Missing",
+                recommend="Mark exactly one mapping disk_type='system'.",
+            )
+        image_id = world.ids.new_id("m-", self.region.id_infix)
+        image = Image(
+            image_id=image_id,
+            region_id=self.region_id,
+            image_name=name,
+            description=desc,
+            creation_time=world.now(),
+            disk_device_mappings=tuple(mappings),
+        )
+        world.store.put(Image, self.region_id, image_id, image)
+        for mapping in mappings:
+            fresh = self._snapshot(mapping.snapshot_id)
+            self._put_snapshot(attrs.evolve(fresh, image_refs=fresh.image_refs + 1))
+        world.events._emit(
+            ImageCreated, time=world.now(), region_id=self.region_id, image_id=image_id,
+            snapshot_ids=tuple(m.snapshot_id for m in mappings),
+        )  # fmt: skip
+        return image_id
+
+    def describe_images(
+        self,
+        *,
+        image_ids: Sequence[str] | None = None,
+        snapshot_id: str | None = None,
+        page_number: int = 1,
+        page_size: int = 10,
+    ) -> Page[Image]:
+        """``DescribeImages`` (custom images of this account)."""
+        number, size = v.page(page_number, page_size)
+        ids = v.id_list("ImageId", image_ids, max_items=100)
+        found = [
+            i
+            for i in self._world.store.scan(Image, self.region_id)
+            if (not ids or i.image_id in ids)
+            and (snapshot_id is None
+                 or any(m.snapshot_id == snapshot_id for m in i.disk_device_mappings))
+        ]  # fmt: skip
+        return paginate(found, number, size)
+
+    @unit_of_work
+    def delete_image(self, image_id: str) -> None:
+        """``DeleteImage``: the image's snapshots become deletable again.
+
+        A snapshot whose retention ran out while the image held it is released now.
+        """
+        image = self._image(image_id)
+        world = self._world
+        world.store.delete(Image, self.region_id, image.image_id)
+        for mapping in image.disk_device_mappings:
+            snapshot = world.store.get(Snapshot, self.region_id, mapping.snapshot_id)
+            if snapshot is None:
+                continue
+            snapshot = attrs.evolve(snapshot, image_refs=snapshot.image_refs - 1)
+            self._put_snapshot(snapshot)
+            expire = snapshot.expire_time
+            if expire is not None and expire <= world.now():
+                self._expire(snapshot)
+        world.events._emit(
+            ImageDeleted, time=world.now(), region_id=self.region_id, image_id=image.image_id
+        )
+
+    # ================================================================================
+    # Timers
+    # ================================================================================
+    def _schedule_transition(self, instance: Instance, delay: _dt.timedelta) -> None:
+        target = instance.transition_target
+        assert target is not None
+        self._world.engine.schedule(
+            self._world.now() + delay, _ACTION_INSTANCE, self.region_id, instance.instance_id,
+            target.value,
+        )  # fmt: skip
+
+    def _transition(
+        self,
+        instance: Instance,
+        status: InstanceStatus,
+        target: InstanceStatus,
+        delay: _dt.timedelta,
+    ) -> None:
+        updated = attrs.evolve(instance, status=status, transition_target=target)
+        self._set_instance(instance, updated)
+        self._schedule_transition(updated, delay)
+
+    def _set_instance(self, old: Instance, new: Instance) -> None:
+        self._world.store.put(Instance, self.region_id, new.instance_id, new)
+        if old.status is not new.status:
+            self._world.events._emit(
+                InstanceStatusChanged, time=self._world.now(), region_id=self.region_id,
+                instance_id=new.instance_id, old_status=old.status.value,
+                new_status=new.status.value,
+            )  # fmt: skip
+
+    def _on_instance_transition(self, timer: Timer) -> None:
+        instance = self._world.store.get(Instance, self.region_id, timer.target_id)
+        if instance is None or instance.transition_target is None:
+            return
+        if instance.transition_target.value != timer.payload:
+            return
+        target = instance.transition_target
+        changes: dict[str, Any] = {"status": target, "transition_target": None}
+        if target is InstanceStatus.Running:
+            changes.update(start_time=self._world.now(), ever_started=True)
+        self._set_instance(instance, attrs.evolve(instance, **changes))
+
+    def _on_snapshot_complete(self, timer: Timer) -> None:
+        world = self._world
+        snapshot = world.store.get(Snapshot, self.region_id, timer.target_id)
+        if snapshot is None or snapshot.status is not SnapshotStatus.progressing:
+            return
+        now = world.now()
+        lock = snapshot.lock
+        if lock is not None and lock.effective_from is None:
+            lock = attrs.evolve(lock, effective_from=now)
+        self._put_snapshot(
+            attrs.evolve(
+                snapshot, status=SnapshotStatus.accomplished, completion_time=now, lock=lock
+            )
+        )
+        world.events._emit(
+            SnapshotCompleted, time=now, region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+        )  # fmt: skip
+        if snapshot.snapshot_group_id is not None:
+            group = world.store.get(SnapshotGroup, self.region_id, snapshot.snapshot_group_id)
+            if group is not None and all(
+                (s := world.store.get(Snapshot, self.region_id, sid)) is None
+                or s.status is SnapshotStatus.accomplished
+                for sid in group.snapshot_ids
+            ):
+                world.store.put(
+                    SnapshotGroup, self.region_id, group.snapshot_group_id,
+                    attrs.evolve(group, status=SnapshotGroupStatus.accomplished),
+                )  # fmt: skip
+
+    def _schedule_expiry(self, snapshot: Snapshot) -> None:
+        expire = snapshot.expire_time
+        if expire is not None:
+            self._world.engine.schedule(
+                expire, _ACTION_SNAPSHOT_EXPIRE, self.region_id, snapshot.snapshot_id
+            )
+
+    def _on_snapshot_expire(self, timer: Timer) -> None:
+        snapshot = self._world.store.get(Snapshot, self.region_id, timer.target_id)
+        if snapshot is None or snapshot.expire_time is None:
+            return
+        if snapshot.expire_time > self._world.now():
+            return  # retention was extended; a later timer owns the snapshot
+        self._expire(snapshot)
+
+    def _expire(self, snapshot: Snapshot) -> None:
+        """Release a snapshot whose retention has run out, unless something holds it."""
+        now = self._world.now()
+        if snapshot.lock is not None and snapshot.lock.holds(now):
+            # A compliance lock outlives retention: release when the lock ends.
+            until = snapshot.lock.lock_expire()
+            due = max(until, snapshot.lock.cool_off_end()) if until is not None else (
+                now + _dt.timedelta(days=1))  # fmt: skip
+            self._world.engine.schedule(
+                due, _ACTION_SNAPSHOT_EXPIRE, self.region_id, snapshot.snapshot_id
+            )
+            return
+        if snapshot.image_refs:
+            return  # released by delete_image once the image goes
+        self._remove_snapshot(snapshot, reason="retention")
+
+    # ================================================================================
+    # Lookups and shared checks
+    # ================================================================================
+    def _instance(self, instance_id: object) -> Instance:
+        found = self._lookup(Instance, instance_id, "InvalidInstanceId.NotFound", "instance")
+        assert isinstance(found, Instance)
+        return found
+
+    def _disk(self, disk_id: object) -> Disk:
+        found = self._lookup(Disk, disk_id, "InvalidDiskId.NotFound", "disk")
+        assert isinstance(found, Disk)
+        return found
+
+    def _snapshot(self, snapshot_id: object) -> Snapshot:
+        found = self._lookup(Snapshot, snapshot_id, "InvalidSnapshotId.NotFound", "snapshot")
+        assert isinstance(found, Snapshot)
+        return found
+
+    def _group(self, group_id: object) -> SnapshotGroup:
+        found = self._lookup(SnapshotGroup, group_id, "InvalidSnapshotGroup.NotFound",
+                             "snapshot-consistent group")  # fmt: skip
+        assert isinstance(found, SnapshotGroup)
+        return found
+
+    def _image(self, image_id: object) -> Image:
+        found = self._lookup(Image, image_id, "InvalidImageId.NotFound", "image")
+        assert isinstance(found, Image)
+        return found
+
+    def _lookup(self, cls: type[Any], key: object, code: str, noun: str) -> object:
+        if not isinstance(key, str) or not key:
+            raise InvalidParameterError(
+                f"{key!r} is not a valid {noun} id.",
+                code=code.replace(".NotFound", ".Malformed"),
+                recommend=f"Pass a {noun} id string.",
+            )
+        found = self._world.store.get(cls, self.region_id, key)
+        if found is None:
+            raise ResourceNotFoundError(
+                f"The {noun} {key} does not exist in region {self.region_id}.",
+                code=code,
+                ids=(key,),
+                recommend=f"Check the id and the region; {noun}s are regional.",
+            )
+        return found
+
+    def _category(self, value: object) -> DiskCategory:
+        return v.enum_value("DiskCategory", value, DiskCategory,
+                            code="InvalidDiskCategory.ValueNotSupported")  # fmt: skip
+
+    def _require_instance_status(self, instance: Instance, *allowed: InstanceStatus) -> None:
+        if instance.status not in allowed:
+            names = " or ".join(s.value for s in allowed)
+            raise IncorrectStatusError(
+                f"Instance {instance.instance_id} is {instance.status.value}; this needs it "
+                f"{names}.",
+                code="IncorrectInstanceStatus",
+                ids=(instance.instance_id,),
+                recommend=f"Bring the instance to {names} first (and advance virtual time).",
+            )
+
+    def _require_available_snapshot(self, snapshot: Snapshot) -> None:
+        if not snapshot.available:
+            raise IncorrectStatusError(
+                f"Snapshot {snapshot.snapshot_id} is {snapshot.status.value} and not yet "
+                "usable.",
+                code="InvalidSnapshotId.NotReady",
+                ids=(snapshot.snapshot_id,),
+                recommend="Wait for it to be accomplished (advance virtual time).",
+            )
+
+    def _instance_disks(self, instance_id: str) -> list[Disk]:
+        return [
+            d
+            for d in self._world.store.scan(Disk, self.region_id)
+            if any(a.instance_id == instance_id for a in d.attachments)
+        ]
+
+    def _disk_snapshots(self, disk_id: str) -> list[Snapshot]:
+        return [
+            s for s in self._world.store.scan(Snapshot, self.region_id)
+            if s.source_disk_id == disk_id
+        ]  # fmt: skip
+
+    def _put_disk(self, disk: Disk) -> None:
+        self._world.store.put(Disk, self.region_id, disk.disk_id, disk)
+
+    def _put_snapshot(self, snapshot: Snapshot) -> None:
+        self._world.store.put(Snapshot, self.region_id, snapshot.snapshot_id, snapshot)
+
+    def _tags(self, tags: object) -> tuple[tuple[str, str], ...]:
+        if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
+            raise InvalidParameterError(
+                "Tag must be a list of (key, value) pairs.",
+                code="InvalidParameter.Tag",
+                recommend="Pass [('env', 'prod'), ...].",
+            )
+        if len(tags) > 20:
+            raise InvalidParameterError(
+                "At most 20 tags are allowed.",
+                code="InvalidParameter.TagCount",
+                recommend="Use 20 tags or fewer.",
+            )
+        pairs: list[tuple[str, str]] = []
+        for item in tags:
+            if (
+                not isinstance(item, tuple)
+                or len(item) != 2
+                or not isinstance(item[0], str)
+                or not isinstance(item[1], str)
+                or not 1 <= len(item[0]) <= 128
+                or len(item[1]) > 128
+                or item[0].startswith(("aliyun", "acs:"))
+            ):
+                raise InvalidParameterError(
+                    f"Tag {item!r} is not valid.",
+                    code="InvalidTagKey.Malformed",
+                    recommend="Tag keys are 1–128 characters and may not start with 'aliyun' "
+                    "or 'acs:'; values at most 128 characters.",
+                )
+            pairs.append(item)
+        return tuple(pairs)
+
+
+TIMER_HANDLERS: dict[str, Callable[[Any, Timer], None]] = {
+    _ACTION_INSTANCE: EcsService._on_instance_transition,
+    _ACTION_SNAPSHOT_DONE: EcsService._on_snapshot_complete,
+    _ACTION_SNAPSHOT_EXPIRE: EcsService._on_snapshot_expire,
+}
+

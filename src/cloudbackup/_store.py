@@ -1,0 +1,244 @@
+"""Typed access to a backend: units of work, counters, and content-addressed blocks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ClassVar, Protocol, TypeVar
+
+from ._backends import StorageBackend, clear_partition, count, get_many
+from .errors import StorageBackendError
+
+__all__ = ["ZERO", "BlockStore", "Record", "Store"]
+
+
+class Record(Protocol):
+    """An entity type stored through :class:`Store`: it names its own kind."""
+
+    KIND: ClassVar[str]
+
+
+R = TypeVar("R")
+
+_META = "meta"
+
+
+class Store:
+    """Wraps a :class:`StorageBackend` with units of work and typed reads.
+
+    Units of work nest by joining: only the outermost one commits or rolls back. Callbacks given
+    to :meth:`after_commit` run once the outermost unit has committed, so subscribers never see
+    work that was rolled back.
+    """
+
+    def __init__(self, backend: StorageBackend) -> None:
+        self.backend = backend
+        self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
+        self._rollback_listeners: list[Callable[[], None]] = []
+
+    # -- units of work -------------------------------------------------------------------
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """A unit of work: commits when the block ends, rolls back if it raises."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.backend.begin()
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._after_commit.clear()
+            try:
+                self.backend.rollback()
+            finally:
+                for listener in self._rollback_listeners:
+                    listener()
+            raise
+        self._depth = 0
+        try:
+            self.backend.commit()
+        except BaseException:
+            self._after_commit.clear()
+            for listener in self._rollback_listeners:
+                listener()
+            raise
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    @property
+    def in_unit(self) -> bool:
+        """Whether a unit of work is open."""
+        return self._depth > 0
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after the open unit of work commits (dropped on rollback)."""
+        if not self._depth:
+            raise StorageBackendError("after_commit needs an open unit of work.")
+        self._after_commit.append(callback)
+
+    def on_rollback(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every rollback (caches built on backend state reset here)."""
+        self._rollback_listeners.append(listener)
+
+    # -- typed records -------------------------------------------------------------------
+    def get(self, cls: type[R], partition: str, key: str) -> R | None:
+        """The record of ``cls`` at ``(partition, key)``, or None."""
+        value = self.backend.get(cls.KIND, partition, key)  # type: ignore[attr-defined]
+        assert value is None or isinstance(value, cls), (cls, value)
+        return value
+
+    def put(self, cls: type[R], partition: str, key: str, value: R) -> None:
+        """Store ``value`` as the record of ``cls`` at ``(partition, key)``."""
+        self.backend.put(cls.KIND, partition, key, value)  # type: ignore[attr-defined]
+
+    def delete(self, cls: type[object], partition: str, key: str) -> None:
+        """Delete the record of ``cls`` at ``(partition, key)`` if present."""
+        self.backend.delete(cls.KIND, partition, key)  # type: ignore[attr-defined]
+
+    def scan(self, cls: type[R], partition: str) -> list[R]:
+        """Every record of ``cls`` in ``partition``, ordered by key."""
+        out: list[R] = []
+        for _, value in self.backend.scan(cls.KIND, partition):  # type: ignore[attr-defined]
+            assert isinstance(value, cls), (cls, value)
+            out.append(value)
+        return out
+
+    # -- raw maps (block maps, dirty sets, timers) ----------------------------------------
+    def raw_get(self, kind: str, partition: str, key: str) -> object | None:
+        """A raw record."""
+        return self.backend.get(kind, partition, key)
+
+    def raw_get_many(self, kind: str, partition: str, keys: list[str]) -> dict[str, object]:
+        """Raw records among ``keys``."""
+        return get_many(self.backend, kind, partition, keys)
+
+    def raw_put(self, kind: str, partition: str, key: str, value: object) -> None:
+        """Write a raw record."""
+        self.backend.put(kind, partition, key, value)
+
+    def raw_delete(self, kind: str, partition: str, key: str) -> None:
+        """Delete a raw record."""
+        self.backend.delete(kind, partition, key)
+
+    def raw_scan(self, kind: str, partition: str) -> list[tuple[str, object]]:
+        """Every raw ``(key, value)`` of a partition, ordered by key."""
+        return list(self.backend.scan(kind, partition))
+
+    def raw_count(self, kind: str, partition: str) -> int:
+        """How many records a partition holds."""
+        return count(self.backend, kind, partition)
+
+    def raw_clear(self, kind: str, partition: str) -> None:
+        """Delete a whole partition."""
+        clear_partition(self.backend, kind, partition)
+
+    # -- meta and counters ---------------------------------------------------------------
+    def meta(self, name: str) -> object | None:
+        """A world-level setting (account id, seed, clock position, schema of the world)."""
+        return self.backend.get(_META, "", name)
+
+    def set_meta(self, name: str, value: object) -> None:
+        """Write a world-level setting."""
+        self.backend.put(_META, "", name, value)
+
+    def next_number(self, name: str, amount: int = 1) -> int:
+        """Reserve ``amount`` consecutive numbers of counter ``name``; returns the first."""
+        current = self.backend.get(_META, "counter", name)
+        first = int(current) if isinstance(current, int) else 0
+        self.backend.put(_META, "counter", name, first + amount)
+        return first
+
+
+#: The digest that stands for an all-zero (never written, or zeroed) block; it holds no blob.
+ZERO = b""
+
+_BLOCKS = "blob.refs"
+
+
+class BlockStore:
+    """Content-addressed block contents, stored once per SHA-256 digest and reference counted.
+
+    A block map (a disk's current contents, a snapshot's delta) holds digests; every digest held
+    by a map is one reference. When the last reference goes, the blob goes.
+    """
+
+    def __init__(self, store: Store, block_size: int) -> None:
+        self.store = store
+        self.block_size = block_size
+        self._zero_block = bytes(block_size)
+
+    @property
+    def zero_block(self) -> bytes:
+        """A block of zeros."""
+        return self._zero_block
+
+    def intern(self, data: bytes) -> bytes:
+        """Store ``data`` (one block, already encrypted if need be) and return its digest.
+
+        The caller owns one new reference to the digest. All-zero plaintext should be passed as
+        :data:`ZERO` by the caller instead; this method stores whatever it is given.
+        """
+        digest = hashlib.sha256(data).digest()
+        refs = self.store.raw_get(_BLOCKS, "", digest.hex())
+        if refs is None:
+            self.store.backend.put_blob(digest, data)
+            self.store.raw_put(_BLOCKS, "", digest.hex(), 1)
+        else:
+            assert isinstance(refs, int)
+            self.store.raw_put(_BLOCKS, "", digest.hex(), refs + 1)
+        return digest
+
+    def incref(self, digest: bytes, amount: int = 1) -> None:
+        """Add ``amount`` references to an existing digest."""
+        if digest == ZERO or amount == 0:
+            return
+        refs = self.store.raw_get(_BLOCKS, "", digest.hex())
+        assert isinstance(refs, int), digest.hex()
+        self.store.raw_put(_BLOCKS, "", digest.hex(), refs + amount)
+
+    def decref(self, digest: bytes, amount: int = 1) -> None:
+        """Drop ``amount`` references; the blob is deleted with its last reference."""
+        if digest == ZERO or amount == 0:
+            return
+        refs = self.store.raw_get(_BLOCKS, "", digest.hex())
+        assert isinstance(refs, int) and refs >= amount, (digest.hex(), refs)
+        if refs == amount:
+            self.store.raw_delete(_BLOCKS, "", digest.hex())
+            self.store.backend.delete_blob(digest)
+        else:
+            self.store.raw_put(_BLOCKS, "", digest.hex(), refs - amount)
+
+    def load(self, digest: bytes) -> bytes:
+        """The stored bytes of ``digest`` (zeros for :data:`ZERO`)."""
+        if digest == ZERO:
+            return self._zero_block
+        data = self.store.backend.get_blob(digest)
+        if data is None:
+            raise StorageBackendError(
+                f"Block {digest.hex()} is referenced but missing from the backend.",
+                ids=(digest.hex(),),
+                recommend="The backend lost data; restore it from a copy.",
+            )
+        return data
+
+    def refcount(self, digest: bytes) -> int:
+        """How many references a digest has (0 if unknown)."""
+        refs = self.store.raw_get(_BLOCKS, "", digest.hex())
+        return refs if isinstance(refs, int) else 0
+
+    def all_refcounts(self) -> dict[bytes, int]:
+        """Every digest with its reference count (for invariant checks)."""
+        out: dict[bytes, int] = {}
+        for key, refs in self.store.raw_scan(_BLOCKS, ""):
+            assert isinstance(refs, int)
+            out[bytes.fromhex(key)] = refs
+        return out
