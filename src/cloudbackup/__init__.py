@@ -15,6 +15,8 @@ Start with :class:`Cloud`::
 
 from __future__ import annotations
 
+import contextlib
+
 from . import errors as errors
 from ._backends import InMemoryBackend as InMemoryBackend
 from ._backends import StorageBackend as StorageBackend
@@ -181,10 +183,8 @@ def _fixup_module_metadata() -> None:
     for name in __all__:
         obj = globals()[name]
         if getattr(obj, "__module__", "").startswith("cloudbackup._"):
-            try:
+            with contextlib.suppress(AttributeError, TypeError):
                 obj.__module__ = "cloudbackup"
-            except (AttributeError, TypeError):
-                pass
 
 
 _fixup_module_metadata()

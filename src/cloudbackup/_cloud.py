@@ -72,9 +72,7 @@ class Cloud:
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidParameterError("seed must be an integer.", recommend="Pass seed=0.")
-        if not isinstance(account_id, str) or not (
-            len(account_id) == 16 and account_id.isdigit()
-        ):
+        if not isinstance(account_id, str) or not (len(account_id) == 16 and account_id.isdigit()):
             raise InvalidParameterError(
                 f"account_id {account_id!r} must be 16 digits.",
                 recommend=f"Pass e.g. {DEFAULT_ACCOUNT_ID!r}.",

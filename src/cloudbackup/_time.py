@@ -28,7 +28,7 @@ def require_aware(value: object, name: str = "datetime") -> _dt.datetime:
         )
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidParameterError(
-            f"{name} {value.isoformat()} is naive; cloudbackup only accepts timezone-aware datetimes.",
+            f"{name} {value.isoformat()} is naive; only timezone-aware datetimes are accepted.",
             code="InvalidParameter",
             recommend="Attach a tzinfo, e.g. value.replace(tzinfo=datetime.timezone.utc).",
         )

@@ -32,9 +32,7 @@ def _bad(name: str, value: object, expect: str, code: str | None) -> InvalidPara
     )
 
 
-def integer(
-    name: str, value: object, lo: int, hi: int, *, code: str | None = None
-) -> int:
+def integer(name: str, value: object, lo: int, hi: int, *, code: str | None = None) -> int:
     """``value`` if it is an int (not a bool) within ``[lo, hi]``."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise _bad(name, value, f"an integer from {lo} to {hi}", code)
@@ -48,9 +46,7 @@ def boolean(name: str, value: object, *, code: str | None = None) -> bool:
     return value
 
 
-def text(
-    name: str, value: object, lo: int, hi: int, *, code: str | None = None
-) -> str:
+def text(name: str, value: object, lo: int, hi: int, *, code: str | None = None) -> str:
     """``value`` if it is a str of ``lo``..``hi`` characters."""
     if not isinstance(value, str) or not lo <= len(value) <= hi:
         raise _bad(name, value, f"a string of {lo} to {hi} characters", code)

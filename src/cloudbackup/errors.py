@@ -65,9 +65,7 @@ class CloudBackupError(Exception):
     ) -> None:
         self.code: str = code if code is not None else self.default_code
         self.message: str = message
-        self.http_status: int = (
-            http_status if http_status is not None else self.default_http_status
-        )
+        self.http_status: int = http_status if http_status is not None else self.default_http_status
         self.ids: tuple[str, ...] = tuple(ids)
         self.recommend: str = recommend
         super().__init__(message)
@@ -79,7 +77,9 @@ class CloudBackupError(Exception):
         return text
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, ids={self.ids!r})"
+        return (
+            f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, ids={self.ids!r})"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (

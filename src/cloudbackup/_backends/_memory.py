@@ -165,7 +165,9 @@ class InMemoryBackend:
                 "This backend has been closed.", recommend="Create a new backend and Cloud."
             )
 
-    def _check_in_unit(self) -> tuple[dict[tuple[str, str, str], object], dict[bytes, bytes | None]]:
+    def _check_in_unit(
+        self,
+    ) -> tuple[dict[tuple[str, str, str], object], dict[bytes, bytes | None]]:
         self._check_open()
         if self._undo is None or self._blob_undo is None:
             raise StorageBackendError(

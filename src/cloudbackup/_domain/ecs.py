@@ -147,18 +147,24 @@ class CategorySpec:
     """It can be an instance's system disk."""
 
 
-_ESSD = dict(snapshot=True, consistent_group=True, instant_access=True, local=False,
-             from_snapshot=True, system_disk=True)  # fmt: skip
+_ESSD = {
+    "snapshot": True,
+    "consistent_group": True,
+    "instant_access": True,
+    "local": False,
+    "from_snapshot": True,
+    "system_disk": True,
+}
 
 #: Size ranges and capabilities of every category (facts §8.1).
 CATEGORY_SPECS: dict[DiskCategory, CategorySpec] = {
     DiskCategory.cloud: CategorySpec(5, 2000, True, False, False, False, True, True),
     DiskCategory.cloud_efficiency: CategorySpec(20, 32768, True, False, False, False, True, True),
     DiskCategory.cloud_ssd: CategorySpec(20, 32768, True, False, False, False, True, True),
-    DiskCategory.cloud_essd: CategorySpec(1, 65536, **_ESSD),  # type: ignore[arg-type]
-    DiskCategory.cloud_auto: CategorySpec(1, 65536, **_ESSD),  # type: ignore[arg-type]
-    DiskCategory.cloud_essd_entry: CategorySpec(10, 32768, **_ESSD),  # type: ignore[arg-type]
-    DiskCategory.cloud_regional_disk_auto: CategorySpec(10, 65536, **_ESSD),  # type: ignore[arg-type]
+    DiskCategory.cloud_essd: CategorySpec(1, 65536, **_ESSD),
+    DiskCategory.cloud_auto: CategorySpec(1, 65536, **_ESSD),
+    DiskCategory.cloud_essd_entry: CategorySpec(10, 32768, **_ESSD),
+    DiskCategory.cloud_regional_disk_auto: CategorySpec(10, 65536, **_ESSD),
     DiskCategory.elastic_ephemeral_disk_standard: CategorySpec(
         64, 8192, False, False, False, False, False, False
     ),

@@ -156,11 +156,18 @@ class EcsService:
         count = v.integer("Amount", amount, 1, 100)
         return [
             self._create_instance(
-                zone_id, instance_type, system_disk, data_disks, instance_name, host_name,
-                description, os_type, start=True,
+                zone_id,
+                instance_type,
+                system_disk,
+                data_disks,
+                instance_name,
+                host_name,
+                description,
+                os_type,
+                start=True,
             )
             for _ in range(count)
-        ]  # fmt: skip
+        ]
 
     @unit_of_work
     def create_instance(
@@ -181,9 +188,16 @@ class EcsService:
             The new instance id.
         """
         return self._create_instance(
-            zone_id, instance_type, system_disk, data_disks, instance_name, host_name,
-            description, os_type, start=False,
-        )  # fmt: skip
+            zone_id,
+            instance_type,
+            system_disk,
+            data_disks,
+            instance_name,
+            host_name,
+            description,
+            os_type,
+            start=False,
+        )
 
     def _create_instance(
         self,
@@ -264,9 +278,12 @@ class EcsService:
         )
         world.store.put(Instance, self.region_id, instance_id, instance)
         world.events._emit(
-            InstanceCreated, time=now, region_id=self.region_id, instance_id=instance_id,
+            InstanceCreated,
+            time=now,
+            region_id=self.region_id,
+            instance_id=instance_id,
             zone_id=zone,
-        )  # fmt: skip
+        )
         self._new_disk(
             zone_id=zone,
             category=sys_category,
@@ -300,8 +317,9 @@ class EcsService:
                 ),
                 allow_local=True,
             )
-        delay = world.timings.instance_pending + (world.timings.instance_start if start else
-                                                   _dt.timedelta(0))  # fmt: skip
+        delay = world.timings.instance_pending + (
+            world.timings.instance_start if start else _dt.timedelta(0)
+        )
         self._schedule_transition(instance, delay)
         return instance_id
 
@@ -310,8 +328,12 @@ class EcsService:
         """``StartInstance``: ``Stopped`` → ``Starting`` → ``Running``."""
         instance = self._instance(instance_id)
         self._require_instance_status(instance, InstanceStatus.Stopped)
-        self._transition(instance, InstanceStatus.Starting, InstanceStatus.Running,
-                         self._world.timings.instance_start)  # fmt: skip
+        self._transition(
+            instance,
+            InstanceStatus.Starting,
+            InstanceStatus.Running,
+            self._world.timings.instance_start,
+        )
 
     @unit_of_work
     def stop_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
@@ -319,8 +341,12 @@ class EcsService:
         instance = self._instance(instance_id)
         v.boolean("ForceStop", force_stop)
         self._require_instance_status(instance, InstanceStatus.Running)
-        self._transition(instance, InstanceStatus.Stopping, InstanceStatus.Stopped,
-                         self._world.timings.instance_stop)  # fmt: skip
+        self._transition(
+            instance,
+            InstanceStatus.Stopping,
+            InstanceStatus.Stopped,
+            self._world.timings.instance_stop,
+        )
 
     @unit_of_work
     def reboot_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
@@ -329,8 +355,12 @@ class EcsService:
         v.boolean("ForceStop", force_stop)
         self._require_instance_status(instance, InstanceStatus.Running)
         timings = self._world.timings
-        self._transition(instance, InstanceStatus.Starting, InstanceStatus.Running,
-                         timings.instance_stop + timings.instance_start)  # fmt: skip
+        self._transition(
+            instance,
+            InstanceStatus.Starting,
+            InstanceStatus.Running,
+            timings.instance_stop + timings.instance_start,
+        )
 
     @unit_of_work
     def delete_instance(self, instance_id: str, *, force: bool = False) -> None:
@@ -342,8 +372,9 @@ class EcsService:
         """
         instance = self._instance(instance_id)
         v.boolean("Force", force)
-        allowed = (InstanceStatus.Stopped, InstanceStatus.Running) if force else (
-            InstanceStatus.Stopped,)  # fmt: skip
+        allowed = (
+            (InstanceStatus.Stopped, InstanceStatus.Running) if force else (InstanceStatus.Stopped,)
+        )
         self._require_instance_status(instance, *allowed)
         world = self._world
         deleted: list[str] = []
@@ -355,9 +386,12 @@ class EcsService:
                 self._detach(disk, instance_id)
         world.store.delete(Instance, self.region_id, instance_id)
         world.events._emit(
-            InstanceDeleted, time=world.now(), region_id=self.region_id,
-            instance_id=instance_id, deleted_disk_ids=tuple(deleted),
-        )  # fmt: skip
+            InstanceDeleted,
+            time=world.now(),
+            region_id=self.region_id,
+            instance_id=instance_id,
+            deleted_disk_ids=tuple(deleted),
+        )
 
     def describe_instances(
         self,
@@ -434,7 +468,7 @@ class EcsService:
                 code="InvalidParameter.MultiAttach",
                 recommend="Create a cloud_essd disk, or leave MultiAttach Disabled.",
             )
-        disk_id = self._new_disk(
+        return self._new_disk(
             zone_id=require_zone(self.region, zone_id),
             category=category,
             size=size,
@@ -449,7 +483,6 @@ class EcsService:
             delete_with_instance=False,
             multi_attach=mode,
         )
-        return disk_id
 
     def _new_disk(
         self,
@@ -479,8 +512,9 @@ class EcsService:
                 recommend="Choose a cloud disk category such as cloud_essd.",
             )
         name = v.name_text("DiskName", disk_name, code="InvalidDiskName.Malformed")
-        desc = v.optional_text("Description", description, 2, 256,
-                               code="InvalidDescription.Malformed")  # fmt: skip
+        desc = v.optional_text(
+            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+        )
         level: PerformanceLevel | None = None
         if category is DiskCategory.cloud_essd:
             level = v.enum_value(
@@ -514,7 +548,9 @@ class EcsService:
                 recommend="Pass size in GiB.",
             )
         minimum = PL_MIN_SIZE[level] if level is not None else spec.min_size
-        gib = v.integer("Size", size, minimum, spec.max_size, code="InvalidDiskSize.ValueNotSupported")
+        gib = v.integer(
+            "Size", size, minimum, spec.max_size, code="InvalidDiskSize.ValueNotSupported"
+        )
         if snapshot is not None and gib < snapshot.source_disk_size:
             raise InvalidParameterError(
                 f"Size {gib} GiB is smaller than the snapshot's {snapshot.source_disk_size} GiB.",
@@ -536,8 +572,11 @@ class EcsService:
                 ids=(snapshot.snapshot_id,),
                 recommend="Omit encrypted or pass encrypted=True.",
             )
-        is_encrypted = bool(want_encrypted) or kms_key_id is not None or (
-            snapshot is not None and snapshot.encrypted)  # fmt: skip
+        is_encrypted = (
+            bool(want_encrypted)
+            or kms_key_id is not None
+            or (snapshot is not None and snapshot.encrypted)
+        )
         if is_encrypted and (spec.local or not spec.snapshot):
             raise InvalidParameterError(
                 f"{category.value} disks cannot be encrypted in this model.",
@@ -593,16 +632,24 @@ class EcsService:
             self._fill_from_snapshot(disk, snapshot)
             self._put_snapshot(attrs.evolve(snapshot, disk_refs=snapshot.disk_refs + 1))
         world.events._emit(
-            DiskCreated, time=now, region_id=self.region_id, disk_id=disk_id,
-            category=category.value, size=gib,
+            DiskCreated,
+            time=now,
+            region_id=self.region_id,
+            disk_id=disk_id,
+            category=category.value,
+            size=gib,
             source_snapshot_id=snapshot.snapshot_id if snapshot else None,
             encrypted=is_encrypted,
-        )  # fmt: skip
+        )
         if attach is not None:
             world.events._emit(
-                DiskAttached, time=now, region_id=self.region_id, disk_id=disk_id,
-                instance_id=attach[0], device=attach[1],
-            )  # fmt: skip
+                DiskAttached,
+                time=now,
+                region_id=self.region_id,
+                disk_id=disk_id,
+                instance_id=attach[0],
+                device=attach[1],
+            )
         return disk_id
 
     @unit_of_work
@@ -621,8 +668,11 @@ class EcsService:
         disk = self._disk(disk_id)
         instance = self._instance(instance_id)
         self._require_instance_status(instance, InstanceStatus.Running, InstanceStatus.Stopped)
-        dwi = disk.delete_with_instance if delete_with_instance is None else v.boolean(
-            "DeleteWithInstance", delete_with_instance)  # fmt: skip
+        dwi = (
+            disk.delete_with_instance
+            if delete_with_instance is None
+            else v.boolean("DeleteWithInstance", delete_with_instance)
+        )
         if disk.zone_id != instance.zone_id:
             raise DependencyViolationError(
                 f"Disk {disk.disk_id} is in {disk.zone_id} but instance {instance_id} is in "
@@ -692,9 +742,13 @@ class EcsService:
             )
         )
         self._world.events._emit(
-            DiskAttached, time=now, region_id=self.region_id, disk_id=disk.disk_id,
-            instance_id=instance_id, device=device,
-        )  # fmt: skip
+            DiskAttached,
+            time=now,
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
+            instance_id=instance_id,
+            device=device,
+        )
 
     @unit_of_work
     def detach_disk(
@@ -726,9 +780,7 @@ class EcsService:
         if disk.type is DiskType.system:
             self._require_instance_status(instance, InstanceStatus.Stopped)
         else:
-            self._require_instance_status(
-                instance, InstanceStatus.Running, InstanceStatus.Stopped
-            )
+            self._require_instance_status(instance, InstanceStatus.Running, InstanceStatus.Stopped)
         self._detach(disk, instance_id)
 
     def _detach(self, disk: Disk, instance_id: str) -> None:
@@ -743,9 +795,12 @@ class EcsService:
             )
         )
         self._world.events._emit(
-            DiskDetached, time=now, region_id=self.region_id, disk_id=disk.disk_id,
+            DiskDetached,
+            time=now,
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
             instance_id=instance_id,
-        )  # fmt: skip
+        )
 
     @unit_of_work
     def delete_disk(self, disk_id: str) -> None:
@@ -756,8 +811,7 @@ class EcsService:
         disk = self._disk(disk_id)
         if disk.status is not DiskStatus.Available:
             raise IncorrectStatusError(
-                f"Disk {disk.disk_id} is {disk.status.value}; only Available disks can be "
-                "deleted.",
+                f"Disk {disk.disk_id} is {disk.status.value}; only Available disks can be deleted.",
                 code="IncorrectDiskStatus",
                 ids=(disk.disk_id,),
                 recommend="Detach the disk first, or release its instance.",
@@ -789,10 +843,7 @@ class EcsService:
         disk = self._disk(disk_id)
         v.choice("Type", type, ("offline", "online"))
         spec = CATEGORY_SPECS[disk.category]
-        if disk.type is DiskType.system:
-            limit = 2048
-        else:
-            limit = spec.max_size
+        limit = 2048 if disk.type is DiskType.system else spec.max_size
         size = v.integer("NewSize", new_size, 1, limit, code="InvalidDiskSize.ValueNotSupported")
         if size <= disk.size:
             raise InvalidParameterError(
@@ -804,9 +855,13 @@ class EcsService:
             )
         self._put_disk(attrs.evolve(disk, size=size))
         self._world.events._emit(
-            DiskResized, time=self._world.now(), region_id=self.region_id,
-            disk_id=disk.disk_id, old_size=disk.size, new_size=size,
-        )  # fmt: skip
+            DiskResized,
+            time=self._world.now(),
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
+            old_size=disk.size,
+            new_size=size,
+        )
 
     @unit_of_work
     def modify_disk_attribute(
@@ -821,14 +876,15 @@ class EcsService:
         disk = self._disk(disk_id)
         changes: dict[str, Any] = {}
         if disk_name is not None:
-            changes["disk_name"] = v.name_text("DiskName", disk_name,
-                                               code="InvalidDiskName.Malformed")  # fmt: skip
+            changes["disk_name"] = v.name_text(
+                "DiskName", disk_name, code="InvalidDiskName.Malformed"
+            )
         if description is not None:
-            changes["description"] = v.text("Description", description, 2, 256,
-                                            code="InvalidDescription.Malformed")  # fmt: skip
+            changes["description"] = v.text(
+                "Description", description, 2, 256, code="InvalidDescription.Malformed"
+            )
         if delete_with_instance is not None:
-            changes["delete_with_instance"] = v.boolean("DeleteWithInstance",
-                                                        delete_with_instance)  # fmt: skip
+            changes["delete_with_instance"] = v.boolean("DeleteWithInstance", delete_with_instance)
         if not changes:
             raise InvalidParameterError(
                 "No attribute to modify was given.",
@@ -857,8 +913,11 @@ class EcsService:
         ids = v.id_list("DiskIds", disk_ids, max_items=100)
         kind = v.choice("DiskType", disk_type, ("all", "system", "data"))
         cat = None if category is None else self._category(category)
-        state = None if status is None or status == "All" else v.enum_value(
-            "Status", status, DiskStatus)  # fmt: skip
+        state = (
+            None
+            if status is None or status == "All"
+            else v.enum_value("Status", status, DiskStatus)
+        )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
         found = [
@@ -942,9 +1001,13 @@ class EcsService:
             world.blocks.decref(old)
             world.store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
         world.events._emit(
-            DiskWritten, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id,
-            offset=offset, length=len(payload),
-        )  # fmt: skip
+            DiskWritten,
+            time=world.now(),
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
+            offset=offset,
+            length=len(payload),
+        )
 
     def read_disk(self, disk_id: str, offset: int, length: int) -> bytes:
         """Read ``length`` bytes at ``offset`` of a disk, as its instance's guest OS would.
@@ -960,9 +1023,7 @@ class EcsService:
             cipher = self._data_cipher(disk)
             return self._read_blocks(disk.disk_id, offset, length, cipher)
 
-    def _read_blocks(
-        self, disk_id: str, offset: int, length: int, cipher: AESGCM | None
-    ) -> bytes:
+    def _read_blocks(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
         world = self._world
         bs = world.blocks.block_size
         first, last = offset // bs, (offset + length - 1) // bs
@@ -1030,9 +1091,7 @@ class EcsService:
         key = disk.data_key
         if key is None:
             return None
-        plaintext = self._world.kms(self.region)._open_data_key(
-            key.kms_key_id, key.ciphertext_blob
-        )
+        plaintext = self._world.kms(self.region)._open_data_key(key.kms_key_id, key.ciphertext_blob)
         return AESGCM(plaintext)
 
     def _plain_block(self, digest: bytes, cipher: AESGCM | None) -> bytes:
@@ -1078,12 +1137,19 @@ class EcsService:
             IncorrectStatusError: ``IncorrectDiskStatus.CreatingSnapshot`` — one is
                 progressing; ``IncorrectInstanceStatus``; ``IncorrectDiskStatus.NeverAttached``.
         """
-        name = v.name_text("SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed",
-                           forbid_auto=True)  # fmt: skip
-        desc = v.optional_text("Description", description, 2, 256,
-                               code="InvalidDescription.Malformed")  # fmt: skip
-        days = None if retention_days is None else v.integer(
-            "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed")
+        name = v.name_text(
+            "SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed", forbid_auto=True
+        )
+        desc = v.optional_text(
+            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+        )
+        days = (
+            None
+            if retention_days is None
+            else v.integer(
+                "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed"
+            )
+        )
         if instant_access is not None:
             v.boolean("InstantAccess", instant_access)
         pairs = self._tags(tags)
@@ -1220,15 +1286,22 @@ class EcsService:
         if not instant:
             world.engine.schedule(
                 now + world.timings.snapshot_duration(held * world.blocks.block_size),
-                _ACTION_SNAPSHOT_DONE, self.region_id, snapshot_id,
-            )  # fmt: skip
+                _ACTION_SNAPSHOT_DONE,
+                self.region_id,
+                snapshot_id,
+            )
         if retention_days is not None:
             self._schedule_expiry(snapshot)
         world.events._emit(
-            SnapshotCreated, time=now, region_id=self.region_id, snapshot_id=snapshot_id,
-            disk_id=disk.disk_id, snapshot_link_id=link.snapshot_link_id,
-            snapshot_group_id=group_id, incremental_size=snapshot.incremental_size,
-        )  # fmt: skip
+            SnapshotCreated,
+            time=now,
+            region_id=self.region_id,
+            snapshot_id=snapshot_id,
+            disk_id=disk.disk_id,
+            snapshot_link_id=link.snapshot_link_id,
+            snapshot_group_id=group_id,
+            incremental_size=snapshot.incremental_size,
+        )
         if instant:
             world.events._emit(
                 SnapshotCompleted, time=now, region_id=self.region_id, snapshot_id=snapshot_id
@@ -1276,10 +1349,16 @@ class EcsService:
         ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
         state = v.choice("Status", status, ("all", "progressing", "accomplished", "failed"))
         stype = v.choice("SnapshotType", snapshot_type, ("all", "auto", "user"))
-        use = None if usage is None else v.choice("Usage", usage,
-                                                 ("none", "image", "disk", "image_disk"))  # fmt: skip
-        src = None if source_disk_type is None else v.choice(
-            "SourceDiskType", source_disk_type.lower(), ("system", "data"))  # fmt: skip
+        use = (
+            None
+            if usage is None
+            else v.choice("Usage", usage, ("none", "image", "disk", "image_disk"))
+        )
+        src = (
+            None
+            if source_disk_type is None
+            else v.choice("SourceDiskType", source_disk_type.lower(), ("system", "data"))
+        )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
         found = [
@@ -1346,14 +1425,19 @@ class EcsService:
         changes: dict[str, Any] = {}
         if snapshot_name is not None:
             changes["snapshot_name"] = v.name_text(
-                "SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed",
-                forbid_auto=True)  # fmt: skip
+                "SnapshotName",
+                snapshot_name,
+                code="InvalidSnapshotName.Malformed",
+                forbid_auto=True,
+            )
         if description is not None:
-            changes["description"] = v.text("Description", description, 2, 256,
-                                            code="InvalidDescription.Malformed")  # fmt: skip
+            changes["description"] = v.text(
+                "Description", description, 2, 256, code="InvalidDescription.Malformed"
+            )
         if retention_days is not None:
-            days = v.integer("RetentionDays", retention_days, 1, 65536,
-                             code="InvalidRetentionDays.Malformed")  # fmt: skip
+            days = v.integer(
+                "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed"
+            )
             if snapshot.status is SnapshotStatus.progressing and not snapshot.instant_access:
                 raise IncorrectStatusError(
                     f"Snapshot {snapshot.snapshot_id} is still progressing.",
@@ -1362,8 +1446,11 @@ class EcsService:
                     recommend="Wait until the snapshot is accomplished.",
                 )
             if snapshot.retention_days is None or days < snapshot.retention_days:
-                current = "kept until deleted" if snapshot.retention_days is None else (
-                    f"{snapshot.retention_days} days")  # fmt: skip
+                current = (
+                    "kept until deleted"
+                    if snapshot.retention_days is None
+                    else (f"{snapshot.retention_days} days")
+                )
                 raise OperationDeniedError(
                     f"Snapshot {snapshot.snapshot_id} is {current}; retention can only be "
                     f"extended, not shortened to {days} days.",
@@ -1385,9 +1472,12 @@ class EcsService:
         if "retention_days" in changes and changes["retention_days"] != snapshot.retention_days:
             self._schedule_expiry(updated)
         self._world.events._emit(
-            SnapshotModified, time=self._world.now(), region_id=self.region_id,
-            snapshot_id=snapshot.snapshot_id, retention_days=updated.retention_days,
-        )  # fmt: skip
+            SnapshotModified,
+            time=self._world.now(),
+            region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+            retention_days=updated.retention_days,
+        )
 
     @unit_of_work
     def delete_snapshot(self, snapshot_id: str, *, force: bool = False) -> None:
@@ -1487,15 +1577,22 @@ class EcsService:
             if group is not None:
                 members = tuple(s for s in group.snapshot_ids if s != snapshot.snapshot_id)
                 if members:
-                    store.put(SnapshotGroup, self.region_id, group.snapshot_group_id,
-                              attrs.evolve(group, snapshot_ids=members))  # fmt: skip
+                    store.put(
+                        SnapshotGroup,
+                        self.region_id,
+                        group.snapshot_group_id,
+                        attrs.evolve(group, snapshot_ids=members),
+                    )
                 else:
                     self._drop_group(group)
         store.delete(Snapshot, self.region_id, snapshot.snapshot_id)
         world.events._emit(
-            SnapshotDeleted, time=world.now(), region_id=self.region_id,
-            snapshot_id=snapshot.snapshot_id, reason=reason,
-        )  # fmt: skip
+            SnapshotDeleted,
+            time=world.now(),
+            region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+            reason=reason,
+        )
 
     def _snapshot_map(self, snapshot: Snapshot) -> dict[str, bytes]:
         """The full block map of a snapshot: its chain's deltas up to it, oldest first."""
@@ -1534,10 +1631,12 @@ class EcsService:
         """
         snapshot = self._snapshot(snapshot_id)
         v.choice("LockMode", lock_mode, ("compliance",), code="InvalidParameter.LockMode")
-        days = v.integer("LockDuration", lock_duration, 1, 36500,
-                         code="InvalidParameter.LockDuration")  # fmt: skip
-        hours = v.integer("CoolOffPeriod", cool_off_period, 0, 72,
-                          code="InvalidParameter.CoolOffPeriod")  # fmt: skip
+        days = v.integer(
+            "LockDuration", lock_duration, 1, 36500, code="InvalidParameter.LockDuration"
+        )
+        hours = v.integer(
+            "CoolOffPeriod", cool_off_period, 0, 72, code="InvalidParameter.CoolOffPeriod"
+        )
         now = self._world.now()
         existing = snapshot.lock
         ready = snapshot.status is SnapshotStatus.accomplished
@@ -1568,9 +1667,13 @@ class EcsService:
             )
         self._put_snapshot(attrs.evolve(snapshot, lock=lock))
         self._world.events._emit(
-            SnapshotLocked, time=now, region_id=self.region_id,
-            snapshot_id=snapshot.snapshot_id, lock_duration=days, cool_off_period=hours,
-        )  # fmt: skip
+            SnapshotLocked,
+            time=now,
+            region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+            lock_duration=days,
+            cool_off_period=hours,
+        )
 
     @unit_of_work
     def unlock_snapshot(self, snapshot_id: str) -> None:
@@ -1595,17 +1698,20 @@ class EcsService:
             )
         self._put_snapshot(attrs.evolve(snapshot, lock=None))
         self._world.events._emit(
-            SnapshotUnlocked, time=now, region_id=self.region_id,
+            SnapshotUnlocked,
+            time=now,
+            region_id=self.region_id,
             snapshot_id=snapshot.snapshot_id,
-        )  # fmt: skip
+        )
 
     def describe_locked_snapshots(
         self, *, snapshot_ids: Sequence[str] | None = None, lock_status: str | None = None
     ) -> list[tuple[Snapshot, LockStatus]]:
         """``DescribeLockedSnapshots``: locked snapshots with their current ``LockStatus``."""
         ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
-        wanted = None if lock_status is None else v.enum_value("LockStatus", lock_status,
-                                                               LockStatus)  # fmt: skip
+        wanted = (
+            None if lock_status is None else v.enum_value("LockStatus", lock_status, LockStatus)
+        )
         now = self._world.now()
         out = []
         for snapshot in self._world.store.scan(Snapshot, self.region_id):
@@ -1653,13 +1759,19 @@ class EcsService:
                 code="InvalidRegion.NotSupport",
                 recommend="Use a region that supports snapshot-consistent groups.",
             )
-        include = v.id_list("DiskId", disk_ids, max_items=world.limits.snapshot_group_max_disks,
-                            code="NumberExceed.TooManyDisks")  # fmt: skip
-        exclude = v.id_list("ExcludeDiskId", exclude_disk_ids,
-                            max_items=world.limits.snapshot_group_max_disks)  # fmt: skip
+        include = v.id_list(
+            "DiskId",
+            disk_ids,
+            max_items=world.limits.snapshot_group_max_disks,
+            code="NumberExceed.TooManyDisks",
+        )
+        exclude = v.id_list(
+            "ExcludeDiskId", exclude_disk_ids, max_items=world.limits.snapshot_group_max_disks
+        )
         group_name = v.name_text("Name", name, code="InvalidName.Malformed")
-        desc = v.optional_text("Description", description, 2, 256,
-                               code="InvalidDescription.Malformed")  # fmt: skip
+        desc = v.optional_text(
+            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+        )
         pairs = self._tags(tags)
         if include and exclude:
             raise DependencyViolationError(
@@ -1740,8 +1852,7 @@ class EcsService:
         total = sum(d.size for d in disks)
         if total > world.limits.snapshot_group_max_tib * 1024:
             raise QuotaExceededError(
-                f"{total} GiB exceed the group limit of {world.limits.snapshot_group_max_tib} "
-                "TiB.",
+                f"{total} GiB exceed the group limit of {world.limits.snapshot_group_max_tib} TiB.",
                 code="CapacityExceed.TooManyDisks",
                 recommend="Split the disks into several groups.",
             )
@@ -1751,16 +1862,17 @@ class EcsService:
         owners = {d.instance_id for d in disks}
         members = []
         for disk in disks:
-            member_tags = ((("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id
-                           else ())  # fmt: skip
+            member_tags = (("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id else ()
             members.append(
                 self._take_snapshot(
                     self._disk(disk.disk_id), None, None, None, member_tags, group_id
                 )
             )
-        status = SnapshotGroupStatus.accomplished if all(
-            s.status is SnapshotStatus.accomplished for s in members
-        ) else SnapshotGroupStatus.progressing  # fmt: skip
+        status = (
+            SnapshotGroupStatus.accomplished
+            if all(s.status is SnapshotStatus.accomplished for s in members)
+            else SnapshotGroupStatus.progressing
+        )
         group = SnapshotGroup(
             snapshot_group_id=group_id,
             region_id=self.region_id,
@@ -1774,9 +1886,12 @@ class EcsService:
         )
         world.store.put(SnapshotGroup, self.region_id, group_id, group)
         world.events._emit(
-            SnapshotGroupCreated, time=world.now(), region_id=self.region_id,
-            snapshot_group_id=group_id, snapshot_ids=group.snapshot_ids,
-        )  # fmt: skip
+            SnapshotGroupCreated,
+            time=world.now(),
+            region_id=self.region_id,
+            snapshot_group_id=group_id,
+            snapshot_ids=group.snapshot_ids,
+        )
         return group_id
 
     def describe_snapshot_groups(
@@ -1834,8 +1949,12 @@ class EcsService:
         for snapshot in members:
             if snapshot is not None and snapshot.image_refs:
                 self._put_snapshot(attrs.evolve(snapshot, snapshot_group_id=None))
-        store.put(SnapshotGroup, self.region_id, group.snapshot_group_id,
-                  attrs.evolve(group, snapshot_ids=tuple(s.snapshot_id for s in doomed)))  # fmt: skip
+        store.put(
+            SnapshotGroup,
+            self.region_id,
+            group.snapshot_group_id,
+            attrs.evolve(group, snapshot_ids=tuple(s.snapshot_id for s in doomed)),
+        )
         for snapshot in doomed:
             fresh = store.get(Snapshot, self.region_id, snapshot.snapshot_id)
             assert fresh is not None
@@ -1847,9 +1966,11 @@ class EcsService:
     def _drop_group(self, group: SnapshotGroup) -> None:
         self._world.store.delete(SnapshotGroup, self.region_id, group.snapshot_group_id)
         self._world.events._emit(
-            SnapshotGroupDeleted, time=self._world.now(), region_id=self.region_id,
+            SnapshotGroupDeleted,
+            time=self._world.now(),
+            region_id=self.region_id,
             snapshot_group_id=group.snapshot_group_id,
-        )  # fmt: skip
+        )
 
     # ================================================================================
     # Restore substrate: roll back, disks and images from snapshots
@@ -1874,8 +1995,10 @@ class EcsService:
         All 1–16 pairs are checked before any disk changes; one bad pair refuses them all.
         """
         v.boolean("DryRun", dry_run)
-        if isinstance(disks, (str, bytes)) or not isinstance(disks, (list, tuple)) or not (
-            1 <= len(disks) <= 16
+        if (
+            isinstance(disks, (str, bytes))
+            or not isinstance(disks, (list, tuple))
+            or not (1 <= len(disks) <= 16)
         ):
             raise InvalidParameterError(
                 "Disk must be a list of 1 to 16 ResetDiskSpec items.",
@@ -1958,9 +2081,12 @@ class EcsService:
             for key, _ in store.raw_scan(SNAPSHOT_BLOCKS, later_id):
                 store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
         world.events._emit(
-            DiskReset, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id,
+            DiskReset,
+            time=world.now(),
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
             snapshot_id=snapshot.snapshot_id,
-        )  # fmt: skip
+        )
 
     def _fill_from_snapshot(self, disk: Disk, snapshot: Snapshot) -> None:
         """Give a new disk the snapshot's contents (re-encrypting if the keys differ)."""
@@ -1976,8 +2102,11 @@ class EcsService:
                 new = digest
             else:
                 plain = self._plain_block(digest, source_cipher)
-                sealed = (plain if target_cipher is None
-                          else _crypto.encrypt_block(target_cipher, nonces[n], plain))  # fmt: skip
+                sealed = (
+                    plain
+                    if target_cipher is None
+                    else _crypto.encrypt_block(target_cipher, nonces[n], plain)
+                )
                 new = world.blocks.intern(sealed)
             world.store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)
             world.store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
@@ -1999,8 +2128,9 @@ class EcsService:
         """
         world = self._world
         name = v.name_text("ImageName", image_name, code="InvalidImageName.Malformed")
-        desc = v.optional_text("Description", description, 2, 256,
-                               code="InvalidDescription.Malformed")  # fmt: skip
+        desc = v.optional_text(
+            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+        )
         if isinstance(disk_device_mappings, (str, bytes)) or not isinstance(
             disk_device_mappings, (list, tuple)
         ):
@@ -2043,17 +2173,27 @@ class EcsService:
             kind = v.enum_value("DiskType", spec.disk_type, DiskType)
             snapshot = self._snapshot(spec.snapshot_id)
             self._require_available_snapshot(snapshot)
-            size = snapshot.source_disk_size if spec.size is None else v.integer(
-                "Size", spec.size, snapshot.source_disk_size, 65536,
-                code="InvalidDiskSize.TooSmall")  # fmt: skip
+            size = (
+                snapshot.source_disk_size
+                if spec.size is None
+                else v.integer(
+                    "Size",
+                    spec.size,
+                    snapshot.source_disk_size,
+                    65536,
+                    code="InvalidDiskSize.TooSmall",
+                )
+            )
             if kind is DiskType.system:
                 device = _SYSTEM_DEVICE
             else:
                 free = [d for d in _DATA_DEVICES if d not in used_devices]
                 device = spec.device if spec.device is not None else free[0]
-            if device in used_devices or (
-                device != _SYSTEM_DEVICE and device not in _DATA_DEVICES
-            ) or (kind is DiskType.data and device == _SYSTEM_DEVICE):
+            if (
+                device in used_devices
+                or (device != _SYSTEM_DEVICE and device not in _DATA_DEVICES)
+                or (kind is DiskType.data and device == _SYSTEM_DEVICE)
+            ):
                 raise InvalidParameterError(
                     f"Device {device!r} is not valid here or is used twice.",
                     code="InvalidParameter.Device",
@@ -2083,9 +2223,12 @@ class EcsService:
             fresh = self._snapshot(mapping.snapshot_id)
             self._put_snapshot(attrs.evolve(fresh, image_refs=fresh.image_refs + 1))
         world.events._emit(
-            ImageCreated, time=world.now(), region_id=self.region_id, image_id=image_id,
+            ImageCreated,
+            time=world.now(),
+            region_id=self.region_id,
+            image_id=image_id,
             snapshot_ids=tuple(m.snapshot_id for m in mappings),
-        )  # fmt: skip
+        )
         return image_id
 
     def describe_images(
@@ -2103,9 +2246,11 @@ class EcsService:
             i
             for i in self._world.store.scan(Image, self.region_id)
             if (not ids or i.image_id in ids)
-            and (snapshot_id is None
-                 or any(m.snapshot_id == snapshot_id for m in i.disk_device_mappings))
-        ]  # fmt: skip
+            and (
+                snapshot_id is None
+                or any(m.snapshot_id == snapshot_id for m in i.disk_device_mappings)
+            )
+        ]
         return paginate(found, number, size)
 
     @unit_of_work
@@ -2137,9 +2282,12 @@ class EcsService:
         target = instance.transition_target
         assert target is not None
         self._world.engine.schedule(
-            self._world.now() + delay, _ACTION_INSTANCE, self.region_id, instance.instance_id,
+            self._world.now() + delay,
+            _ACTION_INSTANCE,
+            self.region_id,
+            instance.instance_id,
             target.value,
-        )  # fmt: skip
+        )
 
     def _transition(
         self,
@@ -2156,10 +2304,13 @@ class EcsService:
         self._world.store.put(Instance, self.region_id, new.instance_id, new)
         if old.status is not new.status:
             self._world.events._emit(
-                InstanceStatusChanged, time=self._world.now(), region_id=self.region_id,
-                instance_id=new.instance_id, old_status=old.status.value,
+                InstanceStatusChanged,
+                time=self._world.now(),
+                region_id=self.region_id,
+                instance_id=new.instance_id,
+                old_status=old.status.value,
                 new_status=new.status.value,
-            )  # fmt: skip
+            )
 
     def _on_instance_transition(self, timer: Timer) -> None:
         instance = self._world.store.get(Instance, self.region_id, timer.target_id)
@@ -2188,9 +2339,11 @@ class EcsService:
             )
         )
         world.events._emit(
-            SnapshotCompleted, time=now, region_id=self.region_id,
+            SnapshotCompleted,
+            time=now,
+            region_id=self.region_id,
             snapshot_id=snapshot.snapshot_id,
-        )  # fmt: skip
+        )
         if snapshot.snapshot_group_id is not None:
             group = world.store.get(SnapshotGroup, self.region_id, snapshot.snapshot_group_id)
             if group is not None and all(
@@ -2199,9 +2352,11 @@ class EcsService:
                 for sid in group.snapshot_ids
             ):
                 world.store.put(
-                    SnapshotGroup, self.region_id, group.snapshot_group_id,
+                    SnapshotGroup,
+                    self.region_id,
+                    group.snapshot_group_id,
                     attrs.evolve(group, status=SnapshotGroupStatus.accomplished),
-                )  # fmt: skip
+                )
 
     def _schedule_expiry(self, snapshot: Snapshot) -> None:
         expire = snapshot.expire_time
@@ -2224,8 +2379,11 @@ class EcsService:
         if snapshot.lock is not None and snapshot.lock.holds(now):
             # A compliance lock outlives retention: release when the lock ends.
             until = snapshot.lock.lock_expire()
-            due = max(until, snapshot.lock.cool_off_end()) if until is not None else (
-                now + _dt.timedelta(days=1))  # fmt: skip
+            due = (
+                max(until, snapshot.lock.cool_off_end())
+                if until is not None
+                else (now + _dt.timedelta(days=1))
+            )
             self._world.engine.schedule(
                 due, _ACTION_SNAPSHOT_EXPIRE, self.region_id, snapshot.snapshot_id
             )
@@ -2253,8 +2411,9 @@ class EcsService:
         return found
 
     def _group(self, group_id: object) -> SnapshotGroup:
-        found = self._lookup(SnapshotGroup, group_id, "InvalidSnapshotGroup.NotFound",
-                             "snapshot-consistent group")  # fmt: skip
+        found = self._lookup(
+            SnapshotGroup, group_id, "InvalidSnapshotGroup.NotFound", "snapshot-consistent group"
+        )
         assert isinstance(found, SnapshotGroup)
         return found
 
@@ -2281,8 +2440,9 @@ class EcsService:
         return found
 
     def _category(self, value: object) -> DiskCategory:
-        return v.enum_value("DiskCategory", value, DiskCategory,
-                            code="InvalidDiskCategory.ValueNotSupported")  # fmt: skip
+        return v.enum_value(
+            "DiskCategory", value, DiskCategory, code="InvalidDiskCategory.ValueNotSupported"
+        )
 
     def _require_instance_status(self, instance: Instance, *allowed: InstanceStatus) -> None:
         if instance.status not in allowed:
@@ -2298,8 +2458,7 @@ class EcsService:
     def _require_available_snapshot(self, snapshot: Snapshot) -> None:
         if not snapshot.available:
             raise IncorrectStatusError(
-                f"Snapshot {snapshot.snapshot_id} is {snapshot.status.value} and not yet "
-                "usable.",
+                f"Snapshot {snapshot.snapshot_id} is {snapshot.status.value} and not yet usable.",
                 code="InvalidSnapshotId.NotReady",
                 ids=(snapshot.snapshot_id,),
                 recommend="Wait for it to be accomplished (advance virtual time).",
@@ -2314,9 +2473,10 @@ class EcsService:
 
     def _disk_snapshots(self, disk_id: str) -> list[Snapshot]:
         return [
-            s for s in self._world.store.scan(Snapshot, self.region_id)
+            s
+            for s in self._world.store.scan(Snapshot, self.region_id)
             if s.source_disk_id == disk_id
-        ]  # fmt: skip
+        ]
 
     def _put_disk(self, disk: Disk) -> None:
         self._world.store.put(Disk, self.region_id, disk.disk_id, disk)
@@ -2363,4 +2523,3 @@ TIMER_HANDLERS: dict[str, Callable[[Any, Timer], None]] = {
     _ACTION_SNAPSHOT_DONE: EcsService._on_snapshot_complete,
     _ACTION_SNAPSHOT_EXPIRE: EcsService._on_snapshot_expire,
 }
-

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+from typing import Any
 
 import attrs
 
 from .. import _validate as v
-from .._engine import Timer
 from .._domain.kms import Alias, KeySpec, KeyState, KeyUsage, KmsKey
+from .._engine import Timer
 from .._events import (
     AliasCreated,
     AliasDeleted,
@@ -399,11 +400,12 @@ class KmsService:
         if key.key_state is not KeyState.Enabled:
             raise KmsKeyError(
                 f"The key {key.key_id} is {key.key_state.value}.",
-                code="Forbidden.KeyNotEnabled" if key.key_state is KeyState.Disabled
+                code="Forbidden.KeyNotEnabled"
+                if key.key_state is KeyState.Disabled
                 else "Forbidden.KeyPendingDeletion",
                 ids=(key.key_id,),
                 recommend="Enable the key or cancel its deletion first.",
-            )  # fmt: skip
+            )
         return key
 
     def _unexpected_state(self, key: KmsKey, verb: str) -> OperationDeniedError:
@@ -415,7 +417,7 @@ class KmsService:
             recommend="Check the key's KeyState with describe_key first.",
         )
 
-    def _set_state(self, key: KmsKey, state: KeyState, **changes: object) -> None:
+    def _set_state(self, key: KmsKey, state: KeyState, **changes: Any) -> None:
         world = self._world
         world.store.put(
             KmsKey, self.region_id, key.key_id, attrs.evolve(key, key_state=state, **changes)
