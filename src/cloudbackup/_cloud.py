@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from types import TracebackType
 
 import attrs
@@ -28,6 +29,10 @@ DEFAULT_ACCOUNT_ID = "1234567890123456"
 DEFAULT_BLOCK_SIZE = 512 * 1024
 
 _WORLD_FORMAT = 1
+
+# What ``Cloud()`` uses when no backend is given. The test suite swaps it to run everything
+# against another backend (``--cloudbackup-backend``); users pass ``backend=`` instead.
+_default_backend_factory: Callable[[], StorageBackend] = InMemoryBackend
 
 
 @attrs.frozen
@@ -87,7 +92,7 @@ class Cloud:
                 f"block_size {block_size!r} must be a power of two from 4 KiB to 4 MiB.",
                 recommend=f"Pass e.g. {DEFAULT_BLOCK_SIZE}.",
             )
-        self._backend: StorageBackend = InMemoryBackend() if backend is None else backend
+        self._backend: StorageBackend = _default_backend_factory() if backend is None else backend
         store = Store(self._backend)
         settings = {
             "format": _WORLD_FORMAT,
