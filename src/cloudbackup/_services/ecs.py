@@ -2472,11 +2472,15 @@ class EcsService:
         ]
 
     def _disk_snapshots(self, disk_id: str) -> list[Snapshot]:
-        return [
-            s
-            for s in self._world.store.scan(Snapshot, self.region_id)
-            if s.source_disk_id == disk_id
-        ]
+        # Every snapshot of a disk is in the disk's one chain: read the chain, not the region.
+        store = self._world.store
+        disk = store.get(Disk, self.region_id, disk_id)
+        if disk is None or disk.snapshot_link_id is None:
+            return []
+        link = store.get(SnapshotLink, self.region_id, disk.snapshot_link_id)
+        assert link is not None
+        found = [store.get(Snapshot, self.region_id, s) for s in link.snapshot_ids]
+        return [s for s in found if s is not None]
 
     def _put_disk(self, disk: Disk) -> None:
         self._world.store.put(Disk, self.region_id, disk.disk_id, disk)
