@@ -188,6 +188,9 @@ class InMemoryBackend:
             del parts[partition]
 
     def _raw_put_blob(self, digest: bytes, data: bytes) -> None:
+        previous = self._blobs.get(digest)
+        if previous is not None:  # a rollback restoring a blob that was deleted then put again
+            self._blob_bytes -= len(previous)
         self._blobs[digest] = data
         self._blob_bytes += len(data)
 

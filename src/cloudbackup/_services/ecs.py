@@ -1200,15 +1200,17 @@ class EcsService:
                 ids=(disk.disk_id,),
                 recommend="Wait until the disk is In_use or Available.",
             )
-        snapshots = self._disk_snapshots(disk.disk_id)
-        if any(s.status is SnapshotStatus.progressing for s in snapshots):
+        chain = self._chain_ids(disk)
+        # Only one snapshot of a disk can progress at a time, so only the newest can be.
+        newest = world.store.get(Snapshot, self.region_id, chain[-1]) if chain else None
+        if newest is not None and newest.status is SnapshotStatus.progressing:
             raise IncorrectStatusError(
                 f"A snapshot of disk {disk.disk_id} is still being created.",
                 code="IncorrectDiskStatus.CreatingSnapshot",
                 ids=(disk.disk_id,),
                 recommend="Wait for it to finish (advance virtual time) and try again.",
             )
-        manual = sum(1 for s in snapshots if s.snapshot_type == "user")
+        manual = len(chain)  # every snapshot this model takes is a manual ("user") one
         if manual >= world.limits.manual_snapshots_per_disk:
             raise QuotaExceededError(
                 f"Disk {disk.disk_id} already retains {manual} manual snapshots, the maximum.",
@@ -1361,11 +1363,16 @@ class EcsService:
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
+        store = self._world.store
+        if ids:  # look the named snapshots up instead of scanning the region
+            named = (store.get(Snapshot, self.region_id, i) for i in ids)
+            candidates = [s for s in named if s is not None]
+        else:
+            candidates = store.scan(Snapshot, self.region_id)
         found = [
             s
-            for s in self._world.store.scan(Snapshot, self.region_id)
-            if (not ids or s.snapshot_id in ids)
-            and (disk_id is None or s.source_disk_id == disk_id)
+            for s in candidates
+            if (disk_id is None or s.source_disk_id == disk_id)
             and (instance_id is None or s.instance_id == instance_id)
             and (snapshot_link_id is None or s.snapshot_link_id == snapshot_link_id)
             and (state == "all" or s.status.value == state)
@@ -2470,6 +2477,14 @@ class EcsService:
             for d in self._world.store.scan(Disk, self.region_id)
             if any(a.instance_id == instance_id for a in d.attachments)
         ]
+
+    def _chain_ids(self, disk: Disk) -> tuple[str, ...]:
+        """The ids of a disk's snapshots, oldest first (its chain)."""
+        if disk.snapshot_link_id is None:
+            return ()
+        link = self._world.store.get(SnapshotLink, self.region_id, disk.snapshot_link_id)
+        assert link is not None
+        return link.snapshot_ids
 
     def _disk_snapshots(self, disk_id: str) -> list[Snapshot]:
         # Every snapshot of a disk is in the disk's one chain: read the chain, not the region.
