@@ -379,7 +379,8 @@ class EcsService:
         world = self._world
         deleted: list[str] = []
         for disk in self._instance_disks(instance_id):
-            if disk.delete_with_instance:
+            shared_elsewhere = any(a.instance_id != instance_id for a in disk.attachments)
+            if disk.delete_with_instance and not shared_elsewhere:
                 self._destroy_disk(disk)
                 deleted.append(disk.disk_id)
             else:
