@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Generic, TypeVar
 
 import attrs
@@ -79,10 +79,12 @@ class Page(Generic[T]):
     next_token: str | None = None
     """``NextToken`` for token-paged actions: pass it back to get the next page."""
 
-    def __iter__(self) -> object:
+    def __iter__(self) -> Iterator[T]:
+        """Iterate over the records of this page."""
         return iter(self.items)
 
     def __len__(self) -> int:
+        """How many records this page holds."""
         return len(self.items)
 
 
