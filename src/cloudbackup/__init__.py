@@ -61,6 +61,7 @@ from ._events import DiskAttached as DiskAttached
 from ._events import DiskCreated as DiskCreated
 from ._events import DiskDeleted as DiskDeleted
 from ._events import DiskDetached as DiskDetached
+from ._events import DiskModified as DiskModified
 from ._events import DiskReset as DiskReset
 from ._events import DiskResized as DiskResized
 from ._events import DiskWritten as DiskWritten
@@ -120,6 +121,7 @@ __all__ = [
     "DiskDeleted",
     "DiskDetached",
     "DiskDeviceMapping",
+    "DiskModified",
     "DiskReset",
     "DiskResized",
     "DiskStatus",

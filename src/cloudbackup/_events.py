@@ -15,6 +15,7 @@ __all__ = [
     "DiskCreated",
     "DiskDeleted",
     "DiskDetached",
+    "DiskModified",
     "DiskReset",
     "DiskResized",
     "DiskWritten",
@@ -114,6 +115,16 @@ class DiskDeleted(Event):
     """A disk was released."""
 
     disk_id: str
+
+
+@attrs.frozen(kw_only=True)
+class DiskModified(Event):
+    """A disk's name, description or ``DeleteWithInstance`` changed (``ModifyDiskAttribute``)."""
+
+    disk_id: str
+    disk_name: str | None
+    description: str | None
+    delete_with_instance: bool
 
 
 @attrs.frozen(kw_only=True)

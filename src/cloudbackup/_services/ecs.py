@@ -47,6 +47,7 @@ from .._events import (
     DiskCreated,
     DiskDeleted,
     DiskDetached,
+    DiskModified,
     DiskReset,
     DiskResized,
     DiskWritten,
@@ -893,7 +894,17 @@ class EcsService:
                 ids=(disk.disk_id,),
                 recommend="Pass disk_name, description or delete_with_instance.",
             )
-        self._put_disk(attrs.evolve(disk, **changes))
+        updated = attrs.evolve(disk, **changes)
+        self._put_disk(updated)
+        self._world.events._emit(
+            DiskModified,
+            time=self._world.now(),
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
+            disk_name=updated.disk_name,
+            description=updated.description,
+            delete_with_instance=updated.delete_with_instance,
+        )
 
     def describe_disks(
         self,
