@@ -482,6 +482,12 @@ class KmsService:
             return  # rescheduled; a later timer owns it
         for alias in self.list_aliases_by_key_id(key.key_id):
             world.store.delete(Alias, self.region_id, alias.alias_name)
+            world.events._emit(
+                AliasDeleted,
+                time=world.now(),
+                region_id=self.region_id,
+                alias_name=alias.alias_name,
+            )
         world.store.delete(KmsKey, self.region_id, key.key_id)
         world.events._emit(
             KeyDeleted, time=world.now(), region_id=self.region_id, key_id=key.key_id
