@@ -186,6 +186,10 @@ class InMemoryBackend:
         part.pop(key, None)
         if not part:
             del parts[partition]
+            if not parts:
+                # Leave no empty kind behind: a rolled-back unit must leave the dicts as it
+                # found them, not merely equivalent.
+                del self._records[kind]
 
     def _raw_put_blob(self, digest: bytes, data: bytes) -> None:
         previous = self._blobs.get(digest)
