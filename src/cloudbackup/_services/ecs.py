@@ -1371,7 +1371,11 @@ class EcsService:
         src = (
             None
             if source_disk_type is None
-            else v.choice("SourceDiskType", source_disk_type.lower(), ("system", "data"))
+            else v.choice(
+                "SourceDiskType",
+                source_disk_type.lower() if isinstance(source_disk_type, str) else source_disk_type,
+                ("system", "data"),
+            )
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
