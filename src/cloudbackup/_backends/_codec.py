@@ -1,0 +1,464 @@
+"""A generic, deterministic codec for record values, so database backends need no entity code.
+
+Record values are immutable trees of frozen ``attrs`` instances, enums, datetimes and plain
+Python values. :class:`ValueCodec` turns such a tree into compact UTF-8 JSON and back, exactly:
+``decode(encode(v)) == v`` with the same types all the way down (a tuple stays a tuple, an enum
+member stays that member, a field declared ``init=False`` keeps its value).
+
+Encoding, by type (checked by exact type, so subclasses of ``str``/``tuple``/... that are not
+enums are refused instead of silently losing their type):
+
+========================  ===================================================
+``None``, ``bool``,       native JSON
+``int``, ``str``,
+finite ``float``
+non-finite ``float``      ``["f", "inf"]``
+``bytes``                 ``["b", "<base64>"]``
+``tuple`` / ``list``      ``["t", item, ...]`` / ``["l", item, ...]``
+``frozenset``             ``["s", item, ...]``, items sorted by their encoding
+``dict`` (``str`` keys)   ``["d", {key: value, ...}]``, insertion order kept
+``datetime.datetime``     ``["dt", isoformat, zone, fold]``
+``datetime.date``         ``["da", isoformat]``
+``datetime.timedelta``    ``["td", days, seconds, microseconds]``
+``enum.Enum`` member      ``["e", "module:qualname", value]``
+``attrs`` instance        ``["a", "module:qualname", {field: value, ...}]``
+========================  ===================================================
+
+Every JSON array is a tagged value and no JSON object appears outside a tag, so decoding is
+unambiguous. Classes are named by ``module:qualname`` and imported on decode only from trusted
+modules (those under :mod:`cloudbackup` by default): a stored name can never make the decoder
+import or call anything else. Pickle is never used; it would execute whatever the file says and
+tie the format to Python internals.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import enum
+import importlib
+import json
+import math
+import re
+import zoneinfo
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from ..errors import StorageBackendError
+
+__all__ = ["DEFAULT_CODEC", "ValueCodec", "decode", "encode"]
+
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED_RE = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*\Z")
+# attrs' private name for the hash cache of ``cache_hash=True`` classes; see _build_attrs.
+_HASH_CACHE_FIELD = "_attrs_cached_hash"
+
+_Json = Any
+
+
+@attrs.frozen
+class _AttrsLayout:
+    """What the codec needs to know about one attrs class, computed once per class."""
+
+    path: str
+    names: tuple[str, ...]
+    fields: tuple[attrs.Attribute[Any], ...]
+    caches_hash: bool
+
+
+class ValueCodec:
+    """Encodes record values to bytes and back; see the module docstring for the format.
+
+    Args:
+        trusted_modules: Top-level module names (or dotted prefixes) whose attrs classes and
+            enums may be decoded. A class qualifies when its module is one of these or lies
+            below one of them. Defaults to ``("cloudbackup",)``.
+    """
+
+    def __init__(self, *, trusted_modules: Iterable[str] = ("cloudbackup",)) -> None:
+        self._trusted = tuple(trusted_modules)
+        for prefix in self._trusted:
+            if not _DOTTED_RE.match(prefix):
+                raise ValueError(f"{prefix!r} is not a module name.")
+        self._layouts: dict[type, _AttrsLayout] = {}
+        self._enum_paths: dict[type, str] = {}
+        self._resolved: dict[str, type] = {}
+
+    @property
+    def trusted_modules(self) -> tuple[str, ...]:
+        """The module prefixes this codec imports classes from."""
+        return self._trusted
+
+    # -- public API ----------------------------------------------------------------------
+    def encode(self, value: object) -> bytes:
+        """Encode ``value`` into compact, deterministic bytes.
+
+        Args:
+            value: A record value built from the supported types.
+
+        Returns:
+            UTF-8 JSON bytes; equal values built the same way give equal bytes.
+
+        Raises:
+            StorageBackendError: ``value`` holds a type the codec cannot store exactly, or a
+                class that cannot be imported back from a trusted module.
+        """
+        tree = self._encode(value)
+        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        # surrogatepass: a str may hold lone surrogates; they must survive the round trip.
+        return text.encode("utf-8", "surrogatepass")
+
+    def decode(self, data: bytes) -> object:
+        """Rebuild the value that :meth:`encode` turned into ``data``.
+
+        Args:
+            data: Bytes produced by :meth:`encode` (of this or an earlier version).
+
+        Returns:
+            A value equal to, and of the same types as, the encoded one.
+
+        Raises:
+            StorageBackendError: ``data`` is not a valid encoding, names a class outside the
+                trusted modules, or names a class or field that no longer exists.
+        """
+        try:
+            tree = json.loads(bytes(data).decode("utf-8", "surrogatepass"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _corrupt(f"the stored value is not valid JSON ({exc})") from exc
+        return self._decode(tree)
+
+    # -- encoding ------------------------------------------------------------------------
+    def _encode(self, value: object) -> _Json:
+        kind = type(value)
+        if value is None or kind is bool or kind is int or kind is str:
+            return value
+        if kind is float:
+            assert isinstance(value, float)
+            return value if math.isfinite(value) else ["f", repr(value)]
+        if kind is bytes:
+            assert isinstance(value, bytes)
+            return ["b", base64.b64encode(value).decode("ascii")]
+        if kind is tuple or kind is list:
+            assert isinstance(value, (tuple, list))
+            return ["t" if kind is tuple else "l", *(self._encode(item) for item in value)]
+        if kind is frozenset:
+            assert isinstance(value, frozenset)
+            # Set iteration order depends on PYTHONHASHSEED; sorting the encoded items makes
+            # the bytes the same in every process.
+            items = [self._encode(item) for item in value]
+            items.sort(key=_canonical)
+            return ["s", *items]
+        if kind is dict:
+            assert isinstance(value, dict)
+            out: dict[str, _Json] = {}
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise _unsupported(value, f"dict keys must be str, not {type(key).__name__}")
+                out[key] = self._encode(item)
+            return ["d", out]
+        if kind is _dt.datetime:
+            assert isinstance(value, _dt.datetime)
+            return self._encode_datetime(value)
+        if kind is _dt.date:
+            assert isinstance(value, _dt.date)
+            return ["da", value.isoformat()]
+        if kind is _dt.timedelta:
+            assert isinstance(value, _dt.timedelta)
+            return ["td", value.days, value.seconds, value.microseconds]
+        if isinstance(value, enum.Enum):
+            return ["e", self._enum_path(kind), self._encode(value.value)]
+        if attrs.has(kind):
+            layout = self._layout(kind)
+            return [
+                "a",
+                layout.path,
+                {name: self._encode(getattr(value, name)) for name in layout.names},
+            ]
+        raise _unsupported(value, f"{kind.__module__}.{kind.__qualname__} is not supported")
+
+    def _encode_datetime(self, value: _dt.datetime) -> _Json:
+        tz = value.tzinfo
+        if tz is None or type(tz) is _dt.timezone:
+            # Fixed offsets (UTC included) are fully described by the ISO offset.
+            zone = None
+        elif type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
+            zone = "zoneinfo:" + tz.key
+            value = value.replace(tzinfo=None)
+        else:
+            raise _unsupported(
+                value, f"time zone {tz!r} is neither datetime.timezone nor zoneinfo.ZoneInfo"
+            )
+        return ["dt", value.isoformat(), zone, value.fold]
+
+    def _enum_path(self, cls: type) -> str:
+        path = self._enum_paths.get(cls)
+        if path is None:
+            path = self._class_path(cls)
+            self._enum_paths[cls] = path
+        return path
+
+    def _layout(self, cls: type) -> _AttrsLayout:
+        layout = self._layouts.get(cls)
+        if layout is None:
+            fields = tuple(attrs.fields(cls))
+            hash_code = getattr(getattr(cls, "__hash__", None), "__code__", None)
+            layout = _AttrsLayout(
+                path=self._class_path(cls),
+                names=tuple(field.name for field in fields),
+                fields=fields,
+                caches_hash=hash_code is not None and _HASH_CACHE_FIELD in hash_code.co_names,
+            )
+            self._layouts[cls] = layout
+        return layout
+
+    def _class_path(self, cls: type) -> str:
+        """``module:qualname`` of ``cls``, checked at write time to import back to ``cls``.
+
+        Checking here means a class that could not be decoded (defined in a function, outside
+        the trusted modules, or re-exported under a ``__module__`` that does not hold it) is
+        refused when it is written, not discovered when the file is read back.
+        """
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        try:
+            resolved = self._resolve(path)
+        except StorageBackendError as exc:
+            raise StorageBackendError(
+                f"Cannot store an instance of {path}: {exc.message}",
+                code="StorageBackend.UnsupportedValue",
+                recommend="Define record classes at module level in a cloudbackup module.",
+            ) from None
+        if resolved is not cls:
+            raise StorageBackendError(
+                f"Cannot store an instance of {path}: that name imports a different class.",
+                code="StorageBackend.UnsupportedValue",
+                recommend="Make the class's __module__ and __qualname__ name the class itself.",
+            )
+        return path
+
+    # -- decoding ------------------------------------------------------------------------
+    def _decode(self, tree: _Json) -> object:
+        if type(tree) is not list:
+            if type(tree) is dict:
+                raise _corrupt("an untagged JSON object")
+            return tree
+        if not tree or type(tree[0]) is not str:
+            raise _corrupt("an array without a tag")
+        tag = tree[0]
+        decoder = _DECODERS.get(tag)
+        if decoder is None:
+            raise _corrupt(f"the unknown tag {tag!r}")
+        try:
+            return decoder(self, tree)
+        except StorageBackendError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+            raise _corrupt(f"a malformed {tag!r} value ({exc!r})") from exc
+
+    def _decode_items(self, tree: list[_Json]) -> list[object]:
+        return [self._decode(item) for item in tree[1:]]
+
+    def _decode_dict(self, tree: list[_Json]) -> object:
+        _, mapping = tree
+        if type(mapping) is not dict:
+            raise _corrupt("a dict tag without a JSON object")
+        return {key: self._decode(item) for key, item in mapping.items()}
+
+    def _decode_datetime(self, tree: list[_Json]) -> object:
+        _, text, zone, fold = tree
+        value = _dt.datetime.fromisoformat(text)
+        if zone is not None:
+            if not (isinstance(zone, str) and zone.startswith("zoneinfo:")):
+                raise _corrupt(f"the unknown time zone {zone!r}")
+            value = value.replace(tzinfo=zoneinfo.ZoneInfo(zone[len("zoneinfo:") :]))
+        return value.replace(fold=fold) if fold else value
+
+    def _decode_enum(self, tree: list[_Json]) -> object:
+        _, path, raw = tree
+        cls = self._resolve(path)
+        if not issubclass(cls, enum.Enum):
+            raise _corrupt(f"{path} is not an enum")
+        return cls(self._decode(raw))
+
+    def _decode_attrs(self, tree: list[_Json]) -> object:
+        _, path, stored = tree
+        if type(stored) is not dict:
+            raise _corrupt(f"fields of {path} without a JSON object")
+        cls = self._resolve(path)
+        if not attrs.has(cls):
+            raise _corrupt(f"{path} is not an attrs class")
+        return self._build_attrs(cls, path, stored)
+
+    def _build_attrs(self, cls: type, path: str, stored: dict[str, _Json]) -> object:
+        # Rebuild the instance the way pickle does (``object.__new__`` then set each field),
+        # not through ``__init__``:
+        # * validators ran when the value was first built; re-running them on load would make
+        #   a file unreadable as soon as a rule is tightened, and converters are not required
+        #   to be idempotent, so running them twice could change the value;
+        # * ``init=False`` fields cannot be passed to ``__init__`` at all, and
+        #   ``__attrs_post_init__`` could recompute them differently from what was stored;
+        # * ``object.__setattr__`` works for frozen and slotted classes alike.
+        # The price: a class must keep its whole state in attrs fields (which is what frozen
+        # record values do anyway).
+        layout = self._layout_for_decode(cls, path)
+        unknown = stored.keys() - set(layout.names)
+        if unknown:
+            raise StorageBackendError(
+                f"A stored {path} has fields this version does not know: {sorted(unknown)}.",
+                code="StorageBackend.SchemaTooNew",
+                recommend="Open the file with the cloudbackup version that wrote it, or newer.",
+            )
+        instance: object = object.__new__(cls)
+        for field in layout.fields:
+            if field.name in stored:
+                value = self._decode(stored[field.name])
+            else:
+                value = _default_of(field, instance, path)
+            object.__setattr__(instance, field.name, value)
+        if layout.caches_hash:
+            object.__setattr__(instance, _HASH_CACHE_FIELD, None)
+        return instance
+
+    def _layout_for_decode(self, cls: type, path: str) -> _AttrsLayout:
+        layout = self._layouts.get(cls)
+        if layout is None:
+            # The class was just resolved from ``path``; _layout re-checks it, harmlessly.
+            layout = self._layout(cls)
+        return layout
+
+    def _resolve(self, path: str) -> type:
+        cls = self._resolved.get(path)
+        if cls is not None:
+            return cls
+        module_name, sep, qualname = path.partition(":")
+        if not sep or not _DOTTED_RE.match(module_name) or not _DOTTED_RE.match(qualname):
+            raise _corrupt(f"the malformed class name {path!r}")
+        if not self._is_trusted(module_name):
+            raise StorageBackendError(
+                f"Refusing to load class {path}: module {module_name} is not trusted "
+                f"(trusted: {', '.join(self._trusted)}).",
+                code="StorageBackend.UntrustedClass",
+                recommend="Only open databases written by cloudbackup.",
+            )
+        parts = qualname.split(".")
+        if any(part.startswith("__") for part in parts):
+            raise _corrupt(f"the class name {path!r}, which walks through a dunder attribute")
+        try:
+            target: object = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise StorageBackendError(
+                f"Cannot import module {module_name} for class {path}: {exc}.",
+                code="StorageBackend.UnknownClass",
+                recommend="Open the file with the cloudbackup version that wrote it.",
+            ) from exc
+        for part in parts:
+            target = getattr(target, part, None)
+            if target is None:
+                raise StorageBackendError(
+                    f"Class {path} does not exist in this version of cloudbackup.",
+                    code="StorageBackend.UnknownClass",
+                    recommend="Open the file with the cloudbackup version that wrote it.",
+                )
+        if not isinstance(target, type) or not self._is_trusted(target.__module__):
+            raise StorageBackendError(
+                f"Refusing to load {path}: it is not a class defined in a trusted module.",
+                code="StorageBackend.UntrustedClass",
+                recommend="Only open databases written by cloudbackup.",
+            )
+        self._resolved[path] = target
+        return target
+
+    def _is_trusted(self, module_name: str) -> bool:
+        return any(
+            module_name == prefix or module_name.startswith(prefix + ".")
+            for prefix in self._trusted
+        )
+
+
+def _decode_float(codec: ValueCodec, tree: list[_Json]) -> object:
+    _, text = tree
+    if text not in ("inf", "-inf", "nan"):
+        raise _corrupt(f"the float {text!r}")
+    return float(text)
+
+
+def _decode_bytes(codec: ValueCodec, tree: list[_Json]) -> object:
+    _, text = tree
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def _decode_date(codec: ValueCodec, tree: list[_Json]) -> object:
+    _, text = tree
+    return _dt.date.fromisoformat(text)
+
+
+def _decode_timedelta(codec: ValueCodec, tree: list[_Json]) -> object:
+    _, days, seconds, microseconds = tree
+    return _dt.timedelta(days=days, seconds=seconds, microseconds=microseconds)
+
+
+_DECODERS: dict[str, Callable[[ValueCodec, list[_Json]], object]] = {
+    "f": _decode_float,
+    "b": _decode_bytes,
+    "t": lambda codec, tree: tuple(codec._decode_items(tree)),
+    "l": lambda codec, tree: codec._decode_items(tree),
+    "s": lambda codec, tree: frozenset(codec._decode_items(tree)),
+    "d": ValueCodec._decode_dict,
+    "dt": ValueCodec._decode_datetime,
+    "da": _decode_date,
+    "td": _decode_timedelta,
+    "e": ValueCodec._decode_enum,
+    "a": ValueCodec._decode_attrs,
+}
+
+
+def _default_of(field: attrs.Attribute[Any], instance: object, path: str) -> object:
+    """The default of a field missing from a stored value (written before the field existed)."""
+    default: Any = field.default
+    if default is attrs.NOTHING:
+        raise StorageBackendError(
+            f"A stored {path} lacks field {field.name!r}, which has no default.",
+            code="StorageBackend.Corrupt",
+            recommend="Migrate the database, or open it with the version that wrote it.",
+        )
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return default.factory(instance) if default.takes_self else default.factory()
+    return default
+
+
+def _canonical(tree: _Json) -> str:
+    return json.dumps(tree, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+def _unsupported(value: object, why: str) -> StorageBackendError:
+    return StorageBackendError(
+        f"Cannot store value of type {type(value).__name__}: {why}.",
+        code="StorageBackend.UnsupportedValue",
+        recommend=(
+            "Build record values from frozen attrs classes, enums, datetimes, timedeltas, "
+            "bytes, str, int, float, bool, None, tuples, frozensets and str-keyed dicts."
+        ),
+    )
+
+
+def _corrupt(what: str) -> StorageBackendError:
+    return StorageBackendError(
+        f"Cannot decode a stored value: found {what}.",
+        code="StorageBackend.Corrupt",
+        recommend="The database is damaged or was not written by cloudbackup.",
+    )
+
+
+#: The codec backends use: trusts classes under :mod:`cloudbackup` only.
+DEFAULT_CODEC = ValueCodec()
+
+
+def encode(value: object) -> bytes:
+    """Encode ``value`` with :data:`DEFAULT_CODEC`; see :meth:`ValueCodec.encode`."""
+    return DEFAULT_CODEC.encode(value)
+
+
+def decode(data: bytes) -> object:
+    """Decode ``data`` with :data:`DEFAULT_CODEC`; see :meth:`ValueCodec.decode`."""
+    return DEFAULT_CODEC.decode(data)
