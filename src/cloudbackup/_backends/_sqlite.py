@@ -1,0 +1,717 @@
+"""A durable backend on the standard library's :mod:`sqlite3`, shareable between processes.
+
+Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)                        schema_version, format
+    records(kind, partition, key, value BLOB,
+            PRIMARY KEY (kind, partition, key)) WITHOUT ROWID     values encoded by _codec
+    blobs(digest BLOB PRIMARY KEY, size INTEGER, data BLOB)       block contents, once each
+    blob_stats(id = 0, count, bytes)                              kept by triggers on blobs
+
+``PRAGMA application_id`` is :data:`APPLICATION_ID`, so a file written by anything else is
+refused before anything is changed in it.
+
+A unit of work is one SQLite transaction started with ``BEGIN IMMEDIATE``: it takes the write
+lock up front, so at most one process writes at a time and a unit never fails half-way for lack
+of the lock. Reads outside a unit of work run in autocommit mode and see committed data only;
+calls that issue several statements wrap them in one read transaction so they see one
+snapshot. The journal is WAL, so readers never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Final
+
+from ..errors import StorageBackendError
+from ._codec import DEFAULT_CODEC
+
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
+
+#: ``PRAGMA application_id`` of every cloudbackup database: the bytes ``b"CBak"``.
+APPLICATION_ID: Final = 0x4342616B
+
+#: The schema version this module writes. Older files are migrated on open; newer are refused.
+SCHEMA_VERSION = 1
+
+_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_MAX_TIMEOUT = 3600.0
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+# SQLite refuses more than 32,766 host parameters per statement (999 before 3.32).
+_IN_CHUNK = 500
+
+_ABSENT = object()
+
+_SCHEMA_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE records (
+        kind TEXT NOT NULL,
+        partition TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (kind, partition, key)
+    ) WITHOUT ROWID""",
+    # A rowid table: block contents are large rows, which WITHOUT ROWID tables store badly.
+    """CREATE TABLE blobs (
+        digest BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        data BLOB NOT NULL
+    )""",
+    """CREATE TABLE blob_stats (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        count INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    )""",
+    "INSERT INTO blob_stats (id, count, bytes) VALUES (0, 0, 0)",
+    """CREATE TRIGGER blobs_counted_in AFTER INSERT ON blobs BEGIN
+        UPDATE blob_stats SET count = count + 1, bytes = bytes + NEW.size WHERE id = 0;
+    END""",
+    """CREATE TRIGGER blobs_counted_out AFTER DELETE ON blobs BEGIN
+        UPDATE blob_stats SET count = count - 1, bytes = bytes - OLD.size WHERE id = 0;
+    END""",
+    "INSERT INTO meta (key, value) VALUES ('format', 'cloudbackup')",
+)
+
+#: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
+#: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+class SqliteBackend:
+    """Keeps every record and blob in one SQLite database file.
+
+    Several processes (or several backends in one process) may open the same file: they share
+    one world. One of them writes at a time; the others wait for the write lock up to
+    ``timeout`` seconds when they begin a unit of work, then fail with
+    :class:`~cloudbackup.errors.StorageBackendError` code ``StorageBackend.Busy``.
+
+    Decoded records are cached per backend. The cache is write-through inside a unit of work,
+    forgets what a rolled-back unit wrote, and is dropped whenever SQLite's
+    ``PRAGMA data_version`` shows that another connection committed, so it never serves a value
+    that is not the committed (or, inside a unit, the unit's own) state.
+
+    Args:
+        path: The database file. Created (with its directory's permissions) when missing;
+            ``":memory:"`` gives a private, non-durable database.
+        timeout: Seconds :meth:`begin` waits for another writer to finish, from 0 to 3600.
+        synchronous: SQLite's ``PRAGMA synchronous`` level: ``"FULL"`` (the default) makes
+            every commit survive power loss; ``"NORMAL"`` is faster and survives a crash of the
+            process or a kill, but the last commits before a power cut or OS crash may be lost
+            (never half of one); ``"OFF"`` and ``"EXTRA"`` as in SQLite's documentation.
+        cache_size: How many decoded records to keep; 0 disables the cache.
+
+    Raises:
+        StorageBackendError: The file is not a cloudbackup database, was written by a newer
+            schema, cannot be opened, or another process held it locked for ``timeout``
+            seconds while it was being created or migrated.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 5.0,
+        synchronous: str = "FULL",
+        cache_size: int = 10_000,
+    ) -> None:
+        level = synchronous.upper() if isinstance(synchronous, str) else synchronous
+        if level not in _SYNCHRONOUS_LEVELS:
+            raise StorageBackendError(
+                f"synchronous={synchronous!r} is not a SQLite synchronous level.",
+                code="StorageBackend.InvalidSetting",
+                recommend=f"Use one of {', '.join(_SYNCHRONOUS_LEVELS)}.",
+            )
+        if not isinstance(timeout, (int, float)) or not 0 <= timeout <= _MAX_TIMEOUT:
+            raise StorageBackendError(
+                f"timeout={timeout!r} must be a number of seconds from 0 to {_MAX_TIMEOUT:g}.",
+                code="StorageBackend.InvalidSetting",
+                recommend="Pass a bounded busy timeout, e.g. timeout=5.0.",
+            )
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise StorageBackendError(
+                f"cache_size={cache_size!r} must be a non-negative int.",
+                code="StorageBackend.InvalidSetting",
+                recommend="Pass cache_size=0 to disable the cache.",
+            )
+        self._path = os.fspath(path)
+        self._timeout = float(timeout)
+        self._synchronous = level
+        self._cache_size = cache_size
+        self._cache: dict[tuple[str, str, str], object] = {}
+        self._touched: set[tuple[str, str, str]] = set()
+        self._data_version: int | None = None
+        self._in_unit = False
+        self._closed = False
+        self._pid = os.getpid()
+        self._conn = self._connect()
+
+    # -- opening -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self._path, timeout=self._timeout, isolation_level=None, cached_statements=256
+            )
+        except sqlite3.Error as exc:
+            raise StorageBackendError(
+                f"Cannot open SQLite database {self._path}: {exc}.",
+                code="StorageBackend.CannotOpen",
+                recommend="Check that the directory exists and is writable.",
+            ) from exc
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        # Look before touching: nothing below writes to a file that is not ours.
+        version = self._identify(conn)
+        if version is not None and version > SCHEMA_VERSION:
+            raise self._too_new(version)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() not in ("wal", "memory"):
+                raise StorageBackendError(
+                    f"SQLite database {self._path} cannot use WAL (journal mode is {mode}).",
+                    code="StorageBackend.CannotOpen",
+                    recommend="Put the database on a local file system that supports WAL.",
+                )
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "setting up") from exc
+        if version == SCHEMA_VERSION:
+            return
+        # Create or migrate under the write lock, looking again: another process may have
+        # done it while this one waited.
+        self._execute(conn, "BEGIN IMMEDIATE", "creating the schema in")
+        try:
+            version = self._identify(conn)
+            if version is None:
+                for statement in _SCHEMA_V1:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                version = 1
+                _set_schema_version(conn, version)
+            if version > SCHEMA_VERSION:
+                raise self._too_new(version)
+            migrate(conn, version)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._translate(exc, "creating the schema in") from exc
+            raise
+
+    def _identify(self, conn: sqlite3.Connection) -> int | None:
+        """The schema version of a cloudbackup file, ``None`` for an empty file, else raise."""
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            if app_id == 0:
+                tables = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                    )
+                ]
+                if not tables:
+                    return None
+                raise self._not_ours(f"it holds other tables ({', '.join(tables[:5])})")
+            if app_id != APPLICATION_ID:
+                raise self._not_ours(f"its application_id is {app_id:#x}")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):
+                raise self._translate(exc, "opening") from exc
+            raise self._not_ours(str(exc)) from exc
+        if row is None or not str(row[0]).isdigit():
+            raise StorageBackendError(
+                f"{self._path} is a cloudbackup database without a valid schema version.",
+                code="StorageBackend.Corrupt",
+                recommend="Restore the file from a backup.",
+            )
+        return int(row[0])
+
+    def _not_ours(self, why: str) -> StorageBackendError:
+        return StorageBackendError(
+            f"{self._path} is not a cloudbackup database: {why}.",
+            code="StorageBackend.NotCloudbackup",
+            recommend="Pass the path of a cloudbackup database, or of a new file.",
+        )
+
+    def _too_new(self, version: int) -> StorageBackendError:
+        return StorageBackendError(
+            f"{self._path} has schema version {version}, newer than the {SCHEMA_VERSION} this "
+            "version of cloudbackup understands; it was left untouched.",
+            code="StorageBackend.SchemaTooNew",
+            recommend="Upgrade cloudbackup to open this database.",
+        )
+
+    # -- units of work -------------------------------------------------------------------
+    def begin(self) -> None:
+        """Open a unit of work: take the database's write lock (``BEGIN IMMEDIATE``).
+
+        Raises:
+            StorageBackendError: A unit of work is already open, or another connection held
+                the write lock for longer than ``timeout`` (code ``StorageBackend.Busy``).
+        """
+        self._check_open()
+        if self._in_unit:
+            raise StorageBackendError(
+                "A unit of work is already open on this backend.",
+                recommend="Commit or roll back the open unit of work first.",
+            )
+        self._execute(self._conn, "BEGIN IMMEDIATE", "starting a unit of work on")
+        self._in_unit = True
+        self._touched = set()
+        try:
+            # Nobody else can commit while this unit holds the write lock, so one look at
+            # data_version here keeps the cache right for the whole unit.
+            self._refresh_cache()
+        except BaseException:
+            self._abort()
+            raise
+
+    def commit(self) -> None:
+        """Commit the open unit of work: every write becomes visible and durable at once.
+
+        Raises:
+            StorageBackendError: No unit of work is open, or SQLite failed to commit; the unit
+                of work is then rolled back and closed.
+        """
+        self._check_in_unit()
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._abort()
+            raise self._translate(exc, "committing to") from exc
+        self._in_unit = False
+        self._touched = set()
+
+    def rollback(self) -> None:
+        """Roll back the open unit of work; the database is as it was before :meth:`begin`.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        self._abort(raise_errors=True)
+
+    def _abort(self, *, raise_errors: bool = False) -> None:
+        for address in self._touched:
+            self._cache.pop(address, None)
+        self._touched = set()
+        self._in_unit = False
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            # SQLite rolls back by itself when the connection closes or the process dies.
+            self._cache.clear()
+            if raise_errors:
+                raise self._translate(exc, "rolling back on") from exc
+
+    # -- records -------------------------------------------------------------------------
+    def get(self, kind: str, partition: str, key: str) -> object | None:
+        """The record at ``(kind, partition, key)``, or ``None``.
+
+        Raises:
+            StorageBackendError: The backend is closed or the stored value cannot be decoded.
+        """
+        self._check_open()
+        self._sync_cache()
+        address = (kind, partition, key)
+        cached = self._cache.get(address, None)
+        if cached is not None:
+            return None if cached is _ABSENT else cached
+        row = self._query_one(
+            "SELECT value FROM records WHERE kind = ? AND partition = ? AND key = ?",
+            address,
+        )
+        value = None if row is None else DEFAULT_CODEC.decode(row[0])
+        self._remember(address, _ABSENT if value is None else value)
+        return value
+
+    def get_many(self, kind: str, partition: str, keys: Iterable[str]) -> dict[str, object]:
+        """The records present among ``keys``, in the order of ``keys``, read in one snapshot.
+
+        Raises:
+            StorageBackendError: The backend is closed or a stored value cannot be decoded.
+        """
+        self._check_open()
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, object] = {}
+        missing: list[str] = []
+        with self._snapshot():
+            for key in wanted:
+                cached = self._cache.get((kind, partition, key))
+                if cached is None:
+                    missing.append(key)
+                elif cached is not _ABSENT:
+                    found[key] = cached
+            raw: dict[str, bytes] = {}
+            for start in range(0, len(missing), _IN_CHUNK):
+                chunk = missing[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                raw.update(
+                    self._query_all(
+                        "SELECT key, value FROM records WHERE kind = ? AND partition = ? "
+                        f"AND key IN ({marks})",
+                        (kind, partition, *chunk),
+                    )
+                )
+        for key in missing:
+            data = raw.get(key)
+            value = _ABSENT if data is None else DEFAULT_CODEC.decode(data)
+            self._remember((kind, partition, key), value)
+            if value is not _ABSENT:
+                found[key] = value
+        return {key: found[key] for key in wanted if key in found}
+
+    def put(self, kind: str, partition: str, key: str, value: object) -> None:
+        """Create or replace a record inside the open unit of work.
+
+        Raises:
+            StorageBackendError: No unit of work is open, ``value`` is ``None``, or ``value``
+                holds a type the codec cannot store.
+        """
+        self._check_in_unit()
+        if value is None:
+            raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
+        data = DEFAULT_CODEC.encode(value)
+        address = (kind, partition, key)
+        self._touched.add(address)
+        self._write(
+            "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)",
+            (kind, partition, key, data),
+        )
+        self._remember(address, value)
+
+    def delete(self, kind: str, partition: str, key: str) -> None:
+        """Remove a record inside the open unit of work; a missing record is a no-op.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        address = (kind, partition, key)
+        self._touched.add(address)
+        self._write("DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?", address)
+        self._remember(address, _ABSENT)
+
+    def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
+        """Every ``(key, value)`` of a partition, ordered by key, as of this call.
+
+        The rows are read when this method is called; values are decoded as the iterator is
+        consumed.
+
+        Raises:
+            StorageBackendError: The backend is closed, or (while iterating) a stored value
+                cannot be decoded.
+        """
+        self._check_open()
+        with self._snapshot():
+            rows = self._query_all(
+                "SELECT key, value FROM records WHERE kind = ? AND partition = ? ORDER BY key",
+                (kind, partition),
+            )
+            # Pair each row with its cached value now, not while iterating: the cache moves on.
+            cache = self._cache
+            pairs = [(key, data, cache.get((kind, partition, key), _ABSENT)) for key, data in rows]
+        return _decoded(pairs)
+
+    def count(self, kind: str, partition: str) -> int:
+        """How many records a partition holds.
+
+        Raises:
+            StorageBackendError: The backend is closed.
+        """
+        self._check_open()
+        row = self._query_one(
+            "SELECT count(*) FROM records WHERE kind = ? AND partition = ?", (kind, partition)
+        )
+        assert row is not None
+        result: int = row[0]
+        return result
+
+    def clear_partition(self, kind: str, partition: str) -> None:
+        """Delete every record of a partition inside the open unit of work.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        for address in self._cache:
+            if address[0] == kind and address[1] == partition:
+                self._touched.add(address)
+                self._cache[address] = _ABSENT
+        self._write("DELETE FROM records WHERE kind = ? AND partition = ?", (kind, partition))
+
+    def partitions(self, kind: str) -> Iterator[str]:
+        """Every partition of ``kind`` that holds at least one record, sorted.
+
+        Raises:
+            StorageBackendError: The backend is closed.
+        """
+        self._check_open()
+        found: list[str] = []
+        # Skip from one partition to the next through the primary key instead of reading
+        # every record of ``kind``: the cost follows the number of partitions, not records.
+        with self._snapshot():
+            row = self._query_one(
+                "SELECT partition FROM records WHERE kind = ? ORDER BY partition LIMIT 1",
+                (kind,),
+            )
+            while row is not None:
+                found.append(row[0])
+                row = self._query_one(
+                    "SELECT partition FROM records WHERE kind = ? AND partition > ? "
+                    "ORDER BY partition LIMIT 1",
+                    (kind, row[0]),
+                )
+        return iter(found)
+
+    # -- blobs ---------------------------------------------------------------------------
+    def get_blob(self, digest: bytes) -> bytes | None:
+        """The blob stored under ``digest``, or ``None``.
+
+        Raises:
+            StorageBackendError: The backend is closed.
+        """
+        self._check_open()
+        row = self._query_one("SELECT data FROM blobs WHERE digest = ?", (bytes(digest),))
+        return None if row is None else bytes(row[0])
+
+    def put_blob(self, digest: bytes, data: bytes) -> None:
+        """Store ``data`` under ``digest`` inside the open unit of work, unless already there.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        data = bytes(data)
+        self._write(
+            "INSERT OR IGNORE INTO blobs (digest, size, data) VALUES (?, ?, ?)",
+            (bytes(digest), len(data), data),
+        )
+
+    def delete_blob(self, digest: bytes) -> None:
+        """Remove a blob inside the open unit of work; a missing blob is a no-op.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        self._write("DELETE FROM blobs WHERE digest = ?", (bytes(digest),))
+
+    def blob_stats(self) -> tuple[int, int]:
+        """``(number of blobs, total bytes of blob data)``, kept up to date by triggers.
+
+        Raises:
+            StorageBackendError: The backend is closed.
+        """
+        self._check_open()
+        row = self._query_one("SELECT count, bytes FROM blob_stats WHERE id = 0", ())
+        if row is None:
+            raise StorageBackendError(
+                f"{self._path} lacks its blob statistics row.",
+                code="StorageBackend.Corrupt",
+                recommend="Restore the file from a backup.",
+            )
+        return int(row[0]), int(row[1])
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The database file this backend opened."""
+        return self._path
+
+    def close(self) -> None:
+        """Roll back any open unit of work and close the database; later calls raise.
+
+        Closing twice is allowed.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._in_unit = False
+        self._cache.clear()
+        self._touched = set()
+        if os.getpid() == self._pid:
+            self._conn.close()
+
+    def __enter__(self) -> SqliteBackend:
+        """Use the backend as a context manager that closes it on exit."""
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the backend."""
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"synchronous={self._synchronous}"
+        return f"SqliteBackend({self._path!r}, {state})"
+
+    # -- internals -----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageBackendError(
+                f"This SqliteBackend ({self._path}) has been closed.",
+                code="StorageBackend.Closed",
+                recommend="Open a new SqliteBackend on the same path.",
+            )
+        if os.getpid() != self._pid:
+            # A SQLite connection must never cross fork(): both processes would share its
+            # locks and file offsets, which can corrupt the database.
+            raise StorageBackendError(
+                f"This SqliteBackend ({self._path}) was opened in process {self._pid}.",
+                code="StorageBackend.WrongProcess",
+                recommend="Open a new SqliteBackend in each process (after fork or spawn).",
+            )
+
+    def _check_in_unit(self) -> None:
+        self._check_open()
+        if not self._in_unit:
+            raise StorageBackendError(
+                "Writes and commits need an open unit of work.",
+                recommend="Call begin() first; cloudbackup services do this for every call.",
+            )
+
+    def _sync_cache(self) -> None:
+        """Outside a unit of work, drop the cache if another connection has committed."""
+        if not self._in_unit:
+            self._refresh_cache()
+
+    def _refresh_cache(self) -> None:
+        """Drop the cache if another connection committed since it was filled."""
+        if not self._cache_size:
+            return
+        row = self._query_one("PRAGMA data_version", ())
+        assert row is not None
+        if row[0] != self._data_version:
+            self._cache.clear()
+            self._data_version = row[0]
+
+    def _remember(self, address: tuple[str, str, str], value: object) -> None:
+        if not self._cache_size:
+            return
+        cache = self._cache
+        if address not in cache and len(cache) >= self._cache_size:
+            # Evict the oldest entry (dicts keep insertion order).
+            del cache[next(iter(cache))]
+        cache[address] = value
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Run several reads in one read transaction unless a unit of work already is one."""
+        if self._in_unit:
+            yield
+            return
+        self._execute(self._conn, "BEGIN", "reading")
+        try:
+            # PRAGMA data_version is the transaction's first read: it opens the snapshot, so
+            # the cache is checked against exactly the state the following reads will see.
+            self._refresh_cache()
+            yield
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
+    def _query_one(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        try:
+            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "reading") from exc
+        return row
+
+    def _query_all(self, sql: str, params: tuple[object, ...]) -> list[tuple[str, bytes]]:
+        try:
+            rows: list[tuple[str, bytes]] = self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "reading") from exc
+        return rows
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        try:
+            self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "writing to") from exc
+
+    def _execute(self, conn: sqlite3.Connection, sql: str, action: str) -> None:
+        try:
+            conn.execute(sql)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, action) from exc
+
+    def _translate(self, exc: sqlite3.Error, action: str) -> StorageBackendError:
+        if _is_busy(exc):
+            return StorageBackendError(
+                f"Gave up {action} {self._path} after waiting {self._timeout:g} s: another "
+                "connection holds its write lock.",
+                code="StorageBackend.Busy",
+                recommend=(
+                    "Retry later, keep other processes' units of work short, or open the "
+                    "backend with a longer timeout."
+                ),
+            )
+        return StorageBackendError(
+            f"SQLite failed while {action} {self._path}: {exc}.",
+            code="StorageBackend.SqliteError",
+            recommend="Check the file system (space, permissions) and the database file.",
+        )
+
+
+def migrate(conn: sqlite3.Connection, found: int) -> None:
+    """Bring a database at schema version ``found`` up to :data:`SCHEMA_VERSION`.
+
+    The caller holds the write lock inside a transaction, so a failure leaves the file as it
+    was. Each step in ``_MIGRATIONS`` moves one version forward.
+
+    Args:
+        conn: An open connection inside a ``BEGIN IMMEDIATE`` transaction.
+        found: The schema version the file holds.
+
+    Raises:
+        StorageBackendError: No migration step exists for some version on the way.
+    """
+    for version in range(found, SCHEMA_VERSION):
+        step = _MIGRATIONS.get(version)
+        if step is None:
+            raise StorageBackendError(
+                f"No migration from schema version {version} to {version + 1}.",
+                code="StorageBackend.NoMigration",
+                recommend="Open the file with an older cloudbackup and export its data.",
+            )
+        step(conn)
+        _set_schema_version(conn, version + 1)
+
+
+def _set_schema_version(conn: sqlite3.Connection, version: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
+    )
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    text = str(exc)
+    return "database is locked" in text or "database is busy" in text
+
+
+def _decoded(rows: list[tuple[str, bytes, object]]) -> Iterator[tuple[str, object]]:
+    for key, data, cached in rows:
+        yield key, DEFAULT_CODEC.decode(data) if cached is _ABSENT else cached

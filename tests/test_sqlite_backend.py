@@ -1,0 +1,734 @@
+"""Tests for the SQLite backend: durability, refusal of foreign files, processes, crashes."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sqlite_crash_child as crash
+from cloudbackup import Cloud, DataDisk, SystemDisk
+from cloudbackup._backends import _sqlite
+from cloudbackup._backends._sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteBackend
+from cloudbackup.errors import StorageBackendError
+from cloudbackup.testing._contract import _SAMPLE_VALUES, _same
+
+SPAWN = multiprocessing.get_context("spawn")
+KIND = "test.record"
+REGION, ZONE = "cn-hangzhou", "cn-hangzhou-h"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """The path of a database file that does not exist yet."""
+    return tmp_path / "world.db"
+
+
+@pytest.fixture
+def backend(db: Path) -> Iterator[SqliteBackend]:
+    """A backend on a new database file, closed after the test."""
+    opened = SqliteBackend(db)
+    yield opened
+    opened.close()
+
+
+def logical_dump(path: Path) -> list[str]:
+    """Every table's schema and rows, as SQL text, read through a separate connection."""
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fill(backend: SqliteBackend) -> dict[bytes, bytes]:
+    """Commit one record of every supported value type and a few blobs; return the blobs."""
+    blobs = {hashlib.sha256(data).digest(): data for data in (b"", b"x" * 5000, os.urandom(99))}
+    backend.begin()
+    for number, value in enumerate(_SAMPLE_VALUES):
+        backend.put(KIND, f"p{number % 3}", f"k{number:02d}", value)
+    for digest, data in blobs.items():
+        backend.put_blob(digest, data)
+    backend.commit()
+    return blobs
+
+
+# -- durability and atomicity ---------------------------------------------------------------
+def test_everything_survives_close_and_reopen(db: Path) -> None:
+    """Records of every value type and every blob come back identical after close and reopen."""
+    first = SqliteBackend(db)
+    blobs = fill(first)
+    before = {p: list(first.scan(KIND, p)) for p in first.partitions(KIND)}
+    stats = first.blob_stats()
+    first.close()
+
+    second = SqliteBackend(db)
+    after = {p: list(second.scan(KIND, p)) for p in second.partitions(KIND)}
+    assert _same(before, after)
+    assert stats == second.blob_stats()
+    assert blobs == {digest: second.get_blob(digest) for digest in blobs}
+    second.close()
+
+
+def test_rollback_leaves_the_file_logically_unchanged(backend: SqliteBackend, db: Path) -> None:
+    """After a unit of work full of changes (and a failed write) is rolled back, every table
+    holds exactly what it held before."""
+    blobs = fill(backend)
+    before = logical_dump(db)
+    backend.begin()
+    backend.put(KIND, "p0", "k00", "replaced")
+    backend.put(KIND, "new", "key", ("new", 1))
+    backend.delete(KIND, "p1", "k01")
+    backend.clear_partition(KIND, "p2")
+    backend.put_blob(hashlib.sha256(b"new").digest(), b"new")
+    for digest in blobs:
+        backend.delete_blob(digest)
+    with pytest.raises(StorageBackendError):
+        backend.put(KIND, "p0", "bad", object())
+    backend.rollback()
+    assert before == logical_dump(db)
+
+
+def test_unit_of_work_is_invisible_to_other_connections_until_commit(
+    backend: SqliteBackend, db: Path
+) -> None:
+    """Another backend on the same file sees none of a unit's writes before commit, all after."""
+    other = SqliteBackend(db)
+    assert other.get(KIND, "p", "k") is None  # also caches the absence
+    backend.begin()
+    backend.put(KIND, "p", "k", 1)
+    backend.put_blob(b"d" * 32, b"data")
+    assert other.get(KIND, "p", "k") is None
+    expected = []
+    assert expected == list(other.scan(KIND, "p"))
+    expected_stats = (0, 0)
+    assert expected_stats == other.blob_stats()
+    backend.commit()
+    expected = 1
+    assert expected == other.get(KIND, "p", "k")
+    expected = [("k", 1)]
+    assert expected == list(other.scan(KIND, "p"))
+    expected = b"data"
+    assert expected == other.get_blob(b"d" * 32)
+    other.close()
+
+
+def test_cache_follows_commits_of_other_connections(backend: SqliteBackend, db: Path) -> None:
+    """A value cached by one backend is replaced when another backend commits a new one."""
+    other = SqliteBackend(db)
+    for version in range(3):
+        other.begin()
+        other.put(KIND, "p", "k", version)
+        other.commit()
+        assert version == backend.get(KIND, "p", "k")
+        assert {"k": version} == backend.get_many(KIND, "p", ["k"])
+    other.begin()
+    other.delete(KIND, "p", "k")
+    other.commit()
+    assert backend.get(KIND, "p", "k") is None
+    other.close()
+
+
+def test_close_with_an_open_unit_of_work_discards_it(db: Path) -> None:
+    """Closing inside a unit of work rolls it back."""
+    first = SqliteBackend(db)
+    first.begin()
+    first.put(KIND, "p", "k", "uncommitted")
+    first.close()
+    with SqliteBackend(db) as second:
+        assert second.get(KIND, "p", "k") is None
+
+
+def test_closed_backend_refuses_every_call(backend: SqliteBackend) -> None:
+    """After close, a call raises StorageBackendError with code StorageBackend.Closed."""
+    backend.close()
+    with pytest.raises(StorageBackendError) as info:
+        backend.get(KIND, "p", "k")
+    expected = "StorageBackend.Closed"
+    assert expected == info.value.code
+    backend.close()  # closing twice is harmless
+
+
+def test_get_many_reads_more_keys_than_one_statement_may_bind(backend: SqliteBackend) -> None:
+    """get_many splits a long key list into several statements and keeps the caller's order."""
+    backend.begin()
+    for number in range(0, 1500, 2):
+        backend.put(KIND, "p", f"{number:05d}", number)
+    backend.commit()
+    keys = [f"{number:05d}" for number in reversed(range(1500))]
+    fresh = SqliteBackend(backend.path, cache_size=0)
+    expected = {key: int(key) for key in keys if int(key) % 2 == 0}
+    actual = fresh.get_many(KIND, "p", keys)
+    assert list(expected.items()) == list(actual.items())
+    fresh.close()
+
+
+# -- the file: identity, schema version, migration, settings ----------------------------------
+def test_new_file_is_marked_as_a_cloudbackup_database(backend: SqliteBackend, db: Path) -> None:
+    """A new database carries the application id, the schema version and WAL mode."""
+    conn = sqlite3.connect(db)
+    found = (
+        conn.execute("PRAGMA application_id").fetchone()[0],
+        conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0],
+        conn.execute("PRAGMA journal_mode").fetchone()[0],
+    )
+    conn.close()
+    assert (APPLICATION_ID, str(SCHEMA_VERSION), "wal") == found
+
+
+@pytest.mark.parametrize(("level", "number"), [("FULL", 2), ("normal", 1), ("OFF", 0)])
+def test_synchronous_level_is_applied(db: Path, level: str, number: int) -> None:
+    """The synchronous setting reaches SQLite."""
+    with SqliteBackend(db, synchronous=level) as opened:
+        assert number == opened._conn.execute("PRAGMA synchronous").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"synchronous": "SOMETIMES"},
+        {"timeout": -1},
+        {"timeout": float("inf")},
+        {"timeout": "5"},
+        {"cache_size": -1},
+    ],
+)
+def test_invalid_settings_are_refused(db: Path, options: dict[str, Any]) -> None:
+    """Out-of-range settings raise StorageBackendError before any file is created."""
+    with pytest.raises(StorageBackendError) as info:
+        SqliteBackend(db, **options)
+    expected = "StorageBackend.InvalidSetting"
+    assert expected == info.value.code
+    assert not db.exists()
+
+
+def test_empty_existing_file_becomes_a_database(db: Path) -> None:
+    """A zero-byte file (e.g. from mkstemp) is initialised like a missing one."""
+    db.write_bytes(b"")
+    with SqliteBackend(db) as opened:
+        expected = (0, 0)
+        assert expected == opened.blob_stats()
+
+
+def test_newer_schema_is_refused_and_left_untouched(db: Path) -> None:
+    """A file written by a newer schema raises StorageBackend.SchemaTooNew and is not changed."""
+    with SqliteBackend(db) as opened:
+        fill(opened)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+    )
+    conn.commit()
+    conn.close()
+    before = file_digest(db)
+    with pytest.raises(StorageBackendError) as info:
+        SqliteBackend(db)
+    expected = ("StorageBackend.SchemaTooNew", before)
+    assert expected == (info.value.code, file_digest(db))
+    assert "Upgrade cloudbackup" in info.value.recommend
+
+
+def make_text_file(path: Path) -> None:
+    """A file that is not SQLite at all."""
+    path.write_text("hello, this is not a database\n" * 200)
+
+
+def make_foreign_database(path: Path) -> None:
+    """Another application's SQLite database."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (name TEXT)")
+    conn.execute("INSERT INTO users VALUES ('ada')")
+    conn.commit()
+    conn.close()
+
+
+def make_other_application_id(path: Path) -> None:
+    """An empty SQLite database that another application has claimed."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA application_id = 1234")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("DROP TABLE t")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("make", [make_text_file, make_foreign_database, make_other_application_id])
+def test_foreign_files_are_refused_and_left_untouched(db: Path, make: Any) -> None:
+    """A file that is not a cloudbackup database raises StorageBackend.NotCloudbackup and keeps
+    its bytes."""
+    make(db)
+    before = file_digest(db)
+    with pytest.raises(StorageBackendError) as info:
+        SqliteBackend(db)
+    expected = ("StorageBackend.NotCloudbackup", before)
+    assert expected == (info.value.code, file_digest(db))
+    assert str(db) in info.value.message
+
+
+def test_older_schema_is_migrated_once(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening a file with an older schema runs each migration step once, in one transaction."""
+    with SqliteBackend(db) as opened:
+        fill(opened)
+    calls: list[int] = []
+
+    def add_labels(conn: sqlite3.Connection) -> None:
+        calls.append(1)
+        conn.execute("CREATE TABLE labels (name TEXT PRIMARY KEY)")
+
+    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {SCHEMA_VERSION: add_labels})
+    with SqliteBackend(db) as migrated:
+        assert _same(_SAMPLE_VALUES[5], migrated.get(KIND, "p2", "k05"))
+    with SqliteBackend(db):
+        pass
+    conn = sqlite3.connect(db)
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert ([1], str(SCHEMA_VERSION + 1)) == (calls, version)
+    assert "labels" in tables
+
+
+def test_missing_migration_step_is_refused_without_change(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a migration step for the file's version, opening fails and changes nothing."""
+    with SqliteBackend(db) as opened:
+        fill(opened)
+    before = logical_dump(db)
+    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {})
+    with pytest.raises(StorageBackendError) as info:
+        SqliteBackend(db)
+    expected = "StorageBackend.NoMigration"
+    assert expected == info.value.code
+    assert before == logical_dump(db)
+
+
+def test_failing_migration_step_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration step that fails half-way leaves the file at its old version and content."""
+    with SqliteBackend(db) as opened:
+        fill(opened)
+    before = logical_dump(db)
+
+    def half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE partial (x)")
+        conn.execute("DELETE FROM records")
+        raise sqlite3.OperationalError("disk I/O error (simulated)")
+
+    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {SCHEMA_VERSION: half_done})
+    with pytest.raises(StorageBackendError):
+        SqliteBackend(db)
+    assert before == logical_dump(db)
+
+
+# -- one writer at a time ---------------------------------------------------------------------
+def test_begin_takes_the_write_lock_at_once(backend: SqliteBackend, db: Path) -> None:
+    """A unit of work holds the write lock from begin on, so a second writer times out even
+    before the first has written anything."""
+    backend.begin()
+    other = SqliteBackend(db, timeout=0.2)
+    started = time.monotonic()
+    with pytest.raises(StorageBackendError) as info:
+        other.begin()
+    waited = time.monotonic() - started
+    backend.rollback()
+    expected = "StorageBackend.Busy"
+    assert expected == info.value.code
+    assert 0.15 <= waited < 5
+    assert str(db) in info.value.message
+    other.begin()  # the failed begin left it usable
+    other.rollback()
+    other.close()
+
+
+def test_writer_in_another_process_blocks_then_commits(db: Path) -> None:
+    """While another process holds a unit of work open, begin fails with StorageBackend.Busy
+    after the timeout and reads see only committed state; after its commit, everything shows."""
+    reader = SqliteBackend(db, timeout=0.3)
+    assert reader.get(KIND, "p", "k") is None
+    locked, release = SPAWN.Event(), SPAWN.Event()
+    child = SPAWN.Process(target=crash.hold_write_lock, args=(str(db), locked, release))
+    child.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not locked.wait(0.05):
+            assert child.is_alive(), "the child died before taking the lock"
+            assert time.monotonic() < deadline, "the child never took the lock"
+        started = time.monotonic()
+        with pytest.raises(StorageBackendError) as info:
+            reader.begin()
+        waited = time.monotonic() - started
+        expected = "StorageBackend.Busy"
+        assert expected == info.value.code
+        assert 0.25 <= waited < 5
+        assert reader.get(KIND, "p", "k") is None
+        assert reader.get_blob(b"c" * 32) is None
+        expected = []
+        assert expected == list(reader.partitions(KIND))
+    finally:
+        release.set()
+        child.join(60)
+    expected = 0
+    assert expected == child.exitcode
+    expected = "from the child"
+    assert expected == reader.get(KIND, "p", "k")
+    expected = b"child blob"
+    assert expected == reader.get_blob(b"c" * 32)
+    reader.begin()
+    reader.rollback()
+    reader.close()
+
+
+def test_concurrent_writers_lose_no_update(db: Path) -> None:
+    """Read-modify-write units of work from several processes at once add up exactly."""
+    with SqliteBackend(db) as setup:
+        setup.begin()
+        setup.put(KIND, "counter", "n", 0)
+        setup.commit()
+    start = SPAWN.Event()
+    workers = [SPAWN.Process(target=crash.increment, args=(str(db), 40, start)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(120)
+    expected = [0, 0, 0]
+    assert expected == [worker.exitcode for worker in workers]
+    with SqliteBackend(db) as check:
+        expected = 120
+        assert expected == check.get(KIND, "counter", "n")
+
+
+def use_inherited_backend(backend: SqliteBackend, results: Any) -> None:
+    """In a forked child: try to use a backend the parent opened."""
+    try:
+        backend.get(KIND, "p", "k")
+    except StorageBackendError as exc:
+        results.put(exc.code)
+    else:
+        results.put("no error")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_backend_refuses_use_after_fork(backend: SqliteBackend) -> None:
+    """A forked child cannot use the parent's connection, which would risk corrupting the file."""
+    fork = multiprocessing.get_context("fork")
+    results = fork.Queue()
+    child = fork.Process(target=use_inherited_backend, args=(backend, results))
+    child.start()
+    code = results.get(timeout=60)
+    child.join(60)
+    expected = "StorageBackend.WrongProcess"
+    assert expected == code
+    assert backend.get(KIND, "p", "k") is None  # the parent's connection still works
+
+
+# -- a whole Cloud in the file ----------------------------------------------------------------
+def world_view(cloud: Cloud) -> dict[str, object]:
+    """Everything a user can read about a small world, for before/after comparisons."""
+    ecs, kms = cloud.ecs(REGION), cloud.kms(REGION)
+    return {
+        "now": cloud.now(),
+        "next_event": cloud.next_event_time(),
+        "instances": ecs.describe_instances(page_size=100).items,
+        "disks": ecs.describe_disks(page_size=100).items,
+        "snapshots": ecs.describe_snapshots(page_size=100).items,
+        "links": ecs.describe_snapshot_links(page_size=100).items,
+        "keys": kms.list_keys(page_size=100).keys,
+        "events": list(cloud.events),
+        "storage": cloud.storage_stats(),
+    }
+
+
+def test_reopened_world_is_identical_and_its_pending_events_still_fire(db: Path) -> None:
+    """Closing and reopening gives back the same world, and a snapshot still progressing at
+    close finishes at its due virtual time after reopen, with its bytes intact."""
+    with Cloud(backend=SqliteBackend(db), seed=3) as cloud:
+        ecs = cloud.ecs(REGION)
+        [instance_id] = ecs.run_instances(
+            zone_id=ZONE,
+            instance_type="ecs.g7.large",
+            system_disk=SystemDisk(),
+            data_disks=[DataDisk(category="cloud_ssd", size=20)],
+        )
+        cloud.advance(dt.timedelta(minutes=5))
+        [disk] = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+        ecs.write_disk(disk.disk_id, 4096, b"kept across a restart" * 100)
+        snapshot_id = ecs.create_snapshot(disk_id=disk.disk_id, snapshot_name="progressing")
+        due = cloud.next_event_time()
+        before = world_view(cloud)
+        expected_status = "progressing"
+        assert expected_status == ecs.describe_snapshot(snapshot_id).status.value
+
+    with Cloud(backend=SqliteBackend(db), seed=3) as cloud:
+        assert before == world_view(cloud)
+        ecs = cloud.ecs(REGION)
+        snapshot = ecs.describe_snapshot(snapshot_id)
+        assert expected_status == snapshot.status.value
+        assert due is not None
+        cloud.run_until(due)
+        expected = ("accomplished", due)
+        assert expected == (ecs.describe_snapshot(snapshot_id).status.value, cloud.now())
+        ecs.write_disk(disk.disk_id, 4096, b"x" * 2100)
+        ecs.stop_instance(instance_id)
+        cloud.advance(dt.timedelta(minutes=5))
+        ecs.reset_disk(disk_id=disk.disk_id, snapshot_id=snapshot_id)
+        ecs.start_instance(instance_id)
+        cloud.advance(dt.timedelta(minutes=5))
+        restored = ecs.read_disk(disk.disk_id, 4096, 2100)
+    expected_bytes = b"kept across a restart" * 100
+    assert expected_bytes == restored
+
+
+def test_plaintext_of_an_encrypted_disk_never_reaches_the_file(db: Path) -> None:
+    """What a guest writes to an encrypted disk appears nowhere in the database files, while
+    the same kind of write to a plain disk does (so the search itself works)."""
+    secret, visible = b"TOP-SECRET-PAYLOAD-0123456789" * 40, b"PLAIN-VISIBLE-PAYLOAD-987654" * 40
+    with Cloud(backend=SqliteBackend(db), seed=5) as cloud:
+        ecs = cloud.ecs(REGION)
+        [instance_id] = ecs.run_instances(
+            zone_id=ZONE,
+            instance_type="ecs.g7.large",
+            system_disk=SystemDisk(),
+            data_disks=[
+                DataDisk(category="cloud_essd", size=20, disk_name="sealed", encrypted=True),
+                DataDisk(category="cloud_essd", size=20, disk_name="plain"),
+            ],
+        )
+        cloud.advance(dt.timedelta(minutes=5))
+        disks = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+        by_name = {disk.disk_name: disk.disk_id for disk in disks}
+        ecs.write_disk(by_name["sealed"], 0, secret)
+        ecs.write_disk(by_name["plain"], 0, visible)
+        ecs.create_snapshot(disk_id=by_name["sealed"], snapshot_name="sealed-snap")
+        assert secret == ecs.read_disk(by_name["sealed"], 0, len(secret))
+        files = [Path(f"{db}{suffix}") for suffix in ("", "-wal")]
+        while_open = b"".join(f.read_bytes() for f in files if f.exists())
+    after_close = db.read_bytes()
+    for content in (while_open, after_close):
+        assert secret[:29] not in content
+        assert visible[:28] in content
+
+
+# -- crash safety -----------------------------------------------------------------------------
+CRASH_SEED = 20240101
+CHILD = Path(__file__).with_name("sqlite_crash_child.py")
+
+
+def wait_for_line(path: Path, prefix: str, timeout: float) -> None:
+    """Wait until the file holds a line starting with ``prefix``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(line.startswith(prefix) for line in path.read_text().splitlines()):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"the child never printed {prefix!r}")
+
+
+def test_sigkill_at_random_points_loses_no_acknowledged_unit(tmp_path: Path) -> None:
+    """SIGKILL a writer at random moments again and again: after each reopen, every acknowledged
+    unit of work is there, and the file holds exactly units 0..N for some N (no half unit)."""
+    trials = int(os.environ.get("CLOUDBACKUP_CRASH_TRIALS", "40"))
+    rng = random.Random(CRASH_SEED)
+    db = tmp_path / "crash.db"
+    records: dict[tuple[str, str, str], object] = {}
+    blobs: dict[bytes, bytes] = {}
+    head = -1
+    outcomes: Counter[str] = Counter()
+    for trial in range(trials):
+        synchronous = ("FULL", "NORMAL")[trial % 2]
+        out, err = tmp_path / f"out-{trial}.txt", tmp_path / f"err-{trial}.txt"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, str(CHILD), str(db), str(CRASH_SEED), synchronous],
+                stdout=stdout,
+                stderr=stderr,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            )
+            try:
+                wait_for_line(out, "open", 30)
+                time.sleep(rng.uniform(0, 0.15))
+            finally:
+                child.send_signal(signal.SIGKILL)
+                child.wait(30)
+        expected = -signal.SIGKILL
+        assert expected == child.returncode, err.read_text()
+        lines = out.read_text().splitlines()
+        acked = [int(line.split()[1]) for line in lines if line.startswith("ack ")]
+        last_acked = max(acked, default=head)
+        last = lines[-1].split()[0]
+
+        with SqliteBackend(db) as reopened:
+            found = reopened.get(*crash.HEAD)
+            new_head = -1 if found is None else found
+            assert isinstance(new_head, int)
+            # Every acknowledged unit is there. The unit being written when the kill came is
+            # there only if the kill came after its COMMIT began (and before its "ack" line).
+            allowed = {last_acked, last_acked + 1} if last == "commit" else {last_acked}
+            assert new_head in allowed, (trial, new_head, lines[-3:])
+            touched = set()
+            for number in range(head + 1, new_head + 1):
+                _, contents = crash.unit_writes(CRASH_SEED, number)
+                touched.update(hashlib.sha256(blob).digest() for blob in contents)
+                touched.add(crash.unit_deletes(CRASH_SEED, number)[1])
+                crash.apply_to_model(records, blobs, CRASH_SEED, number)
+            stored = {
+                (crash.RECORD_KIND, partition, key): value
+                for partition in list(reopened.partitions(crash.RECORD_KIND))
+                for key, value in reopened.scan(crash.RECORD_KIND, partition)
+            }
+            if found is not None:
+                stored[crash.HEAD] = found
+            assert sorted(records) == sorted(stored), trial
+            assert all(_same(records[address], stored[address]) for address in records), trial
+            expected_stats = (len(blobs), sum(map(len, blobs.values())))
+            assert expected_stats == reopened.blob_stats()
+            for digest in touched - {None}:
+                assert blobs.get(digest) == reopened.get_blob(digest)  # type: ignore[arg-type]
+        outcomes[f"last line {last!r}"] += 1
+        if new_head == last_acked + 1:
+            outcomes["kill after commit, before ack"] += 1
+        head = new_head
+
+    with SqliteBackend(db) as final:
+        for digest, data in blobs.items():
+            assert data == final.get_blob(digest)
+        expected = "ok"
+        assert expected == final._conn.execute("PRAGMA integrity_check").fetchone()[0]
+    print(f"\nSIGKILL trials: {trials}, units committed: {head + 1}, {dict(outcomes)}")
+    assert head > trials  # the children made real progress between kills
+
+
+# -- crash safety of a whole Cloud ----------------------------------------------------------------
+def make_crash_world(db: Path) -> tuple[str, list[str]]:
+    """A world with a Running instance and two ESSD data disks, one encrypted."""
+    backend = SqliteBackend(db)
+    with Cloud(backend=backend, seed=crash.CLOUD_SEED, block_size=crash.CLOUD_BLOCK_SIZE) as cloud:
+        ecs = cloud.ecs(REGION)
+        [instance_id] = ecs.run_instances(
+            zone_id=ZONE,
+            instance_type="ecs.g7.large",
+            system_disk=SystemDisk(),
+            data_disks=[
+                DataDisk(category="cloud_essd", size=20, disk_name="plain"),
+                DataDisk(category="cloud_essd", size=20, disk_name="sealed", encrypted=True),
+            ],
+        )
+        cloud.advance(dt.timedelta(minutes=5))
+        disks = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+        by_name = {disk.disk_name: disk.disk_id for disk in disks}
+    return instance_id, [by_name["plain"], by_name["sealed"]]
+
+
+def crash_image(db: Path, target: Path) -> Path:
+    """Copy a database and its WAL as a killed process left them (no -shm: SQLite rebuilds it)."""
+    for suffix in ("", "-wal"):
+        source = Path(f"{db}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, f"{target}{suffix}")
+    return target
+
+
+def restored_snapshots(ecs: Any, cloud: Cloud, instance_id: str) -> dict[str, tuple[str, bytes]]:
+    """Every crash- snapshot's source disk and bytes, read back after ResetDisk."""
+    snapshots = crash.crash_snapshots(ecs, instance_id)
+    restored: dict[str, tuple[str, bytes]] = {}
+    ecs.stop_instance(instance_id)
+    cloud.advance(dt.timedelta(minutes=5))
+    for name, snapshot in sorted(snapshots.items()):
+        ecs.reset_disk(disk_id=snapshot.source_disk_id, snapshot_id=snapshot.snapshot_id)
+        ecs.start_instance(instance_id)
+        cloud.advance(dt.timedelta(minutes=5))
+        data = ecs.read_disk(snapshot.source_disk_id, 0, crash.SPAN)
+        restored[name] = (snapshot.source_disk_id, data)
+        ecs.stop_instance(instance_id)
+        cloud.advance(dt.timedelta(minutes=5))
+    return restored
+
+
+def test_sigkill_during_ecs_operations_keeps_every_acknowledged_one(tmp_path: Path) -> None:
+    """SIGKILL a process doing guest writes, snapshots and snapshot deletions through a Cloud:
+    after each kill the world holds exactly the acknowledged operations (plus, at most, the one
+    that was running), and every snapshot restores byte-exact."""
+    trials = int(os.environ.get("CLOUDBACKUP_CLOUD_CRASH_TRIALS", "25"))
+    rng = random.Random(CRASH_SEED + 1)
+    db = tmp_path / "cloud.db"
+    instance_id, disk_ids = make_crash_world(db)
+    model = crash.CloudModel(len(disk_ids))
+    done = -1
+    outcomes: Counter[str] = Counter()
+    for trial in range(trials):
+        synchronous = ("FULL", "NORMAL")[trial % 2]
+        out, err = tmp_path / f"cloud-out-{trial}.txt", tmp_path / f"cloud-err-{trial}.txt"
+        command = [sys.executable, str(CHILD), "cloud", str(db), str(CRASH_SEED), synchronous]
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            child = subprocess.Popen(
+                [*command, str(done + 1), instance_id, *disk_ids],
+                stdout=stdout,
+                stderr=stderr,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            )
+            try:
+                wait_for_line(out, "open", 30)
+                time.sleep(rng.uniform(0, 0.3))
+            finally:
+                child.send_signal(signal.SIGKILL)
+                child.wait(30)
+        expected_code = -signal.SIGKILL
+        assert expected_code == child.returncode, err.read_text()
+        lines = out.read_text().splitlines()
+        acked = [int(line.split()[1]) for line in lines if line.startswith("ack ")]
+        last_acked = max(acked, default=done)
+        for number in range(done + 1, last_acked + 1):
+            model.apply(CRASH_SEED, number)
+        candidates = {model.observable(): last_acked}
+        running = lines[-1].startswith("begin ")
+        if running:
+            after = copy.deepcopy(model)
+            after.apply(CRASH_SEED, last_acked + 1)
+            candidates.setdefault(after.observable(), last_acked + 1)
+
+        image = crash_image(db, tmp_path / f"image-{trial}.db")
+        backend = SqliteBackend(image)
+        with Cloud(
+            backend=backend, seed=crash.CLOUD_SEED, block_size=crash.CLOUD_BLOCK_SIZE
+        ) as cloud:
+            ecs = cloud.ecs(REGION)
+            contents = tuple(ecs.read_disk(disk_id, 0, crash.SPAN) for disk_id in disk_ids)
+            names = frozenset(crash.crash_snapshots(ecs, instance_id))
+            assert (contents, names) in candidates, (trial, lines[-2:])
+            if candidates[(contents, names)] != last_acked:
+                model = after
+                outcomes["running operation had committed"] += 1
+            done = candidates[(contents, names)]
+            expected = {
+                name: (disk_ids[disk], data) for name, (disk, data) in model.snapshots.items()
+            }
+            assert expected == restored_snapshots(ecs, cloud, instance_id)
+        image.unlink()
+        outcomes["killed while an operation ran" if running else "killed between operations"] += 1
+        outcomes["snapshots restored"] += len(expected)
+    print(f"\nECS SIGKILL trials: {trials}, operations done: {done + 1}, {dict(outcomes)}")
+    assert done > trials
