@@ -456,7 +456,7 @@ def world_view(cloud: Cloud) -> dict[str, object]:
         "disks": ecs.describe_disks(page_size=100).items,
         "snapshots": ecs.describe_snapshots(page_size=100).items,
         "links": ecs.describe_snapshot_links(page_size=100).items,
-        "keys": kms.list_keys(page_size=100).keys,
+        "keys": list(kms.list_keys(page_size=100)),
         "events": list(cloud.events),
         "storage": cloud.storage_stats(),
     }
