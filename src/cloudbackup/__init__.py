@@ -57,6 +57,7 @@ from ._domain.requests import ResetDiskSpec as ResetDiskSpec
 from ._domain.requests import SystemDisk as SystemDisk
 from ._events import AliasCreated as AliasCreated
 from ._events import AliasDeleted as AliasDeleted
+from ._events import AliasUpdated as AliasUpdated
 from ._events import DiskAttached as DiskAttached
 from ._events import DiskCreated as DiskCreated
 from ._events import DiskDeleted as DiskDeleted
@@ -90,7 +91,6 @@ from ._services._base import Timings as Timings
 from ._services.ecs import EcsService as EcsService
 from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
 from ._services.kms import KmsService as KmsService
-from ._services.kms import ListKeysResult as ListKeysResult
 from ._time import DEFAULT_START as DEFAULT_START
 from ._time import Clock as Clock
 from ._time import ManualClock as ManualClock
@@ -108,6 +108,7 @@ __all__ = [
     "Alias",
     "AliasCreated",
     "AliasDeleted",
+    "AliasUpdated",
     "CategorySpec",
     "Clock",
     "Cloud",
@@ -149,7 +150,6 @@ __all__ = [
     "KmsKey",
     "KmsService",
     "Limits",
-    "ListKeysResult",
     "LockStatus",
     "ManualClock",
     "Page",

@@ -16,6 +16,7 @@ import attrs
 
 from ._store import Store
 from ._time import Clock, require_aware
+from .errors import InvalidParameterError
 
 __all__ = ["Engine", "Timer"]
 
@@ -97,7 +98,11 @@ class Engine:
         """
         instant = require_aware(instant, "instant")
         if instant < self._clock.now():
-            return 0
+            raise InvalidParameterError(
+                f"Cannot run until {instant.isoformat()}: virtual time is already at "
+                f"{self._clock.now().isoformat()}.",
+                recommend="Pass an instant at or after cloud.now().",
+            )
         fired = 0
         while True:
             head = self._peek()

@@ -31,6 +31,7 @@ __all__ = [
     "KeyStateChanged",
     "AliasCreated",
     "AliasDeleted",
+    "AliasUpdated",
     "SnapshotCompleted",
     "SnapshotCreated",
     "SnapshotDeleted",
@@ -262,6 +263,14 @@ class KeyDeleted(Event):
 @attrs.frozen(kw_only=True)
 class AliasCreated(Event):
     """A KMS alias was created or pointed at another key."""
+
+    alias_name: str
+    key_id: str
+
+
+@attrs.frozen(kw_only=True)
+class AliasUpdated(Event):
+    """A KMS alias was pointed at another key (``UpdateAlias``)."""
 
     alias_name: str
     key_id: str

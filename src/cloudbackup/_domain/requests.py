@@ -33,8 +33,9 @@ class DataDisk:
     """One ``DataDisk.N.*`` of ``RunInstances`` / ``CreateInstance``."""
 
     category: str = "cloud_essd"
-    size: int | None = 40
-    """GiB; may be omitted when ``snapshot_id`` is given."""
+    size: int | None = None
+    """``DataDisk.N.Size`` in GiB; required unless ``snapshot_id`` is given (then it defaults
+    to, and may not be below, the snapshot's source disk size)."""
     performance_level: str | None = None
     snapshot_id: str | None = None
     """Create the disk from this snapshot."""
@@ -92,5 +93,4 @@ def paginate(items: Sequence[T], page_number: int, page_size: int) -> Page[T]:
     """Cut ``items`` into the requested page."""
     start = (page_number - 1) * page_size
     end = start + page_size
-    token = str(end) if end < len(items) else None
-    return Page(tuple(items[start:end]), len(items), page_number, page_size, token)
+    return Page(tuple(items[start:end]), len(items), page_number, page_size)

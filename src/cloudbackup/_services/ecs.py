@@ -238,7 +238,7 @@ class EcsService:
             raise QuotaExceededError(
                 f"An instance can have at most {world.limits.data_disks_per_instance} data "
                 f"disks; {len(data_disks)} were requested.",
-                code="InvalidDataDiskSize.ValueNotSupported",
+                code="InstanceDiskNumber.LimitExceed",
                 recommend="Request fewer data disks.",
             )
         for item in data_disks:
@@ -709,6 +709,8 @@ class EcsService:
         if disk.data_key is not None:
             self._world.kms(self.region)._key_for_ecs(disk.data_key.kms_key_id)
         if disk.type is DiskType.system:
+            # A system disk goes back only onto a stopped instance without one.
+            self._require_instance_status(instance, InstanceStatus.Stopped)
             if any(d.type is DiskType.system for d in self._instance_disks(instance_id)):
                 raise IncorrectStatusError(
                     f"Instance {instance_id} already has a system disk.",
@@ -764,7 +766,9 @@ class EcsService:
         disk = self._disk(disk_id)
         instance = self._instance(instance_id)
         if delete_with_instance is not None:
-            v.boolean("DeleteWithInstance", delete_with_instance)
+            disk = attrs.evolve(
+                disk, delete_with_instance=v.boolean("DeleteWithInstance", delete_with_instance)
+            )
         if not any(a.instance_id == instance_id for a in disk.attachments):
             raise IncorrectStatusError(
                 f"Disk {disk.disk_id} is not attached to instance {instance_id}.",
@@ -823,7 +827,9 @@ class EcsService:
     def _destroy_disk(self, disk: Disk) -> None:
         world = self._world
         for snapshot in self._disk_snapshots(disk.disk_id):
-            if snapshot.status is SnapshotStatus.progressing:
+            locked = snapshot.lock is not None and snapshot.lock.holds(world.now())
+            if snapshot.status is SnapshotStatus.progressing and not locked:
+                # A locked one survives: its data was captured when it was created.
                 self._remove_snapshot(snapshot, reason="disk_released")
         for _, digest in world.store.raw_scan(DISK_BLOCKS, disk.disk_id):
             assert isinstance(digest, bytes)
@@ -833,7 +839,11 @@ class EcsService:
         if disk.source_snapshot_id is not None:
             source = world.store.get(Snapshot, self.region_id, disk.source_snapshot_id)
             if source is not None:
-                self._put_snapshot(attrs.evolve(source, disk_refs=source.disk_refs - 1))
+                source = attrs.evolve(source, disk_refs=source.disk_refs - 1)
+                self._put_snapshot(source)
+                expire = source.expire_time
+                if expire is not None and expire <= world.now():
+                    self._expire(source)
         world.store.delete(Disk, self.region_id, disk.disk_id)
         world.events._emit(
             DiskDeleted, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id
@@ -1672,7 +1682,7 @@ class EcsService:
                     recommend="Pass cool_off_period=0.",
                 )
             if days < existing.lock_duration:
-                raise OperationDeniedError(
+                raise InvalidParameterError(
                     f"The lock on {snapshot.snapshot_id} is past its cool-off period; its "
                     f"duration ({existing.lock_duration} days) can only be extended.",
                     code="InvalidParameter.LockDuration",
@@ -1782,15 +1792,8 @@ class EcsService:
                 code="InvalidRegion.NotSupport",
                 recommend="Use a region that supports snapshot-consistent groups.",
             )
-        include = v.id_list(
-            "DiskId",
-            disk_ids,
-            max_items=world.limits.snapshot_group_max_disks,
-            code="NumberExceed.TooManyDisks",
-        )
-        exclude = v.id_list(
-            "ExcludeDiskId", exclude_disk_ids, max_items=world.limits.snapshot_group_max_disks
-        )
+        include = v.id_list("DiskId", disk_ids, max_items=10**6)
+        exclude = v.id_list("ExcludeDiskId", exclude_disk_ids, max_items=10**6)
         group_name = v.name_text("Name", name, code="InvalidName.Malformed")
         desc = v.optional_text(
             "Description", description, 2, 256, code="InvalidDescription.Malformed"
@@ -2204,7 +2207,9 @@ class EcsService:
                     spec.size,
                     snapshot.source_disk_size,
                     65536,
-                    code="InvalidDiskSize.TooSmall",
+                    code="InvalidDiskSize.TooSmall"
+                    if isinstance(spec.size, int) and spec.size < snapshot.source_disk_size
+                    else "InvalidDiskSize.ValueNotSupported",
                 )
             )
             if kind is DiskType.system:
@@ -2411,8 +2416,8 @@ class EcsService:
                 due, _ACTION_SNAPSHOT_EXPIRE, self.region_id, snapshot.snapshot_id
             )
             return
-        if snapshot.image_refs:
-            return  # released by delete_image once the image goes
+        if snapshot.image_refs or snapshot.disk_refs:
+            return  # released when the last image or disk made from it goes
         self._remove_snapshot(snapshot, reason="retention")
 
     # ================================================================================

@@ -10,10 +10,12 @@ import attrs
 
 from .. import _validate as v
 from .._domain.kms import Alias, KeySpec, KeyState, KeyUsage, KmsKey
+from .._domain.requests import Page, paginate
 from .._engine import Timer
 from .._events import (
     AliasCreated,
     AliasDeleted,
+    AliasUpdated,
     KeyCreated,
     KeyDeleted,
     KeyStateChanged,
@@ -24,26 +26,17 @@ from ..errors import (
     KmsKeyError,
     OperationDeniedError,
     ResourceNotFoundError,
+    StorageBackendError,
 )
 from . import _crypto
 from ._base import World, unit_of_work
 
-__all__ = ["ECS_SERVICE_ALIAS", "KmsService", "ListKeysResult"]
+__all__ = ["ECS_SERVICE_ALIAS", "KmsService"]
 
 #: The alias of the per-region service key that ECS uses when no key is named.
 ECS_SERVICE_ALIAS = "alias/acs/ecs"
 
 ACTION_DELETE_KEY = "kms.delete_key"
-
-
-@attrs.frozen
-class ListKeysResult:
-    """``ListKeys`` response."""
-
-    keys: tuple[KmsKey, ...]
-    total_count: int
-    page_number: int
-    page_size: int
 
 
 class KmsService:
@@ -147,12 +140,11 @@ class KmsService:
         """``DescribeKey``: a key's metadata, by key id, ARN or alias name."""
         return self._resolve(key_id)
 
-    def list_keys(self, *, page_number: int = 1, page_size: int = 10) -> ListKeysResult:
+    def list_keys(self, *, page_number: int = 1, page_size: int = 10) -> Page[KmsKey]:
         """``ListKeys``: the region's keys, a page at a time (``PageSize`` 1–100)."""
         number, size = v.page(page_number, page_size)
         keys = self._world.store.scan(KmsKey, self.region_id)
-        start = (number - 1) * size
-        return ListKeysResult(tuple(keys[start : start + size]), len(keys), number, size)
+        return paginate(keys, number, size)
 
     @unit_of_work
     def enable_key(self, key_id: str) -> None:
@@ -215,7 +207,7 @@ class KmsService:
         """``UpdateAlias``: point an existing alias at another key."""
         name = self._check_alias_name(alias_name)
         self._alias(name)
-        return self._put_alias(name, self._manageable(key_id))
+        return self._put_alias(name, self._manageable(key_id), AliasUpdated)
 
     @unit_of_work
     def delete_alias(self, alias_name: str) -> None:
@@ -266,7 +258,15 @@ class KmsService:
                 recommend="Pass the CiphertextBlob exactly as Encrypt returned it.",
             ) from exc
         key = self._usable_for_crypto(key_text)
-        return _crypto.unwrap(key.key_spec.value, key.material, sealed, key.key_id.encode())
+        try:
+            return _crypto.unwrap(key.key_spec.value, key.material, sealed, key.key_id.encode())
+        except StorageBackendError as exc:
+            raise InvalidParameterError(
+                "CiphertextBlob failed authentication: it was altered or is not from KMS.",
+                code="InvalidCiphertext",
+                ids=(key.key_id,),
+                recommend="Pass the CiphertextBlob exactly as Encrypt returned it.",
+            ) from exc
 
     # -- internals for ECS ---------------------------------------------------------------
     def _service_key(self) -> KmsKey:
@@ -455,7 +455,9 @@ class KmsService:
             )
         return alias
 
-    def _put_alias(self, name: str, key: KmsKey) -> Alias:
+    def _put_alias(
+        self, name: str, key: KmsKey, event: type[AliasCreated | AliasUpdated] = AliasCreated
+    ) -> Alias:
         world = self._world
         alias = Alias(
             alias_name=name,
@@ -465,7 +467,7 @@ class KmsService:
         )
         world.store.put(Alias, self.region_id, name, alias)
         world.events._emit(
-            AliasCreated,
+            event,
             time=world.now(),
             region_id=self.region_id,
             alias_name=name,
