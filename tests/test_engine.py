@@ -1,0 +1,217 @@
+"""The virtual-time event loop: order, tie-break, timers as records, rollback."""
+
+# House style asserts `expected == actual`; SIM300 would reverse every such assert.
+# ruff: noqa: SIM300
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _helpers import make_cloud, run_instance
+from cloudbackup import (
+    DEFAULT_START,
+    Cloud,
+    DataDisk,
+    InMemoryBackend,
+    ManualClock,
+    SnapshotStatus,
+)
+from cloudbackup._engine import Engine, Timer
+from cloudbackup._store import Store
+from cloudbackup.errors import InvalidParameterError
+
+T0 = DEFAULT_START
+
+
+def seconds(n: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=n)
+
+
+def make_engine() -> tuple[Engine, Store, ManualClock, list[tuple[dt.datetime, str]]]:
+    """An engine whose 'record' action logs (clock time, target) as it fires."""
+    store = Store(InMemoryBackend())
+    clock = ManualClock()
+    engine = Engine(store, clock)
+    fired: list[tuple[dt.datetime, str]] = []
+    engine.register("record", lambda timer: fired.append((clock.now(), timer.target_id)))
+    return engine, store, clock, fired
+
+
+def schedule(engine: Engine, store: Store, due: dt.datetime, target: str) -> Timer:
+    with store.unit():
+        return engine.schedule(due, "record", "cn-hangzhou", target)
+
+
+def test_timers_fire_in_due_order_not_scheduling_order() -> None:
+    """Timers scheduled out of order fire in order of their due time."""
+    engine, store, _, fired = make_engine()
+    for n in (30, 10, 20):
+        schedule(engine, store, seconds(n), f"t{n}")
+    assert 3 == engine.run_until(seconds(100))
+    assert ["t10", "t20", "t30"] == [target for _, target in fired]
+
+
+def test_clock_reads_each_timers_due_time_when_it_fires() -> None:
+    """While a timer runs, the clock reads its due instant; afterwards the target instant."""
+    engine, store, clock, fired = make_engine()
+    schedule(engine, store, seconds(5), "a")
+    schedule(engine, store, seconds(50), "b")
+    engine.run_until(seconds(60))
+    assert [(seconds(5), "a"), (seconds(50), "b")] == fired
+    assert seconds(60) == clock.now()
+
+
+def test_ties_fire_in_scheduling_order() -> None:
+    """Timers due at the same instant fire in the order they were scheduled."""
+    engine, store, _, fired = make_engine()
+    names = [f"n{i}" for i in range(12)]
+    for name in names:
+        schedule(engine, store, seconds(7), name)
+    engine.run_until(seconds(7))
+    assert names == [target for _, target in fired]
+
+
+@settings(max_examples=50)
+@given(st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=30))
+def test_firing_order_is_sorted_by_due_then_sequence(dues: list[int]) -> None:
+    """Any set of timers fires sorted by (due, scheduling order)."""
+    engine, store, _, fired = make_engine()
+    for i, due in enumerate(dues):
+        schedule(engine, store, seconds(due), str(i))
+    engine.run_until(seconds(1000))
+    expected = [str(i) for i, _ in sorted(enumerate(dues), key=lambda p: (p[1], p[0]))]
+    assert expected == [target for _, target in fired]
+
+
+def test_only_due_timers_fire() -> None:
+    """A timer due after the target instant waits; it fires inclusive of its due instant."""
+    engine, store, _, fired = make_engine()
+    schedule(engine, store, seconds(10), "a")
+    assert 0 == engine.run_until(seconds(9))
+    assert [] == fired
+    assert seconds(10) == engine.next_due()
+    assert 1 == engine.run_until(seconds(10))
+    assert engine.next_due() is None
+
+
+def test_timers_scheduled_by_a_handler_fire_in_the_same_run() -> None:
+    """A handler may schedule follow-up work; it fires in the same run if due in time."""
+    engine, store, clock, fired = make_engine()
+
+    def chain(timer: Timer) -> None:
+        fired.append((clock.now(), timer.target_id))
+        if timer.target_id != "c":
+            engine.schedule(
+                clock.now() + dt.timedelta(seconds=1),
+                "chain",
+                "cn-hangzhou",
+                chr(ord(timer.target_id) + 1),
+            )
+
+    engine.register("chain", chain)
+    with store.unit():
+        engine.schedule(seconds(1), "chain", "cn-hangzhou", "a")
+    assert 3 == engine.run_until(seconds(10))
+    assert [(seconds(1), "a"), (seconds(2), "b"), (seconds(3), "c")] == fired
+
+
+def test_timers_are_records_in_the_backend() -> None:
+    """Every pending timer is a record of kind engine.timer, keyed in firing order."""
+    engine, store, _, _ = make_engine()
+    a = schedule(engine, store, seconds(2), "a")
+    b = schedule(engine, store, seconds(1), "b")
+    keys = [key for key, _ in store.backend.scan(Timer.KIND, "")]
+    assert [b.key, a.key] == keys
+    assert [b, a] == engine.pending()
+
+
+def test_cancelled_timer_does_not_fire() -> None:
+    """cancel removes a pending timer."""
+    engine, store, _, fired = make_engine()
+    timer = schedule(engine, store, seconds(1), "a")
+    schedule(engine, store, seconds(2), "b")
+    with store.unit():
+        engine.cancel(timer)
+    engine.run_until(seconds(5))
+    assert ["b"] == [target for _, target in fired]
+
+
+def test_rolled_back_schedule_leaves_no_timer() -> None:
+    """A timer scheduled in a unit of work that rolls back never fires."""
+    engine, store, _, fired = make_engine()
+    engine.next_due()  # build the heap mirror first
+
+    def rejected() -> None:
+        with store.unit():
+            engine.schedule(seconds(1), "record", "cn-hangzhou", "ghost")
+            raise RuntimeError("reject")
+
+    with pytest.raises(RuntimeError):
+        rejected()
+    assert engine.next_due() is None
+    assert 0 == engine.run_until(seconds(5))
+    assert [] == fired
+
+
+def test_failing_handler_rolls_back_and_keeps_the_timer() -> None:
+    """A handler that raises leaves its timer (and state) as they were."""
+    engine, store, _, _ = make_engine()
+
+    def broken(timer: Timer) -> None:
+        store.set_meta("touched", True)
+        raise RuntimeError("handler failed")
+
+    engine.register("broken", broken)
+    with store.unit():
+        timer = engine.schedule(seconds(3), "broken", "cn-hangzhou", "x")
+    with pytest.raises(RuntimeError):
+        engine.run_until(seconds(5))
+    assert store.meta("touched") is None
+    assert [timer] == engine.pending()
+    assert seconds(3) == engine.next_due()
+
+
+def test_run_until_the_past_is_refused() -> None:
+    """run_until an instant before now raises, fires nothing and leaves the clock."""
+    engine, store, clock, fired = make_engine()
+    clock.advance_to(seconds(100))
+    schedule(engine, store, seconds(50), "late")
+    with pytest.raises(InvalidParameterError):
+        engine.run_until(seconds(10))
+    assert seconds(100) == clock.now()
+    assert [] == fired
+    assert 1 == engine.run_until(seconds(100))
+    assert [(seconds(100), "late")] == fired
+
+
+def test_cloud_next_event_time_reports_the_earliest_timer() -> None:
+    """After run_instances, the next event is the instance finishing its boot."""
+    cloud = make_cloud()
+    run_instance(cloud, wait=False)
+    timings = cloud._world.timings
+    assert T0 + timings.instance_pending + timings.instance_start == cloud.next_event_time()
+
+
+def test_pending_work_survives_reopening_the_backend() -> None:
+    """A progressing snapshot's timer lives in the backend: a new Cloud on it completes it."""
+    backend = InMemoryBackend()
+    cloud = Cloud(backend=backend, block_size=4096)
+    ecs, instance_id = run_instance(cloud, data_disks=[DataDisk(category="cloud_ssd", size=20)])
+    [disk] = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+    ecs.write_disk(disk.disk_id, 0, b"x" * 4096)
+    snapshot_id = ecs.create_snapshot(disk_id=disk.disk_id)
+    assert SnapshotStatus.progressing is ecs.describe_snapshot(snapshot_id).status
+    stopped_at = cloud.now()
+
+    reopened = Cloud(backend=backend, block_size=4096)
+    assert stopped_at == reopened.now()
+    assert reopened.next_event_time() is not None
+    reopened.advance(dt.timedelta(hours=1))
+    assert (
+        SnapshotStatus.accomplished
+        is reopened.ecs("cn-hangzhou").describe_snapshot(snapshot_id).status
+    )
