@@ -56,6 +56,7 @@ _DOTTED_RE = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*\Z")
 _HASH_CACHE_FIELD = "_attrs_cached_hash"
 
 _Json = Any
+_MISSING = object()
 
 
 @attrs.frozen
@@ -64,6 +65,7 @@ class _AttrsLayout:
 
     path: str
     names: tuple[str, ...]
+    name_set: frozenset[str]
     fields: tuple[attrs.Attribute[Any], ...]
     caches_hash: bool
 
@@ -207,6 +209,7 @@ class ValueCodec:
             layout = _AttrsLayout(
                 path=self._class_path(cls),
                 names=tuple(field.name for field in fields),
+                name_set=frozenset(field.name for field in fields),
                 fields=fields,
                 caches_hash=hash_code is not None and _HASH_CACHE_FIELD in hash_code.co_names,
             )
@@ -302,8 +305,8 @@ class ValueCodec:
         # The price: a class must keep its whole state in attrs fields (which is what frozen
         # record values do anyway).
         layout = self._layout_for_decode(cls, path)
-        unknown = stored.keys() - set(layout.names)
-        if unknown:
+        if not layout.name_set.issuperset(stored):
+            unknown = stored.keys() - layout.name_set
             raise StorageBackendError(
                 f"A stored {path} has fields this version does not know: {sorted(unknown)}.",
                 code="StorageBackend.SchemaTooNew",
@@ -311,10 +314,8 @@ class ValueCodec:
             )
         instance: object = object.__new__(cls)
         for field in layout.fields:
-            if field.name in stored:
-                value = self._decode(stored[field.name])
-            else:
-                value = _default_of(field, instance, path)
+            raw = stored.get(field.name, _MISSING)
+            value = _default_of(field, instance, path) if raw is _MISSING else self._decode(raw)
             object.__setattr__(instance, field.name, value)
         if layout.caches_hash:
             object.__setattr__(instance, _HASH_CACHE_FIELD, None)

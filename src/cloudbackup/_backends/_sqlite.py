@@ -142,7 +142,7 @@ class SqliteBackend:
         self._timeout = float(timeout)
         self._synchronous = level
         self._cache_size = cache_size
-        self._cache: dict[tuple[str, str, str], object] = {}
+        self._cache = _RecordCache(cache_size)
         self._touched: set[tuple[str, str, str]] = set()
         self._data_version: int | None = None
         self._in_unit = False
@@ -305,7 +305,7 @@ class SqliteBackend:
 
     def _abort(self, *, raise_errors: bool = False) -> None:
         for address in self._touched:
-            self._cache.pop(address, None)
+            self._cache.forget(address)
         self._touched = set()
         self._in_unit = False
         try:
@@ -327,7 +327,7 @@ class SqliteBackend:
         self._check_open()
         self._sync_cache()
         address = (kind, partition, key)
-        cached = self._cache.get(address, None)
+        cached = self._cache.get(address)
         if cached is not None:
             return None if cached is _ABSENT else cached
         row = self._query_one(
@@ -335,7 +335,7 @@ class SqliteBackend:
             address,
         )
         value = None if row is None else DEFAULT_CODEC.decode(row[0])
-        self._remember(address, _ABSENT if value is None else value)
+        self._cache.put(address, _ABSENT if value is None else value)
         return value
 
     def get_many(self, kind: str, partition: str, keys: Iterable[str]) -> dict[str, object]:
@@ -369,7 +369,7 @@ class SqliteBackend:
         for key in missing:
             data = raw.get(key)
             value = _ABSENT if data is None else DEFAULT_CODEC.decode(data)
-            self._remember((kind, partition, key), value)
+            self._cache.put((kind, partition, key), value)
             if value is not _ABSENT:
                 found[key] = value
         return {key: found[key] for key in wanted if key in found}
@@ -391,7 +391,7 @@ class SqliteBackend:
             "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)",
             (kind, partition, key, data),
         )
-        self._remember(address, value)
+        self._cache.put(address, value)
 
     def delete(self, kind: str, partition: str, key: str) -> None:
         """Remove a record inside the open unit of work; a missing record is a no-op.
@@ -403,7 +403,7 @@ class SqliteBackend:
         address = (kind, partition, key)
         self._touched.add(address)
         self._write("DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?", address)
-        self._remember(address, _ABSENT)
+        self._cache.put(address, _ABSENT)
 
     def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
         """Every ``(key, value)`` of a partition, ordered by key, as of this call.
@@ -422,8 +422,10 @@ class SqliteBackend:
                 (kind, partition),
             )
             # Pair each row with its cached value now, not while iterating: the cache moves on.
-            cache = self._cache
-            pairs = [(key, data, cache.get((kind, partition, key), _ABSENT)) for key, data in rows]
+            pairs: list[tuple[str, bytes, object]] = []
+            for key, data in rows:
+                hit = self._cache.get((kind, partition, key))
+                pairs.append((key, data, _ABSENT if hit is None else hit))
         return _decoded(pairs)
 
     def count(self, kind: str, partition: str) -> int:
@@ -447,10 +449,8 @@ class SqliteBackend:
             StorageBackendError: No unit of work is open.
         """
         self._check_in_unit()
-        for address in self._cache:
-            if address[0] == kind and address[1] == partition:
-                self._touched.add(address)
-                self._cache[address] = _ABSENT
+        # Forgotten entries need no undo on rollback: the next read goes to the database.
+        self._cache.forget_partition(kind, partition)
         self._write("DELETE FROM records WHERE kind = ? AND partition = ?", (kind, partition))
 
     def partitions(self, kind: str) -> Iterator[str]:
@@ -604,15 +604,6 @@ class SqliteBackend:
             self._cache.clear()
             self._data_version = row[0]
 
-    def _remember(self, address: tuple[str, str, str], value: object) -> None:
-        if not self._cache_size:
-            return
-        cache = self._cache
-        if address not in cache and len(cache) >= self._cache_size:
-            # Evict the oldest entry (dicts keep insertion order).
-            del cache[next(iter(cache))]
-        cache[address] = value
-
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
         """Run several reads in one read transaction unless a unit of work already is one."""
@@ -671,6 +662,51 @@ class SqliteBackend:
             code="StorageBackend.SqliteError",
             recommend="Check the file system (space, permissions) and the database file.",
         )
+
+
+class _RecordCache:
+    """Decoded records by address, oldest evicted first, indexed by partition.
+
+    Holds the decoded value, or ``_ABSENT`` for a record known not to exist. ``get`` returns
+    ``None`` for an address it knows nothing about.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[tuple[str, str, str], object] = {}
+        self._by_partition: dict[tuple[str, str], set[str]] = {}
+
+    def get(self, address: tuple[str, str, str]) -> object | None:
+        return self._entries.get(address)
+
+    def put(self, address: tuple[str, str, str], value: object) -> None:
+        if not self._size:
+            return
+        entries = self._entries
+        if address not in entries:
+            if len(entries) >= self._size:
+                # Dicts keep insertion order: the first key is the oldest entry.
+                self.forget(next(iter(entries)))
+            self._by_partition.setdefault((address[0], address[1]), set()).add(address[2])
+        entries[address] = value
+
+    def forget(self, address: tuple[str, str, str]) -> None:
+        if self._entries.pop(address, None) is not None:
+            keys = self._by_partition[(address[0], address[1])]
+            keys.discard(address[2])
+            if not keys:
+                del self._by_partition[(address[0], address[1])]
+
+    def forget_partition(self, kind: str, partition: str) -> None:
+        for key in self._by_partition.pop((kind, partition), ()):
+            del self._entries[(kind, partition, key)]
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._by_partition.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def migrate(conn: sqlite3.Connection, found: int) -> None:
