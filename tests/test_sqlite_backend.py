@@ -547,6 +547,7 @@ def wait_for_line(path: Path, prefix: str, timeout: float) -> None:
     raise AssertionError(f"the child never printed {prefix!r}")
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_loses_no_acknowledged_unit(tmp_path: Path) -> None:
     """SIGKILL a writer at random moments again and again: after each reopen, every acknowledged
     unit of work is there, and the file holds exactly units 0..N for some N (no half unit)."""
@@ -668,6 +669,7 @@ def restored_snapshots(ecs: Any, cloud: Cloud, instance_id: str) -> dict[str, tu
     return restored
 
 
+@pytest.mark.slow
 def test_sigkill_during_ecs_operations_keeps_every_acknowledged_one(tmp_path: Path) -> None:
     """SIGKILL a process doing guest writes, snapshots and snapshot deletions through a Cloud:
     after each kill the world holds exactly the acknowledged operations (plus, at most, the one
