@@ -381,7 +381,8 @@ class EcsService:
         deleted: list[str] = []
         for disk in self._instance_disks(instance_id):
             shared_elsewhere = any(a.instance_id != instance_id for a in disk.attachments)
-            if disk.delete_with_instance and not shared_elsewhere:
+            local = CATEGORY_SPECS[disk.category].local  # lives and dies with its instance
+            if (disk.delete_with_instance or local) and not shared_elsewhere:
                 self._destroy_disk(disk)
                 deleted.append(disk.disk_id)
             else:
