@@ -1699,7 +1699,8 @@ class EcsService:
                 lock_created_time=now,
                 effective_from=now if ready else None,
             )
-        self._put_snapshot(attrs.evolve(snapshot, lock=lock))
+        locked = attrs.evolve(snapshot, lock=lock)
+        self._put_snapshot(locked)
         self._world.events._emit(
             SnapshotLocked,
             time=now,
@@ -1708,6 +1709,11 @@ class EcsService:
             lock_duration=days,
             cool_off_period=hours,
         )
+        expire = locked.expire_time
+        if expire is not None and expire <= now:
+            # Retention has run out and only locks keep it: release it when this lock ends
+            # (which may be sooner than the lock it replaces).
+            self._expire(locked)
 
     @unit_of_work
     def unlock_snapshot(self, snapshot_id: str) -> None:
@@ -1730,13 +1736,17 @@ class EcsService:
                 ids=(snapshot.snapshot_id,),
                 recommend="Wait for the lock to expire.",
             )
-        self._put_snapshot(attrs.evolve(snapshot, lock=None))
+        unlocked = attrs.evolve(snapshot, lock=None)
+        self._put_snapshot(unlocked)
         self._world.events._emit(
             SnapshotUnlocked,
             time=now,
             region_id=self.region_id,
             snapshot_id=snapshot.snapshot_id,
         )
+        expire = unlocked.expire_time
+        if expire is not None and expire <= now:
+            self._expire(unlocked)  # retention ran out while the lock held it
 
     def describe_locked_snapshots(
         self, *, snapshot_ids: Sequence[str] | None = None, lock_status: str | None = None
