@@ -90,6 +90,7 @@ EXPECTED = [
     "SnapshotStatus",
     "SnapshotUnlocked",
     "SnapshotUsage",
+    "SqliteBackend",
     "StorageBackend",
     "StorageStats",
     "SystemClock",

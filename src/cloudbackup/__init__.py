@@ -19,6 +19,7 @@ import contextlib
 
 from . import errors as errors
 from ._backends import InMemoryBackend as InMemoryBackend
+from ._backends import SqliteBackend as SqliteBackend
 from ._backends import StorageBackend as StorageBackend
 from ._cloud import DEFAULT_ACCOUNT_ID as DEFAULT_ACCOUNT_ID
 from ._cloud import DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE
@@ -171,6 +172,7 @@ __all__ = [
     "SnapshotStatus",
     "SnapshotUnlocked",
     "SnapshotUsage",
+    "SqliteBackend",
     "StorageBackend",
     "StorageStats",
     "SystemClock",

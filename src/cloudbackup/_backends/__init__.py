@@ -2,5 +2,13 @@
 
 from ._memory import InMemoryBackend
 from ._protocol import StorageBackend, clear_partition, count, get_many
+from ._sqlite import SqliteBackend
 
-__all__ = ["InMemoryBackend", "StorageBackend", "clear_partition", "count", "get_many"]
+__all__ = [
+    "InMemoryBackend",
+    "SqliteBackend",
+    "StorageBackend",
+    "clear_partition",
+    "count",
+    "get_many",
+]
