@@ -448,8 +448,8 @@ class EcsService:
             zone_id: Zone of the region.
             disk_category: ``DiskCategory`` (default ``cloud``, as the real API). Local disks
                 cannot be created alone.
-            size: GiB within the category's range; with ``snapshot_id`` it defaults to, and may
-                not be below, the snapshot's source disk size.
+            size: GiB within the category's range; with ``snapshot_id`` the disk gets
+                ``max(size, the snapshot's source disk size)``.
             snapshot_id: Create the disk with the snapshot's data.
             performance_level: ESSD ``PL0``–``PL3`` (default ``PL1``).
             disk_name: 2–128 characters, starts with a letter.
@@ -485,6 +485,7 @@ class EcsService:
             attach=None,
             delete_with_instance=False,
             multi_attach=mode,
+            grow_to_snapshot=True,
         )
 
     def _new_disk(
@@ -504,6 +505,7 @@ class EcsService:
         delete_with_instance: bool,
         multi_attach: str = "Disabled",
         allow_local: bool = False,
+        grow_to_snapshot: bool = False,
     ) -> str:
         world = self._world
         spec = CATEGORY_SPECS[category]
@@ -544,6 +546,10 @@ class EcsService:
             self._require_available_snapshot(snapshot)
             if size is None:
                 size = snapshot.source_disk_size
+            elif grow_to_snapshot and isinstance(size, int) and not isinstance(size, bool):
+                # CreateDisk (not RunInstances): a Size below the snapshot's gives a disk of
+                # the snapshot's size.
+                size = max(size, snapshot.source_disk_size)
         if size is None:
             raise InvalidParameterError(
                 "Size is required when no SnapshotId is given.",
