@@ -1,8 +1,5 @@
 """Every rejected call leaves the backend exactly as it was: records, blobs, counters, clock."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import copy
@@ -141,8 +138,8 @@ class World:
             "create_disk from encrypted unencrypted": lambda: ecs.create_disk(
                 zone_id=ZONE, disk_category="cloud_essd", snapshot_id=w.secret_snap, encrypted=False
             ),
-            "create_disk smaller than snapshot": lambda: ecs.create_disk(
-                zone_id=ZONE, disk_category="cloud_ssd", snapshot_id=w.snap, size=19
+            "create_disk from snapshot too large": lambda: ecs.create_disk(
+                zone_id=ZONE, disk_category="cloud_ssd", snapshot_id=w.snap, size=32769
             ),
             "attach in use": lambda: ecs.attach_disk(instance_id=w.stopped, disk_id=w.plain),
             "attach other zone": lambda: ecs.attach_disk(instance_id=w.vm, disk_id=w.far),
@@ -242,7 +239,7 @@ CODES = {
     "create_disk dying key": "InvalidParameter.KMSKeyId.CMKNotEnabled",
     "create_disk from encrypted unencrypted": "InvalidEncrypted.NotMatchSnapshot",
     "create_disk rsa key": "InvalidKMSKeyId.NotSymmetric",
-    "create_disk smaller than snapshot": "InvalidDiskSize.ValueNotSupported",
+    "create_disk from snapshot too large": "InvalidDiskSize.ValueNotSupported",
     "create_disk too small": "InvalidDiskSize.ValueNotSupported",
     "create_instance bad system disk": "InvalidSystemDiskSize",
     "delete disk snapshot": "SnapshotCreatedDisk",

@@ -1,8 +1,5 @@
 """The guest's data plane: bytes at offsets of a disk, sparse, bounded, block-deduplicated."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import pytest

@@ -1,8 +1,5 @@
 """Determinism: the same seed and calls give the same ids, records and events; seeds differ."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

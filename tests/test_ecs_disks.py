@@ -1,8 +1,5 @@
 """ECS disks: categories and sizes, attach/detach, multi-attach, resize, encryption, release."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import pytest

@@ -1,8 +1,5 @@
 """ECS instances: creation, the status machine, release and describe filters."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

@@ -1,8 +1,5 @@
 """Envelope encryption of disks: only ciphertext at rest, and keys that must be usable."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

@@ -1,8 +1,5 @@
 """The virtual-time event loop: order, tie-break, timers as records, rollback."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

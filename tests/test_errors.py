@@ -1,8 +1,5 @@
 """The error tree: one root, real codes and HTTP statuses, builtin mix-ins, picklable."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import copy

@@ -1,8 +1,5 @@
 """Events: every state change is a typed event in an ordered log; subscribers see commits only."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

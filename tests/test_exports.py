@@ -1,8 +1,5 @@
 """Guards the public API: exactly these names are exported, importable, with public paths."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import enum

@@ -1,8 +1,5 @@
 """KMS: keys, states, deletion windows, aliases, ARNs, the ECS service key, Encrypt/Decrypt."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

@@ -1,8 +1,5 @@
 """The region catalogue: ids, zones, time zones, capabilities and the errors for unknowns."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

@@ -1,8 +1,5 @@
 """The restore substrate: ResetDisk(s), disks from snapshots, images and snapshot usage."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import pytest
@@ -246,27 +243,46 @@ def test_disk_from_snapshot_has_its_data_and_size() -> None:
     assert [copy] == [d.disk_id for d in ecs.describe_disks(snapshot_id=snap).items]
 
 
-def test_disk_from_snapshot_may_be_larger_not_smaller() -> None:
-    """Size ≥ the snapshot's source size; smaller is InvalidDiskSize.TooSmall."""
+def test_disk_from_snapshot_is_at_least_the_snapshots_size() -> None:
+    """CreateDisk Size is max(Size, snapshot size): a smaller Size gives the snapshot's size."""
     cloud = make_cloud()
     ecs, _, _, snap = written(cloud)
+    small = ecs.create_disk(
+        zone_id=ZONE, disk_category="cloud_essd", performance_level="PL0", size=5, snapshot_id=snap
+    )
+    assert 20 == ecs.describe_disk(small).size
+    big = ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=100, snapshot_id=snap)
+    assert 100 == ecs.describe_disk(big).size
+    _, reader = run_instance(cloud)
+    for disk in (small, big):
+        ecs.attach_disk(instance_id=reader, disk_id=disk)
+        assert b"version-1" == ecs.read_disk(disk, 0, 9)
+    assert bytes(10) == ecs.read_disk(big, 99 * GIB, 10)
+    rejected_unchanged(
+        cloud,
+        errors.InvalidParameterError,
+        "InvalidDiskSize.ValueNotSupported",
+        lambda: ecs.create_disk(
+            zone_id=ZONE, disk_category="cloud_essd", size=65537, snapshot_id=snap
+        ),
+    )
+
+
+def test_run_instances_data_disk_may_not_be_smaller_than_its_snapshot() -> None:
+    """RunInstances DataDisk.N.Size below the snapshot's size is InvalidDiskSize.TooSmall."""
+    cloud = make_cloud()
+    ecs, _, disk = instance_with_disk(cloud, size=100)
+    snap = ecs.create_snapshot(disk_id=disk)
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
         "InvalidDiskSize.TooSmall",
-        lambda: ecs.create_disk(
+        lambda: ecs.run_instances(
             zone_id=ZONE,
-            disk_category="cloud_essd",
-            performance_level="PL0",
-            size=19,
-            snapshot_id=snap,
+            instance_type="ecs.g7.large",
+            data_disks=[DataDisk(snapshot_id=snap, size=40)],
         ),
     )
-    big = ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=100, snapshot_id=snap)
-    _, reader = run_instance(cloud)
-    ecs.attach_disk(instance_id=reader, disk_id=big)
-    assert b"version-1" == ecs.read_disk(big, 0, 9)
-    assert bytes(10) == ecs.read_disk(big, 99 * GIB, 10)
 
 
 def test_disk_from_snapshot_in_another_category() -> None:

@@ -8,9 +8,6 @@ whichever other snapshots were deleted; the backend must hold exactly the distin
 still referenced.
 """
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 from typing import Any

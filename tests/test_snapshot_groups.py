@@ -1,8 +1,5 @@
 """Snapshot-consistent groups: the rules of CreateSnapshotGroup, and cross-disk consistency."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

@@ -1,8 +1,5 @@
 """Snapshot locks in compliance mode: parameters, cool-off, extension, and deletion refusal."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

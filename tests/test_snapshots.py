@@ -1,8 +1,5 @@
 """Snapshots: CreateSnapshot rules, quotas, status, describe, retention and deletion."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

@@ -1,8 +1,5 @@
 """Units of work over a backend, and content-addressed, reference-counted blocks."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import hashlib

@@ -1,8 +1,5 @@
 """Clocks and the virtual-time surface of Cloud."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime as dt

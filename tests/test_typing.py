@@ -1,8 +1,5 @@
 """Typing is tested, not only declared: the typed usage examples pass mypy --strict and run."""
 
-# House style asserts `expected == actual`; SIM300 would reverse every such assert.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import importlib.util
