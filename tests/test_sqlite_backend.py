@@ -502,6 +502,27 @@ def test_reopened_world_is_identical_and_its_pending_events_still_fire(db: Path)
     assert expected_bytes == restored
 
 
+def test_event_loop_sees_timers_that_another_connection_scheduled(db: Path) -> None:
+    """A Cloud fires a timer that another Cloud on the same file scheduled after it had
+    already built its timer queue (the backend's generation tells it to reload)."""
+    driver = Cloud(backend=SqliteBackend(db), seed=5)
+    ecs = driver.ecs(REGION)
+    [instance_id] = ecs.run_instances(
+        zone_id=ZONE,
+        instance_type="ecs.g7.large",
+        system_disk=SystemDisk(),
+        data_disks=[DataDisk(category="cloud_ssd", size=20)],
+    )
+    driver.advance(dt.timedelta(minutes=5))  # builds the driver's timer queue
+    [disk] = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+    with Cloud(backend=SqliteBackend(db), seed=5) as other:
+        snapshot_id = other.ecs(REGION).create_snapshot(disk_id=disk.disk_id)
+    assert "progressing" == ecs.describe_snapshot(snapshot_id).status.value
+    driver.advance(dt.timedelta(hours=1))
+    assert "accomplished" == ecs.describe_snapshot(snapshot_id).status.value
+    driver.close()
+
+
 def test_plaintext_of_an_encrypted_disk_never_reaches_the_file(db: Path) -> None:
     """What a guest writes to an encrypted disk appears nowhere in the database files, while
     the same kind of write to a plain disk does (so the search itself works)."""

@@ -55,6 +55,7 @@ class Engine:
         self._clock = clock
         self._handlers: dict[str, Handler] = {}
         self._heap: list[tuple[str, Timer]] | None = None
+        self._generation: int | None = None
         store.on_rollback(self._invalidate)
 
     def register(self, action: str, handler: Handler) -> None:
@@ -103,6 +104,12 @@ class Engine:
                 f"{self._clock.now().isoformat()}.",
                 recommend="Pass an instant at or after cloud.now().",
             )
+        generation = getattr(self._store.backend, "generation", None)
+        if generation is not None:  # another process may have scheduled timers meanwhile
+            now_generation = generation()
+            if now_generation != self._generation:
+                self._invalidate()
+                self._generation = now_generation
         fired = 0
         while True:
             head = self._peek()

@@ -34,6 +34,7 @@ class InMemoryBackend:
         if self._undo is not None:
             raise StorageBackendError(
                 "A unit of work is already open on this backend.",
+                code="StorageBackend.UnitOpen",
                 recommend="Commit or roll back the open unit of work first.",
             )
         self._undo = {}
@@ -162,7 +163,9 @@ class InMemoryBackend:
     def _check_open(self) -> None:
         if self._closed:
             raise StorageBackendError(
-                "This backend has been closed.", recommend="Create a new backend and Cloud."
+                "This backend has been closed.",
+                code="StorageBackend.Closed",
+                recommend="Create a new backend and Cloud.",
             )
 
     def _check_in_unit(
@@ -172,6 +175,7 @@ class InMemoryBackend:
         if self._undo is None or self._blob_undo is None:
             raise StorageBackendError(
                 "Writes and commits need an open unit of work.",
+                code="StorageBackend.NoUnit",
                 recommend="Call begin() first; cloudbackup services do this for every call.",
             )
         return self._undo, self._blob_undo

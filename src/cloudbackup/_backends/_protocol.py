@@ -19,7 +19,21 @@ Reads inside a unit of work see its own writes. Units of work do not nest.
 Required methods are those of the protocol. Three optional methods may be added for speed:
 ``get_many(kind, partition, keys) -> dict``, ``count(kind, partition) -> int`` and
 ``clear_partition(kind, partition) -> None``; the functions of the same names in this module use
-them when present and fall back to the required methods otherwise.
+them when present and fall back to the required methods otherwise. A backend that several
+processes can share should also offer ``generation() -> int``, a number that changes whenever
+another process commits, so that caches above it (the event loop's timer queue) know to reload.
+
+Rules every backend keeps (the contract check, :func:`cloudbackup.testing.check_storage_backend`,
+tests them):
+
+* ``scan`` and ``partitions`` order keys by code point (which is also UTF-8 byte order).
+* Reads outside a unit of work see committed state only.
+* If ``commit`` raises, the unit of work is over and none of its writes happened.
+* ``close`` may be called more than once; every other call on a closed backend raises
+  :class:`~cloudbackup.errors.StorageBackendError` with code ``StorageBackend.Closed``.
+* Values are what the library stores: frozen ``attrs`` instances of ``cloudbackup`` classes,
+  enums, tz-aware datetimes, timedeltas, ``bytes``, ``str``, ``int``, ``float``, ``bool``,
+  ``None`` inside them, and tuples, frozensets and str-keyed dicts of these.
 """
 
 from __future__ import annotations

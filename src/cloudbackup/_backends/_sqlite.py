@@ -265,6 +265,7 @@ class SqliteBackend:
         if self._in_unit:
             raise StorageBackendError(
                 "A unit of work is already open on this backend.",
+                code="StorageBackend.UnitOpen",
                 recommend="Commit or roll back the open unit of work first.",
             )
         self._execute(self._conn, "BEGIN IMMEDIATE", "starting a unit of work on")
@@ -510,6 +511,16 @@ class SqliteBackend:
         self._check_in_unit()
         self._write("DELETE FROM blobs WHERE digest = ?", (bytes(digest),))
 
+    def generation(self) -> int:
+        """A number that changes whenever another connection commits (``PRAGMA data_version``).
+
+        The event loop compares it between runs to notice timers scheduled by other processes.
+        """
+        self._check_open()
+        row = self._query_one("PRAGMA data_version", ())
+        assert row is not None
+        return int(row[0])
+
     def blob_stats(self) -> tuple[int, int]:
         """``(number of blobs, total bytes of blob data)``, kept up to date by triggers.
 
@@ -586,6 +597,7 @@ class SqliteBackend:
         if not self._in_unit:
             raise StorageBackendError(
                 "Writes and commits need an open unit of work.",
+                code="StorageBackend.NoUnit",
                 recommend="Call begin() first; cloudbackup services do this for every call.",
             )
 
