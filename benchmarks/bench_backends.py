@@ -1,0 +1,148 @@
+"""Benchmark of the storage backends (issue 3). Run by hand; prints its figures.
+
+    python benchmarks/bench_backends.py                 # workload + reopen
+    python benchmarks/bench_backends.py --snapshots 20000
+
+1. The same workload on the in-memory and the SQLite backend, in one process: a few hundred
+   disks, thousands of guest writes and snapshots, describe calls. Reports the SQLite/in-memory
+   time ratio (target <= 5x) and the database file size against the unique block bytes held.
+2. Reopen time of a database holding many snapshots (default 100,000), against one holding a
+   tenth as many: the open must not scale with the number of snapshots (it loads lazily).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from cloudbackup import Cloud, DataDisk, InMemoryBackend, StorageBackend, SystemDisk
+from cloudbackup._backends._sqlite import SqliteBackend
+
+ZONE = "cn-hangzhou-h"
+
+
+def fleet(cloud: Cloud, instances: int, disks_per_instance: int) -> list[str]:
+    """Create ``instances`` running instances with ESSD data disks; return the data disk ids."""
+    ecs = cloud.ecs("cn-hangzhou")
+    for n in range(instances):
+        ecs.run_instances(
+            zone_id=ZONE,
+            instance_type="ecs.g7.large",
+            instance_name=f"node{n}",
+            system_disk=SystemDisk(),
+            data_disks=[DataDisk(size=20, disk_name=f"data{i}") for i in range(disks_per_instance)],
+        )
+    cloud.advance(dt.timedelta(minutes=1))
+    disks: list[str] = []
+    page = 1
+    while True:
+        result = ecs.describe_disks(disk_type="data", page_number=page, page_size=100)
+        disks.extend(d.disk_id for d in result.items)
+        if page * 100 >= result.total_count:
+            return disks
+        page += 1
+
+
+def workload(cloud: Cloud, *, instances: int, writes: int, snapshots: int, describes: int) -> None:
+    """The mixed workload both backends run."""
+    ecs = cloud.ecs("cn-hangzhou")
+    disks = fleet(cloud, instances, 10)
+    rng = random.Random(7)
+    for n in range(writes):
+        disk = disks[n % len(disks)]
+        ecs.write_disk(disk, rng.randrange(0, 64 * 1024 * 1024), rng.randbytes(16 * 1024))
+        if n % max(1, writes // snapshots) == 0:
+            ecs.create_snapshot(disk_id=disk, retention_days=30)
+    for n in range(describes):
+        ecs.describe_snapshots(disk_id=disks[n % len(disks)], page_size=100)
+        ecs.describe_disks(disk_ids=[disks[(n * 7) % len(disks)]])
+    cloud.advance(dt.timedelta(days=31))  # retention expires every snapshot
+
+
+def timed(make_backend: Callable[[], StorageBackend], **sizes: int) -> tuple[float, Cloud]:
+    cloud = Cloud(seed=1, backend=make_backend())
+    start = time.perf_counter()
+    workload(cloud, **sizes)
+    return time.perf_counter() - start, cloud
+
+
+def fill(path: Path, snapshots: int) -> float:
+    """A database holding ``snapshots`` snapshots (kept forever); returns the seconds it took."""
+    cloud = Cloud(seed=2, backend=SqliteBackend(path))
+    ecs = cloud.ecs("cn-hangzhou")
+    per_disk = 250  # below the real quota of 256 manual snapshots per disk
+    disks = fleet(cloud, max(1, -(-snapshots // (per_disk * 16))), 16)
+    start = time.perf_counter()
+    for n in range(snapshots):
+        disk = disks[n // per_disk]
+        if n % per_disk == 0:
+            ecs.write_disk(disk, 0, b"x" * 4096)
+        ecs.create_snapshot(disk_id=disk)
+    cloud.close()
+    return time.perf_counter() - start
+
+
+def reopen(path: Path, repeats: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        cloud = Cloud(seed=2, backend=SqliteBackend(path))
+        cloud.ecs("cn-hangzhou").describe_instances(page_size=1)
+        best = min(best, time.perf_counter() - start)
+        cloud.close()
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--instances", type=int, default=30, help="10 data disks each")
+    parser.add_argument("--writes", type=int, default=6000)
+    parser.add_argument("--snapshot-count", type=int, default=2000)
+    parser.add_argument("--describes", type=int, default=300)
+    parser.add_argument("--snapshots", type=int, default=100_000, help="for the reopen test")
+    args = parser.parse_args()
+    sizes = {
+        "instances": args.instances,
+        "writes": args.writes,
+        "snapshots": args.snapshot_count,
+        "describes": args.describes,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        memory_t, _ = timed(InMemoryBackend, **sizes)
+        for level in ("FULL", "NORMAL"):
+            path = folder / f"work-{level}.db"
+            sqlite_t, cloud = timed(partial(SqliteBackend, path, synchronous=level), **sizes)
+            held = cloud.storage_stats().blob_bytes
+            cloud.close()
+            file_size = os.path.getsize(path)
+            print(
+                f"workload ({args.instances * 10} disks, {args.writes} writes, "
+                f"{args.snapshot_count} snapshots, {args.describes * 2} describes): "
+                f"in-memory {memory_t:.2f} s, SQLite synchronous={level} {sqlite_t:.2f} s, "
+                f"ratio {sqlite_t / memory_t:.2f}x (target <= 5x)"
+            )
+            print(
+                f"  database file {file_size:,} bytes vs unique block bytes held {held:,} "
+                f"(ratio {file_size / max(held, 1):.2f})"
+            )
+        small, large = args.snapshots // 10, args.snapshots
+        fill_small = fill(folder / "small.db", small)
+        fill_large = fill(folder / "large.db", large)
+        open_small, open_large = reopen(folder / "small.db"), reopen(folder / "large.db")
+        print(
+            f"reopen: {small:,} snapshots {open_small * 1e3:.1f} ms, {large:,} snapshots "
+            f"{open_large * 1e3:.1f} ms (ratio {open_large / open_small:.2f}; filled in "
+            f"{fill_small:.1f} s and {fill_large:.1f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
