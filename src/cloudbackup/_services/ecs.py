@@ -1959,6 +1959,14 @@ class EcsService:
                     recommend="Pass back the NextToken of the previous page.",
                 )
             start = int(next_token)
+        if status is not None and (
+            isinstance(status, (str, bytes)) or not isinstance(status, (list, tuple))
+        ):
+            raise InvalidParameterError(
+                f"Status {status!r} must be a list of group statuses.",
+                code="InvalidParameter.Status",
+                recommend="Pass e.g. status=['accomplished'].",
+            )
         states = [v.enum_value("Status", s, SnapshotGroupStatus) for s in status or ()]
         found = [
             g
