@@ -339,6 +339,17 @@ def test_describe_snapshot_groups_filters_and_pages() -> None:
     )
 
 
+@pytest.mark.parametrize("status", [0, 1.5, True, object(), "accomplished", ["done"]])
+def test_describe_snapshot_groups_validates_status(status: object) -> None:
+    """Status.N must be a list of group statuses; anything else is InvalidParameter.Status."""
+    ecs = make_cloud().ecs(REGION)
+    raises_code(
+        errors.InvalidParameterError,
+        "InvalidParameter.Status",
+        lambda: ecs.describe_snapshot_groups(status=status),  # type: ignore[arg-type]
+    )
+
+
 def test_delete_group_deletes_its_members() -> None:
     """DeleteSnapshotGroup removes the group and its member snapshots."""
     cloud = make_cloud()
