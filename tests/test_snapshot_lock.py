@@ -306,3 +306,29 @@ def test_deletion_is_refused_exactly_until_the_lock_ends(
     assert 1 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
     cloud.run_until(end)
     assert 0 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
+
+
+def test_unlocking_after_retention_ran_out_releases_at_once() -> None:
+    """Retention that ended under a cool-off lock releases the snapshot once it is unlocked."""
+    cloud = make_cloud()
+    ecs, snap = snapshot(cloud, retention_days=1)
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=10, cool_off_period=72)
+    cloud.advance(2 * DAY)
+    assert 1 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
+    ecs.unlock_snapshot(snap)
+    assert 0 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
+
+
+def test_shortened_lock_in_cool_off_releases_when_the_new_lock_ends() -> None:
+    """Reconfiguring a lock in cool-off to a shorter one moves the release earlier."""
+    cloud = make_cloud()
+    ecs, snap = snapshot(cloud, retention_days=1)
+    start = cloud.now()
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=10, cool_off_period=72)
+    cloud.advance(30 * HOUR)
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=1)
+    end = start + 30 * HOUR + DAY
+    cloud.run_until(end - dt.timedelta(seconds=1))
+    assert 1 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
+    cloud.run_until(end)
+    assert 0 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
