@@ -215,7 +215,7 @@ class EcsService:
     ) -> str:
         world = self._world
         zone = require_zone(self.region, zone_id)
-        if not isinstance(instance_type, str) or not _INSTANCE_TYPE.match(instance_type):
+        if not isinstance(instance_type, str) or not _INSTANCE_TYPE.fullmatch(instance_type):
             raise InvalidParameterError(
                 f"The instance type {instance_type!r} is not valid.",
                 code="InvalidInstanceType.ValueNotSupported",
