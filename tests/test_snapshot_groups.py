@@ -350,6 +350,22 @@ def test_describe_snapshot_groups_validates_status(status: object) -> None:
     )
 
 
+def test_describe_snapshot_groups_takes_at_most_ten_ids() -> None:
+    """SnapshotGroupId.N takes 1–10 ids."""
+    ecs = make_cloud().ecs(REGION)
+    assert (
+        0
+        == ecs.describe_snapshot_groups(
+            snapshot_group_ids=[f"ssg-{n}" for n in range(10)]
+        ).total_count
+    )
+    raises_code(
+        errors.InvalidParameterError,
+        "InvalidParameter.SnapshotGroupId",
+        lambda: ecs.describe_snapshot_groups(snapshot_group_ids=[f"ssg-{n}" for n in range(11)]),
+    )
+
+
 def test_delete_group_deletes_its_members() -> None:
     """DeleteSnapshotGroup removes the group and its member snapshots."""
     cloud = make_cloud()
