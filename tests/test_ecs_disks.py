@@ -694,3 +694,16 @@ def test_disks_are_regional() -> None:
         "InvalidDiskId.NotFound",
         lambda: cloud.ecs("cn-beijing").describe_disk(disk_id),
     )
+
+
+def test_local_disks_cannot_be_resized() -> None:
+    """ResizeDisk on a local disk is DiskCategory.OperationNotSupported and changes nothing."""
+    cloud = make_cloud()
+    ecs, iid = run_instance(cloud, data_disks=[DataDisk(category="local_ssd_pro", size=100)])
+    [disk_id] = data_disk_ids(ecs, iid)
+    rejected_unchanged(
+        cloud,
+        errors.UnsupportedOperationError,
+        "DiskCategory.OperationNotSupported",
+        lambda: ecs.resize_disk(disk_id=disk_id, new_size=200),
+    )

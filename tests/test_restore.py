@@ -489,3 +489,16 @@ def test_image_survives_the_instance() -> None:
     ecs.delete_instance(iid, force=True)
     assert [image] == [i.image_id for i in ecs.describe_images().items]
     assert SnapshotUsage.image is ecs.describe_snapshot(snap).usage
+
+
+def test_create_image_snapshot_id_must_be_a_system_disk_snapshot() -> None:
+    """CreateImage's SnapshotId names a system-disk snapshot; a data-disk one is refused."""
+    cloud = make_cloud()
+    ecs, _, disk = instance_with_disk(cloud)
+    snapshot_id = ecs.create_snapshot(disk_id=disk)
+    rejected_unchanged(
+        cloud,
+        errors.InvalidParameterError,
+        "InvalidSnapshotId.NotSystemDiskSnapshot",
+        lambda: ecs.create_image(snapshot_id=snapshot_id),
+    )

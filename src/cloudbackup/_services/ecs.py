@@ -862,6 +862,13 @@ class EcsService:
         disk = self._disk(disk_id)
         v.choice("Type", type, ("offline", "online"))
         spec = CATEGORY_SPECS[disk.category]
+        if spec.local:
+            raise UnsupportedOperationError(
+                f"Disk {disk.disk_id} is a local disk; local disks cannot be resized.",
+                code="DiskCategory.OperationNotSupported",
+                ids=(disk.disk_id,),
+                recommend="Resize cloud disks only.",
+            )
         limit = 2048 if disk.type is DiskType.system else spec.max_size
         size = v.integer("NewSize", new_size, 1, limit, code="InvalidDiskSize.ValueNotSupported")
         if size <= disk.size:
@@ -2197,6 +2204,14 @@ class EcsService:
                     "Give SnapshotId or DiskDeviceMapping, not both.",
                     code="InvalidParameter.Conflict",
                     recommend="Put the system snapshot in the mappings instead.",
+                )
+            if self._snapshot(snapshot_id).source_disk_type is not DiskType.system:
+                raise InvalidParameterError(
+                    f"Snapshot {snapshot_id} was taken of a data disk; SnapshotId must name a "
+                    "system-disk snapshot.",
+                    code="InvalidSnapshotId.NotSystemDiskSnapshot",
+                    ids=(snapshot_id,),
+                    recommend="Use DiskDeviceMapping to build an image from data-disk snapshots.",
                 )
             specs = [DiskDeviceMapping(snapshot_id=snapshot_id, disk_type="system")]
         if not specs:
