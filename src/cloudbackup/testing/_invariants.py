@@ -1,0 +1,540 @@
+"""Whole-world checks: the invariants every reachable state keeps, and exact state snapshots.
+
+Both functions read the world only through the :class:`~cloudbackup.StorageBackend` protocol,
+so they work on any backend. The protocol cannot list the kinds it holds, so :data:`KINDS`
+names every kind the library stores; a test guards that the list stays complete.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import hashlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._domain.ecs import (
+    CATEGORY_SPECS,
+    Disk,
+    DiskStatus,
+    DiskType,
+    Image,
+    Instance,
+    InstanceStatus,
+    Snapshot,
+    SnapshotGroup,
+    SnapshotGroupStatus,
+    SnapshotLink,
+    SnapshotStatus,
+)
+from .._domain.kms import Alias, KeyState, KmsKey
+from .._engine import Timer
+from .._events import Event, SnapshotCreated
+from .._regions import REGIONS
+from .._services.ecs import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
+from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS
+from .._store import _BLOCKS, _META, ZERO
+from .._time import ManualClock
+
+if TYPE_CHECKING:
+    from .._cloud import Cloud
+
+__all__ = ["KINDS", "WorldState", "check_invariants", "world_state"]
+
+#: Every record kind the library stores, entity records and raw maps alike.
+KINDS: tuple[str, ...] = (
+    Instance.KIND,
+    Disk.KIND,
+    Snapshot.KIND,
+    SnapshotLink.KIND,
+    SnapshotGroup.KIND,
+    Image.KIND,
+    KmsKey.KIND,
+    Alias.KIND,
+    Timer.KIND,
+    Event.KIND,
+    DISK_BLOCKS,
+    DISK_DIRTY,
+    SNAPSHOT_BLOCKS,
+    _BLOCKS,
+    _META,
+)
+
+_TRANSITIONAL = (InstanceStatus.Pending, InstanceStatus.Starting, InstanceStatus.Stopping)
+_ACTION_INSTANCE = "ecs.instance_transition"
+_ACTION_SNAPSHOT_DONE = "ecs.snapshot_complete"
+_ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
+_SYSTEM_DEVICE = "/dev/xvda"
+
+
+@attrs.frozen
+class WorldState:
+    """Everything a world holds at one moment, comparable with ``==`` and hashable."""
+
+    now: _dt.datetime
+    """Where the clock stands."""
+    records: tuple[tuple[str, str, str, Any], ...]
+    """Every ``(kind, partition, key, value)`` of every kind in :data:`KINDS`, sorted."""
+    blobs: tuple[tuple[bytes, bytes], ...]
+    """Every referenced block's ``(digest, contents)``, sorted."""
+    blob_stats: tuple[int, int]
+    """What the backend reports: ``(blobs, bytes)``."""
+
+    def difference(self, other: WorldState, limit: int = 10) -> str:
+        """A short description of how ``other`` differs from this state (for messages)."""
+        lines = []
+        if self.now != other.now:
+            lines.append(f"clock {self.now.isoformat()} -> {other.now.isoformat()}")
+        mine = {r[:3]: r[3] for r in self.records}
+        theirs = {r[:3]: r[3] for r in other.records}
+        for address in sorted(set(mine) | set(theirs)):
+            if mine.get(address) != theirs.get(address):
+                lines.append(f"{address}: {mine.get(address)!r} -> {theirs.get(address)!r}")
+        if self.blobs != other.blobs:
+            lines.append(f"blobs: {len(self.blobs)} -> {len(other.blobs)}")
+        if self.blob_stats != other.blob_stats:
+            lines.append(f"blob_stats: {self.blob_stats} -> {other.blob_stats}")
+        if len(lines) > limit:
+            lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
+        return "\n".join(lines) or "no difference"
+
+
+def _iter_kind(cloud: Cloud, kind: str) -> Iterator[tuple[str, str, object]]:
+    backend = cloud.backend
+    for partition in list(backend.partitions(kind)):
+        for key, value in list(backend.scan(kind, partition)):
+            yield partition, key, value
+
+
+def world_state(cloud: Cloud) -> WorldState:
+    """A deep, comparable snapshot of everything ``cloud``'s backend holds, and its clock.
+
+    Two calls give equal results exactly when nothing changed in between, which is how tests
+    prove that a rejected call left no trace::
+
+        before = world_state(cloud)
+        with pytest.raises(errors.CloudBackupError):
+            ecs.delete_disk("d-in-use")
+        assert before == world_state(cloud)
+    """
+    records = []
+    digests = []
+    for kind in KINDS:
+        for partition, key, value in _iter_kind(cloud, kind):
+            records.append((kind, partition, key, value))
+            if kind == _BLOCKS:
+                digests.append(bytes.fromhex(key))
+    backend = cloud.backend
+    blobs = []
+    for digest in sorted(digests):
+        data = backend.get_blob(digest)
+        blobs.append((digest, b"" if data is None else bytes(data)))
+    return WorldState(
+        now=cloud.now(),
+        records=tuple(records),
+        blobs=tuple(blobs),
+        blob_stats=tuple(backend.blob_stats()),  # type: ignore[arg-type]
+    )
+
+
+class _World:
+    """Every record of a world, read once and indexed for the checks."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self.cloud = cloud
+        self.now = cloud.now()
+        self.problems: list[str] = []
+        self.raw: dict[str, list[tuple[str, str, object]]] = {
+            kind: list(_iter_kind(cloud, kind)) for kind in KINDS
+        }
+        self.instances: dict[str, Instance] = self._entities(Instance, "instance_id")
+        self.disks: dict[str, Disk] = self._entities(Disk, "disk_id")
+        self.snapshots: dict[str, Snapshot] = self._entities(Snapshot, "snapshot_id")
+        self.links: dict[str, SnapshotLink] = self._entities(SnapshotLink, "snapshot_link_id")
+        self.groups: dict[str, SnapshotGroup] = self._entities(SnapshotGroup, "snapshot_group_id")
+        self.images: dict[str, Image] = self._entities(Image, "image_id")
+        self.keys: dict[str, KmsKey] = self._entities(KmsKey, "key_id")
+        self.aliases: dict[tuple[str, str], Alias] = {
+            (a.region_id, a.alias_name): a
+            for _, _, a in self.raw[Alias.KIND]
+            if isinstance(a, Alias)
+        }
+        self.timers: list[Timer] = [t for _, _, t in self.raw[Timer.KIND] if isinstance(t, Timer)]
+        self.events: list[tuple[str, Event]] = [
+            (key, e) for _, key, e in self.raw[Event.KIND] if isinstance(e, Event)
+        ]
+
+    def _entities(self, cls: type[Any], id_field: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for partition, key, value in self.raw[cls.KIND]:
+            if not isinstance(value, cls):
+                self.fail(f"{cls.KIND} record {partition}/{key} is a {type(value).__name__}")
+                continue
+            if getattr(value, id_field) != key or value.region_id != partition:
+                self.fail(f"{cls.KIND} {key} is stored under {partition}/{key}")
+            found[key] = value
+        return found
+
+    def fail(self, message: str) -> None:
+        self.problems.append(message)
+
+    def timers_for(self, action: str, target: str) -> list[Timer]:
+        return [t for t in self.timers if t.action == action and t.target_id == target]
+
+
+def check_invariants(cloud: Cloud) -> None:
+    """Assert every invariant of the whole world; raise :class:`AssertionError` listing all
+    that are broken.
+
+    Checked: block reference counts equal the references held by every disk's block map and
+    every snapshot's delta, each referenced block is stored (with the right digest) and nothing
+    else is; chains list their snapshots in creation order and their sizes add up; attachments,
+    device names, per-instance disk limits and disk statuses agree; at most one snapshot per
+    disk progresses and it has a completion timer; snapshot usage counts equal the disks and
+    images that use them; retention has released every expired snapshot nothing holds;
+    snapshot-consistent groups and their members point at each other; KMS keys pending deletion
+    have a deletion date and a timer; the event log is numbered 0..n-1 in time order.
+    """
+    world = _World(cloud)
+    _check_blocks(world)
+    _check_chains(world)
+    _check_instances_and_disks(world)
+    _check_snapshots(world)
+    _check_groups_and_images(world)
+    _check_kms(world)
+    _check_events_and_timers(world)
+    if world.problems:
+        shown = world.problems[:20]
+        more = len(world.problems) - len(shown)
+        raise AssertionError(
+            "World invariants broken:\n- "
+            + "\n- ".join(shown)
+            + (f"\n- ... and {more} more" if more else "")
+        )
+
+
+def _block_size(world: _World) -> int:
+    settings = world.cloud.backend.get(_META, "", "world")
+    return int(dict(settings)["block_size"])  # type: ignore[call-overload]
+
+
+def _check_blocks(world: _World) -> None:
+    backend = world.cloud.backend
+    block_size = _block_size(world)
+    held: collections.Counter[bytes] = collections.Counter()
+    for disk_id, key, digest in world.raw[DISK_BLOCKS]:
+        disk = world.disks.get(disk_id)
+        if disk is None:
+            world.fail(f"disk blocks of {disk_id}, which does not exist")
+            continue
+        if not isinstance(digest, bytes) or digest == ZERO:
+            world.fail(f"disk {disk_id} block {key} holds {digest!r}, not a digest")
+            continue
+        if int(key, 16) * block_size >= disk.size_bytes:
+            world.fail(f"disk {disk_id} holds block {key} beyond its {disk.size} GiB")
+        held[digest] += 1
+    for disk_id, _, _ in world.raw[DISK_DIRTY]:
+        if disk_id not in world.disks:
+            world.fail(f"dirty map of {disk_id}, which does not exist")
+    for snapshot_id, key, digest in world.raw[SNAPSHOT_BLOCKS]:
+        if snapshot_id not in world.snapshots:
+            world.fail(f"snapshot delta of {snapshot_id}, which does not exist")
+        if not isinstance(digest, bytes):
+            world.fail(f"snapshot {snapshot_id} block {key} holds {digest!r}")
+        elif digest != ZERO:
+            held[digest] += 1
+    refs: dict[bytes, int] = {}
+    for _, key, count in world.raw[_BLOCKS]:
+        refs[bytes.fromhex(key)] = count  # type: ignore[assignment]
+    for digest in sorted(set(refs) | set(held)):
+        if refs.get(digest, 0) != held.get(digest, 0):
+            world.fail(
+                f"block {digest.hex()[:16]}: refcount {refs.get(digest, 0)}, "
+                f"but {held.get(digest, 0)} references are held"
+            )
+    total = 0
+    for digest in refs:
+        data = backend.get_blob(digest)
+        if data is None:
+            world.fail(f"block {digest.hex()[:16]} is referenced but has no blob")
+            continue
+        total += len(data)
+        if hashlib.sha256(data).digest() != digest:
+            world.fail(f"blob {digest.hex()[:16]} does not hash to its digest")
+    stats = tuple(backend.blob_stats())
+    if stats != (len(refs), total):
+        world.fail(f"blob_stats {stats} but {len(refs)} referenced blobs of {total} bytes")
+
+
+def _check_chains(world: _World) -> None:
+    created_at = {
+        e.snapshot_id: e.sequence for _, e in world.events if isinstance(e, SnapshotCreated)
+    }
+    deltas: dict[str, list[object]] = collections.defaultdict(list)
+    for snapshot_id, _, digest in world.raw[SNAPSHOT_BLOCKS]:
+        deltas[snapshot_id].append(digest)
+    listed: collections.Counter[str] = collections.Counter()
+    for link_id, link in world.links.items():
+        members = []
+        for snapshot_id in link.snapshot_ids:
+            listed[snapshot_id] += 1
+            snapshot = world.snapshots.get(snapshot_id)
+            if snapshot is None:
+                world.fail(f"chain {link_id} lists {snapshot_id}, which does not exist")
+                continue
+            members.append(snapshot)
+            if snapshot.snapshot_link_id != link_id:
+                world.fail(f"{snapshot_id} is listed by {link_id} but names its own chain")
+            if snapshot.source_disk_id != link.source_disk_id:
+                world.fail(f"{snapshot_id} in {link_id} is not of disk {link.source_disk_id}")
+            own = sum(1 for d in deltas.get(snapshot_id, ()) if d != ZERO)
+            if snapshot.incremental_blocks != own:
+                world.fail(
+                    f"{snapshot_id} says it holds {snapshot.incremental_blocks} blocks, its "
+                    f"delta holds {own}"
+                )
+        times = [s.creation_time for s in members]
+        if times != sorted(times):
+            world.fail(f"chain {link_id} is not in creation-time order")
+        order = [created_at.get(s.snapshot_id, -1) for s in members]
+        if order != sorted(order):
+            world.fail(f"chain {link_id} is not in creation order")
+        incremental = sum(s.incremental_blocks for s in members)
+        non_zero = sum(1 for s in link.snapshot_ids for d in deltas.get(s, ()) if d != ZERO)
+        if not link.total_blocks == incremental == non_zero:
+            world.fail(
+                f"chain {link_id}: total_blocks {link.total_blocks}, members' incremental "
+                f"blocks {incremental}, non-zero delta entries {non_zero}"
+            )
+        disk = world.disks.get(link.source_disk_id)
+        if disk is not None and disk.snapshot_link_id != link_id:
+            world.fail(f"disk {disk.disk_id} names chain {disk.snapshot_link_id}, not {link_id}")
+    for snapshot_id, snapshot in world.snapshots.items():
+        if listed[snapshot_id] != 1:
+            world.fail(
+                f"{snapshot_id} is listed {listed[snapshot_id]} times by chains "
+                f"(its chain is {snapshot.snapshot_link_id})"
+            )
+    for disk in world.disks.values():
+        if disk.snapshot_link_id is not None and disk.snapshot_link_id not in world.links:
+            world.fail(f"disk {disk.disk_id} names chain {disk.snapshot_link_id}, which is gone")
+
+
+def _check_instances_and_disks(world: _World) -> None:
+    limits = world.cloud._world.limits
+    per_instance: dict[str, list[tuple[Disk, str]]] = collections.defaultdict(list)
+    for disk_id, disk in world.disks.items():
+        region = REGIONS.get(disk.region_id)
+        if region is None or disk.zone_id not in region.zones:
+            world.fail(f"disk {disk_id} is in zone {disk.zone_id} of {disk.region_id}")
+        spec = CATEGORY_SPECS[disk.category]
+        if not 1 <= disk.size <= spec.max_size:
+            world.fail(f"disk {disk_id} of {disk.size} GiB exceeds {disk.category.value}")
+        holders = [a.instance_id for a in disk.attachments]
+        if len(set(holders)) != len(holders):
+            world.fail(f"disk {disk_id} is attached twice to one instance")
+        if disk.multi_attach != "Enabled" and len(holders) > 1:
+            world.fail(f"disk {disk_id} is attached to {len(holders)} instances")
+        if len(holders) > limits.multi_attach_max_instances:
+            world.fail(f"disk {disk_id} is attached to {len(holders)} instances")
+        if (disk.status is DiskStatus.In_use) != bool(holders):
+            world.fail(f"disk {disk_id} is {disk.status.value} with attachments {holders}")
+        if disk.status not in (DiskStatus.In_use, DiskStatus.Available):
+            world.fail(f"disk {disk_id} is stuck {disk.status.value}")
+        if disk.encrypted != (disk.data_key is not None) or (
+            disk.data_key is not None and disk.kms_key_id != disk.data_key.kms_key_id
+        ):
+            world.fail(f"disk {disk_id}: encrypted={disk.encrypted} but its data key disagrees")
+        if not spec.local and not disk.portable:
+            world.fail(f"cloud disk {disk_id} is not portable")
+        for attachment in disk.attachments:
+            instance = world.instances.get(attachment.instance_id)
+            if instance is None or instance.region_id != disk.region_id:
+                world.fail(f"disk {disk_id} is attached to missing {attachment.instance_id}")
+                continue
+            if instance.zone_id != disk.zone_id:
+                world.fail(f"disk {disk_id} in {disk.zone_id} is attached across zones")
+            per_instance[instance.instance_id].append((disk, attachment.device))
+        if spec.local and not disk.attachments:
+            world.fail(f"local disk {disk_id} outlived its instance")
+    for instance_id, attached in per_instance.items():
+        devices = [device for _, device in attached]
+        if len(set(devices)) != len(devices):
+            world.fail(f"instance {instance_id} uses a device twice: {sorted(devices)}")
+        system = [d for d, _ in attached if d.type is DiskType.system]
+        data = [d for d, _ in attached if d.type is DiskType.data]
+        if len(system) > 1:
+            world.fail(f"instance {instance_id} has {len(system)} system disks")
+        if len(data) > limits.data_disks_per_instance:
+            world.fail(f"instance {instance_id} has {len(data)} data disks")
+        for disk, device in attached:
+            if (device == _SYSTEM_DEVICE) != (disk.type is DiskType.system):
+                world.fail(f"{disk.type.value} disk {disk.disk_id} is attached at {device}")
+    for instance_id, instance in world.instances.items():
+        moving = instance.status in _TRANSITIONAL
+        if moving != (instance.transition_target is not None):
+            world.fail(
+                f"instance {instance_id} is {instance.status.value} with target "
+                f"{instance.transition_target}"
+            )
+        if moving and instance.transition_target is not None:
+            payload = instance.transition_target.value
+            timers = world.timers_for(_ACTION_INSTANCE, instance_id)
+            if not any(t.payload == payload for t in timers):
+                world.fail(f"instance {instance_id} is {instance.status.value} with no timer")
+        if instance.status is InstanceStatus.Running and not instance.ever_started:
+            world.fail(f"instance {instance_id} is Running but never started")
+
+
+def _check_snapshots(world: _World) -> None:
+    progressing: collections.Counter[str] = collections.Counter()
+    disk_users: collections.Counter[str] = collections.Counter()
+    image_users: collections.Counter[str] = collections.Counter()
+    for disk in world.disks.values():
+        if disk.source_snapshot_id is not None:
+            disk_users[disk.source_snapshot_id] += 1
+    for image in world.images.values():
+        for mapping in image.disk_device_mappings:
+            image_users[mapping.snapshot_id] += 1
+    now = world.now
+    for snapshot_id, snapshot in world.snapshots.items():
+        if snapshot.status is SnapshotStatus.progressing:
+            progressing[snapshot.source_disk_id] += 1
+            if not world.timers_for(_ACTION_SNAPSHOT_DONE, snapshot_id):
+                world.fail(f"{snapshot_id} is progressing with no completion timer")
+        elif snapshot.completion_time is None:
+            world.fail(f"{snapshot_id} is {snapshot.status.value} with no completion time")
+        if snapshot.disk_refs != disk_users[snapshot_id]:
+            world.fail(
+                f"{snapshot_id} counts {snapshot.disk_refs} disks made from it, "
+                f"there are {disk_users[snapshot_id]}"
+            )
+        if snapshot.image_refs != image_users[snapshot_id]:
+            world.fail(
+                f"{snapshot_id} counts {snapshot.image_refs} image uses, "
+                f"there are {image_users[snapshot_id]}"
+            )
+        if snapshot.encrypted != (snapshot.data_key is not None):
+            world.fail(f"{snapshot_id}: encrypted={snapshot.encrypted} disagrees with its key")
+        lock = snapshot.lock
+        if (
+            lock is not None
+            and lock.effective_from is None
+            and snapshot.status is not SnapshotStatus.progressing
+        ):
+            world.fail(f"{snapshot_id} is {snapshot.status.value} but its lock never started")
+        expire = snapshot.expire_time
+        held = (
+            (lock is not None and lock.holds(now))
+            or snapshot.image_refs > 0
+            or snapshot.disk_refs > 0
+        )
+        if expire is not None and expire <= now and not held:
+            world.fail(
+                f"{snapshot_id} expired at {expire.isoformat()} and nothing holds it, "
+                "but it still exists"
+            )
+        if (
+            expire is not None
+            and expire > now
+            and not any(
+                t.due == expire for t in world.timers_for(_ACTION_SNAPSHOT_EXPIRE, snapshot_id)
+            )
+        ):
+            world.fail(f"{snapshot_id} expires at {expire.isoformat()} with no timer then")
+        if snapshot.snapshot_group_id is not None:
+            group = world.groups.get(snapshot.snapshot_group_id)
+            if group is None or snapshot_id not in group.snapshot_ids:
+                world.fail(f"{snapshot_id} names group {snapshot.snapshot_group_id}, not back")
+    for disk_id, count in progressing.items():
+        if count > 1:
+            world.fail(f"disk {disk_id} has {count} snapshots progressing")
+
+
+def _check_groups_and_images(world: _World) -> None:
+    for group_id, group in world.groups.items():
+        if not group.snapshot_ids:
+            world.fail(f"group {group_id} has no members")
+        members = []
+        for snapshot_id in group.snapshot_ids:
+            snapshot = world.snapshots.get(snapshot_id)
+            if snapshot is None:
+                world.fail(f"group {group_id} lists {snapshot_id}, which does not exist")
+                continue
+            members.append(snapshot)
+            if snapshot.snapshot_group_id != group_id:
+                world.fail(f"{snapshot_id} is in group {group_id} but names another")
+            if snapshot.creation_time != group.creation_time:
+                world.fail(f"{snapshot_id} was not captured at its group's instant")
+        done = all(s.status is SnapshotStatus.accomplished for s in members)
+        if done != (group.status is SnapshotGroupStatus.accomplished):
+            world.fail(f"group {group_id} is {group.status.value}; members done: {done}")
+    for image_id, image in world.images.items():
+        systems = [m for m in image.disk_device_mappings if m.disk_type is DiskType.system]
+        if len(systems) != 1:
+            world.fail(f"image {image_id} has {len(systems)} system mappings")
+        for mapping in image.disk_device_mappings:
+            snapshot = world.snapshots.get(mapping.snapshot_id)
+            if snapshot is None:
+                world.fail(f"image {image_id} uses {mapping.snapshot_id}, which is gone")
+            elif mapping.size < snapshot.source_disk_size:
+                world.fail(f"image {image_id} maps {mapping.snapshot_id} onto a smaller disk")
+
+
+def _check_kms(world: _World) -> None:
+    service_keys: collections.Counter[str] = collections.Counter()
+    for key_id, key in world.keys.items():
+        pending = key.key_state is KeyState.PendingDeletion
+        if pending != (key.delete_date is not None):
+            world.fail(f"key {key_id} is {key.key_state.value} with delete_date {key.delete_date}")
+        if pending and not any(
+            t.due == key.delete_date for t in world.timers_for(ACTION_DELETE_KEY, key_id)
+        ):
+            world.fail(f"key {key_id} is pending deletion with no timer")
+        if key.service_key:
+            service_keys[key.region_id] += 1
+            if key.key_state is not KeyState.Enabled:
+                world.fail(f"service key {key_id} is {key.key_state.value}")
+    for region_id, count in service_keys.items():
+        if count > 1:
+            world.fail(f"{region_id} has {count} ECS service keys")
+    for (region_id, name), alias in world.aliases.items():
+        target = world.keys.get(alias.key_id)
+        if target is None or target.region_id != region_id:
+            world.fail(f"alias {name} in {region_id} points at missing key {alias.key_id}")
+        elif (name == ECS_SERVICE_ALIAS) != target.service_key:
+            world.fail(f"alias {name} points at {_key_kind(target)} {target.key_id}")
+
+
+def _key_kind(key: KmsKey) -> str:
+    """``"service key"`` or ``"customer key"`` (for messages)."""
+    return "service key" if key.service_key else "customer key"
+
+
+def _check_events_and_timers(world: _World) -> None:
+    previous: _dt.datetime | None = None
+    for index, (key, event) in enumerate(world.events):
+        if event.sequence != index or key != f"{index:016d}":
+            world.fail(f"event {key} has sequence {event.sequence}, expected {index}")
+            break
+        if previous is not None and event.time < previous:
+            world.fail(f"event {index} at {event.time.isoformat()} goes back in time")
+        if event.time > world.now:
+            world.fail(f"event {index} is in the future")
+        previous = event.time
+    counter = world.cloud.backend.get(_META, "counter", "event")
+    if (counter or 0) != len(world.events):
+        world.fail(f"event counter {counter} but {len(world.events)} events")
+    sequences = [t.sequence for t in world.timers]
+    if len(set(sequences)) != len(sequences):
+        world.fail("two timers share a sequence number")
+    for partition, key, timer in world.raw[Timer.KIND]:
+        assert isinstance(timer, Timer)
+        if partition != "" or key != timer.key:
+            world.fail(f"timer {timer} is stored under {partition}/{key}")
+    if isinstance(world.cloud.clock, ManualClock):
+        stored = world.cloud.backend.get(_META, "", "clock")
+        if stored != world.now:
+            world.fail(f"the stored clock {stored} differs from the clock {world.now}")
