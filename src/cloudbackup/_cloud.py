@@ -45,6 +45,51 @@ class StorageStats:
     """Bytes of block contents stored."""
 
 
+def _check_collaborators(backend: object, clock: object, timings: object, limits: object) -> None:
+    """Refuse a backend, clock, timings or limits of the wrong type before anything uses them."""
+    checks = (
+        ("backend", backend, StorageBackend, "a StorageBackend such as InMemoryBackend()"),
+        ("clock", clock, Clock, "a Clock such as ManualClock()"),
+        ("timings", timings, Timings, "a cloudbackup.Timings"),
+        ("limits", limits, Limits, "a cloudbackup.Limits"),
+    )
+    for name, value, kind, what in checks:
+        if value is not None and not isinstance(value, kind):
+            raise InvalidParameterError(
+                f"{name} {value!r} is not {what}.",
+                code=f"InvalidParameter.{name.capitalize()}",
+                recommend=f"Pass {what}, or None for the default.",
+            )
+    if isinstance(timings, Timings):
+        durations = (
+            timings.instance_pending,
+            timings.instance_start,
+            timings.instance_stop,
+            timings.snapshot_base,
+        )
+        throughput = timings.snapshot_throughput
+        if (
+            not all(isinstance(d, _dt.timedelta) and d >= _dt.timedelta(0) for d in durations)
+            or isinstance(throughput, bool)
+            or not isinstance(throughput, int)
+            or throughput < 1
+        ):
+            raise InvalidParameterError(
+                f"timings {timings!r} must hold non-negative timedeltas and a positive integer "
+                "snapshot_throughput.",
+                code="InvalidParameter.Timings",
+                recommend="Build it as Timings(instance_start=timedelta(seconds=20), ...).",
+            )
+    if isinstance(limits, Limits):
+        values = attrs.astuple(limits)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in values):
+            raise InvalidParameterError(
+                f"limits {limits!r} must all be positive integers.",
+                code="InvalidParameter.Limits",
+                recommend="Build it as Limits(manual_snapshots_per_disk=256, ...).",
+            )
+
+
 class Cloud:
     """The whole simulated account: every region's ECS and KMS, one clock, one event log.
 
@@ -92,6 +137,7 @@ class Cloud:
                 f"block_size {block_size!r} must be a power of two from 4 KiB to 4 MiB.",
                 recommend=f"Pass e.g. {DEFAULT_BLOCK_SIZE}.",
             )
+        _check_collaborators(backend, clock, timings, limits)
         self._backend: StorageBackend = _default_backend_factory() if backend is None else backend
         store = Store(self._backend)
         settings = {
