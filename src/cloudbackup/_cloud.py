@@ -17,7 +17,7 @@ from ._services._base import Limits, Timings, World
 from ._services.ecs import EcsService
 from ._services.kms import KmsService
 from ._store import BlockStore, Store
-from ._time import DEFAULT_START, Clock, ManualClock, require_aware
+from ._time import DEFAULT_START, LATEST, Clock, ManualClock, require_aware
 from .errors import InvalidParameterError, StorageBackendError
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_BLOCK_SIZE", "Cloud", "StorageStats"]
@@ -88,6 +88,12 @@ def _check_collaborators(backend: object, clock: object, timings: object, limits
                 code="InvalidParameter.Limits",
                 recommend="Build it as Limits(manual_snapshots_per_disk=256, ...).",
             )
+    if isinstance(clock, Clock) and require_aware(clock.now(), "clock.now()") > LATEST:
+        raise InvalidParameterError(
+            f"clock {clock!r} reads past {LATEST.isoformat()}, where virtual time ends.",
+            code="InvalidParameter.Clock",
+            recommend="Start the clock earlier.",
+        )
 
 
 class Cloud:
@@ -215,6 +221,11 @@ class Cloud:
             raise InvalidParameterError(
                 f"delta {delta!r} must be a non-negative datetime.timedelta.",
                 recommend="Pass e.g. datetime.timedelta(minutes=5).",
+            )
+        if delta > LATEST - self.now():
+            raise InvalidParameterError(
+                f"delta {delta!r} would move virtual time past {LATEST.isoformat()}.",
+                recommend="Advance by less.",
             )
         return self.run_until(self.now() + delta)
 

@@ -15,7 +15,7 @@ from typing import ClassVar
 import attrs
 
 from ._store import Store
-from ._time import Clock, require_aware
+from ._time import LATEST, Clock, require_aware
 from .errors import InvalidParameterError
 
 __all__ = ["Engine", "Timer"]
@@ -103,6 +103,12 @@ class Engine:
                 f"Cannot run until {instant.isoformat()}: virtual time is already at "
                 f"{self._clock.now().isoformat()}.",
                 recommend="Pass an instant at or after cloud.now().",
+            )
+        if instant > LATEST:
+            raise InvalidParameterError(
+                f"Cannot run until {instant.isoformat()}: virtual time ends at "
+                f"{LATEST.isoformat()}.",
+                recommend="Pass an instant at or before cloudbackup._time.LATEST.",
             )
         generation = getattr(self._store.backend, "generation", None)
         if generation is not None:  # another process may have scheduled timers meanwhile

@@ -12,10 +12,13 @@ from typing import Protocol, runtime_checkable
 
 from .errors import InvalidParameterError
 
-__all__ = ["DEFAULT_START", "Clock", "ManualClock", "SystemClock", "require_aware"]
+__all__ = ["DEFAULT_START", "LATEST", "Clock", "ManualClock", "SystemClock", "require_aware"]
 
 #: The instant a default :class:`ManualClock` starts at: 2024-01-01 00:00:00 UTC.
 DEFAULT_START = _dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc)
+#: The last instant virtual time may reach: 9000-01-01 00:00:00 UTC. Everything the model
+#: schedules from "now" (at most 65,536 days of retention) still fits in a datetime after it.
+LATEST = _dt.datetime(9000, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def require_aware(value: object, name: str = "datetime") -> _dt.datetime:
@@ -32,7 +35,14 @@ def require_aware(value: object, name: str = "datetime") -> _dt.datetime:
             code="InvalidParameter",
             recommend="Attach a tzinfo, e.g. value.replace(tzinfo=datetime.timezone.utc).",
         )
-    return value.astimezone(_dt.timezone.utc)
+    try:
+        return value.astimezone(_dt.timezone.utc)
+    except OverflowError:
+        raise InvalidParameterError(
+            f"{name} {value.isoformat()} lies outside the range of datetimes in UTC.",
+            code="InvalidParameter",
+            recommend="Pass an instant between the years 1 and 9999 in UTC.",
+        ) from None
 
 
 @runtime_checkable
