@@ -41,7 +41,7 @@ def unwrap(key_spec: str, material: bytes, blob: bytes, aad: bytes) -> bytes:
         if key_spec == "Aliyun_SM4":
             return _sm4_gcm_decrypt(material, nonce, sealed, aad)
         return AESGCM(material).decrypt(nonce, sealed, aad)
-    except InvalidTag as exc:
+    except (InvalidTag, ValueError) as exc:  # ValueError: too short for a nonce or a tag
         raise StorageBackendError(
             "Ciphertext failed authentication: wrong key or corrupted data.",
             code="InvalidCiphertext",

@@ -1959,7 +1959,11 @@ class EcsService:
         size = v.integer("MaxResults", max_results, 1, 100)
         start = 0
         if next_token is not None:
-            if not isinstance(next_token, str) or not next_token.isdigit():
+            if (
+                not isinstance(next_token, str)
+                or not (next_token.isascii() and next_token.isdigit())
+                or len(next_token) > 18
+            ):
                 raise InvalidParameterError(
                     f"NextToken {next_token!r} is not valid.",
                     code="InvalidParameter.NextToken",
@@ -2072,15 +2076,16 @@ class EcsService:
                     code="InvalidParameter.Disk",
                     recommend="Pass ResetDiskSpec(disk_id=..., snapshot_id=...).",
                 )
-            if item.disk_id in seen:
+            disk, snapshot = self._check_reset(item.disk_id, item.snapshot_id)
+            if disk.disk_id in seen:
                 raise InvalidParameterError(
-                    f"Disk {item.disk_id} appears twice.",
+                    f"Disk {disk.disk_id} appears twice.",
                     code="InvalidParameter.Disk",
-                    ids=(item.disk_id,),
+                    ids=(disk.disk_id,),
                     recommend="Name each disk once.",
                 )
-            seen.add(item.disk_id)
-            checked.append(self._check_reset(item.disk_id, item.snapshot_id))
+            seen.add(disk.disk_id)
+            checked.append((disk, snapshot))
         if not dry_run:
             for disk, snapshot in checked:
                 self._reset(disk, snapshot)
@@ -2258,7 +2263,8 @@ class EcsService:
                 free = [d for d in _DATA_DEVICES if d not in used_devices]
                 device = spec.device if spec.device is not None else free[0]
             if (
-                device in used_devices
+                not isinstance(device, str)
+                or device in used_devices
                 or (device != _SYSTEM_DEVICE and device not in _DATA_DEVICES)
                 or (kind is DiskType.data and device == _SYSTEM_DEVICE)
             ):
