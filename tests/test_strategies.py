@@ -19,6 +19,7 @@ from cloudbackup import (
     Cloud,
     DataDisk,
     DiskCategory,
+    DiskReset,
     EcsService,
     KeySpec,
     PerformanceLevel,
@@ -336,6 +337,46 @@ def test_invalid_instance_types_are_refused(instance_type: str) -> None:
     assert "InvalidInstanceType.ValueNotSupported" == code
 
 
+@FAST
+@given(data=st.data())
+def test_disk_device_mappings_are_accepted_by_create_image(data: st.DataObject) -> None:
+    """Generated mappings of real snapshots make an image with exactly those mappings."""
+    _, ecs, disk_id, snapshot_id = _world()
+    other = ecs.create_snapshot(disk_id=disk_id)
+    mappings = data.draw(
+        cbst.disk_device_mappings(
+            system_snapshot_ids=st.just(snapshot_id), data_snapshot_ids=st.sampled_from([other])
+        )
+    )
+    image_id = ecs.create_image(disk_device_mappings=mappings)
+    [image] = ecs.describe_images(image_ids=[image_id]).items
+    assert [m.snapshot_id for m in mappings] == [m.snapshot_id for m in image.disk_device_mappings]
+
+
+@FAST
+@given(data=st.data())
+def test_reset_disk_specs_are_accepted_by_reset_disks(data: st.DataObject) -> None:
+    """Generated pairs of a stopped instance's disks and their snapshots roll them back."""
+    cloud = Cloud(block_size=4096)
+    ecs = cloud.ecs(REGION)
+    [instance_id] = ecs.run_instances(
+        zone_id=ZONE,
+        instance_type="ecs.g7.large",
+        data_disks=[DataDisk(size=20), DataDisk(size=20)],
+    )
+    cloud.advance(dt.timedelta(minutes=2))
+    disks = [d.disk_id for d in ecs.describe_disks(instance_id=instance_id).items]
+    pairs = [(d, ecs.create_snapshot(disk_id=d)) for d in disks]
+    for disk_id in disks:
+        ecs.write_disk(disk_id, 0, b"after the snapshot")
+    ecs.stop_instance(instance_id)
+    cloud.advance(dt.timedelta(minutes=1))
+    specs = data.draw(cbst.reset_disk_specs(pairs=st.sampled_from(pairs)))
+    ecs.reset_disks(disks=specs)
+    reset = [(e.disk_id, e.snapshot_id) for e in cloud.events.list(DiskReset)]
+    assert [(s.disk_id, s.snapshot_id) for s in specs] == reset
+
+
 # -- KMS -------------------------------------------------------------------------------------
 @FAST
 @given(cbst.key_specs(), cbst.alias_names(), cbst.pending_window_days())
@@ -497,6 +538,9 @@ def test_edges_of_the_rules_are_generated(strategy: Any, condition: Any) -> None
         lambda: cbst.block_writes(disk_size_bytes=100, max_size=200),
         lambda: cbst.tags(max_size=21),
         lambda: cbst.clouds(seeds=3),
+        lambda: cbst.disk_device_mappings(system_snapshot_ids="s-1"),
+        lambda: cbst.disk_device_mappings(system_snapshot_ids=st.just("s-1"), max_size=17),
+        lambda: cbst.reset_disk_specs(pairs=st.just(("d", "s")), min_size=0),
     ],
 )
 def test_invalid_strategy_arguments_raise(build: Callable[[], object]) -> None:

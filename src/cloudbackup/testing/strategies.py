@@ -30,7 +30,7 @@ from hypothesis.errors import InvalidArgument
 from .._cloud import DEFAULT_ACCOUNT_ID, Cloud
 from .._domain.ecs import CATEGORY_SPECS, PL_MIN_SIZE, DiskCategory, PerformanceLevel
 from .._domain.kms import KeySpec
-from .._domain.requests import DataDisk, SystemDisk
+from .._domain.requests import DataDisk, DiskDeviceMapping, ResetDiskSpec, SystemDisk
 from .._regions import REGIONS
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "cool_off_periods",
     "data_disks",
     "descriptions",
+    "disk_device_mappings",
     "disk_categories",
     "disk_names",
     "disk_sizes",
@@ -64,6 +65,7 @@ __all__ = [
     "pending_window_days",
     "performance_levels",
     "region_ids",
+    "reset_disk_specs",
     "retention_days",
     "snapshot_names",
     "system_disks",
@@ -495,6 +497,81 @@ def instance_types() -> st.SearchStrategy[str]:
     size = st.text(st.sampled_from(_LOWER_DIGITS), min_size=1, max_size=10)
     made = st.builds(lambda f, s: f"ecs.{f}.{s}", family, size)
     return st.sampled_from(_REAL_INSTANCE_TYPES) | made
+
+
+def disk_device_mappings(
+    *,
+    system_snapshot_ids: st.SearchStrategy[str],
+    data_snapshot_ids: st.SearchStrategy[str] | None = None,
+    min_size: int = 0,
+    max_size: int = 16,
+) -> st.SearchStrategy[list[DiskDeviceMapping]]:
+    """``DiskDeviceMapping`` lists that ``create_image`` accepts: one system mapping first,
+    then ``min_size``..``max_size`` (at most 16) data mappings on distinct devices.
+
+    Args:
+        system_snapshot_ids: Strategy of available snapshot ids for the system disk
+            (required: ids only exist in a world).
+        data_snapshot_ids: Strategy of available snapshot ids for data disks; default the
+            same as ``system_snapshot_ids``.
+        min_size: Fewest data mappings.
+        max_size: Most data mappings.
+    """
+    systems = _as_strategy("system_snapshot_ids", system_snapshot_ids)
+    datas = (
+        systems
+        if data_snapshot_ids is None
+        else _as_strategy("data_snapshot_ids", data_snapshot_ids)
+    )
+    low, high = _range("disk_device_mappings", min_size, max_size, 0, 16)
+    devices = [f"/dev/xvd{letter}" for letter in "bcdefghijklmnopqrstuvwxyz"]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> list[DiskDeviceMapping]:
+        mappings = [
+            DiskDeviceMapping(
+                snapshot_id=draw(systems),
+                disk_type="system",
+                device=draw(st.sampled_from([None, "/dev/xvda"])),
+            )
+        ]
+        count = draw(st.integers(low, high))
+        chosen = draw(st.permutations(devices))[:count]
+        for device in chosen:
+            mappings.append(
+                DiskDeviceMapping(
+                    snapshot_id=draw(datas),
+                    disk_type="data",
+                    device=draw(st.sampled_from([None, device])),
+                )
+            )
+        if any(m.device is None for m in mappings[1:]):
+            # Devices left to the service are handed out in order; name all or none of them.
+            mappings = [mappings[0]] + [
+                DiskDeviceMapping(m.snapshot_id, "data") for m in mappings[1:]
+            ]
+        return mappings
+
+    return build()
+
+
+def reset_disk_specs(
+    *, pairs: st.SearchStrategy[tuple[str, str]], min_size: int = 1, max_size: int = 16
+) -> st.SearchStrategy[list[ResetDiskSpec]]:
+    """``ResetDiskSpec`` lists for ``reset_disks``: ``min_size``..``max_size`` (1–16) pairs,
+    each disk named once.
+
+    Args:
+        pairs: Strategy of ``(disk_id, snapshot_id)`` pairs, the snapshot one of that disk's
+            (required: ids only exist in a world).
+        min_size: Fewest pairs.
+        max_size: Most pairs.
+    """
+    source = _as_strategy("pairs", pairs)
+    low, high = _range("reset_disk_specs", min_size, max_size, 1, 16)
+    return st.lists(source, min_size=low, max_size=high, unique_by=lambda p: p[0]).map(
+        lambda chosen: [ResetDiskSpec(disk_id=d, snapshot_id=s) for d, s in chosen]
+    )
 
 
 # -- KMS -------------------------------------------------------------------------------------
