@@ -129,12 +129,12 @@ def start(cloud: Cloud, ecs: EcsService, instance_id: str) -> None:
 def _known_kinds() -> list[str]:
     from cloudbackup import Alias as _Alias
     from cloudbackup import Disk, Image, Instance, KmsKey, Snapshot, SnapshotGroup, SnapshotLink
-    from cloudbackup._engine import Timer
+    from cloudbackup._engine import TIMER_INDEX, Timer
     from cloudbackup._services import ecs as _ecs
 
     classes = (Instance, Disk, Snapshot, SnapshotLink, SnapshotGroup, Image, KmsKey, _Alias)
     raw = ("meta", "blob.refs", _ecs.DISK_BLOCKS, _ecs.DISK_DIRTY, _ecs.SNAPSHOT_BLOCKS)
-    return [*raw, Event.KIND, Timer.KIND, *(cls.KIND for cls in classes)]
+    return [*raw, Event.KIND, Timer.KIND, TIMER_INDEX, *(cls.KIND for cls in classes)]
 
 
 def backend_state(cloud: Cloud) -> tuple[dict[str, Any], dict[bytes, bytes]]:

@@ -127,14 +127,25 @@ def test_timers_are_records_in_the_backend() -> None:
 
 
 def test_cancelled_timer_does_not_fire() -> None:
-    """cancel removes a pending timer."""
+    """cancel_for removes the pending timer of an (action, region, target)."""
     engine, store, _, fired = make_engine()
-    timer = schedule(engine, store, seconds(1), "a")
+    schedule(engine, store, seconds(1), "a")
     schedule(engine, store, seconds(2), "b")
     with store.unit():
-        engine.cancel(timer)
+        engine.cancel_for("record", "cn-hangzhou", "a")
     engine.run_until(seconds(5))
     assert ["b"] == [target for _, target in fired]
+    assert [] == engine.pending()
+
+
+def test_rescheduling_a_target_replaces_its_timer() -> None:
+    """A second timer for the same (action, region, target) replaces the first: no stale one."""
+    engine, store, _, fired = make_engine()
+    schedule(engine, store, seconds(1), "a")
+    later = schedule(engine, store, seconds(3), "a")
+    assert [later] == engine.pending()
+    engine.run_until(seconds(5))
+    assert [(seconds(3), "a")] == fired
 
 
 def test_rolled_back_schedule_leaves_no_timer() -> None:
@@ -212,3 +223,21 @@ def test_pending_work_survives_reopening_the_backend() -> None:
         SnapshotStatus.accomplished
         is reopened.ecs("cn-hangzhou").describe_snapshot(snapshot_id).status
     )
+
+
+def test_deleted_snapshots_and_cancelled_deletions_leave_no_timers() -> None:
+    """Deleting a snapshot with retention, or cancelling a key's deletion, removes its timer."""
+    cloud = make_cloud()
+    ecs, instance_id = run_instance(cloud, data_disks=[DataDisk(size=20)])
+    [disk] = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+    snapshot_id = ecs.create_snapshot(disk_id=disk.disk_id, retention_days=30)
+    ecs.modify_snapshot_attribute(snapshot_id=snapshot_id, retention_days=60)
+    kms = cloud.kms("cn-hangzhou")
+    key = kms.create_key()
+    kms.schedule_key_deletion(key.key_id, 7)
+    actions = sorted(t.action for t in cloud._world.engine.pending())
+    assert ["ecs.snapshot_expire", "kms.delete_key"] == actions
+    ecs.delete_snapshot(snapshot_id)
+    kms.cancel_key_deletion(key.key_id)
+    assert [] == cloud._world.engine.pending()
+    assert cloud.next_event_time() is None

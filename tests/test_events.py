@@ -305,3 +305,21 @@ def test_unsubscribe_stops_delivery() -> None:
     unsubscribe()
     cloud.kms(REGION).create_key()
     assert 1 == len(seen)
+
+
+def test_a_failing_subscriber_does_not_hide_events_from_the_others() -> None:
+    """If one subscriber raises, the others still see the event; the error then propagates
+    and the call's changes stand."""
+    cloud = make_cloud()
+    seen: list[str] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("subscriber bug")
+
+    cloud.events.subscribe(broken)
+    cloud.events.subscribe(lambda event: seen.append(type(event).__name__))
+    kms = cloud.kms("cn-hangzhou")
+    with pytest.raises(RuntimeError):
+        kms.create_key()
+    assert ["KeyCreated"] == seen
+    assert 1 == kms.list_keys().total_count

@@ -458,3 +458,16 @@ def test_encrypt_validates() -> None:
             lambda plaintext=plaintext: kms.encrypt(key, plaintext),
         )
     raises_code(errors.KmsKeyError, "Forbidden.KeyUsage", lambda: kms.encrypt(rsa, b"x"))
+
+
+@pytest.mark.parametrize("spec", ["Aliyun_AES_256", "Aliyun_SM4"])
+@pytest.mark.parametrize("tail", [b"", b"\x00" * 5, b"\x00" * 15, b"\x00" * 27])
+def test_decrypt_refuses_truncated_ciphertext(spec: str, tail: bytes) -> None:
+    """A blob that names a real key but is too short to hold a nonce and tag is
+    InvalidCiphertext, not a raw ValueError."""
+    import base64
+
+    kms = make_cloud().kms(REGION)
+    key = kms.create_key(key_spec=spec).key_id
+    blob = base64.b64encode(key.encode() + b"\x00" + tail).decode()
+    raises_code(errors.InvalidParameterError, "InvalidCiphertext", lambda: kms.decrypt(blob))

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 import sqlite_crash_child as crash
-from cloudbackup import Cloud, DataDisk, SystemDisk
+from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
 from cloudbackup._backends import _sqlite
 from cloudbackup._backends._sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteBackend
-from cloudbackup.errors import StorageBackendError
+from cloudbackup.errors import InvalidParameterError, StorageBackendError
 from cloudbackup.testing._contract import _SAMPLE_VALUES, _same
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -521,6 +521,65 @@ def test_event_loop_sees_timers_that_another_connection_scheduled(db: Path) -> N
     driver.advance(dt.timedelta(hours=1))
     assert "accomplished" == ecs.describe_snapshot(snapshot_id).status.value
     driver.close()
+
+
+def progressing_snapshot(cloud: Cloud) -> tuple[str, str]:
+    """A Running instance's cloud_ssd disk and a snapshot of it still progressing."""
+    ecs = cloud.ecs(REGION)
+    [instance_id] = ecs.run_instances(
+        zone_id=ZONE,
+        instance_type="ecs.g7.large",
+        system_disk=SystemDisk(),
+        data_disks=[DataDisk(category="cloud_ssd", size=20)],
+    )
+    cloud.advance(dt.timedelta(minutes=5))
+    [disk] = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+    return disk.disk_id, ecs.create_snapshot(disk_id=disk.disk_id)
+
+
+def test_a_busy_backend_delays_a_timer_without_losing_it(db: Path) -> None:
+    """When the write lock is held elsewhere, advance raises Busy, leaves the clock, and the
+    pending snapshot completes on the next advance."""
+    cloud = Cloud(backend=SqliteBackend(db, timeout=0), seed=6)
+    ecs = cloud.ecs(REGION)
+    disk_id, snapshot_id = progressing_snapshot(cloud)
+    before = cloud.now()
+    blocker = SqliteBackend(db)
+    blocker.begin()
+    with pytest.raises(StorageBackendError) as caught:
+        cloud.advance(dt.timedelta(hours=1))
+    assert "StorageBackend.Busy" == caught.value.code
+    assert before == cloud.now()
+    blocker.rollback()
+    blocker.close()
+    cloud.advance(dt.timedelta(hours=1))
+    assert "accomplished" == ecs.describe_snapshot(snapshot_id).status.value
+    ecs.create_snapshot(disk_id=disk_id)  # no longer blocked by the first one
+    cloud.close()
+
+
+def test_clouds_sharing_a_file_share_virtual_time(db: Path) -> None:
+    """When one Cloud advances a shared world, another on the same file catches up before its
+    next call, so its snapshots are stamped with the shared time."""
+    first = Cloud(backend=SqliteBackend(db), seed=6)
+    disk_id, _ = progressing_snapshot(first)
+    second = Cloud(backend=SqliteBackend(db), seed=6)
+    second.advance(dt.timedelta(days=10))
+    assert second.now() == first.now()
+    first.ecs(REGION).describe_disk(disk_id)
+    snapshot_id = first.ecs(REGION).create_snapshot(disk_id=disk_id, retention_days=1)
+    created = first.ecs(REGION).describe_snapshot(snapshot_id).creation_time
+    assert second.now() == created
+    first.close()
+    second.close()
+
+
+def test_reopening_with_a_clock_behind_the_world_is_refused(db: Path) -> None:
+    """A clock earlier than the stored virtual time would run time backwards: refused."""
+    with Cloud(backend=SqliteBackend(db), seed=6) as cloud:
+        cloud.advance(dt.timedelta(days=1))
+    with pytest.raises(InvalidParameterError):
+        Cloud(backend=SqliteBackend(db), seed=6, clock=ManualClock())
 
 
 def test_plaintext_of_an_encrypted_disk_never_reaches_the_file(db: Path) -> None:

@@ -128,7 +128,9 @@ class Cloud:
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidParameterError("seed must be an integer.", recommend="Pass seed=0.")
-        if not isinstance(account_id, str) or not (len(account_id) == 16 and account_id.isdigit()):
+        if not isinstance(account_id, str) or not (
+            len(account_id) == 16 and account_id.isascii() and account_id.isdigit()
+        ):
             raise InvalidParameterError(
                 f"account_id {account_id!r} must be 16 digits.",
                 recommend=f"Pass e.g. {DEFAULT_ACCOUNT_ID!r}.",
@@ -166,11 +168,21 @@ class Cloud:
                     code="StorageBackend.WorldMismatch",
                     recommend="Open it with the same seed, account_id and block_size.",
                 )
+        stored_now = store.meta("clock")
+        assert isinstance(stored_now, _dt.datetime)
         if clock is None:
-            stored_now = store.meta("clock")
-            assert isinstance(stored_now, _dt.datetime)
             clock = ManualClock(stored_now)
+        elif require_aware(clock.now(), "clock.now()") < stored_now:
+            raise InvalidParameterError(
+                f"The clock reads {clock.now().isoformat()}, before the world's virtual time "
+                f"{stored_now.isoformat()}; time cannot run backwards.",
+                recommend="Omit clock= to continue where the world stood, or pass a clock at "
+                "or after that instant.",
+            )
         self._store = store
+        # Processes sharing a world share its virtual time: when another one has committed,
+        # catch up with the clock position it stored.
+        store.on_external_change(self._catch_up_clock)
         self._world = World(
             store=store,
             blocks=BlockStore(store, block_size),
@@ -182,6 +194,11 @@ class Cloud:
             timings=Timings() if timings is None else timings,
             limits=Limits() if limits is None else limits,
         )
+
+    def _catch_up_clock(self) -> None:
+        stored = self._store.meta("clock")
+        if isinstance(stored, _dt.datetime) and stored > self._world.clock.now():
+            self._world.clock.advance_to(stored)
 
     # -- services ------------------------------------------------------------------------
     def ecs(self, region_id: str) -> EcsService:
@@ -204,7 +221,8 @@ class Cloud:
         return self._world.clock
 
     def now(self) -> _dt.datetime:
-        """Shorthand for ``cloud.clock.now()``."""
+        """Shorthand for ``cloud.clock.now()`` (caught up with other processes sharing it)."""
+        self._store.check_external()
         return self._world.clock.now()
 
     def run_until(self, instant: _dt.datetime) -> int:

@@ -9,6 +9,7 @@ from typing import ClassVar, TypeVar
 import attrs
 
 from ._store import Store
+from .errors import InvalidParameterError
 
 __all__ = [
     "DiskAttached",
@@ -307,11 +308,24 @@ class EventLog:
         return event
 
     def _notify(self, event: Event) -> None:
+        # Every subscriber sees every event even if one of them raises; the first exception
+        # is raised afterwards. The call that produced the event has committed all the same.
+        failure: BaseException | None = None
         for subscriber in list(self._subscribers):
-            subscriber(event)
+            try:
+                subscriber(event)
+            except Exception as exc:  # re-raised below, after the others ran
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``callback`` with every new event; returns a function that unsubscribes."""
+        """Call ``callback`` with every new event; returns a function that unsubscribes.
+
+        Callbacks run after the call that produced the event has committed. If one raises,
+        the others still see the event, and the first exception then propagates out of that
+        call, whose changes stand.
+        """
         self._subscribers.append(callback)
 
         def unsubscribe() -> None:
@@ -328,6 +342,18 @@ class EventLog:
         region_id: str | None = None,
     ) -> list[E]:
         """Events in order, optionally only of ``event_type``, from sequence ``since``."""
+        if event_type is not None and not (
+            isinstance(event_type, type) and issubclass(event_type, Event)
+        ):
+            raise InvalidParameterError(
+                f"event_type {event_type!r} is not an Event class.",
+                recommend="Pass a class such as cloudbackup.SnapshotCreated.",
+            )
+        if isinstance(since, bool) or not isinstance(since, int):
+            raise InvalidParameterError(
+                f"since {since!r} must be an event sequence number.",
+                recommend="Pass an int, e.g. the sequence of the last event you saw plus one.",
+            )
         wanted: type[Event] = event_type or Event
         out = []
         for event in self._store.scan(Event, ""):

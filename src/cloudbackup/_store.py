@@ -37,6 +37,9 @@ class Store:
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
         self._rollback_listeners: list[Callable[[], None]] = []
+        self._external_listeners: list[Callable[[], None]] = []
+        self._generation: int | None = None
+        self.check_external()  # the generation the world is read at
 
     # -- units of work -------------------------------------------------------------------
     @contextmanager
@@ -52,6 +55,7 @@ class Store:
         self.backend.begin()
         self._depth = 1
         try:
+            self.check_external()
             yield
         except BaseException:
             self._depth = 0
@@ -71,8 +75,14 @@ class Store:
                 listener()
             raise
         callbacks, self._after_commit = self._after_commit, []
-        for callback in callbacks:
-            callback()
+        failure: BaseException | None = None
+        for callback in callbacks:  # all of them run, whatever one of them raises
+            try:
+                callback()
+            except Exception as exc:  # re-raised below
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     @property
     def in_unit(self) -> bool:
@@ -84,6 +94,27 @@ class Store:
         if not self._depth:
             raise StorageBackendError("after_commit needs an open unit of work.")
         self._after_commit.append(callback)
+
+    def on_external_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when another process has committed to a shared backend."""
+        self._external_listeners.append(listener)
+
+    def check_external(self) -> None:
+        """Tell the external-change listeners if the backend's generation moved.
+
+        Only backends that several processes can share have ``generation()``; for the others
+        this does nothing.
+        """
+        generation = getattr(self.backend, "generation", None)
+        if generation is None:
+            return
+        current = generation()
+        if current != self._generation:
+            first_look = self._generation is None
+            self._generation = current
+            if not first_look:
+                for listener in self._external_listeners:
+                    listener()
 
     def on_rollback(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every rollback (caches built on backend state reset here)."""

@@ -21,7 +21,9 @@ Required methods are those of the protocol. Three optional methods may be added 
 ``clear_partition(kind, partition) -> None``; the functions of the same names in this module use
 them when present and fall back to the required methods otherwise. A backend that several
 processes can share should also offer ``generation() -> int``, a number that changes whenever
-another process commits, so that caches above it (the event loop's timer queue) know to reload.
+another process commits, so that caches above it (the event loop's timer queue) know to reload,
+and a durable one ``first(kind, partition) -> (key, value) | None``, the record with the smallest
+key, so that the event loop finds its next timer without loading them all.
 
 Rules every backend keeps (the contract check, :func:`cloudbackup.testing.check_storage_backend`,
 tests them):

@@ -406,6 +406,22 @@ class SqliteBackend:
         self._write("DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?", address)
         self._cache.put(address, _ABSENT)
 
+    def first(self, kind: str, partition: str) -> tuple[str, object] | None:
+        """The ``(key, value)`` with the smallest key of a partition, or None (one indexed read).
+
+        The event loop asks for its next timer this way instead of loading every timer.
+        """
+        self._check_open()
+        with self._snapshot():
+            rows = self._query_all(
+                "SELECT key, value FROM records WHERE kind = ? AND partition = ? "
+                "ORDER BY key LIMIT 1",
+                (kind, partition),
+            )
+        if not rows:
+            return None
+        return next(_decoded([(rows[0][0], rows[0][1], _ABSENT)]))
+
     def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
         """Every ``(key, value)`` of a partition, ordered by key, as of this call.
 

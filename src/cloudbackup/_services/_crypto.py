@@ -49,21 +49,29 @@ def unwrap(key_spec: str, material: bytes, blob: bytes, aad: bytes) -> bytes:
         ) from exc
 
 
-_BLOCK_AAD = b"cloudbackup/block"
+_BLOCK_AAD = b"cloudbackup/block/"
 
 
-def encrypt_block(data_key: AESGCM, nonce: bytes, plaintext: bytes) -> bytes:
-    """Seal one disk block with a disk's data key."""
-    return nonce + data_key.encrypt(nonce, plaintext, _BLOCK_AAD)
+def _block_aad(index: int) -> bytes:
+    # The block's index is authenticated too: a sealed block moved to another position (by
+    # someone tampering with the backend) fails to open instead of returning wrong data.
+    # Blocks are shared by a disk, its snapshots and disks made from them, always at the same
+    # index, so the index is the one identity they all agree on.
+    return _BLOCK_AAD + index.to_bytes(8, "big")
 
 
-def decrypt_block(data_key: AESGCM, blob: bytes) -> bytes:
-    """Open one sealed disk block."""
+def encrypt_block(data_key: AESGCM, nonce: bytes, plaintext: bytes, index: int) -> bytes:
+    """Seal block ``index`` of a disk with the disk's data key."""
+    return nonce + data_key.encrypt(nonce, plaintext, _block_aad(index))
+
+
+def decrypt_block(data_key: AESGCM, blob: bytes, index: int) -> bytes:
+    """Open sealed block ``index``."""
     try:
-        return data_key.decrypt(blob[:_NONCE], blob[_NONCE:], _BLOCK_AAD)
-    except InvalidTag as exc:
+        return data_key.decrypt(blob[:_NONCE], blob[_NONCE:], _block_aad(index))
+    except (InvalidTag, ValueError) as exc:
         raise StorageBackendError(
-            "A disk block failed authentication: wrong data key or corrupted block.",
+            "A disk block failed authentication: wrong data key, wrong position or corrupted.",
             code="InvalidCiphertext",
             recommend="The backend's block data is corrupt; restore it from a copy.",
         ) from exc

@@ -388,6 +388,7 @@ class EcsService:
             else:
                 self._detach(disk, instance_id)
         world.store.delete(Instance, self.region_id, instance_id)
+        world.engine.cancel_for(_ACTION_INSTANCE, self.region_id, instance_id)
         world.events._emit(
             InstanceDeleted,
             time=world.now(),
@@ -1016,15 +1017,16 @@ class EcsService:
             if lo == 0 and hi == bs:
                 block = piece
             else:
-                buffer = bytearray(self._plain_block(old, cipher))
+                buffer = bytearray(self._plain_block(old, cipher, index))
                 buffer[lo:hi] = piece
                 block = bytes(buffer)
             if block == zero:
                 new = ZERO
             elif cipher is not None:
-                if old != ZERO and self._plain_block(old, cipher) == block:
+                if old != ZERO and self._plain_block(old, cipher, index) == block:
                     continue
-                new = world.blocks.intern(_crypto.encrypt_block(cipher, nonces[n], block))
+                sealed = _crypto.encrypt_block(cipher, nonces[n], block, index)
+                new = world.blocks.intern(sealed)
             else:
                 new = world.blocks.intern(block)
             if new == old:
@@ -1049,15 +1051,15 @@ class EcsService:
         """Read ``length`` bytes at ``offset`` of a disk, as its instance's guest OS would.
 
         The disk must be attached to a ``Running`` instance; unwritten space reads as zeros.
+        It writes nothing, so it opens no unit of work and never waits for a writer.
         """
-        with self._world.store.unit():
-            disk = self._disk(disk_id)
-            self._check_range(disk, offset, length)
-            self._require_guest_io(disk)
-            if length == 0:
-                return b""
-            cipher = self._data_cipher(disk)
-            return self._read_blocks(disk.disk_id, offset, length, cipher)
+        disk = self._disk(disk_id)
+        self._check_range(disk, offset, length)
+        self._require_guest_io(disk)
+        if length == 0:
+            return b""
+        cipher = self._data_cipher(disk)
+        return self._read_blocks(disk.disk_id, offset, length, cipher)
 
     def _read_blocks(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
         world = self._world
@@ -1067,13 +1069,13 @@ class EcsService:
         found = world.store.raw_get_many(DISK_BLOCKS, disk_id, keys)
         zero = world.blocks.zero_block
         parts: list[bytes] = []
-        for key in keys:
+        for index, key in enumerate(keys, start=first):
             digest = found.get(key)
             if digest is None:
                 parts.append(zero)
             else:
                 assert isinstance(digest, bytes)
-                parts.append(self._plain_block(digest, cipher))
+                parts.append(self._plain_block(digest, cipher, index))
         head = offset - first * bs
         if head == 0 and len(parts) * bs == length:
             return b"".join(parts)
@@ -1130,11 +1132,11 @@ class EcsService:
         plaintext = self._world.kms(self.region)._open_data_key(key.kms_key_id, key.ciphertext_blob)
         return AESGCM(plaintext)
 
-    def _plain_block(self, digest: bytes, cipher: AESGCM | None) -> bytes:
+    def _plain_block(self, digest: bytes, cipher: AESGCM | None, index: int) -> bytes:
         stored = self._world.blocks.load(digest)
         if digest == ZERO or cipher is None:
             return stored
-        return _crypto.decrypt_block(cipher, stored)
+        return _crypto.decrypt_block(cipher, stored, index)
 
     # ================================================================================
     # Snapshots
@@ -1633,6 +1635,8 @@ class EcsService:
                 else:
                     self._drop_group(group)
         store.delete(Snapshot, self.region_id, snapshot.snapshot_id)
+        for action in (_ACTION_SNAPSHOT_DONE, _ACTION_SNAPSHOT_EXPIRE):
+            world.engine.cancel_for(action, self.region_id, snapshot.snapshot_id)
         world.events._emit(
             SnapshotDeleted,
             time=world.now(),
@@ -2164,11 +2168,12 @@ class EcsService:
                 world.blocks.incref(digest)
                 new = digest
             else:
-                plain = self._plain_block(digest, source_cipher)
+                index = _bindex(key)
+                plain = self._plain_block(digest, source_cipher, index)
                 sealed = (
                     plain
                     if target_cipher is None
-                    else _crypto.encrypt_block(target_cipher, nonces[n], plain)
+                    else _crypto.encrypt_block(target_cipher, nonces[n], plain, index)
                 )
                 new = world.blocks.intern(sealed)
             world.store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)

@@ -186,6 +186,7 @@ class KmsService:
         if key.key_state is not KeyState.PendingDeletion:
             raise self._unexpected_state(key, "cancel deletion of")
         self._set_state(key, KeyState.Enabled, delete_date=None)
+        self._world.engine.cancel_for(ACTION_DELETE_KEY, self.region_id, key.key_id)
 
     # -- aliases -------------------------------------------------------------------------
     @unit_of_work

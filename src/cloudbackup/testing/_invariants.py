@@ -30,7 +30,7 @@ from .._domain.ecs import (
     SnapshotStatus,
 )
 from .._domain.kms import Alias, KeyState, KmsKey
-from .._engine import Timer
+from .._engine import TIMER_INDEX, Timer
 from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
 from .._services.ecs import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
@@ -54,6 +54,7 @@ KINDS: tuple[str, ...] = (
     KmsKey.KIND,
     Alias.KIND,
     Timer.KIND,
+    TIMER_INDEX,
     Event.KIND,
     DISK_BLOCKS,
     DISK_DIRTY,
@@ -534,6 +535,11 @@ def _check_events_and_timers(world: _World) -> None:
         assert isinstance(timer, Timer)
         if partition != "" or key != timer.key:
             world.fail(f"timer {timer} is stored under {partition}/{key}")
+    # One pending timer per (action, region, target), each found through the index.
+    indexed = {(a, k): v for a, k, v in world.raw[TIMER_INDEX]}
+    by_target = {(t.action, f"{t.region_id}|{t.target_id}"): t.key for t in world.timers}
+    if indexed != by_target:
+        world.fail(f"the timer index {indexed} does not match the pending timers {by_target}")
     if isinstance(world.cloud.clock, ManualClock):
         stored = world.cloud.backend.get(_META, "", "clock")
         if stored != world.now:

@@ -503,7 +503,7 @@ class CloudStateMachine(RuleBasedStateMachine):
                 index = int(key, 16)
                 if index >= len(blocks):
                     raise AssertionError(f"snapshot {snapshot.snapshot_id} holds block {index}")
-                blocks[index] = ecs._plain_block(digest, cipher)
+                blocks[index] = ecs._plain_block(digest, cipher, index)
         if b"".join(blocks) != snapshot.data:
             raise AssertionError(
                 f"snapshot {snapshot.snapshot_id} does not hold the expected bytes"
