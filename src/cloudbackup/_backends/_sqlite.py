@@ -336,7 +336,7 @@ class SqliteBackend:
             address,
         )
         value = None if row is None else DEFAULT_CODEC.decode(row[0])
-        self._cache.put(address, _ABSENT if value is None else value)
+        self._cache_read(address, _ABSENT if value is None else value)
         return value
 
     def get_many(self, kind: str, partition: str, keys: Iterable[str]) -> dict[str, object]:
@@ -370,7 +370,7 @@ class SqliteBackend:
         for key in missing:
             data = raw.get(key)
             value = _ABSENT if data is None else DEFAULT_CODEC.decode(data)
-            self._cache.put((kind, partition, key), value)
+            self._cache_read((kind, partition, key), value)
             if value is not _ABSENT:
                 found[key] = value
         return {key: found[key] for key in wanted if key in found}
@@ -616,6 +616,13 @@ class SqliteBackend:
                 code="StorageBackend.NoUnit",
                 recommend="Call begin() first; cloudbackup services do this for every call.",
             )
+
+    def _cache_read(self, address: tuple[str, str, str], value: object) -> None:
+        # A read inside a unit of work may see the unit's own, uncommitted writes (a partition
+        # it cleared, say): remember it as touched so that a rollback forgets it too.
+        if self._in_unit:
+            self._touched.add(address)
+        self._cache.put(address, value)
 
     def _sync_cache(self) -> None:
         """Outside a unit of work, drop the cache if another connection has committed."""

@@ -446,6 +446,13 @@ def _check_optional_methods(backend: StorageBackend) -> None:
     _expect(None, backend.get(kind, partition, "007"), "get after clear_partition")
     backend.rollback()
     _expect(30, count(backend, kind, partition), "count after rolling back clear_partition")
+    # Reads made inside the rolled-back unit must not outlive it (a cache of them, say).
+    _expect(7, backend.get(kind, partition, "007"), "get after rolling back clear_partition")
+    _expect(
+        expected_many,
+        get_many(backend, kind, partition, keys),
+        "get_many after rolling back clear_partition",
+    )
     backend.begin()
     clear_partition(backend, kind, partition)
     backend.commit()
