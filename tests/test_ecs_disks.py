@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import cloudbackup
 from _helpers import (
     GIB,
     INSTANCE_TYPE,
@@ -707,3 +708,18 @@ def test_local_disks_cannot_be_resized() -> None:
         "DiskCategory.OperationNotSupported",
         lambda: ecs.resize_disk(disk_id=disk_id, new_size=200),
     )
+
+
+def test_a_basic_system_disk_grows_only_to_its_category_maximum() -> None:
+    """A cloud (basic) system disk stops at 2,000 GiB, below the 2,048 GiB of other system disks."""
+    cloud = make_cloud()
+    system = cloudbackup.SystemDisk(category="cloud", size=1000)
+    ecs, instance_id = run_instance(cloud, system_disk=system)
+    disk_id = system_disk_id(ecs, instance_id)
+    rejected_unchanged(
+        cloud,
+        errors.InvalidParameterError,
+        "InvalidDiskSize.ValueNotSupported",
+        lambda: ecs.resize_disk(disk_id=disk_id, new_size=2048),
+    )
+    ecs.resize_disk(disk_id=disk_id, new_size=2000)

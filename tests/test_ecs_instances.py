@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -371,3 +372,36 @@ def test_stop_then_start_keeps_disk_data() -> None:
     stop(cloud, ecs, iid)
     start(cloud, ecs, iid)
     assert b"persist" == ecs.read_disk(disk, 123, 7)
+
+
+def test_an_instance_without_its_system_disk_cannot_start() -> None:
+    """Once its system disk is detached, StartInstance is InvalidOperation.NoSystemDisk."""
+    cloud = make_cloud()
+    ecs, instance_id = run_instance(cloud)
+    stop(cloud, ecs, instance_id)
+    ecs.detach_disk(instance_id=instance_id, disk_id=system_disk_id(ecs, instance_id))
+    rejected_unchanged(
+        cloud,
+        errors.IncorrectStatusError,
+        "InvalidOperation.NoSystemDisk",
+        lambda: ecs.start_instance(instance_id),
+    )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ecs: ecs.describe_instances(zone_id="cn-hangzhou-zz"),
+        lambda ecs: ecs.describe_instances(instance_name=5),
+        lambda ecs: ecs.describe_disks(instance_id=5),
+        lambda ecs: ecs.describe_snapshots(disk_id=123),
+        lambda ecs: ecs.describe_snapshots(kms_key_id=b"key"),
+        lambda ecs: ecs.describe_snapshot_groups(name=5),
+        lambda ecs: ecs.describe_images(snapshot_id=[]),
+    ],
+)
+def test_describe_filters_of_the_wrong_type_are_refused(call: Any) -> None:
+    """A filter that is not a string (or an unknown zone) is an error, not an empty page."""
+    cloud = make_cloud()
+    with pytest.raises((errors.InvalidParameterError, errors.ResourceNotFoundError)):
+        call(cloud.ecs("cn-hangzhou"))

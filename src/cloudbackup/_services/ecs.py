@@ -326,9 +326,19 @@ class EcsService:
 
     @unit_of_work
     def start_instance(self, instance_id: str) -> None:
-        """``StartInstance``: ``Stopped`` → ``Starting`` → ``Running``."""
+        """``StartInstance``: ``Stopped`` → ``Starting`` → ``Running``.
+
+        The instance needs a system disk: one whose system disk was detached cannot boot.
+        """
         instance = self._instance(instance_id)
         self._require_instance_status(instance, InstanceStatus.Stopped)
+        if not any(d.type is DiskType.system for d in self._instance_disks(instance.instance_id)):
+            raise IncorrectStatusError(
+                f"Instance {instance.instance_id} has no system disk attached.",
+                code="InvalidOperation.NoSystemDisk",
+                ids=(instance.instance_id,),
+                recommend="Attach a system disk (attach_disk, instance Stopped) first.",
+            )
         self._transition(
             instance,
             InstanceStatus.Starting,
@@ -409,6 +419,9 @@ class EcsService:
     ) -> Page[Instance]:
         """``DescribeInstances``: instances matching every given filter, a page at a time."""
         number, size = v.page(page_number, page_size)
+        if zone_id is not None:
+            require_zone(self.region, zone_id)
+        v.optional_text("InstanceName", instance_name, 1, 256)
         ids = v.id_list("InstanceIds", instance_ids, max_items=100)
         wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
         found = [
@@ -870,7 +883,7 @@ class EcsService:
                 ids=(disk.disk_id,),
                 recommend="Resize cloud disks only.",
             )
-        limit = 2048 if disk.type is DiskType.system else spec.max_size
+        limit = min(2048, spec.max_size) if disk.type is DiskType.system else spec.max_size
         size = v.integer("NewSize", new_size, 1, limit, code="InvalidDiskSize.ValueNotSupported")
         if size <= disk.size:
             raise InvalidParameterError(
@@ -947,6 +960,10 @@ class EcsService:
     ) -> Page[Disk]:
         """``DescribeDisks``: disks matching every given filter, a page at a time."""
         number, size = v.page(page_number, page_size)
+        v.optional_text("InstanceId", instance_id, 1, 256)
+        if zone_id is not None:
+            require_zone(self.region, zone_id)
+        v.optional_text("SnapshotId", snapshot_id, 1, 256)
         ids = v.id_list("DiskIds", disk_ids, max_items=100)
         kind = v.choice("DiskType", disk_type, ("all", "system", "data"))
         cat = None if category is None else self._category(category)
@@ -1386,6 +1403,11 @@ class EcsService:
     ) -> Page[Snapshot]:
         """``DescribeSnapshots``: snapshots matching every given filter, newest first."""
         number, size = v.page(page_number, page_size)
+        v.optional_text("DiskId", disk_id, 1, 256)
+        v.optional_text("InstanceId", instance_id, 1, 256)
+        v.optional_text("SnapshotLinkId", snapshot_link_id, 1, 256)
+        v.optional_text("KmsKeyId", kms_key_id, 1, 256)
+        v.optional_text("SnapshotName", snapshot_name, 1, 256)
         ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
         state = v.choice("Status", status, ("all", "progressing", "accomplished", "failed"))
         stype = v.choice("SnapshotType", snapshot_type, ("all", "auto", "user"))
@@ -1443,6 +1465,7 @@ class EcsService:
     ) -> Page[SnapshotLink]:
         """``DescribeSnapshotLinks``: snapshot chains with ``TotalSize`` and ``TotalCount``."""
         number, size = v.page(page_number, page_size)
+        v.optional_text("InstanceId", instance_id, 1, 256)
         links = v.id_list("SnapshotLinkIds", snapshot_link_ids, max_items=100)
         disks = v.id_list("DiskIds", disk_ids, max_items=100)
         found = [
@@ -1961,6 +1984,8 @@ class EcsService:
         """``DescribeSnapshotGroups``: groups matching the filters, token-paged (1–100)."""
         ids = v.id_list("SnapshotGroupId", snapshot_group_ids, max_items=10)
         size = v.integer("MaxResults", max_results, 1, 100)
+        v.optional_text("InstanceId", instance_id, 1, 256)
+        v.optional_text("Name", name, 1, 256)
         start = 0
         if next_token is not None:
             if (
@@ -2320,6 +2345,7 @@ class EcsService:
     ) -> Page[Image]:
         """``DescribeImages`` (custom images of this account)."""
         number, size = v.page(page_number, page_size)
+        v.optional_text("SnapshotId", snapshot_id, 1, 256)
         ids = v.id_list("ImageId", image_ids, max_items=100)
         found = [
             i
