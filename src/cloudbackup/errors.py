@@ -3,7 +3,9 @@
 Every error carries the real Alibaba Cloud API error ``code`` where one exists (for example
 ``InvalidDiskId.NotFound`` or ``QuotaExceed.Snapshot``), the ``http_status`` the real API
 answers with, the ``ids`` of the resources involved, a human ``message`` and a ``recommend``
-sentence that tells the caller what to do. A call that raises one of these has changed nothing.
+sentence that tells the caller what to do. A service call that raises one of these has changed
+nothing. ``Cloud.run_until`` / ``Cloud.advance`` commit each timed event on its own, so when one
+of them raises, the events before it have happened and virtual time stands where they left it.
 
 The tree::
 
