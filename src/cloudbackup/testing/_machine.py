@@ -237,8 +237,8 @@ class CloudStateMachine(RuleBasedStateMachine):
         self.instances: dict[str, _Instance] = {}
         self.disks: dict[str, _Disk] = {}
         self.snapshots: dict[str, _Snapshot] = {}
-        self.groups: dict[str, tuple[str, str]] = {}
-        """group id -> (region, name); members are the snapshots naming it."""
+        self.groups: dict[str, str] = {}
+        """group id -> region; its members are the snapshots naming it."""
         self.images: dict[str, tuple[str, tuple[str, ...]]] = {}
         """image id -> (region, snapshot ids of its mappings)."""
         self.keys: dict[str, _Key] = {}
@@ -748,8 +748,12 @@ class CloudStateMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.instances)
     @rule(pick=_PICK, gone=_RARELY, settle=st.booleans())
     def start_instance(self, pick: int, gone: bool, settle: bool) -> None:
-        """``start_instance``: Stopped → Starting → Running."""
+        """``start_instance``: Stopped → Starting → Running (it needs a system disk)."""
         instance_id, region, problems = self._instance_rule(pick, gone, (InstanceStatus.Stopped,))
+        if instance_id in self.instances and not any(
+            d.type is DiskType.system for d in self._instance_disks(instance_id)
+        ):
+            problems.add("InvalidOperation.NoSystemDisk")
         if self._ok(problems, lambda: self.ecs(region).start_instance(instance_id)):
             self._move(
                 instance_id,
@@ -1081,7 +1085,9 @@ class CloudStateMachine(RuleBasedStateMachine):
         disk_id = self._pick(self.disks, pick)
         disk = self.disks[disk_id]
         new_size = disk.size + delta
-        limit = 2048 if disk.type is DiskType.system else CATEGORY_SPECS[disk.category].max_size
+        limit = CATEGORY_SPECS[disk.category].max_size
+        if disk.type is DiskType.system:
+            limit = min(limit, 2048)
         problems = set() if disk.size < new_size <= limit else {"InvalidDiskSize.ValueNotSupported"}
         if CATEGORY_SPECS[disk.category].local:
             problems.add("DiskCategory.OperationNotSupported")
@@ -1234,7 +1240,7 @@ class CloudStateMachine(RuleBasedStateMachine):
         if isinstance(result, _Rejected):
             return
         [group] = ecs.describe_snapshot_groups(snapshot_group_ids=[result]).items
-        self.groups[result] = (region, "")
+        self.groups[result] = region
         by_disk = {ecs.describe_snapshot(s).source_disk_id: s for s in group.snapshot_ids}
         if set(by_disk) != {d.disk_id for d in members}:
             raise AssertionError(f"group {result} captured {sorted(by_disk)}, not the model's")
@@ -1286,7 +1292,7 @@ class CloudStateMachine(RuleBasedStateMachine):
             problems.add(_NOT_FOUND["group"])
             region = self.REGION_IDS[0]
         else:
-            region = self.groups[group_id][0]
+            region = self.groups[group_id]
             for snapshot in members:
                 if not snapshot.image_refs:
                     problems |= self._deletion_problems(snapshot, force=False)
@@ -1657,7 +1663,7 @@ class CloudStateMachine(RuleBasedStateMachine):
             groups = {
                 g.snapshot_group_id for g in ecs.describe_snapshot_groups(max_results=100).items
             }
-            _same("groups", region, {g for g, v in self.groups.items() if v[0] == region}, groups)
+            _same("groups", region, {g for g, r in self.groups.items() if r == region}, groups)
             images = {i.image_id for i in _all_pages(ecs.describe_images)}
             _same("images", region, {i for i, v in self.images.items() if v[0] == region}, images)
             kms = self.cloud.kms(region)
