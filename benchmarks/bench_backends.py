@@ -21,8 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from cloudbackup import Cloud, DataDisk, InMemoryBackend, StorageBackend, SystemDisk
-from cloudbackup._backends._sqlite import SqliteBackend
+from cloudbackup import Cloud, DataDisk, InMemoryBackend, SqliteBackend, StorageBackend, SystemDisk
 
 ZONE = "cn-hangzhou-h"
 
