@@ -43,6 +43,7 @@ EXPECTED = [
     "DiskType",
     "DiskWritten",
     "ECS_SERVICE_ALIAS",
+    "LATEST",
     "EcsService",
     "Event",
     "EventLog",

@@ -93,6 +93,7 @@ from ._services.ecs import EcsService as EcsService
 from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
 from ._services.kms import KmsService as KmsService
 from ._time import DEFAULT_START as DEFAULT_START
+from ._time import LATEST as LATEST
 from ._time import Clock as Clock
 from ._time import ManualClock as ManualClock
 from ._time import SystemClock as SystemClock
@@ -105,6 +106,7 @@ __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_START",
     "ECS_SERVICE_ALIAS",
+    "LATEST",
     "REGIONS",
     "Alias",
     "AliasCreated",

@@ -131,7 +131,7 @@ class Engine:
             raise InvalidParameterError(
                 f"Cannot run until {instant.isoformat()}: virtual time ends at "
                 f"{LATEST.isoformat()}.",
-                recommend="Pass an instant at or before cloudbackup._time.LATEST.",
+                recommend="Pass an instant at or before cloudbackup.LATEST.",
             )
         fired = 0
         while True:
