@@ -133,7 +133,14 @@ def _known_kinds() -> list[str]:
     from cloudbackup._services import ecs as _ecs
 
     classes = (Instance, Disk, Snapshot, SnapshotLink, SnapshotGroup, Image, KmsKey, _Alias)
-    raw = ("meta", "blob.refs", _ecs.DISK_BLOCKS, _ecs.DISK_DIRTY, _ecs.SNAPSHOT_BLOCKS)
+    raw = (
+        "meta",
+        "blob.refs",
+        _ecs.DISK_BLOCKS,
+        _ecs.DISK_DIRTY,
+        _ecs.SNAPSHOT_BLOCKS,
+        _ecs.INSTANCE_DISKS,
+    )
     return [*raw, Event.KIND, Timer.KIND, TIMER_INDEX, *(cls.KIND for cls in classes)]
 
 

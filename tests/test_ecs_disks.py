@@ -723,3 +723,24 @@ def test_a_basic_system_disk_grows_only_to_its_category_maximum() -> None:
         lambda: ecs.resize_disk(disk_id=disk_id, new_size=2048),
     )
     ecs.resize_disk(disk_id=disk_id, new_size=2000)
+
+
+def test_the_index_of_an_instances_disks_follows_attach_and_detach() -> None:
+    """describe_disks(instance_id=...) reads an index that attach, detach and release keep in
+    step, and check_invariants notices when the index disagrees with the disks."""
+    from cloudbackup.testing import check_invariants
+
+    cloud = make_cloud()
+    ecs, iid = run_instance(cloud, data_disks=[DataDisk(size=20)])
+    spare = ecs.create_disk(zone_id="cn-hangzhou-h", disk_category="cloud_essd", size=20)
+    ecs.attach_disk(instance_id=iid, disk_id=spare)
+    assert 3 == ecs.describe_disks(instance_id=iid).total_count
+    ecs.detach_disk(instance_id=iid, disk_id=spare)
+    assert 2 == ecs.describe_disks(instance_id=iid).total_count
+    check_invariants(cloud)
+    backend = cloud.backend
+    backend.begin()
+    backend.put("ecs.instance_disks", iid, spare, True)  # corrupt the index
+    backend.commit()
+    with pytest.raises(AssertionError):
+        check_invariants(cloud)

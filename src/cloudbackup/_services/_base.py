@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .ecs import EcsService
     from .kms import KmsService
 
-__all__ = ["Limits", "Timings", "World", "unit_of_work"]
+__all__ = ["Limits", "RegionalService", "Timings", "World", "unit_of_work"]
 
 
 @attrs.frozen
@@ -125,6 +125,23 @@ class World:
         if service is None:
             service = self.ecs_services[region.region_id] = EcsService(self, region)
         return service
+
+
+class RegionalService:
+    """What every per-region service object (``cloud.ecs(...)``, ``cloud.kms(...)``) shares."""
+
+    def __init__(self, world: World, region: Region) -> None:
+        self._world = world
+        self.region = region
+        """The :class:`~cloudbackup.Region` this service acts in."""
+
+    @property
+    def region_id(self) -> str:
+        """The region id, e.g. ``"cn-hangzhou"``."""
+        return self.region.region_id
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.region_id}>"
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -65,7 +65,7 @@ from .._events import (
     SnapshotModified,
     SnapshotUnlocked,
 )
-from .._regions import Region, require_zone
+from .._regions import require_zone
 from .._store import ZERO
 from ..errors import (
     DependencyViolationError,
@@ -77,7 +77,7 @@ from ..errors import (
     UnsupportedOperationError,
 )
 from . import _crypto
-from ._base import World, unit_of_work
+from ._base import RegionalService, unit_of_work
 
 __all__ = ["TIMER_HANDLERS", "EcsService"]
 
@@ -89,6 +89,10 @@ DISK_DIRTY = "ecs.disk_dirty"
 """partition = disk id: blocks changed since the disk's latest snapshot."""
 SNAPSHOT_BLOCKS = "ecs.snapshot_blocks"
 """partition = snapshot id: the snapshot's delta against the previous snapshot of its chain."""
+INSTANCE_DISKS = "ecs.instance_disks"
+"""partition = instance id: the disks attached to it (an index of ``Disk.attachments``)."""
+
+R = TypeVar("R")
 
 _ACTION_INSTANCE = "ecs.instance_transition"
 _ACTION_SNAPSHOT_DONE = "ecs.snapshot_complete"
@@ -107,7 +111,7 @@ def _bindex(key: str) -> int:
     return int(key, 16)
 
 
-class EcsService:
+class EcsService(RegionalService):
     """Elastic Compute Service of one region: ``cloud.ecs("cn-hangzhou")``.
 
     Methods are the real API actions in snake_case with the real parameter names; records use
@@ -115,19 +119,6 @@ class EcsService:
     ``write_disk`` and ``read_disk`` have no real API counterpart: they are what a guest does
     to its block device.
     """
-
-    def __init__(self, world: World, region: Region) -> None:
-        self._world = world
-        self.region = region
-        """The :class:`~cloudbackup.Region` this service acts in."""
-
-    @property
-    def region_id(self) -> str:
-        """The region id, e.g. ``"cn-hangzhou"``."""
-        return self.region.region_id
-
-    def __repr__(self) -> str:
-        return f"<EcsService {self.region_id}>"
 
     # ================================================================================
     # Instances
@@ -426,7 +417,7 @@ class EcsService:
         wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
         found = [
             i
-            for i in self._world.store.scan(Instance, self.region_id)
+            for i in self._candidates(Instance, ids)
             if (not ids or i.instance_id in ids)
             and (zone_id is None or i.zone_id == zone_id)
             and (wanted is None or i.status is wanted)
@@ -650,7 +641,7 @@ class EcsService:
             ever_attached=attach is not None,
             data_key=data_key,
         )
-        world.store.put(Disk, self.region_id, disk_id, disk)
+        self._put_disk(disk)
         if snapshot is not None:
             self._fill_from_snapshot(disk, snapshot)
             self._put_snapshot(attrs.evolve(snapshot, disk_refs=snapshot.disk_refs + 1))
@@ -865,6 +856,8 @@ class EcsService:
                 expire = source.expire_time
                 if expire is not None and expire <= world.now():
                     self._expire(source)
+        for attachment in disk.attachments:
+            world.store.raw_delete(INSTANCE_DISKS, attachment.instance_id, disk.disk_id)
         world.store.delete(Disk, self.region_id, disk.disk_id)
         world.events._emit(
             DiskDeleted, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id
@@ -974,9 +967,13 @@ class EcsService:
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
+        if ids or instance_id is None:
+            candidates = self._candidates(Disk, ids)
+        else:  # one instance's disks, through the attachment index
+            candidates = sorted(self._instance_disks(instance_id), key=lambda d: d.disk_id)
         found = [
             d
-            for d in self._world.store.scan(Disk, self.region_id)
+            for d in candidates
             if (not ids or d.disk_id in ids)
             and (instance_id is None or any(a.instance_id == instance_id for a in d.attachments))
             and (zone_id is None or d.zone_id == zone_id)
@@ -1428,11 +1425,16 @@ class EcsService:
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
         store = self._world.store
-        if ids:  # look the named snapshots up instead of scanning the region
-            named = (store.get(Snapshot, self.region_id, i) for i in ids)
-            candidates = [s for s in named if s is not None]
-        else:
-            candidates = store.scan(Snapshot, self.region_id)
+        link_id = snapshot_link_id
+        if link_id is None and disk_id is not None and not ids:
+            disk = store.get(Disk, self.region_id, disk_id)
+            link_id = disk.snapshot_link_id if disk is not None else None
+        if not ids and link_id is not None:  # one chain: read it instead of the region
+            link = store.get(SnapshotLink, self.region_id, link_id)
+            ids = link.snapshot_ids if link is not None else ()
+            if not ids:
+                return paginate([], number, size)
+        candidates = self._candidates(Snapshot, ids)
         found = [
             s
             for s in candidates
@@ -2569,12 +2571,18 @@ class EcsService:
                 recommend="Wait for it to be accomplished (advance virtual time).",
             )
 
+    def _candidates(self, cls: type[R], ids: Sequence[str]) -> list[R]:
+        """The named records (by direct reads), or every record of the region when none is."""
+        store = self._world.store
+        if not ids:
+            return store.scan(cls, self.region_id)
+        named = (store.get(cls, self.region_id, i) for i in ids)
+        return [record for record in named if record is not None]
+
     def _instance_disks(self, instance_id: str) -> list[Disk]:
-        return [
-            d
-            for d in self._world.store.scan(Disk, self.region_id)
-            if any(a.instance_id == instance_id for a in d.attachments)
-        ]
+        store = self._world.store
+        ids = [disk_id for disk_id, _ in store.raw_scan(INSTANCE_DISKS, instance_id)]
+        return self._candidates(Disk, ids) if ids else []
 
     def _chain_ids(self, disk: Disk) -> tuple[str, ...]:
         """The ids of a disk's snapshots, oldest first (its chain)."""
@@ -2596,7 +2604,16 @@ class EcsService:
         return [s for s in found if s is not None]
 
     def _put_disk(self, disk: Disk) -> None:
-        self._world.store.put(Disk, self.region_id, disk.disk_id, disk)
+        """Write a disk, keeping the index of which disks each instance has in step."""
+        store = self._world.store
+        old = store.get(Disk, self.region_id, disk.disk_id)
+        before = {a.instance_id for a in old.attachments} if old is not None else set()
+        after = {a.instance_id for a in disk.attachments}
+        for instance_id in before - after:
+            store.raw_delete(INSTANCE_DISKS, instance_id, disk.disk_id)
+        for instance_id in after - before:
+            store.raw_put(INSTANCE_DISKS, instance_id, disk.disk_id, True)
+        store.put(Disk, self.region_id, disk.disk_id, disk)
 
     def _put_snapshot(self, snapshot: Snapshot) -> None:
         self._world.store.put(Snapshot, self.region_id, snapshot.snapshot_id, snapshot)

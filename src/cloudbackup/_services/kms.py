@@ -20,7 +20,6 @@ from .._events import (
     KeyDeleted,
     KeyStateChanged,
 )
-from .._regions import Region
 from ..errors import (
     InvalidParameterError,
     KmsKeyError,
@@ -29,7 +28,7 @@ from ..errors import (
     StorageBackendError,
 )
 from . import _crypto
-from ._base import World, unit_of_work
+from ._base import RegionalService, unit_of_work
 
 __all__ = ["ECS_SERVICE_ALIAS", "KmsService"]
 
@@ -39,25 +38,12 @@ ECS_SERVICE_ALIAS = "alias/acs/ecs"
 ACTION_DELETE_KEY = "kms.delete_key"
 
 
-class KmsService:
+class KmsService(RegionalService):
     """Key Management Service of one region: ``cloud.kms("cn-hangzhou")``.
 
     Methods are the real API actions in snake_case. Keys live in their region: a key id from
     another region is not found here.
     """
-
-    def __init__(self, world: World, region: Region) -> None:
-        self._world = world
-        self.region = region
-        """The :class:`~cloudbackup.Region` this service acts in."""
-
-    @property
-    def region_id(self) -> str:
-        """The region id, e.g. ``"cn-hangzhou"``."""
-        return self.region.region_id
-
-    def __repr__(self) -> str:
-        return f"<KmsService {self.region_id}>"
 
     # -- keys ----------------------------------------------------------------------------
     @unit_of_work

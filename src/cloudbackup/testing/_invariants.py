@@ -33,7 +33,7 @@ from .._domain.kms import Alias, KeyState, KmsKey
 from .._engine import TIMER_INDEX, Timer
 from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
-from .._services.ecs import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
+from .._services.ecs import DISK_BLOCKS, DISK_DIRTY, INSTANCE_DISKS, SNAPSHOT_BLOCKS
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS
 from .._store import _BLOCKS, _META, ZERO
 from .._time import ManualClock
@@ -59,6 +59,7 @@ KINDS: tuple[str, ...] = (
     DISK_BLOCKS,
     DISK_DIRTY,
     SNAPSHOT_BLOCKS,
+    INSTANCE_DISKS,
     _BLOCKS,
     _META,
 )
@@ -326,6 +327,14 @@ def _check_chains(world: _World) -> None:
 def _check_instances_and_disks(world: _World) -> None:
     limits = world.cloud._world.limits
     per_instance: dict[str, list[tuple[Disk, str]]] = collections.defaultdict(list)
+    # The index of each instance's disks is exactly what the disks' attachments say.
+    index_pairs = {(p, k) for p, k, _ in world.raw[INSTANCE_DISKS]}
+    attachment_pairs = {
+        (a.instance_id, d.disk_id) for d in world.disks.values() for a in d.attachments
+    }
+    if index_pairs != attachment_pairs:
+        differ = sorted(index_pairs ^ attachment_pairs)
+        world.fail(f"the instance-disk index disagrees with the disks at {differ}")
     for disk_id, disk in world.disks.items():
         region = REGIONS.get(disk.region_id)
         if region is None or disk.zone_id not in region.zones:
