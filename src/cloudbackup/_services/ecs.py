@@ -1028,21 +1028,27 @@ class EcsService(RegionalService):
             piece = payload[start + lo - offset : start + hi - offset]
             old = current.get(key, ZERO)
             assert isinstance(old, bytes)
+            old_plain: bytes | None = None
+            block: bytes | bytearray
             if lo == 0 and hi == bs:
                 block = piece
             else:
-                buffer = bytearray(self._plain_block(old, cipher, index))
-                buffer[lo:hi] = piece
-                block = bytes(buffer)
-            if block == zero:
+                old_plain = self._plain_block(old, cipher, index)
+                block = bytearray(old_plain)  # one copy, spliced in place
+                block[lo:hi] = piece
+            # Only a block whose new piece is all zeros can have become all zeros.
+            if piece.count(0) == len(piece) and block == zero:
                 new = ZERO
             elif cipher is not None:
-                if old != ZERO and self._plain_block(old, cipher, index) == block:
-                    continue
-                sealed = _crypto.encrypt_block(cipher, nonces[n], block, index)
+                if old != ZERO:
+                    if old_plain is None:
+                        old_plain = self._plain_block(old, cipher, index)
+                    if old_plain == block:
+                        continue
+                sealed = _crypto.encrypt_block(cipher, nonces[n], bytes(block), index)
                 new = world.blocks.intern(sealed)
             else:
-                new = world.blocks.intern(block)
+                new = world.blocks.intern(bytes(block))
             if new == old:
                 world.blocks.decref(new)
                 continue
