@@ -1434,6 +1434,8 @@ class EcsService(RegionalService):
         link_id = snapshot_link_id
         if link_id is None and disk_id is not None and not ids:
             disk = store.get(Disk, self.region_id, disk_id)
+            if disk is not None and disk.snapshot_link_id is None:
+                return paginate([], number, size)  # a disk that was never snapshotted
             link_id = disk.snapshot_link_id if disk is not None else None
         if not ids and link_id is not None:  # one chain: read it instead of the region
             link = store.get(SnapshotLink, self.region_id, link_id)
