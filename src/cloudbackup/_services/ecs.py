@@ -418,8 +418,7 @@ class EcsService(RegionalService):
         found = [
             i
             for i in self._candidates(Instance, ids)
-            if (not ids or i.instance_id in ids)
-            and (zone_id is None or i.zone_id == zone_id)
+            if (zone_id is None or i.zone_id == zone_id)
             and (wanted is None or i.status is wanted)
             and (instance_name is None or i.instance_name == instance_name)
         ]
@@ -853,9 +852,7 @@ class EcsService(RegionalService):
             if source is not None:
                 source = attrs.evolve(source, disk_refs=source.disk_refs - 1)
                 self._put_snapshot(source)
-                expire = source.expire_time
-                if expire is not None and expire <= world.now():
-                    self._expire(source)
+                self._expire_if_due(source)
         for attachment in disk.attachments:
             world.store.raw_delete(INSTANCE_DISKS, attachment.instance_id, disk.disk_id)
         world.store.delete(Disk, self.region_id, disk.disk_id)
@@ -974,8 +971,7 @@ class EcsService(RegionalService):
         found = [
             d
             for d in candidates
-            if (not ids or d.disk_id in ids)
-            and (instance_id is None or any(a.instance_id == instance_id for a in d.attachments))
+            if (instance_id is None or any(a.instance_id == instance_id for a in d.attachments))
             and (zone_id is None or d.zone_id == zone_id)
             and (kind == "all" or d.type.value == kind)
             and (cat is None or d.category is cat)
@@ -1759,11 +1755,9 @@ class EcsService(RegionalService):
             lock_duration=days,
             cool_off_period=hours,
         )
-        expire = locked.expire_time
-        if expire is not None and expire <= now:
-            # Retention has run out and only locks keep it: release it when this lock ends
-            # (which may be sooner than the lock it replaces).
-            self._expire(locked)
+        # If retention has run out and only locks keep it, release it when this lock ends
+        # (which may be sooner than the lock it replaces).
+        self._expire_if_due(locked)
 
     @unit_of_work
     def unlock_snapshot(self, snapshot_id: str) -> None:
@@ -1794,9 +1788,7 @@ class EcsService(RegionalService):
             region_id=self.region_id,
             snapshot_id=snapshot.snapshot_id,
         )
-        expire = unlocked.expire_time
-        if expire is not None and expire <= now:
-            self._expire(unlocked)  # retention ran out while the lock held it
+        self._expire_if_due(unlocked)  # retention may have run out while the lock held it
 
     def describe_locked_snapshots(
         self, *, snapshot_ids: Sequence[str] | None = None, lock_status: str | None = None
@@ -2020,9 +2012,8 @@ class EcsService(RegionalService):
         states = [v.enum_value("Status", s, SnapshotGroupStatus) for s in status or ()]
         found = [
             g
-            for g in self._world.store.scan(SnapshotGroup, self.region_id)
-            if (not ids or g.snapshot_group_id in ids)
-            and (instance_id is None or g.instance_id == instance_id)
+            for g in self._candidates(SnapshotGroup, ids)
+            if (instance_id is None or g.instance_id == instance_id)
             and (name is None or g.name == name)
             and (not states or g.status in states)
         ]
@@ -2359,9 +2350,8 @@ class EcsService(RegionalService):
         ids = v.id_list("ImageId", image_ids, max_items=100)
         found = [
             i
-            for i in self._world.store.scan(Image, self.region_id)
-            if (not ids or i.image_id in ids)
-            and (
+            for i in self._candidates(Image, ids)
+            if (
                 snapshot_id is None
                 or any(m.snapshot_id == snapshot_id for m in i.disk_device_mappings)
             )
@@ -2383,9 +2373,7 @@ class EcsService(RegionalService):
                 continue
             snapshot = attrs.evolve(snapshot, image_refs=snapshot.image_refs - 1)
             self._put_snapshot(snapshot)
-            expire = snapshot.expire_time
-            if expire is not None and expire <= world.now():
-                self._expire(snapshot)
+            self._expire_if_due(snapshot)
         world.events._emit(
             ImageDeleted, time=world.now(), region_id=self.region_id, image_id=image.image_id
         )
@@ -2482,11 +2470,14 @@ class EcsService(RegionalService):
 
     def _on_snapshot_expire(self, timer: Timer) -> None:
         snapshot = self._world.store.get(Snapshot, self.region_id, timer.target_id)
-        if snapshot is None or snapshot.expire_time is None:
-            return
-        if snapshot.expire_time > self._world.now():
-            return  # retention was extended; a later timer owns the snapshot
-        self._expire(snapshot)
+        if snapshot is not None:
+            self._expire_if_due(snapshot)
+
+    def _expire_if_due(self, snapshot: Snapshot) -> None:
+        """Release a snapshot if its retention has run out (and nothing holds it)."""
+        expire = snapshot.expire_time
+        if expire is not None and expire <= self._world.now():
+            self._expire(snapshot)
 
     def _expire(self, snapshot: Snapshot) -> None:
         """Release a snapshot whose retention has run out, unless something holds it."""
