@@ -20,11 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sqlite_crash_child as crash
 from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
 from cloudbackup._backends import _sqlite
-from cloudbackup._backends._sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteBackend
+from cloudbackup._backends._sqlite import (
+    _SCHEMA_V1,
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    ZERO_RUN,
+    SqliteBackend,
+    _with_margins,
+    _without_margins,
+)
 from cloudbackup.errors import InvalidParameterError, StorageBackendError
 from cloudbackup.testing._contract import _SAMPLE_VALUES, _same
 
@@ -181,6 +191,107 @@ def test_get_many_reads_more_keys_than_one_statement_may_bind(backend: SqliteBac
     actual = fresh.get_many(KIND, "p", keys)
     assert list(expected.items()) == list(actual.items())
     fresh.close()
+
+
+# -- zero margins: what a blob costs in the file ---------------------------------------------
+@st.composite
+def sparse_blobs(draw: st.DrawFn) -> bytes:
+    """Blobs made of zero runs and non-zero pieces, of any length, often near ZERO_RUN edges."""
+    lengths = st.one_of(
+        st.integers(0, 3 * ZERO_RUN),
+        st.sampled_from([ZERO_RUN - 1, ZERO_RUN, ZERO_RUN + 1, 2 * ZERO_RUN]),
+    )
+    pieces = draw(st.lists(st.tuples(st.booleans(), lengths, st.integers(1, 255)), max_size=6))
+    return b"".join(bytes([fill]) * n if solid else bytes(n) for solid, n, fill in pieces)
+
+
+@given(sparse_blobs())
+def test_zero_margins_are_left_out_exactly(data: bytes) -> None:
+    """A blob comes back byte-exact from its body; the body starts on a ZERO_RUN step, what is
+    left out is all zeros, and no whole ZERO_RUN of zeros is kept at either end."""
+    offset, body = _without_margins(data)
+    end = offset + len(body)
+    assert data == _with_margins(len(data), offset, body)
+    assert data[offset:end] == body
+    assert not any(data[:offset]) and not any(data[end:])
+    assert offset % ZERO_RUN == 0
+    assert body[:ZERO_RUN] != bytes(ZERO_RUN)
+    # At the end only whole steps from the offset are cut, so a short tail may stay.
+    if end < len(data):
+        assert (end - offset) % ZERO_RUN == 0
+        assert body[-ZERO_RUN:] != bytes(ZERO_RUN) or not body
+
+
+def test_a_sparse_block_costs_its_written_bytes_in_the_file(backend: SqliteBackend) -> None:
+    """16 KiB written into a 512 KiB block stores about 16 KiB; blob_stats counts 512 KiB."""
+    block = bytearray(512 * 1024)
+    block[100_000:116_384] = os.urandom(16_384)
+    digest = hashlib.sha256(block).digest()
+    backend.begin()
+    backend.put_blob(digest, bytes(block))
+    backend.commit()
+    stored = backend._conn.execute(
+        "SELECT length(data) FROM blobs WHERE digest = ?", (digest,)
+    ).fetchone()[0]
+    assert stored <= 16_384 + 2 * ZERO_RUN
+    assert bytes(block) == backend.get_blob(digest)
+    assert (1, 512 * 1024) == backend.blob_stats()
+
+
+def make_v1_file(path: Path, blobs: dict[bytes, bytes]) -> None:
+    """A database as schema version 1 wrote it: whole blobs, no data_offset column."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN")
+    for statement in _SCHEMA_V1:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+    for digest, data in blobs.items():
+        conn.execute(
+            "INSERT INTO blobs (digest, size, data) VALUES (?, ?, ?)", (digest, len(data), data)
+        )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def columns(path: Path) -> list[tuple[Any, ...]]:
+    """Every column of every table, as PRAGMA table_info reports it."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        return [
+            (table, *row) for table in tables for row in conn.execute(f"PRAGMA table_info({table})")
+        ]
+    finally:
+        conn.close()
+
+
+def test_version_1_file_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
+    """A file written by schema version 1 opens at the current version, with the same schema
+    as a new file, and its whole blobs still read back and count as before."""
+    blobs = {hashlib.sha256(data).digest(): data for data in (bytes(9000) + b"x", os.urandom(99))}
+    old = tmp_path / "v1.db"
+    make_v1_file(old, blobs)
+    with SqliteBackend(old) as migrated:
+        assert blobs == {digest: migrated.get_blob(digest) for digest in blobs}
+        assert (2, 9001 + 99) == migrated.blob_stats()
+        migrated.begin()
+        migrated.delete_blob(next(iter(blobs)))
+        migrated.commit()
+        assert (1, 99) == migrated.blob_stats()
+    with SqliteBackend(tmp_path / "new.db"):
+        pass
+    assert columns(tmp_path / "new.db") == columns(old)
+    conn = sqlite3.connect(old)
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    conn.close()
+    assert str(SCHEMA_VERSION) == version
 
 
 # -- the file: identity, schema version, migration, settings ----------------------------------
