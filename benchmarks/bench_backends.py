@@ -5,7 +5,10 @@
 
 1. The same workload on the in-memory and the SQLite backend, in one process: a few hundred
    disks, thousands of guest writes and snapshots, describe calls. Reports the SQLite/in-memory
-   time ratio (target <= 5x) and the database file size against the unique block bytes held.
+   time ratio (target <= 5x) and the database file size against the bytes guests wrote and the
+   unique block bytes held. It runs twice: on plaintext disks, whose blocks are mostly zeros
+   that the SQLite file leaves out, and on encrypted disks, whose blocks are ciphertext stored
+   whole (the worst case for the file).
 2. Reopen time of a database holding many snapshots (default 100,000), against one holding a
    tenth as many: the open must not scale with the number of snapshots (it loads lazily).
 """
@@ -20,13 +23,16 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from cloudbackup import Cloud, DataDisk, InMemoryBackend, SqliteBackend, StorageBackend, SystemDisk
 
 ZONE = "cn-hangzhou-h"
 
 
-def fleet(cloud: Cloud, instances: int, disks_per_instance: int) -> list[str]:
+def fleet(
+    cloud: Cloud, instances: int, disks_per_instance: int, *, encrypted: bool = False
+) -> list[str]:
     """Create ``instances`` running instances with ESSD data disks; return the data disk ids."""
     ecs = cloud.ecs("cn-hangzhou")
     for n in range(instances):
@@ -35,7 +41,10 @@ def fleet(cloud: Cloud, instances: int, disks_per_instance: int) -> list[str]:
             instance_type="ecs.g7.large",
             instance_name=f"node{n}",
             system_disk=SystemDisk(),
-            data_disks=[DataDisk(size=20, disk_name=f"data{i}") for i in range(disks_per_instance)],
+            data_disks=[
+                DataDisk(size=20, disk_name=f"data{i}", encrypted=encrypted or None)
+                for i in range(disks_per_instance)
+            ],
         )
     cloud.advance(dt.timedelta(minutes=1))
     disks: list[str] = []
@@ -48,14 +57,19 @@ def fleet(cloud: Cloud, instances: int, disks_per_instance: int) -> list[str]:
         page += 1
 
 
-def workload(cloud: Cloud, *, instances: int, writes: int, snapshots: int, describes: int) -> None:
+WRITE_SIZE = 16 * 1024
+
+
+def workload(
+    cloud: Cloud, *, instances: int, writes: int, snapshots: int, describes: int, encrypted: bool
+) -> None:
     """The mixed workload both backends run."""
     ecs = cloud.ecs("cn-hangzhou")
-    disks = fleet(cloud, instances, 10)
+    disks = fleet(cloud, instances, 10, encrypted=encrypted)
     rng = random.Random(7)
     for n in range(writes):
         disk = disks[n % len(disks)]
-        ecs.write_disk(disk, rng.randrange(0, 64 * 1024 * 1024), rng.randbytes(16 * 1024))
+        ecs.write_disk(disk, rng.randrange(0, 64 * 1024 * 1024), rng.randbytes(WRITE_SIZE))
         if n % max(1, writes // snapshots) == 0:
             ecs.create_snapshot(disk_id=disk, retention_days=30)
     for n in range(describes):
@@ -70,18 +84,42 @@ def on_disk(path: Path) -> int:
 
 
 def timed(
-    make_backend: Callable[[], StorageBackend], path: Path | None = None, **sizes: int
+    make_backend: Callable[[], StorageBackend],
+    path: Path | None = None,
+    *,
+    encrypted: bool,
+    **sizes: int,
 ) -> tuple[float, int, int, Cloud]:
     """Seconds for the workload then 31 days of expiry; bytes held and file bytes before it."""
     cloud = Cloud(seed=1, backend=make_backend())
     start = time.perf_counter()
-    workload(cloud, **sizes)
+    workload(cloud, encrypted=encrypted, **sizes)
     pause = time.perf_counter()
     held = cloud.storage_stats().blob_bytes
     file_size = on_disk(path) if path is not None else 0
     resume = time.perf_counter()
     cloud.advance(dt.timedelta(days=31))  # retention expires every snapshot
     return (pause - start) + (time.perf_counter() - resume), held, file_size, cloud
+
+
+def best_of(
+    repeats: int, make_backend: Callable[[], StorageBackend], path: Path | None, **options: Any
+) -> tuple[float, int, int]:
+    """The fastest of ``repeats`` runs (each on a new file), with the last run's byte counts.
+
+    The best time is the least disturbed by the machine: the in-memory world's time swings
+    with how fast the kernel hands it fresh pages for gigabytes of blocks.
+    """
+    best = float("inf")
+    held = file_size = 0
+    for _ in range(repeats):
+        if path is not None:
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+        seconds, held, file_size, cloud = timed(make_backend, path, **options)
+        cloud.close()  # an in-memory backend lets go of its blocks here
+        best = min(best, seconds)
+    return best, held, file_size
 
 
 def fill(path: Path, snapshots: int) -> float:
@@ -123,6 +161,7 @@ def main() -> None:
     parser.add_argument("--snapshot-count", type=int, default=2000)
     parser.add_argument("--describes", type=int, default=300)
     parser.add_argument("--snapshots", type=int, default=100_000, help="for the reopen test")
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
     args = parser.parse_args()
     sizes = {
         "instances": args.instances,
@@ -132,22 +171,29 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        memory_t, _, _, _ = timed(InMemoryBackend, **sizes)
-        for level in ("FULL", "NORMAL"):
-            path = folder / f"work-{level}.db"
-            backend = partial(SqliteBackend, path, synchronous=level)
-            sqlite_t, held, file_size, cloud = timed(backend, path, **sizes)
-            cloud.close()
-            print(
-                f"workload ({args.instances * 10} disks, {args.writes} writes, "
-                f"{args.snapshot_count} snapshots, {args.describes * 2} describes): "
-                f"in-memory {memory_t:.2f} s, SQLite synchronous={level} {sqlite_t:.2f} s, "
-                f"ratio {sqlite_t / memory_t:.2f}x (target <= 5x)"
+        written = args.writes * WRITE_SIZE
+        for encrypted in (False, True):
+            disks = "encrypted" if encrypted else "plaintext"
+            memory_t, _, _ = best_of(
+                args.repeats, InMemoryBackend, None, encrypted=encrypted, **sizes
             )
-            print(
-                f"  database file {file_size:,} bytes vs unique block bytes held {held:,} "
-                f"(ratio {file_size / max(held, 1):.2f})"
-            )
+            for level in ("FULL", "NORMAL"):
+                path = folder / f"work-{disks}-{level}.db"
+                backend = partial(SqliteBackend, path, synchronous=level)
+                sqlite_t, held, file_size = best_of(
+                    args.repeats, backend, path, encrypted=encrypted, **sizes
+                )
+                print(
+                    f"workload on {disks} disks ({args.instances * 10} disks, {args.writes} "
+                    f"writes, {args.snapshot_count} snapshots, {args.describes * 2} describes): "
+                    f"in-memory {memory_t:.2f} s, SQLite synchronous={level} {sqlite_t:.2f} s, "
+                    f"ratio {sqlite_t / memory_t:.2f}x (target <= 5x; best of {args.repeats})"
+                )
+                print(
+                    f"  database file {file_size:,} bytes: {file_size / written:.2f}x the "
+                    f"{written:,} bytes guests wrote, {file_size / max(held, 1):.2f}x the "
+                    f"{held:,} unique block bytes held"
+                )
         small, large = args.snapshots // 10, args.snapshots
         fill_small = fill(folder / "small.db", small)
         fill_large = fill(folder / "large.db", large)
