@@ -238,6 +238,28 @@ def test_a_sparse_block_costs_its_written_bytes_in_the_file(backend: SqliteBacke
     assert (1, 512 * 1024) == backend.blob_stats()
 
 
+@pytest.mark.parametrize(("offset", "extra"), [(-1, 0), (10, 1), (4096, 5000)])
+def test_a_blob_row_that_does_not_fit_its_size_is_reported_corrupt(
+    backend: SqliteBackend, db: Path, offset: int, extra: int
+) -> None:
+    """A damaged row (stored bytes outside the blob) raises StorageBackend.Corrupt naming the
+    digest, instead of returning bytes of the wrong length."""
+    digest = hashlib.sha256(b"x").digest()
+    backend.begin()
+    backend.put_blob(digest, b"x" * 100)
+    backend.commit()
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "UPDATE blobs SET data_offset = ?, data = ? WHERE digest = ?",
+        (offset, b"x" * (100 - max(offset, 0) + extra), digest),
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageBackendError) as info:
+        backend.get_blob(digest)
+    assert ("StorageBackend.Corrupt", (digest.hex(),)) == (info.value.code, info.value.ids)
+
+
 def make_v1_file(path: Path, blobs: dict[bytes, bytes]) -> None:
     """A database as schema version 1 wrote it: whole blobs, no data_offset column."""
     conn = sqlite3.connect(path, isolation_level=None)

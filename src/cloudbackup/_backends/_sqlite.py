@@ -518,13 +518,24 @@ class SqliteBackend:
         """The blob stored under ``digest``, or ``None``.
 
         Raises:
-            StorageBackendError: The backend is closed.
+            StorageBackendError: The backend is closed, or the stored blob is damaged.
         """
         self._check_open()
         row = self._query_one(
             "SELECT size, data_offset, data FROM blobs WHERE digest = ?", (bytes(digest),)
         )
-        return None if row is None else _with_margins(row[0], row[1], row[2])
+        if row is None:
+            return None
+        size, offset, body = row
+        if not 0 <= offset <= offset + len(body) <= size:
+            raise StorageBackendError(
+                f"{self._path} holds a blob whose stored bytes {offset}..{offset + len(body)} "
+                f"do not fit its size {size}.",
+                code="StorageBackend.Corrupt",
+                ids=(bytes(digest).hex(),),
+                recommend="Restore the file from a backup.",
+            )
+        return _with_margins(size, offset, body)
 
     def put_blob(self, digest: bytes, data: bytes) -> None:
         """Store ``data`` under ``digest`` inside the open unit of work, unless already there.
