@@ -27,7 +27,6 @@ import sqlite_crash_child as crash
 from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
 from cloudbackup._backends import _sqlite
 from cloudbackup._backends._sqlite import (
-    _SCHEMA_V1,
     APPLICATION_ID,
     SCHEMA_VERSION,
     ZERO_RUN,
@@ -205,21 +204,25 @@ def sparse_blobs(draw: st.DrawFn) -> bytes:
     return b"".join(bytes([fill]) * n if solid else bytes(n) for solid, n, fill in pieces)
 
 
+def reference_margins(data: bytes) -> tuple[int, int]:
+    """``(offset, end)`` worked out the slow way: the offset is the longest run of whole
+    ZERO_RUN zero steps at the start; the end is the first of ``offset + k * ZERO_RUN`` (or the
+    length) after which every byte is zero."""
+    offset = 0
+    while offset + ZERO_RUN <= len(data) and not any(data[offset : offset + ZERO_RUN]):
+        offset += ZERO_RUN
+    ends = [*range(offset, len(data), ZERO_RUN), len(data)]
+    return offset, next(end for end in ends if not any(data[end:]))
+
+
 @given(sparse_blobs())
 def test_zero_margins_are_left_out_exactly(data: bytes) -> None:
-    """A blob comes back byte-exact from its body; the body starts on a ZERO_RUN step, what is
-    left out is all zeros, and no whole ZERO_RUN of zeros is kept at either end."""
+    """A blob comes back byte-exact from its body, and the body is exactly the part between
+    the zero margins that whole ZERO_RUN steps can cut."""
     offset, body = _without_margins(data)
-    end = offset + len(body)
     assert data == _with_margins(len(data), offset, body)
-    assert data[offset:end] == body
-    assert not any(data[:offset]) and not any(data[end:])
-    assert offset % ZERO_RUN == 0
-    assert body[:ZERO_RUN] != bytes(ZERO_RUN)
-    # At the end only whole steps from the offset are cut, so a short tail may stay.
-    if end < len(data):
-        assert (end - offset) % ZERO_RUN == 0
-        assert body[-ZERO_RUN:] != bytes(ZERO_RUN) or not body
+    start, end = reference_margins(data)
+    assert (start, data[start:end]) == (offset, body)
 
 
 def test_a_sparse_block_costs_its_written_bytes_in_the_file(backend: SqliteBackend) -> None:
@@ -231,27 +234,27 @@ def test_a_sparse_block_costs_its_written_bytes_in_the_file(backend: SqliteBacke
     backend.put_blob(digest, bytes(block))
     backend.commit()
     stored = backend._conn.execute(
-        "SELECT length(data) FROM blobs WHERE digest = ?", (digest,)
+        "SELECT length(body) FROM blobs WHERE digest = ?", (digest,)
     ).fetchone()[0]
     assert stored <= 16_384 + 2 * ZERO_RUN
     assert bytes(block) == backend.get_blob(digest)
     assert (1, 512 * 1024) == backend.blob_stats()
 
 
-@pytest.mark.parametrize(("offset", "extra"), [(-1, 0), (10, 1), (4096, 5000)])
+@pytest.mark.parametrize(("offset", "length"), [(-1, 101), (10, 91), (4096, 1), ("ten", 90)])
 def test_a_blob_row_that_does_not_fit_its_size_is_reported_corrupt(
-    backend: SqliteBackend, db: Path, offset: int, extra: int
+    backend: SqliteBackend, db: Path, offset: object, length: int
 ) -> None:
-    """A damaged row (stored bytes outside the blob) raises StorageBackend.Corrupt naming the
-    digest, instead of returning bytes of the wrong length."""
+    """A damaged row (stored bytes outside the blob, or an offset that is not a number) raises
+    StorageBackend.Corrupt naming the digest, instead of returning wrong bytes."""
     digest = hashlib.sha256(b"x").digest()
     backend.begin()
     backend.put_blob(digest, b"x" * 100)
     backend.commit()
     conn = sqlite3.connect(db)
     conn.execute(
-        "UPDATE blobs SET data_offset = ?, data = ? WHERE digest = ?",
-        (offset, b"x" * (100 - max(offset, 0) + extra), digest),
+        "UPDATE blobs SET body_offset = ?, body = ? WHERE digest = ?",
+        (offset, b"x" * length, digest),
     )
     conn.commit()
     conn.close()
@@ -260,21 +263,9 @@ def test_a_blob_row_that_does_not_fit_its_size_is_reported_corrupt(
     assert ("StorageBackend.Corrupt", (digest.hex(),)) == (info.value.code, info.value.ids)
 
 
-def make_v1_file(path: Path, blobs: dict[bytes, bytes]) -> None:
-    """A database as schema version 1 wrote it: whole blobs, no data_offset column."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("BEGIN")
-    for statement in _SCHEMA_V1:
-        conn.execute(statement)
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
-    for digest, data in blobs.items():
-        conn.execute(
-            "INSERT INTO blobs (digest, size, data) VALUES (?, ?, ?)", (digest, len(data), data)
-        )
-    conn.execute("COMMIT")
-    conn.close()
+#: A world written by cloudbackup at schema version 1 (commit 7840474), by
+#: ``tests/data/make_world_v1.py``; tests open copies of it, never the file itself.
+WORLD_V1 = Path(__file__).parent / "data" / "world-v1.db"
 
 
 def columns(path: Path) -> list[tuple[Any, ...]]:
@@ -294,26 +285,68 @@ def columns(path: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def test_version_1_file_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
-    """A file written by schema version 1 opens at the current version, with the same schema
-    as a new file, and its whole blobs still read back and count as before."""
-    blobs = {hashlib.sha256(data).digest(): data for data in (bytes(9000) + b"x", os.urandom(99))}
-    old = tmp_path / "v1.db"
-    make_v1_file(old, blobs)
-    with SqliteBackend(old) as migrated:
-        assert blobs == {digest: migrated.get_blob(digest) for digest in blobs}
-        assert (2, 9001 + 99) == migrated.blob_stats()
-        migrated.begin()
-        migrated.delete_blob(next(iter(blobs)))
-        migrated.commit()
-        assert (1, 99) == migrated.blob_stats()
+def read_at(ecs: Any, disk_id: str, offset: int, text: bytes) -> bytes:
+    """What a guest reads at ``offset`` for ``len(text)`` bytes."""
+    data: bytes = ecs.read_disk(disk_id, offset, len(text))
+    return data
+
+
+def test_world_written_by_version_1_opens_migrated_and_whole(tmp_path: Path) -> None:
+    """A real version-1 world opens at the current schema (the same one a new file gets): its
+    disks read as they were left, its snapshots restore byte-exact, and it takes new writes."""
+    db = tmp_path / "world.db"
+    shutil.copyfile(WORLD_V1, db)
+    with Cloud(backend=SqliteBackend(db), seed=11, block_size=16384) as cloud:
+        ecs = cloud.ecs(REGION)
+        [instance] = ecs.describe_instances(instance_name="v1").items
+        disks = ecs.describe_disks(instance_id=instance.instance_id, disk_type="data").items
+        by_name = {disk.disk_name: disk.disk_id for disk in disks}
+        ones = b"\x01" * 20000
+        for name, disk_id in by_name.items():
+            now = f"{name} after the snapshot".encode() * 10
+            assert now == read_at(ecs, disk_id, 8192, now)
+            assert ones == read_at(ecs, disk_id, 5 * 16384 + 100, ones)
+        ecs.stop_instance(instance.instance_id)
+        cloud.advance(dt.timedelta(minutes=5))
+        for disk_id in by_name.values():
+            [snapshot] = ecs.describe_snapshots(disk_id=disk_id).items
+            ecs.reset_disk(disk_id=disk_id, snapshot_id=snapshot.snapshot_id)
+        ecs.start_instance(instance.instance_id)
+        cloud.advance(dt.timedelta(minutes=5))
+        for name, disk_id in by_name.items():
+            then = f"{name} before the snapshot".encode() * 10
+            assert then == read_at(ecs, disk_id, 8192, then)
+            assert ones == read_at(ecs, disk_id, 5 * 16384 + 100, ones)
+            ecs.write_disk(disk_id, 3 * 16384, b"new")
+            assert b"new" == read_at(ecs, disk_id, 3 * 16384, b"new")
     with SqliteBackend(tmp_path / "new.db"):
         pass
-    assert columns(tmp_path / "new.db") == columns(old)
-    conn = sqlite3.connect(old)
+    assert columns(tmp_path / "new.db") == columns(db)
+    conn = sqlite3.connect(db)
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     conn.close()
     assert str(SCHEMA_VERSION) == version
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT data FROM blobs WHERE digest = ?",
+        "INSERT OR IGNORE INTO blobs (digest, size, data) VALUES (?, 1, x'00')",
+    ],
+)
+def test_version_1_blob_statements_fail_on_a_migrated_file(tmp_path: Path, statement: str) -> None:
+    """A process still running version 1 on a file another process migrated gets an error on
+    its next blob statement (these are version 1's), never a body read as a whole blob."""
+    db = tmp_path / "world.db"
+    shutil.copyfile(WORLD_V1, db)
+    SqliteBackend(db).close()
+    conn = sqlite3.connect(db)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="data"):
+            conn.execute(statement, (b"d" * 32,))
+    finally:
+        conn.close()
 
 
 # -- the file: identity, schema version, migration, settings ----------------------------------

@@ -5,12 +5,12 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
     meta(key TEXT PRIMARY KEY, value TEXT)                        schema_version, format
     records(kind, partition, key, value BLOB,
             PRIMARY KEY (kind, partition, key)) WITHOUT ROWID     values encoded by _codec
-    blobs(digest BLOB PRIMARY KEY, size INTEGER, data BLOB,       block contents, once each,
-          data_offset INTEGER)                                    without their zero margins
+    blobs(digest BLOB PRIMARY KEY, size INTEGER, body BLOB,       block contents, once each,
+          body_offset INTEGER)                                    without their zero margins
     blob_stats(id = 0, count, bytes)                              kept by triggers on blobs
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
-:data:`ZERO_RUN` steps: ``data`` holds bytes ``data_offset`` to ``data_offset + len(data)`` of
+:data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
 the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB into an empty
 512 KiB block stores about 16 KiB, not 512, so the file grows with what guests wrote rather
 than with the block size. Ciphertext has no such runs and is stored whole.
@@ -90,8 +90,14 @@ _SCHEMA_V1 = (
 
 
 def _v1_to_v2(conn: sqlite3.Connection) -> None:
-    """Version 2 stores blobs without their zero margins; a v1 row is a whole blob at offset 0."""
-    conn.execute("ALTER TABLE blobs ADD COLUMN data_offset INTEGER NOT NULL DEFAULT 0")
+    """Version 2 stores blobs without their zero margins; a v1 row is a whole blob at offset 0.
+
+    The column is renamed as well as joined by an offset, so that a process still running
+    version 1 on the file fails on its next blob statement instead of reading a body as if it
+    were the whole blob.
+    """
+    conn.execute("ALTER TABLE blobs RENAME COLUMN data TO body")
+    conn.execute("ALTER TABLE blobs ADD COLUMN body_offset INTEGER NOT NULL DEFAULT 0")
 
 
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
@@ -522,15 +528,20 @@ class SqliteBackend:
         """
         self._check_open()
         row = self._query_one(
-            "SELECT size, data_offset, data FROM blobs WHERE digest = ?", (bytes(digest),)
+            "SELECT size, body_offset, body FROM blobs WHERE digest = ?", (bytes(digest),)
         )
         if row is None:
             return None
         size, offset, body = row
-        if not 0 <= offset <= offset + len(body) <= size:
+        if not (
+            isinstance(size, int)
+            and isinstance(offset, int)
+            and isinstance(body, bytes)
+            and 0 <= offset <= offset + len(body) <= size
+        ):
             raise StorageBackendError(
-                f"{self._path} holds a blob whose stored bytes {offset}..{offset + len(body)} "
-                f"do not fit its size {size}.",
+                f"{self._path} holds a blob whose stored part (offset {offset!r}, "
+                f"{type(body).__name__}) does not fit its size {size!r}.",
                 code="StorageBackend.Corrupt",
                 ids=(bytes(digest).hex(),),
                 recommend="Restore the file from a backup.",
@@ -547,7 +558,7 @@ class SqliteBackend:
         data = bytes(data)
         offset, body = _without_margins(data)
         self._write(
-            "INSERT OR IGNORE INTO blobs (digest, size, data_offset, data) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO blobs (digest, size, body_offset, body) VALUES (?, ?, ?, ?)",
             (bytes(digest), len(data), offset, body),
         )
 
