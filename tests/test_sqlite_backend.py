@@ -151,11 +151,81 @@ def test_cache_follows_commits_of_other_connections(backend: SqliteBackend, db: 
         other.commit()
         assert version == backend.get(KIND, "p", "k")
         assert {"k": version} == backend.get_many(KIND, "p", ["k"])
+        assert [("k", version)] == list(backend.scan(KIND, "p"))
     other.begin()
     other.delete(KIND, "p", "k")
     other.commit()
     assert backend.get(KIND, "p", "k") is None
     other.close()
+
+
+def counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the SQLite backend's record decodes: one list entry per decode."""
+    calls: list[int] = []
+    decode = _sqlite.DEFAULT_CODEC.decode
+
+    def counted(data: bytes) -> object:
+        calls.append(1)
+        return decode(data)
+
+    monkeypatch.setattr(_sqlite.DEFAULT_CODEC, "decode", counted)
+    return calls
+
+
+def test_scan_decodes_each_record_once_while_nothing_changes(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second scan of an unchanged partition is served from the cache; after one record
+    changes, only that record is decoded again."""
+    with SqliteBackend(db) as writer:
+        writer.begin()
+        for number in range(50):
+            writer.put(KIND, "p", f"k{number:02d}", ("value", number))
+        writer.commit()
+    reader = SqliteBackend(db)
+    decodes = counting_decodes(monkeypatch)
+    first = list(reader.scan(KIND, "p"))
+    second = list(reader.scan(KIND, "p"))
+    assert (first, 50) == (second, len(decodes))
+    reader.begin()
+    reader.put(KIND, "p", "k07", ("changed", 7))
+    reader.commit()
+    third = dict(reader.scan(KIND, "p"))
+    assert (("changed", 7), 50) == (third["k07"], len(decodes))
+    reader.close()
+
+
+def test_scan_inside_a_rolled_back_unit_leaves_no_trace(backend: SqliteBackend) -> None:
+    """What a scan saw of a unit's own writes is forgotten when the unit rolls back."""
+    backend.begin()
+    backend.put(KIND, "p", "a", 1)
+    backend.commit()
+    backend.begin()
+    backend.put(KIND, "p", "a", 2)
+    backend.put(KIND, "p", "b", 3)
+    assert [("a", 2), ("b", 3)] == list(backend.scan(KIND, "p"))
+    backend.rollback()
+    assert [("a", 1)] == list(backend.scan(KIND, "p"))
+    assert backend.get(KIND, "p", "b") is None
+
+
+def test_a_partition_larger_than_the_cache_is_not_cached(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scanning more records than the cache holds leaves the cache as it was."""
+    with SqliteBackend(db) as writer:
+        writer.begin()
+        for number in range(20):
+            writer.put(KIND, "big", f"k{number:02d}", number)
+        writer.put(KIND, "small", "k", "kept")
+        writer.commit()
+    backend = SqliteBackend(db, cache_size=10)
+    backend.get(KIND, "small", "k")
+    decodes = counting_decodes(monkeypatch)
+    assert list(range(20)) == [value for _, value in backend.scan(KIND, "big")]
+    assert "kept" == backend.get(KIND, "small", "k")
+    assert 20 == len(decodes)
+    backend.close()
 
 
 def test_close_with_an_open_unit_of_work_discards_it(db: Path) -> None:

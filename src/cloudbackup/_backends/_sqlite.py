@@ -445,30 +445,37 @@ class SqliteBackend:
             )
         if not rows:
             return None
-        return next(_decoded([(rows[0][0], rows[0][1], _ABSENT)]))
+        key, data = rows[0]
+        return key, DEFAULT_CODEC.decode(data)
 
     def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
         """Every ``(key, value)`` of a partition, ordered by key, as of this call.
 
-        The rows are read when this method is called; values are decoded as the iterator is
-        consumed.
+        Rows are read and decoded in one read snapshot, and the decoded values are cached, so
+        describing the same region again decodes only what changed. A partition larger than
+        the cache is decoded without being cached: it would only push everything else out.
 
         Raises:
-            StorageBackendError: The backend is closed, or (while iterating) a stored value
-                cannot be decoded.
+            StorageBackendError: The backend is closed, or a stored value cannot be decoded.
         """
         self._check_open()
+        found: list[tuple[str, object]] = []
         with self._snapshot():
             rows = self._query_all(
                 "SELECT key, value FROM records WHERE kind = ? AND partition = ? ORDER BY key",
                 (kind, partition),
             )
-            # Pair each row with its cached value now, not while iterating: the cache moves on.
-            pairs: list[tuple[str, bytes, object]] = []
+            # Decode inside the snapshot: the cache was checked against exactly this state.
+            keep = len(rows) <= self._cache_size
             for key, data in rows:
-                hit = self._cache.get((kind, partition, key))
-                pairs.append((key, data, _ABSENT if hit is None else hit))
-        return _decoded(pairs)
+                address = (kind, partition, key)
+                value = self._cache.get(address)
+                if value is None or value is _ABSENT:
+                    value = DEFAULT_CODEC.decode(data)
+                    if keep:
+                        self._cache_read(address, value)
+                found.append((key, value))
+        return iter(found)
 
     def count(self, kind: str, partition: str) -> int:
         """How many records a partition holds.
@@ -852,8 +859,3 @@ def _with_margins(size: int, offset: int, body: bytes) -> bytes:
     if offset == 0 and len(body) == size:
         return bytes(body)
     return b"".join((bytes(offset), body, bytes(size - offset - len(body))))
-
-
-def _decoded(rows: list[tuple[str, bytes, object]]) -> Iterator[tuple[str, object]]:
-    for key, data, cached in rows:
-        yield key, DEFAULT_CODEC.decode(data) if cached is _ABSENT else cached
