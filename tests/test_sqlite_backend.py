@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 import sqlite_crash_child as crash
 from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
@@ -226,6 +228,143 @@ def test_a_partition_larger_than_the_cache_is_not_cached(
     assert "kept" == backend.get(KIND, "small", "k")
     assert 20 == len(decodes)
     backend.close()
+
+
+def test_a_reader_keeps_the_cache_of_records_another_process_did_not_change(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After another connection commits, only the records it changed (and the partitions it
+    cleared) are decoded again."""
+    writer = SqliteBackend(db)
+    writer.begin()
+    for number in range(50):
+        writer.put(KIND, "p", f"k{number:02d}", number)
+        writer.put(KIND, "q", f"k{number:02d}", number)
+    writer.commit()
+    reader = SqliteBackend(db)
+    decodes = counting_decodes(monkeypatch)
+    list(reader.scan(KIND, "p"))
+    list(reader.scan(KIND, "q"))
+    writer.begin()
+    writer.put(KIND, "p", "k07", "changed")
+    writer.delete(KIND, "p", "k08")
+    writer.clear_partition(KIND, "q")
+    writer.commit()
+    after = dict(reader.scan(KIND, "p"))
+    assert ("changed", "k08" in after, []) == (after["k07"], False, list(reader.scan(KIND, "q")))
+    assert 100 + 1 == len(decodes)
+    writer.close()
+    reader.close()
+
+
+def test_a_reader_further_behind_than_the_change_log_drops_its_cache(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the change rows a reader needs were pruned, it forgets everything and still reads
+    every record's latest value."""
+    monkeypatch.setattr(_sqlite, "CHANGES_KEPT", 3)
+    writer, reader = SqliteBackend(db), SqliteBackend(db)
+    writer.begin()
+    for number in range(10):
+        writer.put(KIND, "p", f"k{number}", 0)
+    writer.commit()
+    assert [0] * 10 == [value for _, value in reader.scan(KIND, "p")]
+    for number in range(10):
+        writer.begin()
+        writer.put(KIND, "p", f"k{number}", number + 1)
+        writer.commit()
+    count = writer._conn.execute("SELECT count(*) FROM record_changes").fetchone()[0]
+    assert 3 == count
+    assert list(range(1, 11)) == [value for _, value in reader.scan(KIND, "p")]
+    writer.close()
+    reader.close()
+
+
+class TwoBackendsOneFile(RuleBasedStateMachine):
+    """Two backends on one file, as two processes would hold it, one with a tiny cache: every
+    read, inside or outside a unit of work, matches a model of the committed records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.mkdtemp()
+        path = Path(self.folder) / "world.db"
+        self.backends = [
+            SqliteBackend(path, synchronous="OFF", cache_size=size) for size in (3, 1000)
+        ]
+        self.model: dict[tuple[str, str], int] = {}
+
+    def expected(self, model: dict[tuple[str, str], int], partition: str) -> list[Any]:
+        return sorted((key, value) for (part, key), value in model.items() if part == partition)
+
+    @rule(
+        who=st.integers(0, 1),
+        ops=st.lists(
+            st.tuples(
+                st.sampled_from(["put", "delete", "clear", "get", "scan"]),
+                st.sampled_from(["p", "q"]),
+                st.sampled_from(["a", "b", "c", "d"]),
+                st.integers(0, 3),
+            ),
+            max_size=6,
+        ),
+        keep=st.booleans(),
+    )
+    def unit_of_work(self, who: int, ops: list[tuple[str, str, str, int]], keep: bool) -> None:
+        backend = self.backends[who]
+        pending = dict(self.model)
+        backend.begin()
+        for op, partition, key, value in ops:
+            if op == "put":
+                backend.put(KIND, partition, key, value)
+                pending[(partition, key)] = value
+            elif op == "delete":
+                backend.delete(KIND, partition, key)
+                pending.pop((partition, key), None)
+            elif op == "clear":
+                backend.clear_partition(KIND, partition)
+                pending = {address: v for address, v in pending.items() if address[0] != partition}
+            elif op == "get":
+                assert pending.get((partition, key)) == backend.get(KIND, partition, key)
+            else:
+                assert self.expected(pending, partition) == list(backend.scan(KIND, partition))
+        if keep:
+            backend.commit()
+            self.model = pending
+        else:
+            backend.rollback()
+
+    @rule(who=st.integers(0, 1), partition=st.sampled_from(["p", "q"]))
+    def scan(self, who: int, partition: str) -> None:
+        found = list(self.backends[who].scan(KIND, partition))
+        assert self.expected(self.model, partition) == found
+
+    @rule(who=st.integers(0, 1), partition=st.sampled_from(["p", "q"]), key=st.sampled_from("abcd"))
+    def get(self, who: int, partition: str, key: str) -> None:
+        assert self.model.get((partition, key)) == self.backends[who].get(KIND, partition, key)
+
+    @invariant()
+    def both_see_every_key(self) -> None:
+        for backend in self.backends:
+            for partition in ("p", "q"):
+                found = backend.get_many(KIND, partition, "abcd")
+                wanted = {k: v for (part, k), v in self.model.items() if part == partition}
+                assert wanted == found
+
+    def teardown(self) -> None:
+        for backend in self.backends:
+            backend.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("kept", [1, 50_000])
+def test_two_backends_on_one_file_never_read_a_stale_record(
+    kept: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state machine above, with the change log kept whole and pruned to one row."""
+    monkeypatch.setattr(_sqlite, "CHANGES_KEPT", kept)
+    run_state_machine_as_test(
+        TwoBackendsOneFile, settings=settings(max_examples=60, stateful_step_count=25)
+    )
 
 
 def test_close_with_an_open_unit_of_work_discards_it(db: Path) -> None:

@@ -8,12 +8,19 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
     blobs(digest BLOB PRIMARY KEY, size INTEGER, body BLOB,       block contents, once each,
           body_offset INTEGER)                                    without their zero margins
     blob_stats(id = 0, count, bytes)                              kept by triggers on blobs
+    record_changes(seq INTEGER PRIMARY KEY, kind, partition, key) what each commit changed
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
 the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB into an empty
 512 KiB block stores about 16 KiB, not 512, so the file grows with what guests wrote rather
 than with the block size. Ciphertext has no such runs and is stored whole.
+
+Each unit of work that writes records appends the addresses it wrote to ``record_changes`` (a
+NULL ``key`` stands for a whole partition) in the same transaction; the last
+:data:`CHANGES_KEPT` rows are kept. When another connection has committed, a backend forgets
+only the cached records those rows name, so a process reading a world that another process
+writes keeps the rest of its cache.
 
 ``PRAGMA application_id`` is :data:`APPLICATION_ID`, so a file written by anything else is
 refused before anything is changed in it.
@@ -43,7 +50,11 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 APPLICATION_ID: Final = 0x4342616B
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: How many rows of ``record_changes`` are kept. A backend that falls further behind than this
+#: (idle while others commit) drops its whole cache instead.
+CHANGES_KEPT: Final = 50_000
 
 #: Zero runs at the start and end of a blob are left out of the file in steps of this many bytes.
 ZERO_RUN: Final = 4096
@@ -100,11 +111,23 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE blobs ADD COLUMN body_offset INTEGER NOT NULL DEFAULT 0")
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Version 3 logs which records each commit changed, so other processes' caches survive."""
+    conn.execute(
+        """CREATE TABLE record_changes (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            partition TEXT NOT NULL,
+            key TEXT
+        )"""
+    )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
 #: and a new one have the same schema.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class SqliteBackend:
@@ -168,8 +191,14 @@ class SqliteBackend:
         self._synchronous = level
         self._cache_size = cache_size
         self._cache = _RecordCache(cache_size)
+        # Addresses whose cache entries a rollback must forget (written or read in the unit).
         self._touched: set[tuple[str, str, str]] = set()
+        # What the open unit of work wrote, for record_changes.
+        self._written: set[tuple[str, str, str]] = set()
+        self._cleared: set[tuple[str, str]] = set()
         self._data_version: int | None = None
+        # The last record_changes row this backend's cache accounts for.
+        self._change_seq: int | None = None
         self._in_unit = False
         self._closed = False
         self._pid = os.getpid()
@@ -295,7 +324,7 @@ class SqliteBackend:
             )
         self._execute(self._conn, "BEGIN IMMEDIATE", "starting a unit of work on")
         self._in_unit = True
-        self._touched = set()
+        self._touched, self._written, self._cleared = set(), set(), set()
         try:
             # Nobody else can commit while this unit holds the write lock, so one look at
             # data_version here keeps the cache right for the whole unit.
@@ -313,12 +342,29 @@ class SqliteBackend:
         """
         self._check_in_unit()
         try:
+            seq = self._log_changes()
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._abort()
             raise self._translate(exc, "committing to") from exc
+        if seq is not None and self._change_seq is not None:
+            # begin() accounted for every earlier change, and nobody else committed since.
+            self._change_seq = seq
         self._in_unit = False
-        self._touched = set()
+        self._touched, self._written, self._cleared = set(), set(), set()
+
+    def _log_changes(self) -> int | None:
+        """Append what this unit wrote to record_changes; return the last seq, if any."""
+        rows: list[tuple[str, str, str | None]] = list(self._written)
+        rows.extend((kind, partition, None) for kind, partition in self._cleared)
+        if not rows:
+            return None
+        self._conn.executemany(
+            "INSERT INTO record_changes (kind, partition, key) VALUES (?, ?, ?)", rows
+        )
+        seq: int = self._conn.execute("SELECT max(seq) FROM record_changes").fetchone()[0]
+        self._conn.execute("DELETE FROM record_changes WHERE seq <= ?", (seq - CHANGES_KEPT,))
+        return seq
 
     def rollback(self) -> None:
         """Roll back the open unit of work; the database is as it was before :meth:`begin`.
@@ -332,7 +378,7 @@ class SqliteBackend:
     def _abort(self, *, raise_errors: bool = False) -> None:
         for address in self._touched:
             self._cache.forget(address)
-        self._touched = set()
+        self._touched, self._written, self._cleared = set(), set(), set()
         self._in_unit = False
         try:
             if self._conn.in_transaction:
@@ -413,6 +459,7 @@ class SqliteBackend:
         data = DEFAULT_CODEC.encode(value)
         address = (kind, partition, key)
         self._touched.add(address)
+        self._written.add(address)
         self._write(
             "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)",
             (kind, partition, key, data),
@@ -428,6 +475,7 @@ class SqliteBackend:
         self._check_in_unit()
         address = (kind, partition, key)
         self._touched.add(address)
+        self._written.add(address)
         self._write("DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?", address)
         self._cache.put(address, _ABSENT)
 
@@ -500,6 +548,7 @@ class SqliteBackend:
         self._check_in_unit()
         # Forgotten entries need no undo on rollback: the next read goes to the database.
         self._cache.forget_partition(kind, partition)
+        self._cleared.add((kind, partition))
         self._write("DELETE FROM records WHERE kind = ? AND partition = ?", (kind, partition))
 
     def partitions(self, kind: str) -> Iterator[str]:
@@ -681,14 +730,46 @@ class SqliteBackend:
             self._refresh_cache()
 
     def _refresh_cache(self) -> None:
-        """Drop the cache if another connection committed since it was filled."""
+        """Forget the cached records that other connections changed since the cache was filled.
+
+        ``PRAGMA data_version`` moves only when another connection commits; then the rows of
+        ``record_changes`` after the last one this cache accounts for name what changed. If
+        they were pruned, or name more records than the cache holds, the whole cache goes.
+        """
         if not self._cache_size:
             return
         row = self._query_one("PRAGMA data_version", ())
         assert row is not None
-        if row[0] != self._data_version:
+        if row[0] == self._data_version:
+            return
+        self._data_version = row[0]
+        since = self._change_seq
+        if since is None or not len(self._cache):
             self._cache.clear()
-            self._data_version = row[0]
+            last = self._query_one("SELECT max(seq) FROM record_changes", ())
+            self._change_seq = 0 if last is None or last[0] is None else int(last[0])
+            return
+        oldest = self._query_one("SELECT min(seq) FROM record_changes", ())
+        changes = self._query_all(
+            "SELECT seq, kind, partition, key FROM record_changes WHERE seq > ? ORDER BY seq",
+            (since,),
+        )
+        if not changes:
+            return
+        if (
+            oldest is None
+            or oldest[0] is None
+            or oldest[0] > since + 1
+            or len(changes) > len(self._cache)
+        ):
+            self._cache.clear()
+        else:
+            for _, kind, partition, key in changes:
+                if key is None:
+                    self._cache.forget_partition(kind, partition)
+                else:
+                    self._cache.forget((kind, partition, key))
+        self._change_seq = int(changes[-1][0])
 
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
@@ -713,9 +794,9 @@ class SqliteBackend:
             raise self._translate(exc, "reading") from exc
         return row
 
-    def _query_all(self, sql: str, params: tuple[object, ...]) -> list[tuple[str, bytes]]:
+    def _query_all(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         try:
-            rows: list[tuple[str, bytes]] = self._conn.execute(sql, params).fetchall()
+            rows: list[tuple[Any, ...]] = self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise self._translate(exc, "reading") from exc
         return rows
