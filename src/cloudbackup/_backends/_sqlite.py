@@ -363,7 +363,10 @@ class SqliteBackend:
             "INSERT INTO record_changes (kind, partition, key) VALUES (?, ?, ?)", rows
         )
         seq: int = self._conn.execute("SELECT max(seq) FROM record_changes").fetchone()[0]
-        self._conn.execute("DELETE FROM record_changes WHERE seq <= ?", (seq - CHANGES_KEPT,))
+        # Keep at least the newest row: the next seq is the largest plus one, and readers
+        # rely on seq never going back.
+        keep = max(1, CHANGES_KEPT)
+        self._conn.execute("DELETE FROM record_changes WHERE seq <= ?", (seq - keep,))
         return seq
 
     def rollback(self) -> None:
@@ -734,7 +737,7 @@ class SqliteBackend:
 
         ``PRAGMA data_version`` moves only when another connection commits; then the rows of
         ``record_changes`` after the last one this cache accounts for name what changed. If
-        they were pruned, or name more records than the cache holds, the whole cache goes.
+        some were pruned, or they name more records than the cache holds, the whole cache goes.
         """
         if not self._cache_size:
             return
@@ -749,19 +752,16 @@ class SqliteBackend:
             last = self._query_one("SELECT max(seq) FROM record_changes", ())
             self._change_seq = 0 if last is None or last[0] is None else int(last[0])
             return
-        oldest = self._query_one("SELECT min(seq) FROM record_changes", ())
         changes = self._query_all(
             "SELECT seq, kind, partition, key FROM record_changes WHERE seq > ? ORDER BY seq",
             (since,),
         )
         if not changes:
             return
-        if (
-            oldest is None
-            or oldest[0] is None
-            or oldest[0] > since + 1
-            or len(changes) > len(self._cache)
-        ):
+        # Sequence numbers have no gaps (each is the largest so far plus one, and pruning
+        # keeps the largest), so a first row past since + 1 means rows this cache needed
+        # were pruned, even if that happened between this backend's statements.
+        if changes[0][0] != since + 1 or len(changes) > len(self._cache):
             self._cache.clear()
         else:
             for _, kind, partition, key in changes:
