@@ -1,7 +1,8 @@
 """Benchmark of the storage backends (issue 3). Run by hand; prints its figures.
 
-    python benchmarks/bench_backends.py                 # workload + reopen
+    python benchmarks/bench_backends.py                 # all three parts
     python benchmarks/bench_backends.py --snapshots 20000
+    python benchmarks/bench_backends.py --only dashboard
 
 1. The same workload on the in-memory and the SQLite backend, in one process: a few hundred
    disks, thousands of guest writes and snapshots, describe calls. Reports the SQLite/in-memory
@@ -11,6 +12,9 @@
    whole (the worst case for the file).
 2. Reopen time of a database holding many snapshots (default 100,000), against one holding a
    tenth as many: the open must not scale with the number of snapshots (it loads lazily).
+3. A dashboard reading a world that another connection keeps writing: a page of
+   ``describe_disks`` and ``describe_snapshots`` over 3,300 disks between the writer's commits,
+   with the record cache (which forgets only what each commit changed) and without it.
 """
 
 from __future__ import annotations
@@ -154,6 +158,41 @@ def reopen(path: Path, repeats: int = 5) -> tuple[float, float]:
     return best_open, best_advance
 
 
+def dashboard(folder: Path, calls: int = 21) -> dict[str, tuple[float, float, float]]:
+    """Best, median and worst milliseconds per describe page of a reader while a writer commits.
+
+    The writer changes one disk between the reader's calls, as a test runner would while a
+    dashboard refreshes; the reader and the writer are separate connections, as two
+    processes would be.
+    """
+    path = folder / "dashboard.db"
+    writer = Cloud(seed=3, backend=SqliteBackend(path, synchronous="OFF"))
+    disks = fleet(writer, 300, 10)
+    written = writer.ecs("cn-hangzhou")
+    for disk in disks[:1000]:
+        written.create_snapshot(disk_id=disk)
+    figures: dict[str, tuple[float, float, float]] = {}
+    for label, cache_size in (("cache", 10_000), ("no cache", 0)):
+        reader = Cloud(seed=3, backend=SqliteBackend(path, cache_size=cache_size))
+        read = reader.ecs("cn-hangzhou")
+        read.describe_disks(page_size=100)  # fills the cache once
+        for name, describe in (
+            ("describe_disks", partial(read.describe_disks, page_size=100, page_number=3)),
+            ("describe_snapshots", partial(read.describe_snapshots, page_size=100)),
+        ):
+            times = []
+            for n in range(calls):
+                written.modify_disk_attribute(disk_id=disks[n], description=f"{label} {n}")
+                start = time.perf_counter()
+                describe()
+                times.append(time.perf_counter() - start)
+            times.sort()
+            figures[f"{name}, {label}"] = (times[0] * 1e3, times[calls // 2] * 1e3, times[-1] * 1e3)
+        reader.close()
+    writer.close()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=30, help="10 data disks each")
@@ -162,52 +201,71 @@ def main() -> None:
     parser.add_argument("--describes", type=int, default=300)
     parser.add_argument("--snapshots", type=int, default=100_000, help="for the reopen test")
     parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
+    parser.add_argument(
+        "--only", choices=["workload", "reopen", "dashboard"], help="run one part only"
+    )
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if args.only in (None, "workload"):
+            report_workload(args, folder)
+        if args.only in (None, "reopen"):
+            report_reopen(args.snapshots, folder)
+        if args.only in (None, "dashboard"):
+            for name, (best, median, worst) in dashboard(folder).items():
+                print(
+                    f"dashboard page while another connection commits: {name}: "
+                    f"best {best:.1f} ms, median {median:.1f} ms, worst {worst:.1f} ms"
+                )
+
+
+def report_workload(args: argparse.Namespace, folder: Path) -> None:
+    """Part 1: the workload on both backends, plaintext and encrypted disks."""
     sizes = {
         "instances": args.instances,
         "writes": args.writes,
         "snapshots": args.snapshot_count,
         "describes": args.describes,
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        written = args.writes * WRITE_SIZE
-        for encrypted in (False, True):
-            disks = "encrypted" if encrypted else "plaintext"
-            memory_t, _, _ = best_of(
-                args.repeats, InMemoryBackend, None, encrypted=encrypted, **sizes
+    written = args.writes * WRITE_SIZE
+    for encrypted in (False, True):
+        disks = "encrypted" if encrypted else "plaintext"
+        memory_t, _, _ = best_of(args.repeats, InMemoryBackend, None, encrypted=encrypted, **sizes)
+        for level in ("FULL", "NORMAL"):
+            path = folder / f"work-{disks}-{level}.db"
+            backend = partial(SqliteBackend, path, synchronous=level)
+            sqlite_t, held, file_size = best_of(
+                args.repeats, backend, path, encrypted=encrypted, **sizes
             )
-            for level in ("FULL", "NORMAL"):
-                path = folder / f"work-{disks}-{level}.db"
-                backend = partial(SqliteBackend, path, synchronous=level)
-                sqlite_t, held, file_size = best_of(
-                    args.repeats, backend, path, encrypted=encrypted, **sizes
-                )
-                print(
-                    f"workload on {disks} disks ({args.instances * 10} disks, {args.writes} "
-                    f"writes, {args.snapshot_count} snapshots, {args.describes * 2} describes): "
-                    f"in-memory {memory_t:.2f} s, SQLite synchronous={level} {sqlite_t:.2f} s, "
-                    f"ratio {sqlite_t / memory_t:.2f}x (target <= 5x; best of {args.repeats})"
-                )
-                print(
-                    f"  database file {file_size:,} bytes: {file_size / written:.2f}x the "
-                    f"{written:,} bytes guests wrote, {file_size / max(held, 1):.2f}x the "
-                    f"{held:,} unique block bytes held"
-                )
-        small, large = args.snapshots // 10, args.snapshots
-        fill_small = fill(folder / "small.db", small)
-        fill_large = fill(folder / "large.db", large)
-        (open_small, step_small), (open_large, step_large) = (
-            reopen(folder / "small.db"),
-            reopen(folder / "large.db"),
-        )
-        print(
-            f"reopen: {small:,} snapshots {open_small * 1e3:.1f} ms, {large:,} snapshots "
-            f"{open_large * 1e3:.1f} ms (ratio {open_large / open_small:.2f}); first advance "
-            f"after it {step_small * 1e3:.1f} ms vs {step_large * 1e3:.1f} ms "
-            f"(every snapshot has a pending expiry timer; filled in {fill_small:.1f} s and "
-            f"{fill_large:.1f} s)"
-        )
+            print(
+                f"workload on {disks} disks ({args.instances * 10} disks, {args.writes} "
+                f"writes, {args.snapshot_count} snapshots, {args.describes * 2} describes): "
+                f"in-memory {memory_t:.2f} s, SQLite synchronous={level} {sqlite_t:.2f} s, "
+                f"ratio {sqlite_t / memory_t:.2f}x (target <= 5x; best of {args.repeats})"
+            )
+            print(
+                f"  database file {file_size:,} bytes: {file_size / written:.2f}x the "
+                f"{written:,} bytes guests wrote, {file_size / max(held, 1):.2f}x the "
+                f"{held:,} unique block bytes held"
+            )
+
+
+def report_reopen(snapshots: int, folder: Path) -> None:
+    """Part 2: reopening a database with a tenth of ``snapshots`` and with all of them."""
+    small, large = snapshots // 10, snapshots
+    fill_small = fill(folder / "small.db", small)
+    fill_large = fill(folder / "large.db", large)
+    (open_small, step_small), (open_large, step_large) = (
+        reopen(folder / "small.db"),
+        reopen(folder / "large.db"),
+    )
+    print(
+        f"reopen: {small:,} snapshots {open_small * 1e3:.1f} ms, {large:,} snapshots "
+        f"{open_large * 1e3:.1f} ms (ratio {open_large / open_small:.2f}); first advance "
+        f"after it {step_small * 1e3:.1f} ms vs {step_large * 1e3:.1f} ms "
+        f"(every snapshot has a pending expiry timer; filled in {fill_small:.1f} s and "
+        f"{fill_large:.1f} s)"
+    )
 
 
 if __name__ == "__main__":
