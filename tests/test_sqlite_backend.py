@@ -280,6 +280,59 @@ def test_a_reader_further_behind_than_the_change_log_drops_its_cache(
     reader.close()
 
 
+def test_writes_of_a_process_that_does_not_log_them_still_reach_readers(db: Path) -> None:
+    """A writer that knows nothing of the change log (an older cloudbackup, or plain SQL) is
+    logged by the file's triggers, so a reader's cache still follows it."""
+    reader = SqliteBackend(db)
+    reader.begin()
+    reader.put(KIND, "p", "x", 1)
+    reader.commit()
+    assert 1 == reader.get(KIND, "p", "x")
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute(
+        "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)",
+        (KIND, "p", "x", _sqlite.DEFAULT_CODEC.encode(2)),
+    )
+    assert (2, [("x", 2)]) == (reader.get(KIND, "p", "x"), list(reader.scan(KIND, "p")))
+    conn.execute("DELETE FROM records WHERE key = 'x'")
+    assert (None, []) == (reader.get(KIND, "p", "x"), list(reader.scan(KIND, "p")))
+    conn.close()
+    reader.close()
+
+
+def test_a_failed_refresh_never_leaves_a_stale_cache(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If reading the change log fails, the backend neither believes its cache current nor,
+    after a commit of its own, skips the changes it missed."""
+    reader, writer = SqliteBackend(db), SqliteBackend(db)
+    reader.begin()
+    reader.put(KIND, "p", "x", 1)
+    reader.commit()
+    assert 1 == reader.get(KIND, "p", "x")
+    writer.begin()
+    writer.put(KIND, "p", "x", 2)
+    writer.commit()
+    real = reader._query_all
+
+    def fail_once(sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        monkeypatch.setattr(reader, "_query_all", real)
+        raise StorageBackendError("simulated read failure", code="StorageBackend.SqliteError")
+
+    monkeypatch.setattr(reader, "_query_all", fail_once)
+    with pytest.raises(StorageBackendError):
+        reader.get(KIND, "p", "x")
+    reader.begin()
+    reader.put(KIND, "p", "y", 0)
+    reader.commit()
+    writer.begin()
+    writer.put(KIND, "q", "z", 0)
+    writer.commit()
+    assert (2, [("x", 2), ("y", 0)]) == (reader.get(KIND, "p", "x"), list(reader.scan(KIND, "p")))
+    reader.close()
+    writer.close()
+
+
 class TwoBackendsOneFile(RuleBasedStateMachine):
     """Two backends on one file, as two processes would hold it, one with a tiny cache: every
     read, inside or outside a unit of work, matches a model of the committed records."""

@@ -8,7 +8,8 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
     blobs(digest BLOB PRIMARY KEY, size INTEGER, body BLOB,       block contents, once each,
           body_offset INTEGER)                                    without their zero margins
     blob_stats(id = 0, count, bytes)                              kept by triggers on blobs
-    record_changes(seq INTEGER PRIMARY KEY, kind, partition, key) what each commit changed
+    record_changes(seq INTEGER PRIMARY KEY, kind, partition, key) records written, in order,
+                                                                  logged by triggers on records
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
@@ -16,11 +17,11 @@ the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB in
 512 KiB block stores about 16 KiB, not 512, so the file grows with what guests wrote rather
 than with the block size. Ciphertext has no such runs and is stored whole.
 
-Each unit of work that writes records appends the addresses it wrote to ``record_changes`` (a
-NULL ``key`` stands for a whole partition) in the same transaction; the last
-:data:`CHANGES_KEPT` rows are kept. When another connection has committed, a backend forgets
-only the cached records those rows name, so a process reading a world that another process
-writes keeps the rest of its cache.
+Triggers on ``records`` log the address of every record inserted, replaced or deleted to
+``record_changes``, inside the writing transaction, whatever version of this module wrote it;
+commits prune the log to its last :data:`CHANGES_KEPT` rows. When another connection has
+committed, a backend forgets only the cached records those rows name, so a process reading a
+world that another process writes keeps the rest of its cache.
 
 ``PRAGMA application_id`` is :data:`APPLICATION_ID`, so a file written by anything else is
 refused before anything is changed in it.
@@ -112,14 +113,36 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
 
 
 def _v2_to_v3(conn: sqlite3.Connection) -> None:
-    """Version 3 logs which records each commit changed, so other processes' caches survive."""
+    """Version 3 logs which records each commit changed, so other processes' caches survive.
+
+    Triggers keep the log, not this module's code, so a process still running version 2 on
+    the file logs its writes too. (``INSERT OR REPLACE`` fires only the insert trigger, as
+    recursive triggers are off; one row names the record either way.)
+    """
     conn.execute(
         """CREATE TABLE record_changes (
             seq INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,
             partition TEXT NOT NULL,
-            key TEXT
+            key TEXT NOT NULL
         )"""
+    )
+    log = "INSERT INTO record_changes (kind, partition, key) VALUES"
+    conn.execute(
+        f"""CREATE TRIGGER records_logged_in AFTER INSERT ON records BEGIN
+            {log} (NEW.kind, NEW.partition, NEW.key);
+        END"""
+    )
+    conn.execute(
+        f"""CREATE TRIGGER records_logged_out AFTER DELETE ON records BEGIN
+            {log} (OLD.kind, OLD.partition, OLD.key);
+        END"""
+    )
+    conn.execute(
+        f"""CREATE TRIGGER records_logged_changed AFTER UPDATE ON records BEGIN
+            {log} (OLD.kind, OLD.partition, OLD.key);
+            {log} (NEW.kind, NEW.partition, NEW.key);
+        END"""
     )
 
 
@@ -139,9 +162,10 @@ class SqliteBackend:
     :class:`~cloudbackup.errors.StorageBackendError` code ``StorageBackend.Busy``.
 
     Decoded records are cached per backend. The cache is write-through inside a unit of work,
-    forgets what a rolled-back unit wrote, and is dropped whenever SQLite's
-    ``PRAGMA data_version`` shows that another connection committed, so it never serves a value
-    that is not the committed (or, inside a unit, the unit's own) state.
+    forgets what a rolled-back unit wrote, and, whenever SQLite's ``PRAGMA data_version`` shows
+    that another connection committed, forgets the records that the file's change log says were
+    written since, so it never serves a value that is not the committed (or, inside a unit,
+    the unit's own) state.
 
     Args:
         path: The database file. Created (with its directory's permissions) when missing;
@@ -193,9 +217,8 @@ class SqliteBackend:
         self._cache = _RecordCache(cache_size)
         # Addresses whose cache entries a rollback must forget (written or read in the unit).
         self._touched: set[tuple[str, str, str]] = set()
-        # What the open unit of work wrote, for record_changes.
-        self._written: set[tuple[str, str, str]] = set()
-        self._cleared: set[tuple[str, str]] = set()
+        # Whether the open unit of work wrote records (so its commit prunes record_changes).
+        self._wrote = False
         self._data_version: int | None = None
         # The last record_changes row this backend's cache accounts for.
         self._change_seq: int | None = None
@@ -324,7 +347,7 @@ class SqliteBackend:
             )
         self._execute(self._conn, "BEGIN IMMEDIATE", "starting a unit of work on")
         self._in_unit = True
-        self._touched, self._written, self._cleared = set(), set(), set()
+        self._touched, self._wrote = set(), False
         try:
             # Nobody else can commit while this unit holds the write lock, so one look at
             # data_version here keeps the cache right for the whole unit.
@@ -342,31 +365,26 @@ class SqliteBackend:
         """
         self._check_in_unit()
         try:
-            seq = self._log_changes()
+            seq = self._prune_changes() if self._wrote else None
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._abort()
             raise self._translate(exc, "committing to") from exc
         if seq is not None and self._change_seq is not None:
-            # begin() accounted for every earlier change, and nobody else committed since.
+            # begin() reconciled the cache with every earlier change (had it failed, the unit
+            # would not have opened), and nobody else committed since.
             self._change_seq = seq
         self._in_unit = False
-        self._touched, self._written, self._cleared = set(), set(), set()
+        self._touched, self._wrote = set(), False
 
-    def _log_changes(self) -> int | None:
-        """Append what this unit wrote to record_changes; return the last seq, if any."""
-        rows: list[tuple[str, str, str | None]] = list(self._written)
-        rows.extend((kind, partition, None) for kind, partition in self._cleared)
-        if not rows:
-            return None
-        self._conn.executemany(
-            "INSERT INTO record_changes (kind, partition, key) VALUES (?, ?, ?)", rows
-        )
-        seq: int = self._conn.execute("SELECT max(seq) FROM record_changes").fetchone()[0]
-        # Keep at least the newest row: the next seq is the largest plus one, and readers
-        # rely on seq never going back.
-        keep = max(1, CHANGES_KEPT)
-        self._conn.execute("DELETE FROM record_changes WHERE seq <= ?", (seq - keep,))
+    def _prune_changes(self) -> int | None:
+        """Cut record_changes to its newest CHANGES_KEPT rows; return the newest seq."""
+        seq: int | None = self._conn.execute("SELECT max(seq) FROM record_changes").fetchone()[0]
+        if seq is not None:
+            # Keep at least the newest row: the next seq is the largest plus one, and readers
+            # rely on seq never going back.
+            keep = max(1, CHANGES_KEPT)
+            self._conn.execute("DELETE FROM record_changes WHERE seq <= ?", (seq - keep,))
         return seq
 
     def rollback(self) -> None:
@@ -381,7 +399,7 @@ class SqliteBackend:
     def _abort(self, *, raise_errors: bool = False) -> None:
         for address in self._touched:
             self._cache.forget(address)
-        self._touched, self._written, self._cleared = set(), set(), set()
+        self._touched, self._wrote = set(), False
         self._in_unit = False
         try:
             if self._conn.in_transaction:
@@ -462,7 +480,7 @@ class SqliteBackend:
         data = DEFAULT_CODEC.encode(value)
         address = (kind, partition, key)
         self._touched.add(address)
-        self._written.add(address)
+        self._wrote = True
         self._write(
             "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)",
             (kind, partition, key, data),
@@ -478,7 +496,7 @@ class SqliteBackend:
         self._check_in_unit()
         address = (kind, partition, key)
         self._touched.add(address)
-        self._written.add(address)
+        self._wrote = True
         self._write("DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?", address)
         self._cache.put(address, _ABSENT)
 
@@ -551,7 +569,7 @@ class SqliteBackend:
         self._check_in_unit()
         # Forgotten entries need no undo on rollback: the next read goes to the database.
         self._cache.forget_partition(kind, partition)
-        self._cleared.add((kind, partition))
+        self._wrote = True
         self._write("DELETE FROM records WHERE kind = ? AND partition = ?", (kind, partition))
 
     def partitions(self, kind: str) -> Iterator[str]:
@@ -738,6 +756,8 @@ class SqliteBackend:
         ``PRAGMA data_version`` moves only when another connection commits; then the rows of
         ``record_changes`` after the last one this cache accounts for name what changed. If
         some were pruned, or they name more records than the cache holds, the whole cache goes.
+        The version is recorded only once the cache agrees with it: if reading the log fails,
+        the cache is emptied and the next call starts afresh.
         """
         if not self._cache_size:
             return
@@ -745,19 +765,26 @@ class SqliteBackend:
         assert row is not None
         if row[0] == self._data_version:
             return
+        try:
+            self._change_seq = self._forget_changes_since(self._change_seq)
+        except BaseException:
+            self._cache.clear()
+            self._data_version = self._change_seq = None
+            raise
         self._data_version = row[0]
-        since = self._change_seq
+
+    def _forget_changes_since(self, since: int | None) -> int:
+        """Forget what record_changes rows after ``since`` name; return the newest seq."""
         if since is None or not len(self._cache):
             self._cache.clear()
             last = self._query_one("SELECT max(seq) FROM record_changes", ())
-            self._change_seq = 0 if last is None or last[0] is None else int(last[0])
-            return
+            return 0 if last is None or last[0] is None else int(last[0])
         changes = self._query_all(
             "SELECT seq, kind, partition, key FROM record_changes WHERE seq > ? ORDER BY seq",
             (since,),
         )
         if not changes:
-            return
+            return since
         # Sequence numbers have no gaps (each is the largest so far plus one, and pruning
         # keeps the largest), so a first row past since + 1 means rows this cache needed
         # were pruned, even if that happened between this backend's statements.
@@ -765,11 +792,8 @@ class SqliteBackend:
             self._cache.clear()
         else:
             for _, kind, partition, key in changes:
-                if key is None:
-                    self._cache.forget_partition(kind, partition)
-                else:
-                    self._cache.forget((kind, partition, key))
-        self._change_seq = int(changes[-1][0])
+                self._cache.forget((kind, partition, key))
+        return int(changes[-1][0])
 
     @contextmanager
     def _snapshot(self) -> Iterator[None]:
