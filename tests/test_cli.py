@@ -16,7 +16,7 @@ import pytest
 import cloudbackup
 from cloudbackup import __main__ as cli
 from cloudbackup import _version
-from cloudbackup._demo import run_demo
+from cloudbackup._demo import _blocks_touched, run_demo
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
@@ -132,6 +132,15 @@ def test_demo_figures_are_computed_not_written_in() -> None:
         "the writes landed in 13 of them (13 x 4 KiB)."
     ) in story
     assert "stores 52 KiB of block data" in story
+
+
+@pytest.mark.parametrize(
+    ("offset", "length", "blocks"),
+    [(0, 1, 1), (0, 4096, 1), (0, 4097, 2), (4095, 2, 2), (4096, 4096, 1), (1, 8192, 3)],
+)
+def test_blocks_touched_counts_whole_blocks(offset: int, length: int, blocks: int) -> None:
+    """The demo's block count: every 4 KiB block a write lands in, exact at the boundaries."""
+    assert blocks == _blocks_touched(offset, length, 4096)
 
 
 def test_demo_piped_into_head_ends_quietly() -> None:
