@@ -335,11 +335,13 @@ def test_deleting_things_needs_no_key() -> None:
 
 def test_a_sealed_block_moved_to_another_position_does_not_open() -> None:
     """Blocks authenticate their position: swapping two ciphertext blocks in the backend makes
-    reads fail with InvalidCiphertext instead of returning each other's data."""
+    reads fail with StorageBackend.Corrupt instead of returning each other's data."""
     cloud, backend = memory_cloud()
     ecs, _, disk = encrypted_instance(cloud)
     ecs.write_disk(disk, 0, b"A" * BS + b"B" * BS)
     blocks = backend._records["ecs.disk_blocks"][disk]
     first, second = sorted(blocks)
     blocks[first], blocks[second] = blocks[second], blocks[first]
-    raises_code(errors.StorageBackendError, "InvalidCiphertext", lambda: ecs.read_disk(disk, 0, 1))
+    raises_code(
+        errors.StorageBackendError, "StorageBackend.Corrupt", lambda: ecs.read_disk(disk, 0, 1)
+    )

@@ -323,3 +323,33 @@ def test_a_failing_subscriber_does_not_hide_events_from_the_others() -> None:
         kms.create_key()
     assert ["KeyCreated"] == seen
     assert 1 == kms.list_keys().total_count
+
+
+@pytest.mark.parametrize("callback", [42, None, "print", b"x", [print]])
+def test_subscribe_refuses_what_cannot_be_called(callback: object) -> None:
+    """A non-callable subscriber is InvalidParameter.Callback up front; it is not added, so the
+    next call still works and notifies nobody."""
+    cloud = make_cloud()
+    with pytest.raises(errors.InvalidParameterError) as info:
+        cloud.events.subscribe(callback)  # type: ignore[arg-type]
+    assert ("InvalidParameter.Callback", 400) == (info.value.code, info.value.http_status)
+    assert [] == cloud.events._subscribers
+    cloud.kms(REGION).create_key()
+    assert 1 == len(cloud.events)
+
+
+def test_subscribe_accepts_any_callable_object() -> None:
+    """An object with __call__ is a subscriber like a function."""
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def __call__(self, event: Event) -> None:
+            self.names.append(type(event).__name__)
+
+    cloud = make_cloud()
+    recorder = Recorder()
+    cloud.events.subscribe(recorder)
+    cloud.kms(REGION).create_key()
+    assert ["KeyCreated"] == recorder.names

@@ -73,25 +73,40 @@ def test_key_specs_and_usages(spec: str, usage: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "code"),
+    ("kwargs", "parameter"),
     [
-        ({"key_spec": "AES_128"}, "InvalidParameter.KeySpec"),
-        ({"key_usage": "WRAP"}, "InvalidParameter.KeyUsage"),
-        ({"key_usage": "SIGN/VERIFY"}, "InvalidParameter.KeyUsage"),
-        ({"key_spec": "EC_P256", "key_usage": "ENCRYPT/DECRYPT"}, "InvalidParameter.KeyUsage"),
-        ({"protection_level": "CLOUD"}, "InvalidParameter.ProtectionLevel"),
-        ({"description": "d" * 8193}, "InvalidParameter.Description"),
+        ({"key_spec": "AES_128"}, "KeySpec"),
+        ({"key_usage": "WRAP"}, "KeyUsage"),
+        ({"key_usage": "SIGN/VERIFY"}, "ENCRYPT/DECRYPT"),
+        ({"key_spec": "EC_P256", "key_usage": "ENCRYPT/DECRYPT"}, "SIGN/VERIFY"),
+        ({"protection_level": "CLOUD"}, "ProtectionLevel"),
+        ({"description": "d" * 8193}, "Description"),
     ],
 )
-def test_create_key_validates(kwargs: dict[str, object], code: str) -> None:
-    """Unknown specs, usages that do not fit the spec and bad levels are refused."""
+def test_create_key_validates(kwargs: dict[str, object], parameter: str) -> None:
+    """Bad specs, usages and levels are KMS's plain InvalidParameter (400), naming the problem."""
     cloud = make_cloud()
-    rejected_unchanged(
+    error = rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        code,
+        "InvalidParameter",
         lambda: cloud.kms(REGION).create_key(**kwargs),  # type: ignore[arg-type]
     )
+    assert (400, True) == (error.http_status, parameter in error.message)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [({"page_number": 0}, "PageNumber"), ({"page_size": 101}, "PageSize")],
+)
+def test_list_keys_paging_is_checked(kwargs: dict[str, int], parameter: str) -> None:
+    """ListKeys paging out of range is the plain InvalidParameter naming the parameter."""
+    error = raises_code(
+        errors.InvalidParameterError,
+        "InvalidParameter",
+        lambda: make_cloud().kms(REGION).list_keys(**kwargs),
+    )
+    assert parameter in error.message
 
 
 def test_arns_name_region_account_and_key() -> None:
@@ -126,10 +141,10 @@ def test_describe_unknown_key(bad: str) -> None:
 
 
 def test_describe_key_refuses_non_strings() -> None:
-    """A non-string KeyId is InvalidParameter.KeyId."""
+    """A non-string KeyId is the plain InvalidParameter."""
     raises_code(
         errors.InvalidParameterError,
-        "InvalidParameter.KeyId",
+        "InvalidParameter",
         lambda: make_cloud().kms(REGION).describe_key(None),  # type: ignore[arg-type]
     )
 
@@ -159,7 +174,7 @@ def test_list_keys_pages() -> None:
     assert [2, 2, 1] == [len(p.items) for p in pages]
     raises_code(
         errors.InvalidParameterError,
-        "InvalidParameter.PageSize",
+        "InvalidParameter",
         lambda: kms.list_keys(page_size=0),
     )
 
@@ -185,7 +200,7 @@ def test_deletion_window_is_7_to_366_days(days: object) -> None:
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidParameter.PendingWindowInDays",
+        "InvalidParameter",
         lambda: kms.schedule_key_deletion(key, days),  # type: ignore[arg-type]
     )
 
@@ -240,23 +255,49 @@ def test_rescheduled_deletion_uses_the_new_date() -> None:
 
 
 def test_state_rules_of_pending_deletion() -> None:
-    """A key pending deletion cannot be enabled, disabled or scheduled again; cancel needs it."""
+    """A key pending deletion cannot be enabled, disabled, scheduled again or aliased; cancel
+    needs it: KMS's Rejected.StateModifiedFailed (409)."""
     cloud = make_cloud()
     kms = cloud.kms(REGION)
     key = kms.create_key().key_id
-    rejected_unchanged(
+    error = rejected_unchanged(
         cloud,
         errors.OperationDeniedError,
-        "Rejected.UnexpectedState",
+        "Rejected.StateModifiedFailed",
         lambda: kms.cancel_key_deletion(key),
     )
+    assert 409 == error.http_status
     kms.schedule_key_deletion(key, 30)
     for call in (
         lambda: kms.enable_key(key),
         lambda: kms.disable_key(key),
         lambda: kms.schedule_key_deletion(key, 7),
+        lambda: kms.create_alias("alias/late", key),
     ):
-        rejected_unchanged(cloud, errors.OperationDeniedError, "Rejected.UnexpectedState", call)
+        error = rejected_unchanged(
+            cloud, errors.OperationDeniedError, "Rejected.StateModifiedFailed", call
+        )
+        assert 409 == error.http_status
+
+
+def test_update_alias_to_a_key_pending_deletion() -> None:
+    """UpdateAlias onto a key pending deletion is Rejected.PendingDeletion (409); the state of
+    the key the alias points at now does not matter."""
+    cloud = make_cloud()
+    kms = cloud.kms(REGION)
+    old, doomed = kms.create_key().key_id, kms.create_key().key_id
+    kms.create_alias("alias/app", old)
+    kms.schedule_key_deletion(doomed, 7)
+    error = rejected_unchanged(
+        cloud,
+        errors.KmsKeyError,
+        "Rejected.PendingDeletion",
+        lambda: kms.update_alias("alias/app", doomed),
+    )
+    assert (409, (doomed, "alias/app")) == (error.http_status, error.ids)
+    kms.schedule_key_deletion(old, 7)
+    kms.cancel_key_deletion(doomed)
+    assert doomed == kms.update_alias("alias/app", doomed).key_id
 
 
 def test_disabled_key_can_be_scheduled_for_deletion_and_comes_back_enabled() -> None:
@@ -282,12 +323,13 @@ def test_alias_names_are_checked(name: str) -> None:
     cloud = make_cloud()
     kms = cloud.kms(REGION)
     key = kms.create_key().key_id
-    rejected_unchanged(
+    error = rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidParameter.AliasName",
+        "InvalidParameter",
         lambda: kms.create_alias(name, key),
     )
+    assert "alias" in error.message.lower()
 
 
 def test_alias_lifecycle() -> None:
@@ -296,12 +338,13 @@ def test_alias_lifecycle() -> None:
     kms = cloud.kms(REGION)
     a, b = kms.create_key().key_id, kms.create_key().key_id
     kms.create_alias("alias/one", a)
-    rejected_unchanged(
+    error = rejected_unchanged(
         cloud,
         errors.OperationDeniedError,
-        "Forbidden.AliasExist",
+        "AliasAlreadyExists",
         lambda: kms.create_alias("alias/one", b),
     )
+    assert 400 == error.http_status
     kms.create_alias("alias/two", a)
     assert ["alias/one", "alias/two"] == [x.alias_name for x in kms.list_aliases()]
     kms.update_alias("alias/one", b)
@@ -371,11 +414,14 @@ def test_service_key_cannot_be_managed() -> None:
         lambda: kms.cancel_key_deletion(key),
         lambda: kms.create_alias("alias/mine", key),
     ):
-        rejected_unchanged(cloud, errors.OperationDeniedError, "Forbidden.ServiceKey", call)
+        error = rejected_unchanged(
+            cloud, errors.OperationDeniedError, "Forbidden.NoPermission", call
+        )
+        assert 403 == error.http_status
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidParameter.AliasName",
+        "InvalidParameter",
         lambda: kms.delete_alias(ECS_SERVICE_ALIAS),
     )
 
@@ -423,26 +469,32 @@ def test_encrypt_decrypt_round_trip(plaintext: bytes, spec: str) -> None:
 
 
 def test_decrypt_needs_the_key_enabled() -> None:
-    """Disabled or pending-deletion keys refuse Decrypt; re-enabling restores it."""
+    """Disabled or pending-deletion keys refuse Encrypt and Decrypt with KMS's
+    Rejected.Disabled / Rejected.PendingDeletion (409); re-enabling restores them."""
     cloud = make_cloud()
     kms = cloud.kms(REGION)
     key = kms.create_key().key_id
     blob = kms.encrypt(key, b"secret")
     kms.disable_key(key)
-    raises_code(errors.KmsKeyError, "Forbidden.KeyNotEnabled", lambda: kms.decrypt(blob))
+    for call in (lambda: kms.decrypt(blob), lambda: kms.encrypt(key, b"x")):
+        error = rejected_unchanged(cloud, errors.KmsKeyError, "Rejected.Disabled", call)
+        assert 409 == error.http_status
     kms.enable_key(key)
     kms.schedule_key_deletion(key, 7)
-    raises_code(errors.KmsKeyError, "Forbidden.KeyPendingDeletion", lambda: kms.decrypt(blob))
+    for call in (lambda: kms.decrypt(blob), lambda: kms.encrypt(key, b"x")):
+        error = rejected_unchanged(cloud, errors.KmsKeyError, "Rejected.PendingDeletion", call)
+        assert 409 == error.http_status
     kms.cancel_key_deletion(key)
     assert b"secret" == kms.decrypt(blob)
 
 
 @pytest.mark.parametrize("blob", ["not base64!", "", "aGVsbG8="])
 def test_decrypt_refuses_garbage(blob: str) -> None:
-    """A blob KMS did not produce is InvalidCiphertext (or names no key)."""
+    """A blob KMS did not produce is the plain InvalidParameter, or names no key."""
     kms = make_cloud().kms(REGION)
-    with pytest.raises(errors.CloudBackupError):
+    with pytest.raises(errors.CloudBackupError) as info:
         kms.decrypt(blob)
+    assert info.value.code in {"InvalidParameter", "Forbidden.KeyNotFound"}
 
 
 def test_encrypt_validates() -> None:
@@ -454,20 +506,21 @@ def test_encrypt_validates() -> None:
     for plaintext in (b"", b"x" * 6145):
         raises_code(
             errors.InvalidParameterError,
-            "InvalidParameter.Plaintext",
+            "InvalidParameter",
             lambda plaintext=plaintext: kms.encrypt(key, plaintext),
         )
-    raises_code(errors.KmsKeyError, "Forbidden.KeyUsage", lambda: kms.encrypt(rsa, b"x"))
+    error = raises_code(errors.KmsKeyError, "UnsupportedOperation", lambda: kms.encrypt(rsa, b"x"))
+    assert 400 == error.http_status
 
 
 @pytest.mark.parametrize("spec", ["Aliyun_AES_256", "Aliyun_SM4"])
 @pytest.mark.parametrize("tail", [b"", b"\x00" * 5, b"\x00" * 15, b"\x00" * 27])
 def test_decrypt_refuses_truncated_ciphertext(spec: str, tail: bytes) -> None:
     """A blob that names a real key but is too short to hold a nonce and tag is
-    InvalidCiphertext, not a raw ValueError."""
+    the plain InvalidParameter, not a raw ValueError."""
     import base64
 
     kms = make_cloud().kms(REGION)
     key = kms.create_key(key_spec=spec).key_id
     blob = base64.b64encode(key.encode() + b"\x00" + tail).decode()
-    raises_code(errors.InvalidParameterError, "InvalidCiphertext", lambda: kms.decrypt(blob))
+    raises_code(errors.InvalidParameterError, "InvalidParameter", lambda: kms.decrypt(blob))

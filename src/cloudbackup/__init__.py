@@ -97,8 +97,10 @@ from ._time import LATEST as LATEST
 from ._time import Clock as Clock
 from ._time import ManualClock as ManualClock
 from ._time import SystemClock as SystemClock
+from ._version import version as _version
 
-__version__ = "0.1.0.dev0"
+__version__ = _version()  # the installed metadata's version; the source tree's when not installed
+del _version
 
 __all__ = [
     "CATEGORY_SPECS",

@@ -30,6 +30,14 @@ DEFAULT_BLOCK_SIZE = 512 * 1024
 
 _WORLD_FORMAT = 1
 
+# Seeds are integers of at most 64 bits, of either sign. Ids and key material hash the seed's
+# decimal text (``_ids.IdFactory``); Python refuses to print integers beyond a per-process
+# digit limit (``sys.set_int_max_str_digits``, 640 digits at the least), so an unbounded seed
+# would be accepted and then fail on the first id, or fail only in a process with a lower
+# limit when the world is reopened. 64 bits is far inside every such limit.
+_SEED_MIN = -(2**64 - 1)
+_SEED_MAX = 2**64 - 1
+
 # What ``Cloud()`` uses when no backend is given. The test suite swaps it to run everything
 # against another backend (``--cloudbackup-backend``); users pass ``backend=`` instead.
 _default_backend_factory: Callable[[], StorageBackend] = InMemoryBackend
@@ -96,6 +104,13 @@ def _check_collaborators(backend: object, clock: object, timings: object, limits
         )
 
 
+def _describe(values: dict[str, object], order: dict[str, object]) -> str:
+    """``values`` as ``key=value`` pairs in ``order``'s key order (then any others, sorted), so
+    two world settings printed side by side line up key for key."""
+    keys = [k for k in order if k in values] + sorted(k for k in values if k not in order)
+    return ", ".join(f"{key}={values[key]!r}" for key in keys)
+
+
 class Cloud:
     """The whole simulated account: every region's ECS and KMS, one clock, one event log.
 
@@ -105,7 +120,8 @@ class Cloud:
         clock: Default: a :class:`ManualClock` at :data:`~cloudbackup.DEFAULT_START`
             (2024-01-01T00:00:00Z), or where a reopened world's clock stood.
         seed: Seeds every generated id and key; the same calls with the same seed give the
-            same ids, results and events.
+            same ids, results and events. An integer of at most 64 bits, of either sign
+            (``-(2**64 - 1)`` to ``2**64 - 1``); an ``int`` subclass counts as the int it equals.
         account_id: The account's 16-digit id, used in ARNs.
         block_size: Bytes per block of the disks' block maps (a power of two, 4 KiB–4 MiB).
         timings: Simulated durations (boot, stop, snapshot upload).
@@ -127,7 +143,16 @@ class Cloud:
         limits: Limits | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InvalidParameterError("seed must be an integer.", recommend="Pass seed=0.")
+            raise InvalidParameterError(
+                f"seed {seed!r} must be an integer.", recommend="Pass seed=0."
+            )
+        if not _SEED_MIN <= seed <= _SEED_MAX:
+            raise InvalidParameterError(
+                f"seed must be an integer of at most 64 bits ({_SEED_MIN} to {_SEED_MAX}); "
+                f"the one given has {seed.bit_length()} bits.",
+                recommend="Pass a smaller seed, e.g. seed % 2**64.",
+            )
+        seed = int(seed)  # an int subclass is stored and hashed as the plain int it equals
         if not isinstance(account_id, str) or not (
             len(account_id) == 16 and account_id.isascii() and account_id.isdigit()
         ):
@@ -164,7 +189,8 @@ class Cloud:
             stored = dict(existing)  # type: ignore[call-overload]
             if stored != settings:
                 raise StorageBackendError(
-                    f"The backend holds a world made with {stored}, not {settings}.",
+                    f"The backend holds a world made with {_describe(stored, settings)}, "
+                    f"not {_describe(settings, settings)}.",
                     code="StorageBackend.WorldMismatch",
                     recommend="Open it with the same seed, account_id and block_size.",
                 )

@@ -9,7 +9,7 @@ import datetime as _dt
 import hashlib
 from collections.abc import Callable
 
-from ._cloud import Cloud
+from ._cloud import DEFAULT_BLOCK_SIZE, Cloud
 from ._domain.requests import DataDisk, ResetDiskSpec, SystemDisk
 
 __all__ = ["run_demo"]
@@ -21,16 +21,30 @@ def _fingerprint(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-def run_demo(echo: Callable[[str], None] = print, *, seed: int = 0) -> bool:
+def _blocks_touched(offset: int, length: int, block_size: int) -> int:
+    """How many whole blocks a write of ``length`` bytes at ``offset`` lands in."""
+    return (offset + length - 1) // block_size - offset // block_size + 1
+
+
+def run_demo(
+    echo: Callable[[str], None] = print,
+    *,
+    seed: int = 0,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> bool:
     """Tell the story, one line a step, on the in-memory default; True if the bytes matched.
 
     Args:
         echo: Where each line goes (default: ``print``).
         seed: The world's seed; the story is identical for the same seed.
+        block_size: The world's block size; every figure the story prints follows from it.
     """
-    cloud = Cloud(seed=seed)
+    cloud = Cloud(seed=seed, block_size=block_size)
     region, zone = "cn-hangzhou", "cn-hangzhou-h"
     ecs = cloud.ecs(region)
+
+    def status_of(instance_id: str) -> str:
+        return ecs.describe_instances(instance_ids=[instance_id]).items[0].status.value
 
     def say(text: str) -> None:
         echo(f"[{cloud.now():%Y-%m-%d %H:%M:%S}Z] {text}")
@@ -53,16 +67,22 @@ def run_demo(echo: Callable[[str], None] = print, *, seed: int = 0) -> bool:
         f"{wal.disk_id} ({wal.size} GiB)."
     )
     cloud.advance(_dt.timedelta(minutes=1))
-    status = ecs.describe_instance(instance_id).status.value
-    say(f"Advanced virtual time 1 minute: instance is {status}.")
+    say(f"Advanced virtual time 1 minute: instance is {status_of(instance_id)}.")
 
     orders_v1 = b"order 1001: 3 widgets\n" * 2000
-    ecs.write_disk(data.disk_id, 0, orders_v1)
-    ecs.write_disk(wal.disk_id, 0, b"commit 1001\n")
-    ecs.write_disk(system.disk_id, 10 * _MIB, b"/etc/app.conf: v1\n")
+    config, config_offset = b"/etc/app.conf: v1\n", 10 * _MIB
+    writes = [
+        (data.disk_id, 0, orders_v1),
+        (wal.disk_id, 0, b"commit 1001\n"),
+        (system.disk_id, config_offset, config),
+    ]
+    for disk_id, offset, payload in writes:
+        ecs.write_disk(disk_id, offset, payload)
     say(
         f"Guest wrote {len(orders_v1):,} bytes of orders to {data.disk_id} "
-        f"(sha256 {_fingerprint(orders_v1)}) and their commit record to {wal.disk_id}."
+        f"(sha256 {_fingerprint(orders_v1)}), their commit record to {wal.disk_id}, and "
+        f"{len(config)} bytes of configuration to the system disk {system.disk_id} at "
+        f"{config_offset // _MIB} MiB."
     )
 
     group_id = ecs.create_snapshot_group(instance_id=instance_id, name="before-migration")
@@ -78,14 +98,10 @@ def run_demo(echo: Callable[[str], None] = print, *, seed: int = 0) -> bool:
 
     ecs.stop_instance(instance_id)
     cloud.advance(_dt.timedelta(minutes=1))
-    say(
-        f"Stopped the instance for the rollback: {ecs.describe_instance(instance_id).status.value}."
-    )
+    say(f"Stopped the instance for the rollback: {status_of(instance_id)}.")
 
-    pairs = [
-        ResetDiskSpec(disk_id=ecs.describe_snapshot(s).source_disk_id, snapshot_id=s)
-        for s in group.snapshot_ids
-    ]
+    members = ecs.describe_snapshots(snapshot_ids=list(group.snapshot_ids)).items
+    pairs = [ResetDiskSpec(disk_id=s.source_disk_id, snapshot_id=s.snapshot_id) for s in members]
     ecs.reset_disks(disks=pairs)
     say(f"Rolled back {len(pairs)} disks from group {group_id} with ResetDisks.")
 
@@ -100,9 +116,15 @@ def run_demo(echo: Callable[[str], None] = print, *, seed: int = 0) -> bool:
     )
     links = ecs.describe_snapshot_links(instance_id=instance_id).items
     total = sum(link.total_size for link in links)
+    written = sum(len(payload) for _, _, payload in writes)
+    blocks = sum(_blocks_touched(o, len(p), block_size) for _, o, p in writes)
     say(
-        f"The 3 snapshot chains hold {total // 1024} KiB; the world logged "
-        f"{len(cloud.events)} events and stores {cloud.storage_stats().blob_bytes // 1024} KiB "
-        "of block data."
+        f"The {len(links)} snapshot chains hold {total // 1024:,} KiB for the {written:,} bytes "
+        f"written: a snapshot keeps whole {block_size // 1024:,} KiB blocks, and the writes "
+        f"landed in {blocks} of them ({blocks} x {block_size // 1024:,} KiB)."
+    )
+    say(
+        f"The world logged {len(cloud.events)} events and stores "
+        f"{cloud.storage_stats().blob_bytes // 1024:,} KiB of block data."
     )
     return ok

@@ -325,7 +325,17 @@ class EventLog:
         Callbacks run after the call that produced the event has committed. If one raises,
         the others still see the event, and the first exception then propagates out of that
         call, whose changes stand.
+
+        Raises:
+            InvalidParameterError: ``callback`` is not callable (refused before it is added,
+                so later calls are not broken by it).
         """
+        if not callable(callback):
+            raise InvalidParameterError(
+                f"callback {callback!r} is not callable.",
+                code="InvalidParameter.Callback",
+                recommend="Pass a function that takes one Event, e.g. events.subscribe(print).",
+            )
         self._subscribers.append(callback)
 
         def unsubscribe() -> None:

@@ -44,7 +44,7 @@ def unwrap(key_spec: str, material: bytes, blob: bytes, aad: bytes) -> bytes:
     except (InvalidTag, ValueError) as exc:  # ValueError: too short for a nonce or a tag
         raise StorageBackendError(
             "Ciphertext failed authentication: wrong key or corrupted data.",
-            code="InvalidCiphertext",
+            code="StorageBackend.Corrupt",
             recommend="Check that the data was encrypted under this key.",
         ) from exc
 
@@ -72,6 +72,6 @@ def decrypt_block(data_key: AESGCM, blob: bytes, index: int) -> bytes:
     except (InvalidTag, ValueError) as exc:
         raise StorageBackendError(
             "A disk block failed authentication: wrong data key, wrong position or corrupted.",
-            code="InvalidCiphertext",
+            code="StorageBackend.Corrupt",
             recommend="The backend's block data is corrupt; restore it from a copy.",
         ) from exc

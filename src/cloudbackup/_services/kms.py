@@ -37,6 +37,10 @@ ECS_SERVICE_ALIAS = "alias/acs/ecs"
 
 ACTION_DELETE_KEY = "kms.delete_key"
 
+# KMS documents no per-parameter codes: every malformed parameter is the plain
+# ``InvalidParameter`` (400) of its common error table; the message names the parameter.
+_INVALID = "InvalidParameter"
+
 
 class KmsService(RegionalService):
     """Key Management Service of one region: ``cloud.kms("cn-hangzhou")``.
@@ -67,20 +71,20 @@ class KmsService(RegionalService):
         Returns:
             The new key's metadata.
         """
-        spec = v.enum_value("KeySpec", key_spec, KeySpec, code="InvalidParameter.KeySpec")
-        usage = v.enum_value("KeyUsage", key_usage, KeyUsage, code="InvalidParameter.KeyUsage")
-        v.text("Description", description, 0, 8192)
-        v.choice("ProtectionLevel", protection_level, ("SOFTWARE", "HSM"))
+        spec = v.enum_value("KeySpec", key_spec, KeySpec, code=_INVALID)
+        usage = v.enum_value("KeyUsage", key_usage, KeyUsage, code=_INVALID)
+        v.text("Description", description, 0, 8192, code=_INVALID)
+        v.choice("ProtectionLevel", protection_level, ("SOFTWARE", "HSM"), code=_INVALID)
         if spec.symmetric and usage is not KeyUsage.ENCRYPT_DECRYPT:
             raise InvalidParameterError(
                 f"A {spec.value} key can only be used for ENCRYPT/DECRYPT.",
-                code="InvalidParameter.KeyUsage",
+                code=_INVALID,
                 recommend="Use KeyUsage='ENCRYPT/DECRYPT' with symmetric keys.",
             )
         if spec in (KeySpec.EC_P256, KeySpec.EC_P256K) and usage is not KeyUsage.SIGN_VERIFY:
             raise InvalidParameterError(
                 f"A {spec.value} key can only be used for SIGN/VERIFY.",
-                code="InvalidParameter.KeyUsage",
+                code=_INVALID,
                 recommend="Use KeyUsage='SIGN/VERIFY', or RSA_2048/EC_SM2 to encrypt.",
             )
         return self._new_key(spec, usage, description, protection_level, service=False)
@@ -128,7 +132,8 @@ class KmsService(RegionalService):
 
     def list_keys(self, *, page_number: int = 1, page_size: int = 10) -> Page[KmsKey]:
         """``ListKeys``: the region's keys, a page at a time (``PageSize`` 1–100)."""
-        number, size = v.page(page_number, page_size)
+        number = v.integer("PageNumber", page_number, 1, 2**31 - 1, code=_INVALID)
+        size = v.integer("PageSize", page_size, 1, 100, code=_INVALID)
         keys = self._world.store.scan(KmsKey, self.region_id)
         return paginate(keys, number, size)
 
@@ -157,7 +162,7 @@ class KmsService(RegionalService):
             pending_window_in_days,
             7,
             366,
-            code="InvalidParameter.PendingWindowInDays",
+            code=_INVALID,
         )
         if key.key_state is KeyState.PendingDeletion:
             raise self._unexpected_state(key, "schedule deletion of")
@@ -183,10 +188,13 @@ class KmsService(RegionalService):
         if self._world.store.get(Alias, self.region_id, name) is not None:
             raise OperationDeniedError(
                 f"The alias {name} already exists in {self.region_id}.",
-                code="Forbidden.AliasExist",
+                code="AliasAlreadyExists",
+                http_status=400,
                 ids=(name,),
                 recommend="Choose another alias name, or update_alias to repoint it.",
             )
+        if key.key_state is KeyState.PendingDeletion:
+            raise self._unexpected_state(key, "alias")
         return self._put_alias(name, key)
 
     @unit_of_work
@@ -194,7 +202,17 @@ class KmsService(RegionalService):
         """``UpdateAlias``: point an existing alias at another key."""
         name = self._check_alias_name(alias_name)
         self._alias(name)
-        return self._put_alias(name, self._manageable(key_id), AliasUpdated)
+        key = self._manageable(key_id)
+        if key.key_state is KeyState.PendingDeletion:
+            # Only the target key's state matters, and KMS names it (not StateModifiedFailed).
+            raise KmsKeyError(
+                f"Cannot point {name} at {key.key_id}: the key is PendingDeletion.",
+                code="Rejected.PendingDeletion",
+                http_status=409,
+                ids=(key.key_id, name),
+                recommend="Cancel the key's deletion (cancel_key_deletion) or pick another key.",
+            )
+        return self._put_alias(name, key, AliasUpdated)
 
     @unit_of_work
     def delete_alias(self, alias_name: str) -> None:
@@ -222,7 +240,7 @@ class KmsService(RegionalService):
         if not isinstance(plaintext, bytes) or not 1 <= len(plaintext) <= 6144:
             raise InvalidParameterError(
                 "Plaintext must be 1 to 6,144 bytes.",
-                code="InvalidParameter.Plaintext",
+                code=_INVALID,
                 recommend="Encrypt larger data with a data key from generate_data_key.",
             )
         key = self._usable_for_crypto(key_id)
@@ -241,7 +259,7 @@ class KmsService(RegionalService):
         except (ValueError, TypeError, UnicodeDecodeError) as exc:
             raise InvalidParameterError(
                 "CiphertextBlob is not a ciphertext produced by KMS.",
-                code="InvalidCiphertext",
+                code=_INVALID,
                 recommend="Pass the CiphertextBlob exactly as Encrypt returned it.",
             ) from exc
         key = self._usable_for_crypto(key_text)
@@ -250,7 +268,7 @@ class KmsService(RegionalService):
         except StorageBackendError as exc:
             raise InvalidParameterError(
                 "CiphertextBlob failed authentication: it was altered or is not from KMS.",
-                code="InvalidCiphertext",
+                code=_INVALID,
                 ids=(key.key_id,),
                 recommend="Pass the CiphertextBlob exactly as Encrypt returned it.",
             ) from exc
@@ -336,7 +354,7 @@ class KmsService(RegionalService):
         if not isinstance(key_id, str) or not key_id:
             raise InvalidParameterError(
                 f"KeyId {key_id!r} is not valid.",
-                code="InvalidParameter.KeyId",
+                code=_INVALID,
                 recommend="Pass a key id, key ARN or alias name.",
             )
         lookup = key_id
@@ -368,7 +386,7 @@ class KmsService(RegionalService):
         if key.service_key:
             raise OperationDeniedError(
                 f"{key.key_id} is a service key: it can be viewed and used, not managed.",
-                code="Forbidden.ServiceKey",
+                code="Forbidden.NoPermission",
                 ids=(key.key_id,),
                 recommend="Create a customer master key (create_key) to manage it yourself.",
             )
@@ -379,7 +397,7 @@ class KmsService(RegionalService):
         if key.key_usage is not KeyUsage.ENCRYPT_DECRYPT or not key.key_spec.symmetric:
             raise KmsKeyError(
                 f"The key {key.key_id} cannot be used to encrypt data here.",
-                code="Forbidden.KeyUsage",
+                code="UnsupportedOperation",
                 http_status=400,
                 ids=(key.key_id,),
                 recommend="Use a symmetric ENCRYPT/DECRYPT key.",
@@ -387,9 +405,8 @@ class KmsService(RegionalService):
         if key.key_state is not KeyState.Enabled:
             raise KmsKeyError(
                 f"The key {key.key_id} is {key.key_state.value}.",
-                code="Forbidden.KeyNotEnabled"
-                if key.key_state is KeyState.Disabled
-                else "Forbidden.KeyPendingDeletion",
+                code=f"Rejected.{key.key_state.value}",
+                http_status=409,
                 ids=(key.key_id,),
                 recommend="Enable the key or cancel its deletion first.",
             )
@@ -398,7 +415,7 @@ class KmsService(RegionalService):
     def _unexpected_state(self, key: KmsKey, verb: str) -> OperationDeniedError:
         return OperationDeniedError(
             f"Cannot {verb} {key.key_id}: it is {key.key_state.value}.",
-            code="Rejected.UnexpectedState",
+            code="Rejected.StateModifiedFailed",
             http_status=409,
             ids=(key.key_id,),
             recommend="Check the key's KeyState with describe_key first.",
@@ -420,12 +437,12 @@ class KmsService(RegionalService):
             )
 
     def _check_alias_name(self, alias_name: object) -> str:
-        name = v.text("AliasName", alias_name, 7, 255, code="InvalidParameter.AliasName")
+        name = v.text("AliasName", alias_name, 7, 255, code=_INVALID)
         if not name.startswith("alias/") or name.startswith("alias/acs"):
             raise InvalidParameterError(
                 f"The alias {name!r} is not valid: it must start with 'alias/' and must not "
                 "start with the reserved 'alias/acs'.",
-                code="InvalidParameter.AliasName",
+                code=_INVALID,
                 ids=(name,),
                 recommend="Use a name like 'alias/my-disk-key'.",
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 
+from . import _requires_hypothesis  # noqa: F401  (first: says which extra is missing)
 from . import strategies as strategies
 from ._contract import check_storage_backend as check_storage_backend
 from ._invariants import KINDS as KINDS

@@ -1521,7 +1521,7 @@ class CloudStateMachine(RuleBasedStateMachine):
         if key is None:
             return {"Forbidden.KeyNotFound"}
         if key.service:
-            return {"Forbidden.ServiceKey"}
+            return {"Forbidden.NoPermission"}
         return set()
 
     @precondition(lambda self: self.keys)
@@ -1531,7 +1531,7 @@ class CloudStateMachine(RuleBasedStateMachine):
         key_id, region, key = self._kms_target(pick, elsewhere)
         problems = self._manage_problems(key)
         if key is not None and key.state is KeyState.PendingDeletion:
-            problems.add("Rejected.UnexpectedState")
+            problems.add("Rejected.StateModifiedFailed")
         kms = self.cloud.kms(region)
         call = (lambda: kms.enable_key(key_id)) if enable else (lambda: kms.disable_key(key_id))
         if self._ok(problems, call):
@@ -1545,7 +1545,7 @@ class CloudStateMachine(RuleBasedStateMachine):
         key_id, region, key = self._kms_target(pick, elsewhere)
         problems = self._manage_problems(key)
         if key is not None and key.state is KeyState.PendingDeletion:
-            problems.add("Rejected.UnexpectedState")
+            problems.add("Rejected.StateModifiedFailed")
 
         def call() -> object:
             return self.cloud.kms(region).schedule_key_deletion(key_id, days)
@@ -1562,7 +1562,7 @@ class CloudStateMachine(RuleBasedStateMachine):
         key_id, region, key = self._kms_target(pick, elsewhere)
         problems = self._manage_problems(key)
         if key is not None and key.state is not KeyState.PendingDeletion:
-            problems.add("Rejected.UnexpectedState")
+            problems.add("Rejected.StateModifiedFailed")
 
         def call() -> object:
             return self.cloud.kms(region).cancel_key_deletion(key_id)
@@ -1589,7 +1589,13 @@ class CloudStateMachine(RuleBasedStateMachine):
             return
         problems = self._manage_problems(key)
         if action == "create" and exists:
-            problems.add("Forbidden.AliasExist")
+            problems.add("AliasAlreadyExists")
+        if key is not None and key.state is KeyState.PendingDeletion:
+            # KMS's key-state table: CreateAlias is refused as a failed state change,
+            # UpdateAlias by the target key's state.
+            problems.add(
+                "Rejected.StateModifiedFailed" if action == "create" else "Rejected.PendingDeletion"
+            )
         if action == "update" and not exists:
             problems.add("Forbidden.AliasNotFound")
         call = kms.create_alias if action == "create" else kms.update_alias

@@ -773,7 +773,7 @@ def invalid_cool_off_periods() -> st.SearchStrategy[int]:
 
 def invalid_pending_window_days() -> st.SearchStrategy[int]:
     """``PendingWindowInDays`` out of 7–366. ``schedule_key_deletion`` answers
-    ``InvalidParameter.PendingWindowInDays``."""
+    ``InvalidParameter``."""
     return _outside(PENDING_WINDOW_MIN, PENDING_WINDOW_MAX)
 
 
@@ -795,7 +795,7 @@ def invalid_disk_sizes(
 
 def invalid_alias_names() -> st.SearchStrategy[str]:
     """Alias names that break a rule: no ``alias/`` prefix, the reserved ``alias/acs``, or a
-    length outside 7–255. KMS answers ``InvalidParameter.AliasName``."""
+    length outside 7–255. KMS answers ``InvalidParameter``."""
     body = st.text(st.sampled_from(string.ascii_letters + string.digits + "_-/"), max_size=20)
     return st.one_of(
         st.text(max_size=40).filter(lambda n: not n.startswith("alias/")),
@@ -842,7 +842,7 @@ def invalid_instance_types() -> st.SearchStrategy[str]:
 
 
 def invalid_key_specs() -> st.SearchStrategy[str]:
-    """Strings that are no KMS key spec. ``create_key`` answers ``InvalidParameter.KeySpec``."""
+    """Strings that are no KMS key spec. ``create_key`` answers ``InvalidParameter``."""
     specs = {s.value for s in KeySpec}
     return (st.sampled_from(sorted(specs)).map(str.lower) | st.text(max_size=20)).filter(
         lambda s: s not in specs
