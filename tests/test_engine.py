@@ -17,7 +17,7 @@ from cloudbackup import (
     ManualClock,
     SnapshotStatus,
 )
-from cloudbackup._engine import Engine, Timer
+from cloudbackup._engine import Engine, FailedTimer, Timer
 from cloudbackup._store import Store
 from cloudbackup.errors import InvalidParameterError
 
@@ -165,9 +165,9 @@ def test_rolled_back_schedule_leaves_no_timer() -> None:
     assert [] == fired
 
 
-def test_failing_handler_rolls_back_and_keeps_the_timer() -> None:
-    """A handler that raises leaves its timer (and state) as they were."""
-    engine, store, _, _ = make_engine()
+def test_failing_handler_is_undone_and_recorded_as_failed() -> None:
+    """A handler that raises has its writes undone and its timer kept as a FailedTimer."""
+    engine, store, clock, _ = make_engine()
 
     def broken(timer: Timer) -> None:
         store.set_meta("touched", True)
@@ -176,11 +176,39 @@ def test_failing_handler_rolls_back_and_keeps_the_timer() -> None:
     engine.register("broken", broken)
     with store.unit():
         timer = engine.schedule(seconds(3), "broken", "cn-hangzhou", "x")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="handler failed"):
         engine.run_until(seconds(5))
     assert store.meta("touched") is None
-    assert [timer] == engine.pending()
-    assert seconds(3) == engine.next_due()
+    assert [] == engine.pending()
+    assert [FailedTimer(timer=timer, error="RuntimeError: handler failed")] == engine.failed()
+    assert seconds(5) == clock.now()
+    assert seconds(5) == store.meta("clock")
+
+
+def test_failing_handler_does_not_stop_the_other_timers() -> None:
+    """Timers due around a failing one in the same run_until all fire, in order."""
+    engine, store, clock, fired = make_engine()
+    counters: list[int] = []
+
+    def broken(timer: Timer) -> None:
+        counters.append(store.next_number("probe"))
+        engine.schedule(seconds(4), "record", "cn-hangzhou", "from-broken")
+        raise ValueError("bad payload")
+
+    engine.register("broken", broken)
+    schedule(engine, store, seconds(1), "before")
+    with store.unit():
+        engine.schedule(seconds(2), "broken", "cn-hangzhou", "x")
+    schedule(engine, store, seconds(3), "after")
+    with pytest.raises(ValueError, match="bad payload") as caught:
+        engine.run_until(seconds(10))
+    assert [(seconds(1), "before"), (seconds(3), "after")] == fired
+    assert ["broken"] == [failed.timer.action for failed in engine.failed()]
+    assert any("Engine.failed()" in note for note in caught.value.__notes__)
+    assert [] == engine.pending()
+    assert seconds(10) == clock.now()
+    with store.unit():  # the failed handler's counter step was undone with it
+        assert counters == [store.next_number("probe")]
 
 
 def test_run_until_the_past_is_refused() -> None:

@@ -27,9 +27,12 @@ _META = "meta"
 class Store:
     """Wraps a :class:`StorageBackend` with units of work and typed reads.
 
-    Units of work nest by joining: only the outermost one commits or rolls back. Callbacks given
-    to :meth:`after_commit` run once the outermost unit has committed, so subscribers never see
-    work that was rolled back.
+    A unit opened inside an open unit is a savepoint: if its block raises, exactly its own
+    writes (records, blobs, id counters, events) and the :meth:`after_commit` callbacks it
+    registered are undone and the rollback listeners run, while the enclosing unit stays open
+    and may still commit. If it ends normally its work joins the enclosing unit. Only the
+    outermost unit commits; callbacks run once it has, so subscribers never see work that was
+    rolled back.
     """
 
     def __init__(self, backend: StorageBackend) -> None:
@@ -46,11 +49,7 @@ class Store:
     def unit(self) -> Iterator[None]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
         if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
+            yield from self._nested()
             return
         self.backend.begin()
         self._depth = 1
@@ -83,6 +82,25 @@ class Store:
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+    def _nested(self) -> Iterator[None]:
+        """The body of a unit opened inside another: a backend savepoint."""
+        self.backend.savepoint()
+        self._depth += 1
+        mark = len(self._after_commit)
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            del self._after_commit[mark:]
+            try:
+                self.backend.rollback_to()
+            finally:
+                for listener in self._rollback_listeners:
+                    listener()
+            raise
+        self._depth -= 1
+        self.backend.release()
 
     @property
     def in_unit(self) -> bool:
@@ -117,7 +135,7 @@ class Store:
                     listener()
 
     def on_rollback(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every rollback (caches built on backend state reset here)."""
+        """Call ``listener`` after every rollback, whole or to a savepoint (caches reset here)."""
         self._rollback_listeners.append(listener)
 
     # -- typed records -------------------------------------------------------------------

@@ -14,7 +14,16 @@ backend code. Records are treated as immutable: a backend may keep the very obje
 
 Units of work: :meth:`StorageBackend.begin` opens one, :meth:`~StorageBackend.commit` makes all of
 its writes visible and durable at once, :meth:`~StorageBackend.rollback` undoes every one of them.
-Reads inside a unit of work see its own writes. Units of work do not nest.
+Reads inside a unit of work see its own writes.
+
+Savepoints nest inside a unit of work: :meth:`~StorageBackend.savepoint` marks the current state,
+:meth:`~StorageBackend.release` closes the innermost savepoint and keeps its writes as part of
+the enclosing savepoint or unit, and :meth:`~StorageBackend.rollback_to` undoes exactly the
+writes (records and blobs) made since the innermost savepoint and closes it, leaving the unit
+open. ``commit`` and ``rollback`` close every open savepoint with the unit. SQLite implements
+them with ``SAVEPOINT``/``RELEASE``/``ROLLBACK TO``, the in-memory backend with a stack of undo
+logs. :meth:`cloudbackup._store.Store.unit` opened inside an open unit becomes a savepoint, so a
+nested call that fails leaves no trace while the outer call carries on.
 
 Required methods are those of the protocol. Three optional methods may be added for speed:
 ``get_many(kind, partition, keys) -> dict``, ``count(kind, partition) -> int`` and
@@ -61,6 +70,28 @@ class StorageBackend(Protocol):
 
     def rollback(self) -> None:
         """Undo every write of the open unit of work."""
+        ...
+
+    def savepoint(self) -> None:
+        """Open a savepoint inside the open unit of work; savepoints nest.
+
+        Raises ``StorageBackendError`` code ``StorageBackend.NoUnit`` outside a unit of work.
+        """
+        ...
+
+    def release(self) -> None:
+        """Close the innermost savepoint, keeping its writes in the enclosing one (or unit).
+
+        Raises ``StorageBackendError`` code ``StorageBackend.NoSavepoint`` if none is open.
+        """
+        ...
+
+    def rollback_to(self) -> None:
+        """Undo every write made since the innermost savepoint opened, and close it.
+
+        Reads afterwards see the state the savepoint marked; the unit of work stays open.
+        Raises ``StorageBackendError`` code ``StorageBackend.NoSavepoint`` if none is open.
+        """
         ...
 
     # -- records -------------------------------------------------------------------------

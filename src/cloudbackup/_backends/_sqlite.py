@@ -223,6 +223,8 @@ class SqliteBackend:
         # The last record_changes row this backend's cache accounts for.
         self._change_seq: int | None = None
         self._in_unit = False
+        # How many savepoints are open inside the unit of work (named sp1, sp2, ...).
+        self._savepoints = 0
         self._closed = False
         self._pid = os.getpid()
         self._conn = self._connect()
@@ -347,6 +349,7 @@ class SqliteBackend:
             )
         self._execute(self._conn, "BEGIN IMMEDIATE", "starting a unit of work on")
         self._in_unit = True
+        self._savepoints = 0
         self._touched, self._wrote = set(), False
         try:
             # Nobody else can commit while this unit holds the write lock, so one look at
@@ -375,7 +378,55 @@ class SqliteBackend:
             # would not have opened), and nobody else committed since.
             self._change_seq = seq
         self._in_unit = False
+        self._savepoints = 0
         self._touched, self._wrote = set(), False
+
+    def savepoint(self) -> None:
+        """Open a savepoint inside the unit of work (``SAVEPOINT``); savepoints nest.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        self._execute(self._conn, f"SAVEPOINT sp{self._savepoints + 1}", "writing to")
+        self._savepoints += 1
+
+    def release(self) -> None:
+        """Close the innermost savepoint and keep its writes in the unit (``RELEASE``).
+
+        Raises:
+            StorageBackendError: No savepoint is open.
+        """
+        self._check_savepoint()
+        self._execute(self._conn, f"RELEASE sp{self._savepoints}", "writing to")
+        self._savepoints -= 1
+
+    def rollback_to(self) -> None:
+        """Undo the writes made since the innermost savepoint, and close it (``ROLLBACK TO``).
+
+        Cached records the unit of work wrote or read are forgotten, so later reads come from
+        the database as it stood when the savepoint was opened.
+
+        Raises:
+            StorageBackendError: No savepoint is open.
+        """
+        self._check_savepoint()
+        name = f"sp{self._savepoints}"
+        # Forget first: even if SQLite fails below, the cache must not outlive the writes.
+        for address in self._touched:
+            self._cache.forget(address)
+        self._execute(self._conn, f"ROLLBACK TO {name}", "rolling back on")
+        self._execute(self._conn, f"RELEASE {name}", "rolling back on")
+        self._savepoints -= 1
+
+    def _check_savepoint(self) -> None:
+        self._check_in_unit()
+        if not self._savepoints:
+            raise StorageBackendError(
+                "No savepoint is open in this unit of work.",
+                code="StorageBackend.NoSavepoint",
+                recommend="Call savepoint() before release() or rollback_to().",
+            )
 
     def _prune_changes(self) -> int | None:
         """Cut record_changes to its newest CHANGES_KEPT rows; return the newest seq."""
@@ -401,6 +452,7 @@ class SqliteBackend:
             self._cache.forget(address)
         self._touched, self._wrote = set(), False
         self._in_unit = False
+        self._savepoints = 0
         try:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
