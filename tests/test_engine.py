@@ -19,7 +19,7 @@ from cloudbackup import (
 )
 from cloudbackup._engine import Engine, FailedTimer, Timer
 from cloudbackup._store import Store
-from cloudbackup.errors import InvalidParameterError
+from cloudbackup.errors import InvalidParameterError, StorageBackendError
 
 T0 = DEFAULT_START
 
@@ -269,3 +269,51 @@ def test_deleted_snapshots_and_cancelled_deletions_leave_no_timers() -> None:
     kms.cancel_key_deletion(key.key_id)
     assert [] == cloud._world.engine.pending()
     assert cloud.next_event_time() is None
+
+
+class DiskFullBackend(InMemoryBackend):
+    """An in-memory backend whose commits fail (rolling back) while ``full`` is set."""
+
+    full = False
+
+    def commit(self) -> None:
+        if self.full:
+            self.rollback()
+            raise StorageBackendError("disk full", code="StorageBackend.SqliteError")
+        super().commit()
+
+
+@pytest.mark.parametrize("due", [None, 30], ids=["no-timer", "timer-due"])
+def test_advance_whose_commit_fails_leaves_the_clock(due: int | None) -> None:
+    """When the backend cannot commit, advance raises and the clock stays where it stood."""
+    backend = DiskFullBackend()
+    cloud = Cloud(backend=backend)
+    if due is not None:
+        engine = cloud._world.engine
+        engine.register("noop", lambda timer: None)
+        with cloud._world.store.unit():
+            engine.schedule(T0 + dt.timedelta(seconds=due), "noop", "cn-hangzhou", "x")
+    backend.full = True
+    with pytest.raises(StorageBackendError, match="disk full"):
+        cloud.advance(dt.timedelta(minutes=1))
+    assert T0 == cloud.now()
+    assert T0 == backend.get("meta", "", "clock")
+    backend.full = False
+    assert (1 if due else 0) == cloud.advance(dt.timedelta(minutes=1))
+    assert T0 + dt.timedelta(minutes=1) == cloud.now()
+
+
+class Instant(dt.datetime):
+    """A datetime subclass, like pandas' Timestamp."""
+
+
+def test_run_until_a_datetime_subclass_stores_a_plain_datetime() -> None:
+    """A datetime-subclass instant is accepted as the plain datetime of the same value."""
+    cloud = make_cloud()
+    target = Instant(2024, 1, 2, tzinfo=dt.timezone.utc)
+    run_instance(cloud)
+    cloud.run_until(target)
+    assert dt.datetime is type(cloud.now())
+    assert T0 + dt.timedelta(days=1) == cloud.now()
+    assert dt.datetime is type(cloud.backend.get("meta", "", "clock"))
+    assert all(dt.datetime is type(event.time) for event in cloud.events)
