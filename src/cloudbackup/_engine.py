@@ -24,6 +24,7 @@ import attrs
 
 from ._store import Store
 from ._time import LATEST, Clock, ManualClock, require_aware
+from ._typenames import stored_as
 from .errors import InvalidParameterError
 
 __all__ = ["FAILED_TIMER", "TIMER_INDEX", "Engine", "FailedTimer", "Timer"]
@@ -35,6 +36,7 @@ TIMER_INDEX = "engine.timer_index"
 _INDEX = TIMER_INDEX
 
 
+@stored_as("engine.Timer")
 @attrs.frozen
 class Timer:
     """Work due at a virtual instant: ``action`` applied to ``target_id`` in ``region_id``."""
@@ -56,6 +58,7 @@ class Timer:
         return f"{micros:020d}:{self.sequence:012d}"
 
 
+@stored_as("engine.FailedTimer")
 @attrs.frozen
 class FailedTimer:
     """A timer whose handler raised: its work was undone and it will not fire again."""
@@ -231,10 +234,12 @@ class Engine:
             names = ", ".join(
                 f"{t.action} of {t.target_id} due {t.due.isoformat()}" for t, _ in failures
             )
-            first.add_note(
-                f"cloudbackup: {len(failures)} timer handler(s) failed and were undone "
-                f"({names}); the other due timers fired. See Engine.failed()."
-            )
+            add_note = getattr(first, "add_note", None)  # Python 3.11+
+            if add_note is not None:
+                add_note(
+                    f"cloudbackup: {len(failures)} timer handler(s) failed and were undone "
+                    f"({names}); the other due timers fired. See Engine.failed()."
+                )
             raise first
         return fired
 

@@ -43,7 +43,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from ..errors import StorageBackendError
-from ._codec import DEFAULT_CODEC
+from ._codec import DEFAULT_CODEC, rename_legacy_types
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 
@@ -51,7 +51,7 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 APPLICATION_ID: Final = 0x4342616B
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: How many rows of ``record_changes`` are kept. A backend that falls further behind than this
 #: (idle while others commit) drops its whole cache instead.
@@ -146,11 +146,36 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Version 4 names stored classes by stable type name (``ecs.Snapshot``), not module path.
+
+    Every record is rewritten at the JSON level through
+    :data:`cloudbackup._typenames.LEGACY_NAMES`, without building the values, so a record
+    whose class has since changed its fields migrates all the same; a path the table does not
+    know is left as it is (decoding it then says which class is unknown).
+    """
+    rows = conn.execute(
+        "SELECT kind, partition, key, value FROM records WHERE instr(value, ?) > 0",
+        (b'"cloudbackup',),
+    ).fetchall()
+    for kind, partition, key, value in rows:
+        renamed = rename_legacy_types(value)
+        if renamed != value:
+            conn.execute(
+                "UPDATE records SET value = ? WHERE kind = ? AND partition = ? AND key = ?",
+                (renamed, kind, partition, key),
+            )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
 #: and a new one have the same schema.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 class SqliteBackend:

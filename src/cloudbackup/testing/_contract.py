@@ -33,6 +33,7 @@ from hypothesis.stateful import (
 )
 
 from .._backends._protocol import StorageBackend, clear_partition, count, get_many
+from .._typenames import stored_as
 from ..errors import StorageBackendError
 
 __all__ = ["check_storage_backend"]
@@ -47,6 +48,7 @@ _CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 # -- record values the checks store: nested frozen attrs, enums, datetimes ----------------
+@stored_as("contract.Tier")
 class _Tier(str, enum.Enum):
     """A storage tier: a ``(str, Enum)`` like the real API's enum values."""
 
@@ -54,6 +56,7 @@ class _Tier(str, enum.Enum):
     ARCHIVE = "Archive"
 
 
+@stored_as("contract.Extent")
 @attrs.frozen
 class _Extent:
     """A byte range of a volume."""
@@ -64,6 +67,7 @@ class _Extent:
     """Number of bytes."""
 
 
+@stored_as("contract.Volume")
 @attrs.frozen
 class _Volume:
     """A record shaped like the library's own: nested values, hidden and derived fields."""
@@ -897,7 +901,7 @@ def check_storage_backend(
     options: dict[str, Any] = {}
     if derandomize:
         options["database"] = None
-    run_state_machine_as_test(
+    run_state_machine_as_test(  # type: ignore[no-untyped-call,unused-ignore]
         _Run,
         settings=settings(
             max_examples=max_examples,
