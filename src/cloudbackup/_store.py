@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ClassVar, Protocol, TypeVar
 
-from ._backends import StorageBackend, clear_partition, count, get_many
+from ._backends import StorageBackend, clear_partition, count, get_many, read_snapshot
 from .errors import StorageBackendError
 
 __all__ = ["ZERO", "BlockStore", "Record", "Store"]
@@ -102,6 +102,20 @@ class Store:
         self._depth -= 1
         self.backend.release()
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A block whose reads all see one committed state, for calls that only read.
+
+        On a backend several processes share (SQLite) this is one read transaction, so a
+        block map and the blocks it names are read from the same commit. Inside a unit of
+        work it adds nothing: the unit already sees one state.
+        """
+        if self._depth:
+            yield
+            return
+        with read_snapshot(self.backend):
+            yield
+
     @property
     def in_unit(self) -> bool:
         """Whether a unit of work is open."""
@@ -142,7 +156,8 @@ class Store:
     def get(self, cls: type[R], partition: str, key: str) -> R | None:
         """The record of ``cls`` at ``(partition, key)``, or None."""
         value = self.backend.get(cls.KIND, partition, key)  # type: ignore[attr-defined]
-        assert value is None or isinstance(value, cls), (cls, value)
+        if value is not None and not isinstance(value, cls):
+            raise _damaged(cls, partition, key, value)
         return value
 
     def put(self, cls: type[R], partition: str, key: str, value: R) -> None:
@@ -156,8 +171,9 @@ class Store:
     def scan(self, cls: type[R], partition: str) -> list[R]:
         """Every record of ``cls`` in ``partition``, ordered by key."""
         out: list[R] = []
-        for _, value in self.backend.scan(cls.KIND, partition):  # type: ignore[attr-defined]
-            assert isinstance(value, cls), (cls, value)
+        for key, value in self.backend.scan(cls.KIND, partition):  # type: ignore[attr-defined]
+            if not isinstance(value, cls):
+                raise _damaged(cls, partition, key, value)
             out.append(value)
         return out
 
@@ -205,6 +221,17 @@ class Store:
         first = int(current) if isinstance(current, int) else 0
         self.backend.put(_META, "counter", name, first + amount)
         return first
+
+
+def _damaged(cls: type, partition: str, key: str, value: object) -> StorageBackendError:
+    """A record of ``cls``'s kind that holds something else: the backend's data is damaged."""
+    return StorageBackendError(
+        f"The record at ({getattr(cls, 'KIND', cls.__name__)!r}, {partition!r}, {key!r}) holds "
+        f"a {type(value).__name__}, not a {cls.__name__}.",
+        code="StorageBackend.Corrupt",
+        ids=(key,),
+        recommend="The stored world is damaged; restore it from a backup.",
+    )
 
 
 #: The digest that stands for an all-zero (never written, or zeroed) block; it holds no blob.

@@ -127,11 +127,17 @@ class ValueCodec:
             StorageBackendError: ``data`` is not a valid encoding, names a class outside the
                 trusted modules, or names a class or field that no longer exists.
         """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            # A damaged row: SQLite hands back whatever the column holds (text, a number, NULL).
+            raise _corrupt(f"a stored value of type {type(data).__name__}, not bytes")
         try:
             tree = json.loads(bytes(data).decode("utf-8", "surrogatepass"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise _corrupt(f"the stored value is not valid JSON ({exc})") from exc
-        return self._decode(tree)
+        try:
+            return self._decode(tree)
+        except RecursionError:
+            raise _corrupt("a value nested too deeply to decode") from None
 
     # -- encoding ------------------------------------------------------------------------
     def _encode(self, value: object) -> _Json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ..errors import StorageBackendError
+from ._protocol import check_storable
 
 __all__ = ["InMemoryBackend"]
 
@@ -111,6 +112,7 @@ class InMemoryBackend:
         undo, _ = self._check_in_unit()
         if value is None:
             raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
+        check_storable(kind, partition, key)
         part = self._records.setdefault(kind, {}).setdefault(partition, {})
         address = (kind, partition, key)
         if address not in undo:

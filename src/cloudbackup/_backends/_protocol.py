@@ -32,12 +32,20 @@ them when present and fall back to the required methods otherwise. A backend tha
 processes can share should also offer ``generation() -> int``, a number that changes whenever
 another process commits, so that caches above it (the event loop's timer queue) know to reload,
 and a durable one ``first(kind, partition) -> (key, value) | None``, the record with the smallest
-key, so that the event loop finds its next timer without loading them all.
+key, so that the event loop finds its next timer without loading them all, and
+``read_snapshot()``, a context manager inside which every read sees one committed state (see
+:func:`read_snapshot`), so that a reader never sees half of another process's commit.
 
 Rules every backend keeps (the contract check, :func:`cloudbackup.testing.check_storage_backend`,
 tests them):
 
 * ``scan`` and ``partitions`` order keys by code point (which is also UTF-8 byte order).
+* An address (kind, partition or key) that has no UTF-8 encoding (it holds a lone surrogate,
+  as ``"s-\ud800"`` does) holds nothing: ``get`` returns ``None``, ``scan``/``count``/
+  ``get_many`` find nothing, ``delete``/``clear_partition`` do nothing, and ``put`` raises
+  :class:`~cloudbackup.errors.StorageBackendError` code ``StorageBackend.UnsupportedKey``
+  (:func:`storable` and :func:`check_storable` help). So a hostile id is a clean "not found"
+  on every backend.
 * Reads outside a unit of work see committed state only.
 * If ``commit`` raises, the unit of work is over and none of its writes happened.
 * ``close`` may be called more than once; every other call on a closed backend raises
@@ -50,9 +58,20 @@ tests them):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol, runtime_checkable
 
-__all__ = ["StorageBackend", "clear_partition", "count", "get_many"]
+from ..errors import StorageBackendError
+
+__all__ = [
+    "StorageBackend",
+    "check_storable",
+    "clear_partition",
+    "count",
+    "get_many",
+    "read_snapshot",
+    "storable",
+]
 
 
 @runtime_checkable
@@ -141,6 +160,19 @@ class StorageBackend(Protocol):
         ...
 
 
+def read_snapshot(backend: StorageBackend) -> AbstractContextManager[object]:
+    """A block in which every read of ``backend`` sees one committed state.
+
+    Uses ``backend.read_snapshot()`` when it has one; a backend without it serves one process
+    only (like the in-memory one), where nothing can commit between two reads of one call.
+    """
+    fast = getattr(backend, "read_snapshot", None)
+    if fast is not None:
+        manager: AbstractContextManager[object] = fast()
+        return manager
+    return nullcontext()
+
+
 def get_many(
     backend: StorageBackend, kind: str, partition: str, keys: Iterable[str]
 ) -> dict[str, object]:
@@ -174,3 +206,25 @@ def clear_partition(backend: StorageBackend, kind: str, partition: str) -> None:
         return
     for key, _ in list(backend.scan(kind, partition)):
         backend.delete(kind, partition, key)
+
+
+def storable(*parts: str) -> bool:
+    """Whether every part of an address has a UTF-8 encoding (holds no lone surrogate)."""
+    try:
+        for part in parts:
+            part.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_storable(*parts: str) -> None:
+    """Raise ``StorageBackend.UnsupportedKey`` unless every part of an address is storable."""
+    if not storable(*parts):
+        raise StorageBackendError(
+            f"Cannot store a record at {parts!r}: the address holds a lone surrogate, which "
+            "has no UTF-8 encoding.",
+            code="StorageBackend.UnsupportedKey",
+            ids=tuple(part.encode("utf-8", "backslashreplace").decode() for part in parts),
+            recommend="Use kinds, partitions and keys that are valid Unicode text.",
+        )

@@ -42,8 +42,9 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final
 
-from ..errors import StorageBackendError
+from ..errors import InvalidParameterError, StorageBackendError
 from ._codec import DEFAULT_CODEC, rename_legacy_types
+from ._protocol import check_storable, storable
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 
@@ -65,6 +66,10 @@ _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MAX_TIMEOUT = 3600.0
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
+_SQLITE_CORRUPT = 11
+# The SQLite file header; bytes 68-71 hold the application_id, big-endian.
+_HEADER_SIZE = 100
+_SQLITE_NOTADB = 26
 # SQLite refuses more than 32,766 host parameters per statement (999 before 3.32).
 _IN_CHUNK = 500
 
@@ -235,7 +240,7 @@ class SqliteBackend:
                 code="StorageBackend.InvalidSetting",
                 recommend="Pass cache_size=0 to disable the cache.",
             )
-        self._path = os.fspath(path)
+        self._path = _check_path(path)
         self._timeout = float(timeout)
         self._synchronous = level
         self._cache_size = cache_size
@@ -248,6 +253,8 @@ class SqliteBackend:
         # The last record_changes row this backend's cache accounts for.
         self._change_seq: int | None = None
         self._in_unit = False
+        # Whether a read transaction (read_snapshot or a multi-statement read) is open.
+        self._reading = False
         # How many savepoints are open inside the unit of work (named sp1, sp2, ...).
         self._savepoints = 0
         self._closed = False
@@ -314,26 +321,34 @@ class SqliteBackend:
             raise
 
     def _identify(self, conn: sqlite3.Connection) -> int | None:
-        """The schema version of a cloudbackup file, ``None`` for an empty file, else raise."""
+        """The schema version of a cloudbackup file, ``None`` for an empty file, else raise.
+
+        A file is empty only if it holds no schema object at all (no table, view, index or
+        trigger): anything else without our ``application_id`` belongs to someone else.
+        """
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if app_id == 0:
-                tables = [
-                    row[0]
+                objects = [
+                    f"{row[0]} {row[1]}"
                     for row in conn.execute(
-                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                        "SELECT type, name FROM sqlite_master ORDER BY type, name LIMIT 6"
                     )
                 ]
-                if not tables:
+                if not objects:
                     return None
-                raise self._not_ours(f"it holds other tables ({', '.join(tables[:5])})")
+                raise self._not_ours(f"it holds other schema objects ({', '.join(objects[:5])})")
             if app_id != APPLICATION_ID:
                 raise self._not_ours(f"its application_id is {app_id:#x}")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
-            if _is_busy(exc):
+            if _is_busy(exc) or (_is_corrupt(exc) and self._header_is_ours()):
                 raise self._translate(exc, "opening") from exc
             raise self._not_ours(str(exc)) from exc
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            # Our application_id, but its schema cannot be read: a damaged cloudbackup file.
+            raise self._translate(exc, "opening") from exc
         if row is None or not str(row[0]).isdigit():
             raise StorageBackendError(
                 f"{self._path} is a cloudbackup database without a valid schema version.",
@@ -341,6 +356,15 @@ class SqliteBackend:
                 recommend="Restore the file from a backup.",
             )
         return int(row[0])
+
+    def _header_is_ours(self) -> bool:
+        """Whether the file's header (read directly: SQLite refused it) has our application_id."""
+        try:
+            with open(self._path, "rb") as file:
+                header = file.read(_HEADER_SIZE)
+        except OSError:
+            return False
+        return header[68:72] == APPLICATION_ID.to_bytes(4, "big")
 
     def _not_ours(self, why: str) -> StorageBackendError:
         return StorageBackendError(
@@ -366,9 +390,9 @@ class SqliteBackend:
                 the write lock for longer than ``timeout`` (code ``StorageBackend.Busy``).
         """
         self._check_open()
-        if self._in_unit:
+        if self._in_unit or self._reading:
             raise StorageBackendError(
-                "A unit of work is already open on this backend.",
+                "A unit of work or read snapshot is already open on this backend.",
                 code="StorageBackend.UnitOpen",
                 recommend="Commit or roll back the open unit of work first.",
             )
@@ -495,6 +519,8 @@ class SqliteBackend:
             StorageBackendError: The backend is closed or the stored value cannot be decoded.
         """
         self._check_open()
+        if not storable(kind, partition, key):
+            return None  # an address that cannot be stored holds nothing
         self._sync_cache()
         address = (kind, partition, key)
         cached = self._cache.get(address)
@@ -515,7 +541,9 @@ class SqliteBackend:
             StorageBackendError: The backend is closed or a stored value cannot be decoded.
         """
         self._check_open()
-        wanted = list(dict.fromkeys(keys))
+        if not storable(kind, partition):
+            return {}
+        wanted = [key for key in dict.fromkeys(keys) if storable(key)]
         found: dict[str, object] = {}
         missing: list[str] = []
         with self._snapshot():
@@ -554,6 +582,7 @@ class SqliteBackend:
         self._check_in_unit()
         if value is None:
             raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
+        check_storable(kind, partition, key)
         data = DEFAULT_CODEC.encode(value)
         address = (kind, partition, key)
         self._touched.add(address)
@@ -571,6 +600,8 @@ class SqliteBackend:
             StorageBackendError: No unit of work is open.
         """
         self._check_in_unit()
+        if not storable(kind, partition, key):
+            return
         address = (kind, partition, key)
         self._touched.add(address)
         self._wrote = True
@@ -583,6 +614,8 @@ class SqliteBackend:
         The event loop asks for its next timer this way instead of loading every timer.
         """
         self._check_open()
+        if not storable(kind, partition):
+            return None
         with self._snapshot():
             rows = self._query_all(
                 "SELECT key, value FROM records WHERE kind = ? AND partition = ? "
@@ -606,6 +639,8 @@ class SqliteBackend:
         """
         self._check_open()
         found: list[tuple[str, object]] = []
+        if not storable(kind, partition):
+            return iter(found)
         with self._snapshot():
             rows = self._query_all(
                 "SELECT key, value FROM records WHERE kind = ? AND partition = ? ORDER BY key",
@@ -630,6 +665,8 @@ class SqliteBackend:
             StorageBackendError: The backend is closed.
         """
         self._check_open()
+        if not storable(kind, partition):
+            return 0
         row = self._query_one(
             "SELECT count(*) FROM records WHERE kind = ? AND partition = ?", (kind, partition)
         )
@@ -644,6 +681,8 @@ class SqliteBackend:
             StorageBackendError: No unit of work is open.
         """
         self._check_in_unit()
+        if not storable(kind, partition):
+            return
         # Forgotten entries need no undo on rollback: the next read goes to the database.
         self._cache.forget_partition(kind, partition)
         self._wrote = True
@@ -657,6 +696,8 @@ class SqliteBackend:
         """
         self._check_open()
         found: list[str] = []
+        if not storable(kind):
+            return iter(found)
         # Skip from one partition to the next through the primary key instead of reading
         # every record of ``kind``: the cost follows the number of partitions, not records.
         with self._snapshot():
@@ -823,8 +864,8 @@ class SqliteBackend:
         self._cache.put(address, value)
 
     def _sync_cache(self) -> None:
-        """Outside a unit of work, drop the cache if another connection has committed."""
-        if not self._in_unit:
+        """Outside a unit of work or read snapshot, forget what other connections changed."""
+        if not self._in_unit and not self._reading:
             self._refresh_cache()
 
     def _refresh_cache(self) -> None:
@@ -873,20 +914,38 @@ class SqliteBackend:
         return int(changes[-1][0])
 
     @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Make every read inside the block see one committed state (one read transaction).
+
+        A reader that looks up a block map and then the blocks it names must not see another
+        process's commit in between (the block it was about to read could be gone). Inside a
+        unit of work, or inside another read snapshot, this adds nothing. Writes inside a read
+        snapshot are refused (``begin`` raises ``StorageBackend.UnitOpen``).
+        """
+        self._check_open()
+        with self._snapshot():
+            yield
+
+    @contextmanager
     def _snapshot(self) -> Iterator[None]:
-        """Run several reads in one read transaction unless a unit of work already is one."""
-        if self._in_unit:
+        """Run several reads in one read transaction unless one (or a unit) is already open."""
+        if self._in_unit or self._reading:
             yield
             return
         self._execute(self._conn, "BEGIN", "reading")
+        self._reading = True
         try:
             # PRAGMA data_version is the transaction's first read: it opens the snapshot, so
             # the cache is checked against exactly the state the following reads will see.
             self._refresh_cache()
             yield
         finally:
+            self._reading = False
             if self._conn.in_transaction:
-                self._conn.execute("COMMIT")
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    raise self._translate(exc, "reading") from exc
 
     def _query_one(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
         try:
@@ -923,6 +982,15 @@ class SqliteBackend:
                 recommend=(
                     "Retry later, keep other processes' units of work short, or open the "
                     "backend with a longer timeout."
+                ),
+            )
+        if _is_corrupt(exc):
+            return StorageBackendError(
+                f"{self._path} is damaged: SQLite failed while {action} it: {exc}.",
+                code="StorageBackend.Corrupt",
+                recommend=(
+                    "Restore the file from a backup (or a copy taken with the backup API); "
+                    "do not write to it."
                 ),
             )
         return StorageBackendError(
@@ -1006,6 +1074,33 @@ def _set_schema_version(conn: sqlite3.Connection, version: int) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
     )
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
+def _check_path(path: object) -> str:
+    """``path`` as a string SQLite can open, or InvalidParameterError before anything opens."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterError(
+            f"path {path!r} is not a file path.",
+            code="InvalidParameter.Path",
+            recommend="Pass a str or pathlib.Path, or ':memory:' for a private database.",
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str) or "\x00" in text or not storable(text):
+        raise InvalidParameterError(
+            f"path {path!r} cannot name a file: it must be a str without NUL "
+            "characters or lone surrogates.",
+            code="InvalidParameter.Path",
+            recommend="Pass a str or pathlib.Path, or ':memory:' for a private database.",
+        )
+    return str.__str__(text)  # a plain str, even when given a str subclass
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
