@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudbackup._backends._memory import InMemoryBackend
+from cloudbackup._backends._memory import _MISSING, InMemoryBackend
 from cloudbackup._backends._protocol import StorageBackend
 from cloudbackup._backends._sqlite import SqliteBackend
 from cloudbackup.testing._contract import check_storage_backend
@@ -212,9 +212,20 @@ class RollbackToUndoesTheWholeUnit(InMemoryBackend):
         super().begin()
 
 
+class StoresSurrogateKeys(InMemoryBackend):
+    """put accepts a key with a lone surrogate (the in-memory backend before 5.3)."""
+
+    def put(self, kind: str, partition: str, key: str, value: object) -> None:
+        undo, _ = self._check_in_unit()
+        part = self._records.setdefault(kind, {}).setdefault(partition, {})
+        undo.setdefault((kind, partition, key), part.get(key, _MISSING))
+        part[key] = value
+
+
 @pytest.mark.parametrize(
     "broken",
     [
+        StoresSurrogateKeys,
         RollbackToKeepsWrites,
         ReleaseUndoesWrites,
         RollbackToUndoesTheWholeUnit,

@@ -448,6 +448,23 @@ def _check_savepoints_nest(backend: StorageBackend) -> None:
     _expect_refused(backend.release, "release after the unit ended")
 
 
+def _check_unencodable_addresses_hold_nothing(backend: StorageBackend) -> None:
+    """An address with a lone surrogate holds nothing: reads find nothing, put is refused."""
+    kind, partition, bad = _KINDS[0], _PARTITIONS[1], "s-\ud800"
+    backend.begin()
+    backend.put(kind, partition, "a", 1)
+    _expect_refused(lambda: backend.put(kind, partition, bad, 1), "put at a lone surrogate key")
+    _expect_refused(lambda: backend.put(kind, bad, "a", 1), "put at a lone surrogate partition")
+    backend.delete(kind, partition, bad)
+    clear_partition(backend, kind, bad)
+    backend.commit()
+    _expect(None, backend.get(kind, partition, bad), "get of a lone surrogate key")
+    _expect([], list(backend.scan(kind, bad)), "scan of a lone surrogate partition")
+    _expect(0, count(backend, kind, bad), "count of a lone surrogate partition")
+    _expect({"a": 1}, get_many(backend, kind, partition, ["a", bad]), "get_many with one")
+    _expect([("a", 1)], list(backend.scan(kind, partition)), "the partition afterwards")
+
+
 def _check_none_refused(backend: StorageBackend) -> None:
     """put of None raises, changes nothing, and the unit of work can still commit."""
     kind, partition = _KINDS[0], _PARTITIONS[0]
@@ -600,6 +617,7 @@ _UNIT_CHECKS: tuple[Callable[[StorageBackend], None], ...] = (
     _check_nested_begin_refused,
     _check_savepoint_rollback_restores,
     _check_savepoints_nest,
+    _check_unencodable_addresses_hold_nothing,
     _check_none_refused,
     _check_blobs,
     _check_delete_missing_is_a_no_op,
@@ -867,7 +885,8 @@ def check_storage_backend(
     Runs deterministic checks of every rule of the protocol (reads and writes, scan order,
     partitions, blobs and their statistics, commit, rollback restoring exactly, writes outside a
     unit of work, nested ``begin``, savepoints (``savepoint``, ``release``, ``rollback_to``,
-    nested, and closed by ``commit``/``rollback``), ``None`` values, ``close``, and the optional
+    nested, and closed by ``commit``/``rollback``), ``None`` values, addresses holding a lone
+    surrogate (absent, and refused by ``put``), ``close``, and the optional
     ``get_many``, ``count`` and ``clear_partition`` through the protocol's helpers), then a
     Hypothesis state machine that runs random units of work and savepoints against a backend
     and a dictionary model and compares them after every step. Stored values include nested
