@@ -4,7 +4,8 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)                        schema_version, format
     records(kind, partition, key, value BLOB,
-            PRIMARY KEY (kind, partition, key)) WITHOUT ROWID     values encoded by _codec
+            PRIMARY KEY (kind, partition, key)) WITHOUT ROWID     values encoded by _codec,
+                                                                  classes by type name (v4)
     blobs(digest BLOB PRIMARY KEY, size INTEGER, body BLOB,       block contents, once each,
           body_offset INTEGER)                                    without their zero margins
     blob_stats(id = 0, count, bytes)                              kept by triggers on blobs
@@ -24,7 +25,12 @@ committed, a backend forgets only the cached records those rows name, so a proce
 world that another process writes keeps the rest of its cache.
 
 ``PRAGMA application_id`` is :data:`APPLICATION_ID`, so a file written by anything else is
-refused before anything is changed in it.
+refused before anything is changed in it; a file without it counts as new only when it holds no
+schema object at all. A damaged file of ours raises ``StorageBackend.Corrupt``.
+
+Savepoints (:meth:`SqliteBackend.savepoint`) are SQL ``SAVEPOINT``/``RELEASE``/``ROLLBACK TO``
+inside the unit's transaction. :meth:`SqliteBackend.read_snapshot` holds one read transaction
+so that several reads see one commit.
 
 A unit of work is one SQLite transaction started with ``BEGIN IMMEDIATE``: it takes the write
 lock up front, so at most one process writes at a time and a unit never fails half-way for lack
@@ -208,9 +214,12 @@ class SqliteBackend:
         cache_size: How many decoded records to keep; 0 disables the cache.
 
     Raises:
+        InvalidParameterError: ``path`` is not a ``str`` or path-like of ``str``, or holds a
+            NUL character or a lone surrogate (code ``InvalidParameter.Path``).
         StorageBackendError: The file is not a cloudbackup database, was written by a newer
-            schema, cannot be opened, or another process held it locked for ``timeout``
-            seconds while it was being created or migrated.
+            schema, is damaged (``StorageBackend.Corrupt``), cannot be opened, or another
+            process held it locked for ``timeout`` seconds while it was being created or
+            migrated.
     """
 
     def __init__(
