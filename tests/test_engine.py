@@ -17,6 +17,7 @@ from cloudbackup import (
     ManualClock,
     SnapshotStatus,
 )
+from cloudbackup._backends import SqliteBackend, StorageBackend
 from cloudbackup._engine import Engine, FailedTimer, Timer
 from cloudbackup._store import Store
 from cloudbackup.errors import InvalidParameterError, StorageBackendError
@@ -28,9 +29,11 @@ def seconds(n: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=n)
 
 
-def make_engine() -> tuple[Engine, Store, ManualClock, list[tuple[dt.datetime, str]]]:
+def make_engine(
+    backend: StorageBackend | None = None,
+) -> tuple[Engine, Store, ManualClock, list[tuple[dt.datetime, str]]]:
     """An engine whose 'record' action logs (clock time, target) as it fires."""
-    store = Store(InMemoryBackend())
+    store = Store(InMemoryBackend() if backend is None else backend)
     clock = ManualClock()
     engine = Engine(store, clock)
     fired: list[tuple[dt.datetime, str]] = []
@@ -185,9 +188,13 @@ def test_failing_handler_is_undone_and_recorded_as_failed() -> None:
     assert seconds(5) == store.meta("clock")
 
 
-def test_failing_handler_does_not_stop_the_other_timers() -> None:
-    """Timers due around a failing one in the same run_until all fire, in order."""
-    engine, store, clock, fired = make_engine()
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_failing_handler_does_not_stop_the_other_timers(backend: str) -> None:
+    """Timers due around a failing one in the same run_until all fire, in order, on both
+    backends (SQLite finds its next timer with first(), memory with a heap)."""
+    engine, store, clock, fired = make_engine(
+        SqliteBackend(":memory:") if backend == "sqlite" else None
+    )
     counters: list[int] = []
 
     def broken(timer: Timer) -> None:
