@@ -106,8 +106,8 @@ class ValueCodec:
             UTF-8 JSON bytes; equal values built the same way give equal bytes.
 
         Raises:
-            StorageBackendError: ``value`` holds a type the codec cannot store exactly, or a
-                class that cannot be imported back from a trusted module.
+            StorageBackendError: ``value`` holds a type the codec cannot store exactly, or an
+                instance of a class with no registered type name.
         """
         tree = self._encode(value)
         text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -124,8 +124,9 @@ class ValueCodec:
             A value equal to, and of the same types as, the encoded one.
 
         Raises:
-            StorageBackendError: ``data`` is not a valid encoding, names a class outside the
-                trusted modules, or names a class or field that no longer exists.
+            StorageBackendError: ``data`` is not bytes or not a valid encoding, names a type
+                the registry does not hold (or a module path outside cloudbackup), or a field
+                that no longer exists.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             # A damaged row: SQLite hands back whatever the column holds (text, a number, NULL).
