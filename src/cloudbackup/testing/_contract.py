@@ -427,13 +427,18 @@ def _check_savepoints_nest(backend: StorageBackend) -> None:
     backend.put(kind, partition, "a", 1)
     backend.savepoint()
     backend.put(kind, partition, "b", 2)
+    backend.put(kind, partition, "a", 10)  # written in both savepoints: undo keeps the oldest
+    backend.put_blob(_digest(b"nested"), b"nested")
     backend.savepoint()
     backend.put(kind, partition, "c", 3)
     backend.delete(kind, partition, "a")
+    backend.delete_blob(_digest(b"nested"))
     backend.release()
     _expect([("b", 2), ("c", 3)], list(backend.scan(kind, partition)), "after release")
     backend.rollback_to()
     _expect([("a", 1)], list(backend.scan(kind, partition)), "after the outer rollback_to")
+    _expect(None, backend.get_blob(_digest(b"nested")), "a blob put then deleted in savepoints")
+    _expect((0, 0), backend.blob_stats(), "blob_stats after the outer rollback_to")
     backend.savepoint()
     backend.put(kind, partition, "d", 4)
     backend.savepoint()  # left open: commit closes it with the unit
