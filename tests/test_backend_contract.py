@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudbackup._backends._memory import InMemoryBackend
+from cloudbackup._backends._memory import _MISSING, InMemoryBackend
 from cloudbackup._backends._protocol import StorageBackend
 from cloudbackup._backends._sqlite import SqliteBackend
 from cloudbackup.testing._contract import check_storage_backend
@@ -170,9 +170,65 @@ class WrongErrorType(Base):
         super().delete(kind, partition, key)
 
 
+class RollbackToKeepsWrites(Base):
+    """rollback_to only releases the savepoint, keeping its writes."""
+
+    def rollback_to(self) -> None:
+        self.release()
+
+
+class ReleaseUndoesWrites(Base):
+    """release rolls the savepoint back instead of keeping its writes."""
+
+    def release(self) -> None:
+        self.rollback_to()
+
+
+class RollbackToUndoesTheWholeUnit(InMemoryBackend):
+    """rollback_to undoes every write of the unit, not only those since the savepoint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+
+    def begin(self) -> None:
+        super().begin()
+        self.depth = 0
+
+    def savepoint(self) -> None:
+        self._check_in_unit()
+        self.depth += 1
+
+    def release(self) -> None:
+        if not self.depth:
+            super().release()
+        self.depth -= 1
+
+    def rollback_to(self) -> None:
+        if not self.depth:
+            super().rollback_to()
+        self.depth -= 1
+        super().rollback()
+        super().begin()
+
+
+class StoresSurrogateKeys(InMemoryBackend):
+    """put accepts a key with a lone surrogate (the in-memory backend before 5.3)."""
+
+    def put(self, kind: str, partition: str, key: str, value: object) -> None:
+        undo, _ = self._check_in_unit()
+        part = self._records.setdefault(kind, {}).setdefault(partition, {})
+        undo.setdefault((kind, partition, key), part.get(key, _MISSING))
+        part[key] = value
+
+
 @pytest.mark.parametrize(
     "broken",
     [
+        StoresSurrogateKeys,
+        RollbackToKeepsWrites,
+        ReleaseUndoesWrites,
+        RollbackToUndoesTheWholeUnit,
         ScansUnordered,
         RollbackCommits,
         WritesWithoutUnit,
@@ -186,7 +242,7 @@ class WrongErrorType(Base):
         WrongErrorType,
     ],
 )
-def test_contract_check_catches_a_broken_backend(broken: type[Base]) -> None:
+def test_contract_check_catches_a_broken_backend(broken: type[StorageBackend]) -> None:
     """The contract check raises AssertionError for a backend that breaks one rule."""
     with pytest.raises(AssertionError, match="contract violated"):
         check_storage_backend(broken, max_examples=20)

@@ -17,9 +17,10 @@ from cloudbackup import (
     ManualClock,
     SnapshotStatus,
 )
-from cloudbackup._engine import Engine, Timer
+from cloudbackup._backends import SqliteBackend, StorageBackend
+from cloudbackup._engine import Engine, FailedTimer, Timer
 from cloudbackup._store import Store
-from cloudbackup.errors import InvalidParameterError
+from cloudbackup.errors import InvalidParameterError, StorageBackendError
 
 T0 = DEFAULT_START
 
@@ -28,9 +29,11 @@ def seconds(n: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=n)
 
 
-def make_engine() -> tuple[Engine, Store, ManualClock, list[tuple[dt.datetime, str]]]:
+def make_engine(
+    backend: StorageBackend | None = None,
+) -> tuple[Engine, Store, ManualClock, list[tuple[dt.datetime, str]]]:
     """An engine whose 'record' action logs (clock time, target) as it fires."""
-    store = Store(InMemoryBackend())
+    store = Store(InMemoryBackend() if backend is None else backend)
     clock = ManualClock()
     engine = Engine(store, clock)
     fired: list[tuple[dt.datetime, str]] = []
@@ -165,9 +168,9 @@ def test_rolled_back_schedule_leaves_no_timer() -> None:
     assert [] == fired
 
 
-def test_failing_handler_rolls_back_and_keeps_the_timer() -> None:
-    """A handler that raises leaves its timer (and state) as they were."""
-    engine, store, _, _ = make_engine()
+def test_failing_handler_is_undone_and_recorded_as_failed() -> None:
+    """A handler that raises has its writes undone and its timer kept as a FailedTimer."""
+    engine, store, clock, _ = make_engine()
 
     def broken(timer: Timer) -> None:
         store.set_meta("touched", True)
@@ -176,11 +179,44 @@ def test_failing_handler_rolls_back_and_keeps_the_timer() -> None:
     engine.register("broken", broken)
     with store.unit():
         timer = engine.schedule(seconds(3), "broken", "cn-hangzhou", "x")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="handler failed"):
         engine.run_until(seconds(5))
     assert store.meta("touched") is None
-    assert [timer] == engine.pending()
-    assert seconds(3) == engine.next_due()
+    assert [] == engine.pending()
+    assert [FailedTimer(timer=timer, error="RuntimeError: handler failed")] == engine.failed()
+    assert seconds(5) == clock.now()
+    assert seconds(5) == store.meta("clock")
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_failing_handler_does_not_stop_the_other_timers(backend: str) -> None:
+    """Timers due around a failing one in the same run_until all fire, in order, on both
+    backends (SQLite finds its next timer with first(), memory with a heap)."""
+    engine, store, clock, fired = make_engine(
+        SqliteBackend(":memory:") if backend == "sqlite" else None
+    )
+    counters: list[int] = []
+
+    def broken(timer: Timer) -> None:
+        counters.append(store.next_number("probe"))
+        engine.schedule(seconds(4), "record", "cn-hangzhou", "from-broken")
+        raise ValueError("bad payload")
+
+    engine.register("broken", broken)
+    schedule(engine, store, seconds(1), "before")
+    with store.unit():
+        engine.schedule(seconds(2), "broken", "cn-hangzhou", "x")
+    schedule(engine, store, seconds(3), "after")
+    with pytest.raises(ValueError, match="bad payload") as caught:
+        engine.run_until(seconds(10))
+    assert [(seconds(1), "before"), (seconds(3), "after")] == fired
+    assert ["broken"] == [failed.timer.action for failed in engine.failed()]
+    notes = getattr(caught.value, "__notes__", ["Engine.failed() (Python 3.10 has no notes)"])
+    assert any("Engine.failed()" in note for note in notes)
+    assert [] == engine.pending()
+    assert seconds(10) == clock.now()
+    with store.unit():  # the failed handler's counter step was undone with it
+        assert counters == [store.next_number("probe")]
 
 
 def test_run_until_the_past_is_refused() -> None:
@@ -241,3 +277,51 @@ def test_deleted_snapshots_and_cancelled_deletions_leave_no_timers() -> None:
     kms.cancel_key_deletion(key.key_id)
     assert [] == cloud._world.engine.pending()
     assert cloud.next_event_time() is None
+
+
+class DiskFullBackend(InMemoryBackend):
+    """An in-memory backend whose commits fail (rolling back) while ``full`` is set."""
+
+    full = False
+
+    def commit(self) -> None:
+        if self.full:
+            self.rollback()
+            raise StorageBackendError("disk full", code="StorageBackend.SqliteError")
+        super().commit()
+
+
+@pytest.mark.parametrize("due", [None, 30], ids=["no-timer", "timer-due"])
+def test_advance_whose_commit_fails_leaves_the_clock(due: int | None) -> None:
+    """When the backend cannot commit, advance raises and the clock stays where it stood."""
+    backend = DiskFullBackend()
+    cloud = Cloud(backend=backend)
+    if due is not None:
+        engine = cloud._world.engine
+        engine.register("noop", lambda timer: None)
+        with cloud._world.store.unit():
+            engine.schedule(T0 + dt.timedelta(seconds=due), "noop", "cn-hangzhou", "x")
+    backend.full = True
+    with pytest.raises(StorageBackendError, match="disk full"):
+        cloud.advance(dt.timedelta(minutes=1))
+    assert T0 == cloud.now()
+    assert T0 == backend.get("meta", "", "clock")
+    backend.full = False
+    assert (1 if due else 0) == cloud.advance(dt.timedelta(minutes=1))
+    assert T0 + dt.timedelta(minutes=1) == cloud.now()
+
+
+class Instant(dt.datetime):
+    """A datetime subclass, like pandas' Timestamp."""
+
+
+def test_run_until_a_datetime_subclass_stores_a_plain_datetime() -> None:
+    """A datetime-subclass instant is accepted as the plain datetime of the same value."""
+    cloud = make_cloud()
+    target = Instant(2024, 1, 2, tzinfo=dt.timezone.utc)
+    run_instance(cloud)
+    cloud.run_until(target)
+    assert dt.datetime is type(cloud.now())
+    assert T0 + dt.timedelta(days=1) == cloud.now()
+    assert dt.datetime is type(cloud.backend.get("meta", "", "clock"))
+    assert all(dt.datetime is type(event.time) for event in cloud.events)

@@ -9,6 +9,8 @@ or another process commits.
 Each ``(action, region, target)`` has at most one pending timer: scheduling another replaces it,
 and :meth:`Engine.cancel_for` removes it, so extended retentions and deleted snapshots leave no
 stale timers behind.
+
+A handler that raises fails alone: see :meth:`Engine.run_until`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import ClassVar
 import attrs
 
 from ._store import Store
-from ._time import LATEST, Clock, require_aware
+from ._time import LATEST, Clock, ManualClock, require_aware
+from ._typenames import stored_as
 from .errors import InvalidParameterError
 
-__all__ = ["TIMER_INDEX", "Engine", "Timer"]
+__all__ = ["FAILED_TIMER", "TIMER_INDEX", "Engine", "FailedTimer", "Timer"]
 
 # Keys count microseconds from year 1, so that every representable instant sorts correctly.
 _ORIGIN = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
@@ -33,6 +36,7 @@ TIMER_INDEX = "engine.timer_index"
 _INDEX = TIMER_INDEX
 
 
+@stored_as("engine.Timer")
 @attrs.frozen
 class Timer:
     """Work due at a virtual instant: ``action`` applied to ``target_id`` in ``region_id``."""
@@ -54,11 +58,56 @@ class Timer:
         return f"{micros:020d}:{self.sequence:012d}"
 
 
+@stored_as("engine.FailedTimer")
+@attrs.frozen
+class FailedTimer:
+    """A timer whose handler raised: its work was undone and it will not fire again."""
+
+    KIND: ClassVar[str] = "engine.failed_timer"
+
+    timer: Timer
+    """The timer as it was due."""
+    error: str
+    """The exception the handler raised, as ``"TypeName: message"``."""
+
+
+FAILED_TIMER = FailedTimer.KIND
+"""Record kind of :class:`FailedTimer`: partition ``""``, key = the timer's key."""
+
 Handler = Callable[[Timer], None]
 
 
+def _plain(instant: _dt.datetime) -> _dt.datetime:
+    """``instant`` as a plain :class:`datetime.datetime` (a subclass, e.g. pandas', is copied)."""
+    if type(instant) is _dt.datetime:
+        return instant
+    return _dt.datetime(
+        instant.year,
+        instant.month,
+        instant.day,
+        instant.hour,
+        instant.minute,
+        instant.second,
+        instant.microsecond,
+        tzinfo=instant.tzinfo,
+        fold=instant.fold,
+    )
+
+
 class Engine:
-    """Schedules timers and runs them, in order, as virtual time advances."""
+    """Schedules timers and runs them, in order, as virtual time advances.
+
+    Each timer fires in a unit of work of its own, and its handler runs in a savepoint inside
+    it. If a handler raises an :class:`Exception`, exactly the handler's writes (records, ids,
+    events) are undone, the timer leaves the queue and is kept as a :class:`FailedTimer`
+    (see :meth:`failed`), and the other timers due in the same call still fire in order; once
+    the clock has reached the requested instant, the first handler's exception is raised (with
+    a note naming every failed timer). Time can therefore never be stuck behind a bad timer.
+
+    A call that is rejected (an invalid instant, a backend that cannot begin or commit, a
+    ``BaseException`` such as ``KeyboardInterrupt``) leaves the in-process clock where the last
+    committed unit left it: the work of the failed unit is rolled back, and so is the clock.
+    """
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
@@ -113,13 +162,27 @@ class Engine:
         head = self._peek()
         return head.due if head is not None else None
 
+    def failed(self) -> list[FailedTimer]:
+        """Every timer whose handler raised, in the order they were due."""
+        return self._store.scan(FailedTimer, "")
+
     def run_until(self, instant: _dt.datetime) -> int:
         """Fire every timer due at or before ``instant``, each in its own unit of work.
 
-        Returns how many timers fired. The clock ends at ``instant``. Each timer's work commits
-        on its own, so if a later one fails (the backend is busy, say) the earlier ones stand.
+        Returns how many timers fired (a timer whose handler raised does not count). The
+        clock ends at ``instant``. Each timer's work commits on its own, so if a later one
+        fails (the backend is busy, say) the earlier ones stand and the clock stays at the
+        last one that committed. ``instant`` may be a subclass of ``datetime``; it is used as
+        the plain ``datetime`` of the same value.
+
+        Raises:
+            InvalidParameterError: ``instant`` is naive, before the clock or after LATEST;
+                nothing changed.
+            Exception: The first exception a timer's handler raised, after every other due
+                timer fired and the clock reached ``instant``; the failed timers are in
+                :meth:`failed`.
         """
-        instant = require_aware(instant, "instant")
+        instant = _plain(require_aware(instant, "instant"))
         self._store.check_external()
         if instant < self._clock.now():
             raise InvalidParameterError(
@@ -134,28 +197,71 @@ class Engine:
                 recommend="Pass an instant at or before cloudbackup.LATEST.",
             )
         fired = 0
+        failures: list[tuple[Timer, Exception]] = []
         while True:
             head = self._peek()
             if head is None or head.due > instant:
                 break
+            before = self._clock.now()
+            try:
+                with self._store.unit():
+                    # Everything happens after the unit has begun: if it cannot begin,
+                    # neither the clock nor the timer has moved.
+                    if self._store.get(Timer, "", head.key) is None:
+                        continue  # already handled (by another process, or replaced)
+                    if not self._clock.advance_to(max(head.due, self._clock.now())):
+                        break  # a wall clock that has not reached the timer yet
+                    self._store.delete(Timer, "", head.key)
+                    index = f"{head.region_id}|{head.target_id}"
+                    if self._store.raw_get(_INDEX, head.action, index) == head.key:
+                        self._store.raw_delete(_INDEX, head.action, index)
+                    if self._fire(head, failures):
+                        fired += 1
+                    self._store.set_meta("clock", self._clock.now())
+            except BaseException:
+                self._rewind(before)
+                raise
+        before = self._clock.now()
+        try:
             with self._store.unit():
-                # Everything happens after the unit has begun: if it cannot begin, neither the
-                # clock nor the timer has moved.
-                if self._store.get(Timer, "", head.key) is None:
-                    continue  # already handled (by another process, or replaced)
-                if not self._clock.advance_to(max(head.due, self._clock.now())):
-                    break  # a wall clock that has not reached the timer yet
-                self._store.delete(Timer, "", head.key)
-                index = f"{head.region_id}|{head.target_id}"
-                if self._store.raw_get(_INDEX, head.action, index) == head.key:
-                    self._store.raw_delete(_INDEX, head.action, index)
-                self._handlers[head.action](head)
+                self._clock.advance_to(instant)
                 self._store.set_meta("clock", self._clock.now())
-            fired += 1
-        with self._store.unit():
-            self._clock.advance_to(instant)
-            self._store.set_meta("clock", self._clock.now())
+        except BaseException:
+            self._rewind(before)
+            raise
+        if failures:
+            first = failures[0][1]
+            names = ", ".join(
+                f"{t.action} of {t.target_id} due {t.due.isoformat()}" for t, _ in failures
+            )
+            add_note = getattr(first, "add_note", None)  # Python 3.11+
+            if add_note is not None:
+                add_note(
+                    f"cloudbackup: {len(failures)} timer handler(s) failed and were undone "
+                    f"({names}); the other due timers fired. See Engine.failed()."
+                )
+            raise first
         return fired
+
+    def _fire(self, timer: Timer, failures: list[tuple[Timer, Exception]]) -> bool:
+        """Run ``timer``'s handler in a savepoint; record it as failed if it raises."""
+        try:
+            with self._store.unit():
+                self._handlers[timer.action](timer)
+        except Exception as exc:  # undone by the savepoint; re-raised by run_until
+            error = f"{type(exc).__name__}: {exc}"
+            self._store.put(FailedTimer, "", timer.key, FailedTimer(timer=timer, error=error))
+            failures.append((timer, exc))
+            return False
+        return True
+
+    def _rewind(self, instant: _dt.datetime) -> None:
+        """Put the clock back where it stood before a unit of work that did not commit.
+
+        Only a :class:`ManualClock` can be moved back; a wall clock was never moved.
+        """
+        if isinstance(self._clock, ManualClock) and self._clock.now() > instant:
+            self._clock._now = instant
 
     # -- finding the next timer ------------------------------------------------------------
     def _invalidate(self) -> None:

@@ -9,6 +9,7 @@ from typing import ClassVar, TypeVar
 import attrs
 
 from ._store import Store
+from ._typenames import stored_as
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -59,6 +60,7 @@ class Event:
     region_id: str
 
 
+@stored_as("events.InstanceCreated")
 @attrs.frozen(kw_only=True)
 class InstanceCreated(Event):
     """An instance was created (``RunInstances`` / ``CreateInstance``)."""
@@ -67,6 +69,7 @@ class InstanceCreated(Event):
     zone_id: str
 
 
+@stored_as("events.InstanceStatusChanged")
 @attrs.frozen(kw_only=True)
 class InstanceStatusChanged(Event):
     """An instance moved from one status to another."""
@@ -76,6 +79,7 @@ class InstanceStatusChanged(Event):
     new_status: str
 
 
+@stored_as("events.InstanceDeleted")
 @attrs.frozen(kw_only=True)
 class InstanceDeleted(Event):
     """An instance was released; ``deleted_disk_ids`` went with it."""
@@ -84,6 +88,7 @@ class InstanceDeleted(Event):
     deleted_disk_ids: tuple[str, ...]
 
 
+@stored_as("events.DiskCreated")
 @attrs.frozen(kw_only=True)
 class DiskCreated(Event):
     """A disk was created, empty or from ``source_snapshot_id``."""
@@ -95,6 +100,7 @@ class DiskCreated(Event):
     encrypted: bool
 
 
+@stored_as("events.DiskAttached")
 @attrs.frozen(kw_only=True)
 class DiskAttached(Event):
     """A disk was attached to an instance."""
@@ -104,6 +110,7 @@ class DiskAttached(Event):
     device: str
 
 
+@stored_as("events.DiskDetached")
 @attrs.frozen(kw_only=True)
 class DiskDetached(Event):
     """A disk was detached from an instance."""
@@ -112,6 +119,7 @@ class DiskDetached(Event):
     instance_id: str
 
 
+@stored_as("events.DiskDeleted")
 @attrs.frozen(kw_only=True)
 class DiskDeleted(Event):
     """A disk was released."""
@@ -119,6 +127,7 @@ class DiskDeleted(Event):
     disk_id: str
 
 
+@stored_as("events.DiskModified")
 @attrs.frozen(kw_only=True)
 class DiskModified(Event):
     """A disk's name, description or ``DeleteWithInstance`` changed (``ModifyDiskAttribute``)."""
@@ -129,6 +138,7 @@ class DiskModified(Event):
     delete_with_instance: bool
 
 
+@stored_as("events.DiskResized")
 @attrs.frozen(kw_only=True)
 class DiskResized(Event):
     """A disk grew."""
@@ -138,6 +148,7 @@ class DiskResized(Event):
     new_size: int
 
 
+@stored_as("events.DiskWritten")
 @attrs.frozen(kw_only=True)
 class DiskWritten(Event):
     """A guest wrote ``length`` bytes at ``offset`` of a disk."""
@@ -147,6 +158,7 @@ class DiskWritten(Event):
     length: int
 
 
+@stored_as("events.DiskReset")
 @attrs.frozen(kw_only=True)
 class DiskReset(Event):
     """A disk was rolled back to a snapshot (``ResetDisk`` / ``ResetDisks``)."""
@@ -155,6 +167,7 @@ class DiskReset(Event):
     snapshot_id: str
 
 
+@stored_as("events.SnapshotCreated")
 @attrs.frozen(kw_only=True)
 class SnapshotCreated(Event):
     """A snapshot was taken; its data is that of the disk at ``time``."""
@@ -166,6 +179,7 @@ class SnapshotCreated(Event):
     incremental_size: int
 
 
+@stored_as("events.SnapshotCompleted")
 @attrs.frozen(kw_only=True)
 class SnapshotCompleted(Event):
     """A snapshot became ``accomplished``."""
@@ -173,6 +187,7 @@ class SnapshotCompleted(Event):
     snapshot_id: str
 
 
+@stored_as("events.SnapshotDeleted")
 @attrs.frozen(kw_only=True)
 class SnapshotDeleted(Event):
     """A snapshot was deleted; ``reason`` is ``user``, ``retention``, ``disk_released`` or
@@ -182,6 +197,7 @@ class SnapshotDeleted(Event):
     reason: str
 
 
+@stored_as("events.SnapshotModified")
 @attrs.frozen(kw_only=True)
 class SnapshotModified(Event):
     """A snapshot's name, description or retention changed."""
@@ -190,6 +206,7 @@ class SnapshotModified(Event):
     retention_days: int | None
 
 
+@stored_as("events.SnapshotLocked")
 @attrs.frozen(kw_only=True)
 class SnapshotLocked(Event):
     """A snapshot was locked (or its lock reconfigured)."""
@@ -199,6 +216,7 @@ class SnapshotLocked(Event):
     cool_off_period: int
 
 
+@stored_as("events.SnapshotUnlocked")
 @attrs.frozen(kw_only=True)
 class SnapshotUnlocked(Event):
     """A snapshot's lock was removed during its cool-off period."""
@@ -206,6 +224,7 @@ class SnapshotUnlocked(Event):
     snapshot_id: str
 
 
+@stored_as("events.SnapshotGroupCreated")
 @attrs.frozen(kw_only=True)
 class SnapshotGroupCreated(Event):
     """A snapshot-consistent group was taken."""
@@ -214,6 +233,7 @@ class SnapshotGroupCreated(Event):
     snapshot_ids: tuple[str, ...]
 
 
+@stored_as("events.SnapshotGroupDeleted")
 @attrs.frozen(kw_only=True)
 class SnapshotGroupDeleted(Event):
     """A snapshot-consistent group was deleted."""
@@ -221,6 +241,7 @@ class SnapshotGroupDeleted(Event):
     snapshot_group_id: str
 
 
+@stored_as("events.ImageCreated")
 @attrs.frozen(kw_only=True)
 class ImageCreated(Event):
     """A custom image was created from snapshots."""
@@ -229,6 +250,7 @@ class ImageCreated(Event):
     snapshot_ids: tuple[str, ...]
 
 
+@stored_as("events.ImageDeleted")
 @attrs.frozen(kw_only=True)
 class ImageDeleted(Event):
     """A custom image was deleted."""
@@ -236,6 +258,7 @@ class ImageDeleted(Event):
     image_id: str
 
 
+@stored_as("events.KeyCreated")
 @attrs.frozen(kw_only=True)
 class KeyCreated(Event):
     """A KMS key was created."""
@@ -245,6 +268,7 @@ class KeyCreated(Event):
     service_key: bool
 
 
+@stored_as("events.KeyStateChanged")
 @attrs.frozen(kw_only=True)
 class KeyStateChanged(Event):
     """A KMS key changed state (enabled, disabled, pending deletion)."""
@@ -254,6 +278,7 @@ class KeyStateChanged(Event):
     new_state: str
 
 
+@stored_as("events.KeyDeleted")
 @attrs.frozen(kw_only=True)
 class KeyDeleted(Event):
     """A KMS key's deletion date arrived: the key and its material are gone for good."""
@@ -261,6 +286,7 @@ class KeyDeleted(Event):
     key_id: str
 
 
+@stored_as("events.AliasCreated")
 @attrs.frozen(kw_only=True)
 class AliasCreated(Event):
     """A KMS alias was created or pointed at another key."""
@@ -269,6 +295,7 @@ class AliasCreated(Event):
     key_id: str
 
 
+@stored_as("events.AliasUpdated")
 @attrs.frozen(kw_only=True)
 class AliasUpdated(Event):
     """A KMS alias was pointed at another key (``UpdateAlias``)."""
@@ -277,6 +304,7 @@ class AliasUpdated(Event):
     key_id: str
 
 
+@stored_as("events.AliasDeleted")
 @attrs.frozen(kw_only=True)
 class AliasDeleted(Event):
     """A KMS alias was deleted."""

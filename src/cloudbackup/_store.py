@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ClassVar, Protocol, TypeVar
 
-from ._backends import StorageBackend, clear_partition, count, get_many
+from ._backends import StorageBackend, clear_partition, count, get_many, read_snapshot
 from .errors import StorageBackendError
 
 __all__ = ["ZERO", "BlockStore", "Record", "Store"]
@@ -27,9 +27,12 @@ _META = "meta"
 class Store:
     """Wraps a :class:`StorageBackend` with units of work and typed reads.
 
-    Units of work nest by joining: only the outermost one commits or rolls back. Callbacks given
-    to :meth:`after_commit` run once the outermost unit has committed, so subscribers never see
-    work that was rolled back.
+    A unit opened inside an open unit is a savepoint: if its block raises, exactly its own
+    writes (records, blobs, id counters, events) and the :meth:`after_commit` callbacks it
+    registered are undone and the rollback listeners run, while the enclosing unit stays open
+    and may still commit. If it ends normally its work joins the enclosing unit. Only the
+    outermost unit commits; callbacks run once it has, so subscribers never see work that was
+    rolled back.
     """
 
     def __init__(self, backend: StorageBackend) -> None:
@@ -46,11 +49,7 @@ class Store:
     def unit(self) -> Iterator[None]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
         if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
+            yield from self._nested()
             return
         self.backend.begin()
         self._depth = 1
@@ -83,6 +82,39 @@ class Store:
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+    def _nested(self) -> Iterator[None]:
+        """The body of a unit opened inside another: a backend savepoint."""
+        self.backend.savepoint()
+        self._depth += 1
+        mark = len(self._after_commit)
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            del self._after_commit[mark:]
+            try:
+                self.backend.rollback_to()
+            finally:
+                for listener in self._rollback_listeners:
+                    listener()
+            raise
+        self._depth -= 1
+        self.backend.release()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A block whose reads all see one committed state, for calls that only read.
+
+        On a backend several processes share (SQLite) this is one read transaction, so a
+        block map and the blocks it names are read from the same commit. Inside a unit of
+        work it adds nothing: the unit already sees one state.
+        """
+        if self._depth:
+            yield
+            return
+        with read_snapshot(self.backend):
+            yield
 
     @property
     def in_unit(self) -> bool:
@@ -117,14 +149,15 @@ class Store:
                     listener()
 
     def on_rollback(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every rollback (caches built on backend state reset here)."""
+        """Call ``listener`` after every rollback, whole or to a savepoint (caches reset here)."""
         self._rollback_listeners.append(listener)
 
     # -- typed records -------------------------------------------------------------------
     def get(self, cls: type[R], partition: str, key: str) -> R | None:
         """The record of ``cls`` at ``(partition, key)``, or None."""
         value = self.backend.get(cls.KIND, partition, key)  # type: ignore[attr-defined]
-        assert value is None or isinstance(value, cls), (cls, value)
+        if value is not None and not isinstance(value, cls):
+            raise _damaged(cls, partition, key, value)
         return value
 
     def put(self, cls: type[R], partition: str, key: str, value: R) -> None:
@@ -138,8 +171,9 @@ class Store:
     def scan(self, cls: type[R], partition: str) -> list[R]:
         """Every record of ``cls`` in ``partition``, ordered by key."""
         out: list[R] = []
-        for _, value in self.backend.scan(cls.KIND, partition):  # type: ignore[attr-defined]
-            assert isinstance(value, cls), (cls, value)
+        for key, value in self.backend.scan(cls.KIND, partition):  # type: ignore[attr-defined]
+            if not isinstance(value, cls):
+                raise _damaged(cls, partition, key, value)
             out.append(value)
         return out
 
@@ -187,6 +221,17 @@ class Store:
         first = int(current) if isinstance(current, int) else 0
         self.backend.put(_META, "counter", name, first + amount)
         return first
+
+
+def _damaged(cls: type, partition: str, key: str, value: object) -> StorageBackendError:
+    """A record of ``cls``'s kind that holds something else: the backend's data is damaged."""
+    return StorageBackendError(
+        f"The record at ({getattr(cls, 'KIND', cls.__name__)!r}, {partition!r}, {key!r}) holds "
+        f"a {type(value).__name__}, not a {cls.__name__}.",
+        code="StorageBackend.Corrupt",
+        ids=(key,),
+        recommend="The stored world is damaged; restore it from a backup.",
+    )
 
 
 #: The digest that stands for an all-zero (never written, or zeroed) block; it holds no blob.

@@ -20,15 +20,18 @@ non-finite ``float``      ``["f", "inf"]``
 ``datetime.datetime``     ``["dt", isoformat, zone, fold]``
 ``datetime.date``         ``["da", isoformat]``
 ``datetime.timedelta``    ``["td", days, seconds, microseconds]``
-``enum.Enum`` member      ``["e", "module:qualname", value]``
-``attrs`` instance        ``["a", "module:qualname", {field: value, ...}]``
+``enum.Enum`` member      ``["e", "type.Name", value]``
+``attrs`` instance        ``["a", "type.Name", {field: value, ...}]``
 ========================  ===================================================
 
 Every JSON array is a tagged value and no JSON object appears outside a tag, so decoding is
-unambiguous. Classes are named by ``module:qualname`` and imported on decode only from trusted
-modules (those under :mod:`cloudbackup` by default): a stored name can never make the decoder
-import or call anything else. Pickle is never used; it would execute whatever the file says and
-tie the format to Python internals.
+unambiguous. Classes are named by their stable type name from :mod:`cloudbackup._typenames`
+(``"ecs.Snapshot"``), never by where their code lives, so moving a class breaks no saved world;
+an unregistered class is refused when it is written. On decode a name is looked up in the
+registry only (the ``module:qualname`` paths of files older than schema version 4 through
+:data:`~cloudbackup._typenames.LEGACY_NAMES`): a stored name can never make the decoder import
+or call anything. Pickle is never used; it would execute whatever the file says and tie the
+format to Python internals.
 """
 
 from __future__ import annotations
@@ -36,22 +39,24 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import enum
-import importlib
 import json
 import math
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from .._typenames import LEGACY_NAMES, TYPES, TypeRegistry
 from ..errors import StorageBackendError
 
-__all__ = ["DEFAULT_CODEC", "ValueCodec", "decode", "encode"]
+__all__ = ["DEFAULT_CODEC", "ValueCodec", "decode", "encode", "rename_legacy_types"]
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED_RE = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*\Z")
+# Modules whose old ``module:qualname`` paths are the library's own (unknown, not untrusted).
+_OWN_MODULES = "cloudbackup"
 # attrs' private name for the hash cache of ``cache_hash=True`` classes; see _build_attrs.
 _HASH_CACHE_FIELD = "_attrs_cached_hash"
 
@@ -74,24 +79,21 @@ class ValueCodec:
     """Encodes record values to bytes and back; see the module docstring for the format.
 
     Args:
-        trusted_modules: Top-level module names (or dotted prefixes) whose attrs classes and
-            enums may be decoded. A class qualifies when its module is one of these or lies
-            below one of them. Defaults to ``("cloudbackup",)``.
+        types: The registry of type names this codec writes and reads. Defaults to
+            :data:`cloudbackup._typenames.TYPES`, every class the library stores; pass a
+            ``TypeRegistry(parent=TYPES)`` to store classes of your own as well.
     """
 
-    def __init__(self, *, trusted_modules: Iterable[str] = ("cloudbackup",)) -> None:
-        self._trusted = tuple(trusted_modules)
-        for prefix in self._trusted:
-            if not _DOTTED_RE.match(prefix):
-                raise ValueError(f"{prefix!r} is not a module name.")
+    def __init__(self, *, types: TypeRegistry = TYPES) -> None:
+        if not isinstance(types, TypeRegistry):
+            raise TypeError(f"types must be a TypeRegistry, not {type(types).__name__}.")
+        self._types = types
         self._layouts: dict[type, _AttrsLayout] = {}
-        self._enum_paths: dict[type, str] = {}
-        self._resolved: dict[str, type] = {}
 
     @property
-    def trusted_modules(self) -> tuple[str, ...]:
-        """The module prefixes this codec imports classes from."""
-        return self._trusted
+    def types(self) -> TypeRegistry:
+        """The registry of type names this codec uses."""
+        return self._types
 
     # -- public API ----------------------------------------------------------------------
     def encode(self, value: object) -> bytes:
@@ -104,8 +106,8 @@ class ValueCodec:
             UTF-8 JSON bytes; equal values built the same way give equal bytes.
 
         Raises:
-            StorageBackendError: ``value`` holds a type the codec cannot store exactly, or a
-                class that cannot be imported back from a trusted module.
+            StorageBackendError: ``value`` holds a type the codec cannot store exactly, or an
+                instance of a class with no registered type name.
         """
         tree = self._encode(value)
         text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -122,14 +124,21 @@ class ValueCodec:
             A value equal to, and of the same types as, the encoded one.
 
         Raises:
-            StorageBackendError: ``data`` is not a valid encoding, names a class outside the
-                trusted modules, or names a class or field that no longer exists.
+            StorageBackendError: ``data`` is not bytes or not a valid encoding, names a type
+                the registry does not hold (or a module path outside cloudbackup), or a field
+                that no longer exists.
         """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            # A damaged row: SQLite hands back whatever the column holds (text, a number, NULL).
+            raise _corrupt(f"a stored value of type {type(data).__name__}, not bytes")
         try:
             tree = json.loads(bytes(data).decode("utf-8", "surrogatepass"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise _corrupt(f"the stored value is not valid JSON ({exc})") from exc
-        return self._decode(tree)
+        try:
+            return self._decode(tree)
+        except RecursionError:
+            raise _corrupt("a value nested too deeply to decode") from None
 
     # -- encoding ------------------------------------------------------------------------
     def _encode(self, value: object) -> _Json:
@@ -170,7 +179,7 @@ class ValueCodec:
             assert isinstance(value, _dt.timedelta)
             return ["td", value.days, value.seconds, value.microseconds]
         if isinstance(value, enum.Enum):
-            return ["e", self._enum_path(kind), self._encode(value.value)]
+            return ["e", self._type_name(kind), self._encode(value.value)]
         if attrs.has(kind):
             layout = self._layout(kind)
             return [
@@ -194,20 +203,13 @@ class ValueCodec:
             )
         return ["dt", value.isoformat(), zone, value.fold]
 
-    def _enum_path(self, cls: type) -> str:
-        path = self._enum_paths.get(cls)
-        if path is None:
-            path = self._class_path(cls)
-            self._enum_paths[cls] = path
-        return path
-
     def _layout(self, cls: type) -> _AttrsLayout:
         layout = self._layouts.get(cls)
         if layout is None:
             fields = tuple(attrs.fields(cls))
             hash_code = getattr(getattr(cls, "__hash__", None), "__code__", None)
             layout = _AttrsLayout(
-                path=self._class_path(cls),
+                path=self._type_name(cls),
                 names=tuple(field.name for field in fields),
                 name_set=frozenset(field.name for field in fields),
                 fields=fields,
@@ -216,29 +218,20 @@ class ValueCodec:
             self._layouts[cls] = layout
         return layout
 
-    def _class_path(self, cls: type) -> str:
-        """``module:qualname`` of ``cls``, checked at write time to import back to ``cls``.
-
-        Checking here means a class that could not be decoded (defined in a function, outside
-        the trusted modules, or re-exported under a ``__module__`` that does not hold it) is
-        refused when it is written, not discovered when the file is read back.
-        """
-        path = f"{cls.__module__}:{cls.__qualname__}"
-        try:
-            resolved = self._resolve(path)
-        except StorageBackendError as exc:
+    def _type_name(self, cls: type) -> str:
+        """The registered type name of exactly ``cls``; an unregistered class is refused."""
+        name = self._types.name_of(cls)
+        if name is None:
             raise StorageBackendError(
-                f"Cannot store an instance of {path}: {exc.message}",
+                f"Cannot store an instance of {cls.__module__}.{cls.__qualname__}: the class "
+                "has no registered type name.",
                 code="StorageBackend.UnsupportedValue",
-                recommend="Define record classes at module level in a cloudbackup module.",
-            ) from None
-        if resolved is not cls:
-            raise StorageBackendError(
-                f"Cannot store an instance of {path}: that name imports a different class.",
-                code="StorageBackend.UnsupportedValue",
-                recommend="Make the class's __module__ and __qualname__ name the class itself.",
+                recommend=(
+                    "Decorate the class with @cloudbackup._typenames.stored_as('area.Name') "
+                    "(or register it in the codec's TypeRegistry)."
+                ),
             )
-        return path
+        return name
 
     # -- decoding ------------------------------------------------------------------------
     def _decode(self, tree: _Json) -> object:
@@ -328,52 +321,42 @@ class ValueCodec:
             layout = self._layout(cls)
         return layout
 
-    def _resolve(self, path: str) -> type:
-        cls = self._resolved.get(path)
+    def _resolve(self, name: str) -> type:
+        """The class a stored type name (or a pre-version-4 ``module:qualname``) stands for."""
+        if type(name) is not str:
+            raise _corrupt(f"the class name {name!r}, which is not a string")
+        if ":" in name:
+            return self._resolve_legacy(name)
+        cls = self._types.resolve(name)
+        if cls is None:
+            raise StorageBackendError(
+                f"Type {name!r} is not known to this version of cloudbackup.",
+                code="StorageBackend.UnknownClass",
+                ids=(name,),
+                recommend="Open the file with the cloudbackup version that wrote it, or newer.",
+            )
+        return cls
+
+    def _resolve_legacy(self, path: str) -> type:
+        module_name, _, qualname = path.partition(":")
+        if not _DOTTED_RE.match(module_name) or not _DOTTED_RE.match(qualname):
+            raise _corrupt(f"the malformed class name {path!r}")
+        new_name = LEGACY_NAMES.get(path)
+        cls = None if new_name is None else self._types.resolve(new_name)
         if cls is not None:
             return cls
-        module_name, sep, qualname = path.partition(":")
-        if not sep or not _DOTTED_RE.match(module_name) or not _DOTTED_RE.match(qualname):
-            raise _corrupt(f"the malformed class name {path!r}")
-        if not self._is_trusted(module_name):
+        if module_name != _OWN_MODULES and not module_name.startswith(_OWN_MODULES + "."):
             raise StorageBackendError(
-                f"Refusing to load class {path}: module {module_name} is not trusted "
-                f"(trusted: {', '.join(self._trusted)}).",
+                f"Refusing to load class {path}: it is not one cloudbackup ever stored.",
                 code="StorageBackend.UntrustedClass",
+                ids=(path,),
                 recommend="Only open databases written by cloudbackup.",
             )
-        parts = qualname.split(".")
-        if any(part.startswith("__") for part in parts):
-            raise _corrupt(f"the class name {path!r}, which walks through a dunder attribute")
-        try:
-            target: object = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise StorageBackendError(
-                f"Cannot import module {module_name} for class {path}: {exc}.",
-                code="StorageBackend.UnknownClass",
-                recommend="Open the file with the cloudbackup version that wrote it.",
-            ) from exc
-        for part in parts:
-            target = getattr(target, part, None)
-            if target is None:
-                raise StorageBackendError(
-                    f"Class {path} does not exist in this version of cloudbackup.",
-                    code="StorageBackend.UnknownClass",
-                    recommend="Open the file with the cloudbackup version that wrote it.",
-                )
-        if not isinstance(target, type) or not self._is_trusted(target.__module__):
-            raise StorageBackendError(
-                f"Refusing to load {path}: it is not a class defined in a trusted module.",
-                code="StorageBackend.UntrustedClass",
-                recommend="Only open databases written by cloudbackup.",
-            )
-        self._resolved[path] = target
-        return target
-
-    def _is_trusted(self, module_name: str) -> bool:
-        return any(
-            module_name == prefix or module_name.startswith(prefix + ".")
-            for prefix in self._trusted
+        raise StorageBackendError(
+            f"Class {path} is not one this version of cloudbackup can read.",
+            code="StorageBackend.UnknownClass",
+            ids=(path,),
+            recommend="Open the file with the cloudbackup version that wrote it.",
         )
 
 
@@ -451,7 +434,7 @@ def _corrupt(what: str) -> StorageBackendError:
     )
 
 
-#: The codec backends use: trusts classes under :mod:`cloudbackup` only.
+#: The codec backends use: the classes registered in :data:`cloudbackup._typenames.TYPES`.
 DEFAULT_CODEC = ValueCodec()
 
 
@@ -463,3 +446,33 @@ def encode(value: object) -> bytes:
 def decode(data: bytes) -> object:
     """Decode ``data`` with :data:`DEFAULT_CODEC`; see :meth:`ValueCodec.decode`."""
     return DEFAULT_CODEC.decode(data)
+
+
+def rename_legacy_types(data: bytes) -> bytes:
+    """``data`` with every ``module:qualname`` of :data:`LEGACY_NAMES` replaced by its type name.
+
+    Works on the JSON tree, so it needs none of the classes; frozensets are sorted again, as
+    their order follows the encoded items. Data that does not parse is returned unchanged
+    (decoding it reports the damage).
+    """
+    try:
+        tree = json.loads(bytes(data).decode("utf-8", "surrogatepass"))
+    except (UnicodeDecodeError, ValueError):
+        return data
+    renamed = _rename(tree)
+    text = json.dumps(renamed, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _rename(tree: _Json) -> _Json:
+    if type(tree) is dict:
+        return {key: _rename(item) for key, item in tree.items()}
+    if type(tree) is not list or not tree or type(tree[0]) is not str:
+        return tree
+    tag = tree[0]
+    if tag in ("a", "e") and len(tree) == 3 and type(tree[1]) is str:
+        return [tag, LEGACY_NAMES.get(tree[1], tree[1]), _rename(tree[2])]
+    items = [_rename(item) for item in tree[1:]]
+    if tag == "s":
+        items.sort(key=_canonical)
+    return [tag, *items]

@@ -1,14 +1,18 @@
-"""The default backend: everything in process memory, units of work by undo log."""
+"""The default backend: everything in process memory, units of work by a stack of undo logs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
 from ..errors import StorageBackendError
+from ._protocol import check_storable
 
 __all__ = ["InMemoryBackend"]
 
 _MISSING = object()
+
+_Undo = dict[tuple[str, str, str], object]
+_BlobUndo = dict[bytes, bytes | None]
 
 
 class InMemoryBackend:
@@ -17,38 +21,64 @@ class InMemoryBackend:
     Writes go straight into the dictionaries while a unit of work records the previous value of
     every key it touches once, so a rollback restores exactly what was there and a commit costs
     nothing but dropping the log. Record values are kept as given (they are immutable).
+
+    Each savepoint pushes a fresh pair of logs: ``rollback_to`` replays only the top pair,
+    ``release`` folds it into the one below (keeping, per key, the older previous value).
     """
 
     def __init__(self) -> None:
         self._records: dict[str, dict[str, dict[str, object]]] = {}
         self._blobs: dict[bytes, bytes] = {}
         self._blob_bytes = 0
-        self._undo: dict[tuple[str, str, str], object] | None = None
-        self._blob_undo: dict[bytes, bytes | None] | None = None
+        # One (record log, blob log) pair for the unit, and one more per open savepoint.
+        self._logs: list[tuple[_Undo, _BlobUndo]] = []
         self._closed = False
 
     # -- units of work -------------------------------------------------------------------
     def begin(self) -> None:
         """Open a unit of work."""
         self._check_open()
-        if self._undo is not None:
+        if self._logs:
             raise StorageBackendError(
                 "A unit of work is already open on this backend.",
                 code="StorageBackend.UnitOpen",
                 recommend="Commit or roll back the open unit of work first.",
             )
-        self._undo = {}
-        self._blob_undo = {}
+        self._logs.append(({}, {}))
 
     def commit(self) -> None:
-        """Keep every write of the open unit of work."""
+        """Keep every write of the open unit of work (and of its open savepoints)."""
         self._check_in_unit()
-        self._undo = None
-        self._blob_undo = None
+        self._logs.clear()
 
     def rollback(self) -> None:
         """Restore every key the open unit of work touched."""
-        undo, blob_undo = self._check_in_unit()
+        self._check_in_unit()
+        while self._logs:
+            self._undo_top()
+
+    def savepoint(self) -> None:
+        """Open a savepoint: later writes go to a new undo log."""
+        self._check_in_unit()
+        self._logs.append(({}, {}))
+
+    def release(self) -> None:
+        """Fold the innermost savepoint's undo log into the enclosing one."""
+        self._check_savepoint()
+        undo, blob_undo = self._logs.pop()
+        below, blob_below = self._logs[-1]
+        for address, old in undo.items():
+            below.setdefault(address, old)
+        for digest, old_blob in blob_undo.items():
+            blob_below.setdefault(digest, old_blob)
+
+    def rollback_to(self) -> None:
+        """Restore every key written since the innermost savepoint, and close it."""
+        self._check_savepoint()
+        self._undo_top()
+
+    def _undo_top(self) -> None:
+        undo, blob_undo = self._logs.pop()
         for (kind, partition, key), old in undo.items():
             if old is _MISSING:
                 self._raw_delete(kind, partition, key)
@@ -59,8 +89,6 @@ class InMemoryBackend:
                 self._raw_delete_blob(digest)
             else:
                 self._raw_put_blob(digest, old_blob)
-        self._undo = None
-        self._blob_undo = None
 
     # -- records -------------------------------------------------------------------------
     def get(self, kind: str, partition: str, key: str) -> object | None:
@@ -84,6 +112,7 @@ class InMemoryBackend:
         undo, _ = self._check_in_unit()
         if value is None:
             raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
+        check_storable(kind, partition, key)
         part = self._records.setdefault(kind, {}).setdefault(partition, {})
         address = (kind, partition, key)
         if address not in undo:
@@ -154,6 +183,7 @@ class InMemoryBackend:
         self._records.clear()
         self._blobs.clear()
         self._blob_bytes = 0
+        self._logs.clear()
         self._closed = True
 
     def __repr__(self) -> str:
@@ -168,17 +198,24 @@ class InMemoryBackend:
                 recommend="Create a new backend and Cloud.",
             )
 
-    def _check_in_unit(
-        self,
-    ) -> tuple[dict[tuple[str, str, str], object], dict[bytes, bytes | None]]:
+    def _check_in_unit(self) -> tuple[_Undo, _BlobUndo]:
         self._check_open()
-        if self._undo is None or self._blob_undo is None:
+        if not self._logs:
             raise StorageBackendError(
                 "Writes and commits need an open unit of work.",
                 code="StorageBackend.NoUnit",
                 recommend="Call begin() first; cloudbackup services do this for every call.",
             )
-        return self._undo, self._blob_undo
+        return self._logs[-1]
+
+    def _check_savepoint(self) -> None:
+        self._check_in_unit()
+        if len(self._logs) < 2:
+            raise StorageBackendError(
+                "No savepoint is open in this unit of work.",
+                code="StorageBackend.NoSavepoint",
+                recommend="Call savepoint() before release() or rollback_to().",
+            )
 
     def _raw_delete(self, kind: str, partition: str, key: str) -> None:
         parts = self._records.get(kind)

@@ -14,7 +14,16 @@ backend code. Records are treated as immutable: a backend may keep the very obje
 
 Units of work: :meth:`StorageBackend.begin` opens one, :meth:`~StorageBackend.commit` makes all of
 its writes visible and durable at once, :meth:`~StorageBackend.rollback` undoes every one of them.
-Reads inside a unit of work see its own writes. Units of work do not nest.
+Reads inside a unit of work see its own writes.
+
+Savepoints nest inside a unit of work: :meth:`~StorageBackend.savepoint` marks the current state,
+:meth:`~StorageBackend.release` closes the innermost savepoint and keeps its writes as part of
+the enclosing savepoint or unit, and :meth:`~StorageBackend.rollback_to` undoes exactly the
+writes (records and blobs) made since the innermost savepoint and closes it, leaving the unit
+open. ``commit`` and ``rollback`` close every open savepoint with the unit. SQLite implements
+them with ``SAVEPOINT``/``RELEASE``/``ROLLBACK TO``, the in-memory backend with a stack of undo
+logs. :meth:`cloudbackup._store.Store.unit` opened inside an open unit becomes a savepoint, so a
+nested call that fails leaves no trace while the outer call carries on.
 
 Required methods are those of the protocol. Three optional methods may be added for speed:
 ``get_many(kind, partition, keys) -> dict``, ``count(kind, partition) -> int`` and
@@ -23,12 +32,20 @@ them when present and fall back to the required methods otherwise. A backend tha
 processes can share should also offer ``generation() -> int``, a number that changes whenever
 another process commits, so that caches above it (the event loop's timer queue) know to reload,
 and a durable one ``first(kind, partition) -> (key, value) | None``, the record with the smallest
-key, so that the event loop finds its next timer without loading them all.
+key, so that the event loop finds its next timer without loading them all, and
+``read_snapshot()``, a context manager inside which every read sees one committed state (see
+:func:`read_snapshot`), so that a reader never sees half of another process's commit.
 
 Rules every backend keeps (the contract check, :func:`cloudbackup.testing.check_storage_backend`,
 tests them):
 
 * ``scan`` and ``partitions`` order keys by code point (which is also UTF-8 byte order).
+* An address (kind, partition or key) that has no UTF-8 encoding (it holds a lone surrogate,
+  as ``"s-\ud800"`` does) holds nothing: ``get`` returns ``None``, ``scan``/``count``/
+  ``get_many`` find nothing, ``delete``/``clear_partition`` do nothing, and ``put`` raises
+  :class:`~cloudbackup.errors.StorageBackendError` code ``StorageBackend.UnsupportedKey``
+  (:func:`storable` and :func:`check_storable` help). So a hostile id is a clean "not found"
+  on every backend.
 * Reads outside a unit of work see committed state only.
 * If ``commit`` raises, the unit of work is over and none of its writes happened.
 * ``close`` may be called more than once; every other call on a closed backend raises
@@ -41,9 +58,20 @@ tests them):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol, runtime_checkable
 
-__all__ = ["StorageBackend", "clear_partition", "count", "get_many"]
+from ..errors import StorageBackendError
+
+__all__ = [
+    "StorageBackend",
+    "check_storable",
+    "clear_partition",
+    "count",
+    "get_many",
+    "read_snapshot",
+    "storable",
+]
 
 
 @runtime_checkable
@@ -61,6 +89,28 @@ class StorageBackend(Protocol):
 
     def rollback(self) -> None:
         """Undo every write of the open unit of work."""
+        ...
+
+    def savepoint(self) -> None:
+        """Open a savepoint inside the open unit of work; savepoints nest.
+
+        Raises ``StorageBackendError`` code ``StorageBackend.NoUnit`` outside a unit of work.
+        """
+        ...
+
+    def release(self) -> None:
+        """Close the innermost savepoint, keeping its writes in the enclosing one (or unit).
+
+        Raises ``StorageBackendError`` code ``StorageBackend.NoSavepoint`` if none is open.
+        """
+        ...
+
+    def rollback_to(self) -> None:
+        """Undo every write made since the innermost savepoint opened, and close it.
+
+        Reads afterwards see the state the savepoint marked; the unit of work stays open.
+        Raises ``StorageBackendError`` code ``StorageBackend.NoSavepoint`` if none is open.
+        """
         ...
 
     # -- records -------------------------------------------------------------------------
@@ -110,6 +160,19 @@ class StorageBackend(Protocol):
         ...
 
 
+def read_snapshot(backend: StorageBackend) -> AbstractContextManager[object]:
+    """A block in which every read of ``backend`` sees one committed state.
+
+    Uses ``backend.read_snapshot()`` when it has one; a backend without it serves one process
+    only (like the in-memory one), where nothing can commit between two reads of one call.
+    """
+    fast = getattr(backend, "read_snapshot", None)
+    if fast is not None:
+        manager: AbstractContextManager[object] = fast()
+        return manager
+    return nullcontext()
+
+
 def get_many(
     backend: StorageBackend, kind: str, partition: str, keys: Iterable[str]
 ) -> dict[str, object]:
@@ -143,3 +206,25 @@ def clear_partition(backend: StorageBackend, kind: str, partition: str) -> None:
         return
     for key, _ in list(backend.scan(kind, partition)):
         backend.delete(kind, partition, key)
+
+
+def storable(*parts: str) -> bool:
+    """Whether every part of an address has a UTF-8 encoding (holds no lone surrogate)."""
+    try:
+        for part in parts:
+            part.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_storable(*parts: str) -> None:
+    """Raise ``StorageBackend.UnsupportedKey`` unless every part of an address is storable."""
+    if not storable(*parts):
+        raise StorageBackendError(
+            f"Cannot store a record at {parts!r}: the address holds a lone surrogate, which "
+            "has no UTF-8 encoding.",
+            code="StorageBackend.UnsupportedKey",
+            ids=tuple(part.encode("utf-8", "backslashreplace").decode() for part in parts),
+            recommend="Use kinds, partitions and keys that are valid Unicode text.",
+        )

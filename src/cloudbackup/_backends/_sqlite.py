@@ -4,7 +4,8 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)                        schema_version, format
     records(kind, partition, key, value BLOB,
-            PRIMARY KEY (kind, partition, key)) WITHOUT ROWID     values encoded by _codec
+            PRIMARY KEY (kind, partition, key)) WITHOUT ROWID     values encoded by _codec,
+                                                                  classes by type name (v4)
     blobs(digest BLOB PRIMARY KEY, size INTEGER, body BLOB,       block contents, once each,
           body_offset INTEGER)                                    without their zero margins
     blob_stats(id = 0, count, bytes)                              kept by triggers on blobs
@@ -24,7 +25,12 @@ committed, a backend forgets only the cached records those rows name, so a proce
 world that another process writes keeps the rest of its cache.
 
 ``PRAGMA application_id`` is :data:`APPLICATION_ID`, so a file written by anything else is
-refused before anything is changed in it.
+refused before anything is changed in it; a file without it counts as new only when it holds no
+schema object at all. A damaged file of ours raises ``StorageBackend.Corrupt``.
+
+Savepoints (:meth:`SqliteBackend.savepoint`) are SQL ``SAVEPOINT``/``RELEASE``/``ROLLBACK TO``
+inside the unit's transaction. :meth:`SqliteBackend.read_snapshot` holds one read transaction
+so that several reads see one commit.
 
 A unit of work is one SQLite transaction started with ``BEGIN IMMEDIATE``: it takes the write
 lock up front, so at most one process writes at a time and a unit never fails half-way for lack
@@ -42,8 +48,9 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final
 
-from ..errors import StorageBackendError
-from ._codec import DEFAULT_CODEC
+from ..errors import InvalidParameterError, StorageBackendError
+from ._codec import DEFAULT_CODEC, rename_legacy_types
+from ._protocol import check_storable, storable
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 
@@ -51,7 +58,7 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 APPLICATION_ID: Final = 0x4342616B
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: How many rows of ``record_changes`` are kept. A backend that falls further behind than this
 #: (idle while others commit) drops its whole cache instead.
@@ -65,6 +72,10 @@ _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MAX_TIMEOUT = 3600.0
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
+_SQLITE_CORRUPT = 11
+# The SQLite file header; bytes 68-71 hold the application_id, big-endian.
+_HEADER_SIZE = 100
+_SQLITE_NOTADB = 26
 # SQLite refuses more than 32,766 host parameters per statement (999 before 3.32).
 _IN_CHUNK = 500
 
@@ -146,11 +157,36 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Version 4 names stored classes by stable type name (``ecs.Snapshot``), not module path.
+
+    Every record is rewritten at the JSON level through
+    :data:`cloudbackup._typenames.LEGACY_NAMES`, without building the values, so a record
+    whose class has since changed its fields migrates all the same; a path the table does not
+    know is left as it is (decoding it then says which class is unknown).
+    """
+    rows = conn.execute(
+        "SELECT kind, partition, key, value FROM records WHERE instr(value, ?) > 0",
+        (b'"cloudbackup',),
+    ).fetchall()
+    for kind, partition, key, value in rows:
+        renamed = rename_legacy_types(value)
+        if renamed != value:
+            conn.execute(
+                "UPDATE records SET value = ? WHERE kind = ? AND partition = ? AND key = ?",
+                (renamed, kind, partition, key),
+            )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
 #: and a new one have the same schema.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 class SqliteBackend:
@@ -178,9 +214,12 @@ class SqliteBackend:
         cache_size: How many decoded records to keep; 0 disables the cache.
 
     Raises:
+        InvalidParameterError: ``path`` is not a ``str`` or path-like of ``str``, or holds a
+            NUL character or a lone surrogate (code ``InvalidParameter.Path``).
         StorageBackendError: The file is not a cloudbackup database, was written by a newer
-            schema, cannot be opened, or another process held it locked for ``timeout``
-            seconds while it was being created or migrated.
+            schema, is damaged (``StorageBackend.Corrupt``), cannot be opened, or another
+            process held it locked for ``timeout`` seconds while it was being created or
+            migrated.
     """
 
     def __init__(
@@ -210,7 +249,7 @@ class SqliteBackend:
                 code="StorageBackend.InvalidSetting",
                 recommend="Pass cache_size=0 to disable the cache.",
             )
-        self._path = os.fspath(path)
+        self._path = _check_path(path)
         self._timeout = float(timeout)
         self._synchronous = level
         self._cache_size = cache_size
@@ -223,6 +262,10 @@ class SqliteBackend:
         # The last record_changes row this backend's cache accounts for.
         self._change_seq: int | None = None
         self._in_unit = False
+        # Whether a read transaction (read_snapshot or a multi-statement read) is open.
+        self._reading = False
+        # How many savepoints are open inside the unit of work (named sp1, sp2, ...).
+        self._savepoints = 0
         self._closed = False
         self._pid = os.getpid()
         self._conn = self._connect()
@@ -287,26 +330,34 @@ class SqliteBackend:
             raise
 
     def _identify(self, conn: sqlite3.Connection) -> int | None:
-        """The schema version of a cloudbackup file, ``None`` for an empty file, else raise."""
+        """The schema version of a cloudbackup file, ``None`` for an empty file, else raise.
+
+        A file is empty only if it holds no schema object at all (no table, view, index or
+        trigger): anything else without our ``application_id`` belongs to someone else.
+        """
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if app_id == 0:
-                tables = [
-                    row[0]
+                objects = [
+                    f"{row[0]} {row[1]}"
                     for row in conn.execute(
-                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                        "SELECT type, name FROM sqlite_master ORDER BY type, name LIMIT 6"
                     )
                 ]
-                if not tables:
+                if not objects:
                     return None
-                raise self._not_ours(f"it holds other tables ({', '.join(tables[:5])})")
+                raise self._not_ours(f"it holds other schema objects ({', '.join(objects[:5])})")
             if app_id != APPLICATION_ID:
                 raise self._not_ours(f"its application_id is {app_id:#x}")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
-            if _is_busy(exc):
+            if _is_busy(exc) or (_is_corrupt(exc) and self._header_is_ours()):
                 raise self._translate(exc, "opening") from exc
             raise self._not_ours(str(exc)) from exc
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            # Our application_id, but its schema cannot be read: a damaged cloudbackup file.
+            raise self._translate(exc, "opening") from exc
         if row is None or not str(row[0]).isdigit():
             raise StorageBackendError(
                 f"{self._path} is a cloudbackup database without a valid schema version.",
@@ -314,6 +365,15 @@ class SqliteBackend:
                 recommend="Restore the file from a backup.",
             )
         return int(row[0])
+
+    def _header_is_ours(self) -> bool:
+        """Whether the file's header (read directly: SQLite refused it) has our application_id."""
+        try:
+            with open(self._path, "rb") as file:
+                header = file.read(_HEADER_SIZE)
+        except OSError:
+            return False
+        return header[68:72] == APPLICATION_ID.to_bytes(4, "big")
 
     def _not_ours(self, why: str) -> StorageBackendError:
         return StorageBackendError(
@@ -339,14 +399,15 @@ class SqliteBackend:
                 the write lock for longer than ``timeout`` (code ``StorageBackend.Busy``).
         """
         self._check_open()
-        if self._in_unit:
+        if self._in_unit or self._reading:
             raise StorageBackendError(
-                "A unit of work is already open on this backend.",
+                "A unit of work or read snapshot is already open on this backend.",
                 code="StorageBackend.UnitOpen",
                 recommend="Commit or roll back the open unit of work first.",
             )
         self._execute(self._conn, "BEGIN IMMEDIATE", "starting a unit of work on")
         self._in_unit = True
+        self._savepoints = 0
         self._touched, self._wrote = set(), False
         try:
             # Nobody else can commit while this unit holds the write lock, so one look at
@@ -375,7 +436,55 @@ class SqliteBackend:
             # would not have opened), and nobody else committed since.
             self._change_seq = seq
         self._in_unit = False
+        self._savepoints = 0
         self._touched, self._wrote = set(), False
+
+    def savepoint(self) -> None:
+        """Open a savepoint inside the unit of work (``SAVEPOINT``); savepoints nest.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        self._execute(self._conn, f"SAVEPOINT sp{self._savepoints + 1}", "writing to")
+        self._savepoints += 1
+
+    def release(self) -> None:
+        """Close the innermost savepoint and keep its writes in the unit (``RELEASE``).
+
+        Raises:
+            StorageBackendError: No savepoint is open.
+        """
+        self._check_savepoint()
+        self._execute(self._conn, f"RELEASE sp{self._savepoints}", "writing to")
+        self._savepoints -= 1
+
+    def rollback_to(self) -> None:
+        """Undo the writes made since the innermost savepoint, and close it (``ROLLBACK TO``).
+
+        Cached records the unit of work wrote or read are forgotten, so later reads come from
+        the database as it stood when the savepoint was opened.
+
+        Raises:
+            StorageBackendError: No savepoint is open.
+        """
+        self._check_savepoint()
+        name = f"sp{self._savepoints}"
+        # Forget first: even if SQLite fails below, the cache must not outlive the writes.
+        for address in self._touched:
+            self._cache.forget(address)
+        self._execute(self._conn, f"ROLLBACK TO {name}", "rolling back on")
+        self._execute(self._conn, f"RELEASE {name}", "rolling back on")
+        self._savepoints -= 1
+
+    def _check_savepoint(self) -> None:
+        self._check_in_unit()
+        if not self._savepoints:
+            raise StorageBackendError(
+                "No savepoint is open in this unit of work.",
+                code="StorageBackend.NoSavepoint",
+                recommend="Call savepoint() before release() or rollback_to().",
+            )
 
     def _prune_changes(self) -> int | None:
         """Cut record_changes to its newest CHANGES_KEPT rows; return the newest seq."""
@@ -401,6 +510,7 @@ class SqliteBackend:
             self._cache.forget(address)
         self._touched, self._wrote = set(), False
         self._in_unit = False
+        self._savepoints = 0
         try:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
@@ -418,6 +528,8 @@ class SqliteBackend:
             StorageBackendError: The backend is closed or the stored value cannot be decoded.
         """
         self._check_open()
+        if not storable(kind, partition, key):
+            return None  # an address that cannot be stored holds nothing
         self._sync_cache()
         address = (kind, partition, key)
         cached = self._cache.get(address)
@@ -438,7 +550,9 @@ class SqliteBackend:
             StorageBackendError: The backend is closed or a stored value cannot be decoded.
         """
         self._check_open()
-        wanted = list(dict.fromkeys(keys))
+        if not storable(kind, partition):
+            return {}
+        wanted = [key for key in dict.fromkeys(keys) if storable(key)]
         found: dict[str, object] = {}
         missing: list[str] = []
         with self._snapshot():
@@ -477,6 +591,7 @@ class SqliteBackend:
         self._check_in_unit()
         if value is None:
             raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
+        check_storable(kind, partition, key)
         data = DEFAULT_CODEC.encode(value)
         address = (kind, partition, key)
         self._touched.add(address)
@@ -494,6 +609,8 @@ class SqliteBackend:
             StorageBackendError: No unit of work is open.
         """
         self._check_in_unit()
+        if not storable(kind, partition, key):
+            return
         address = (kind, partition, key)
         self._touched.add(address)
         self._wrote = True
@@ -506,6 +623,8 @@ class SqliteBackend:
         The event loop asks for its next timer this way instead of loading every timer.
         """
         self._check_open()
+        if not storable(kind, partition):
+            return None
         with self._snapshot():
             rows = self._query_all(
                 "SELECT key, value FROM records WHERE kind = ? AND partition = ? "
@@ -529,6 +648,8 @@ class SqliteBackend:
         """
         self._check_open()
         found: list[tuple[str, object]] = []
+        if not storable(kind, partition):
+            return iter(found)
         with self._snapshot():
             rows = self._query_all(
                 "SELECT key, value FROM records WHERE kind = ? AND partition = ? ORDER BY key",
@@ -553,6 +674,8 @@ class SqliteBackend:
             StorageBackendError: The backend is closed.
         """
         self._check_open()
+        if not storable(kind, partition):
+            return 0
         row = self._query_one(
             "SELECT count(*) FROM records WHERE kind = ? AND partition = ?", (kind, partition)
         )
@@ -567,6 +690,8 @@ class SqliteBackend:
             StorageBackendError: No unit of work is open.
         """
         self._check_in_unit()
+        if not storable(kind, partition):
+            return
         # Forgotten entries need no undo on rollback: the next read goes to the database.
         self._cache.forget_partition(kind, partition)
         self._wrote = True
@@ -580,6 +705,8 @@ class SqliteBackend:
         """
         self._check_open()
         found: list[str] = []
+        if not storable(kind):
+            return iter(found)
         # Skip from one partition to the next through the primary key instead of reading
         # every record of ``kind``: the cost follows the number of partitions, not records.
         with self._snapshot():
@@ -746,8 +873,8 @@ class SqliteBackend:
         self._cache.put(address, value)
 
     def _sync_cache(self) -> None:
-        """Outside a unit of work, drop the cache if another connection has committed."""
-        if not self._in_unit:
+        """Outside a unit of work or read snapshot, forget what other connections changed."""
+        if not self._in_unit and not self._reading:
             self._refresh_cache()
 
     def _refresh_cache(self) -> None:
@@ -796,20 +923,38 @@ class SqliteBackend:
         return int(changes[-1][0])
 
     @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Make every read inside the block see one committed state (one read transaction).
+
+        A reader that looks up a block map and then the blocks it names must not see another
+        process's commit in between (the block it was about to read could be gone). Inside a
+        unit of work, or inside another read snapshot, this adds nothing. Writes inside a read
+        snapshot are refused (``begin`` raises ``StorageBackend.UnitOpen``).
+        """
+        self._check_open()
+        with self._snapshot():
+            yield
+
+    @contextmanager
     def _snapshot(self) -> Iterator[None]:
-        """Run several reads in one read transaction unless a unit of work already is one."""
-        if self._in_unit:
+        """Run several reads in one read transaction unless one (or a unit) is already open."""
+        if self._in_unit or self._reading:
             yield
             return
         self._execute(self._conn, "BEGIN", "reading")
+        self._reading = True
         try:
             # PRAGMA data_version is the transaction's first read: it opens the snapshot, so
             # the cache is checked against exactly the state the following reads will see.
             self._refresh_cache()
             yield
         finally:
+            self._reading = False
             if self._conn.in_transaction:
-                self._conn.execute("COMMIT")
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    raise self._translate(exc, "reading") from exc
 
     def _query_one(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
         try:
@@ -846,6 +991,15 @@ class SqliteBackend:
                 recommend=(
                     "Retry later, keep other processes' units of work short, or open the "
                     "backend with a longer timeout."
+                ),
+            )
+        if _is_corrupt(exc):
+            return StorageBackendError(
+                f"{self._path} is damaged: SQLite failed while {action} it: {exc}.",
+                code="StorageBackend.Corrupt",
+                recommend=(
+                    "Restore the file from a backup (or a copy taken with the backup API); "
+                    "do not write to it."
                 ),
             )
         return StorageBackendError(
@@ -929,6 +1083,33 @@ def _set_schema_version(conn: sqlite3.Connection, version: int) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
     )
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
+def _check_path(path: object) -> str:
+    """``path`` as a string SQLite can open, or InvalidParameterError before anything opens."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterError(
+            f"path {path!r} is not a file path.",
+            code="InvalidParameter.Path",
+            recommend="Pass a str or pathlib.Path, or ':memory:' for a private database.",
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str) or "\x00" in text or not storable(text):
+        raise InvalidParameterError(
+            f"path {path!r} cannot name a file: it must be a str without NUL "
+            "characters or lone surrogates.",
+            code="InvalidParameter.Path",
+            recommend="Pass a str or pathlib.Path, or ':memory:' for a private database.",
+        )
+    return str.__str__(text)  # a plain str, even when given a str subclass
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

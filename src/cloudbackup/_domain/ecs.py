@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import attrs
 
+from .._typenames import stored_as
+
 __all__ = [
     "CATEGORY_SPECS",
     "CategorySpec",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 
+@stored_as("ecs.InstanceStatus")
 class InstanceStatus(str, enum.Enum):
     """``Status`` of an ECS instance."""
 
@@ -47,6 +50,7 @@ class InstanceStatus(str, enum.Enum):
     Stopped = "Stopped"
 
 
+@stored_as("ecs.DiskCategory")
 class DiskCategory(str, enum.Enum):
     """``Category`` / ``DiskCategory`` of an ECS disk."""
 
@@ -65,6 +69,7 @@ class DiskCategory(str, enum.Enum):
     ephemeral_ssd = "ephemeral_ssd"
 
 
+@stored_as("ecs.PerformanceLevel")
 class PerformanceLevel(str, enum.Enum):
     """``PerformanceLevel`` of an ESSD (``cloud_essd``) disk."""
 
@@ -74,6 +79,7 @@ class PerformanceLevel(str, enum.Enum):
     PL3 = "PL3"
 
 
+@stored_as("ecs.DiskType")
 class DiskType(str, enum.Enum):
     """``Type`` of a disk: the instance's system disk or a data disk."""
 
@@ -81,6 +87,7 @@ class DiskType(str, enum.Enum):
     data = "data"
 
 
+@stored_as("ecs.DiskStatus")
 class DiskStatus(str, enum.Enum):
     """``Status`` of a disk."""
 
@@ -92,6 +99,7 @@ class DiskStatus(str, enum.Enum):
     ReIniting = "ReIniting"
 
 
+@stored_as("ecs.SnapshotStatus")
 class SnapshotStatus(str, enum.Enum):
     """``Status`` of a snapshot."""
 
@@ -100,6 +108,7 @@ class SnapshotStatus(str, enum.Enum):
     failed = "failed"
 
 
+@stored_as("ecs.SnapshotGroupStatus")
 class SnapshotGroupStatus(str, enum.Enum):
     """``Status`` of a snapshot-consistent group."""
 
@@ -108,6 +117,7 @@ class SnapshotGroupStatus(str, enum.Enum):
     failed = "failed"
 
 
+@stored_as("ecs.SnapshotUsage")
 class SnapshotUsage(str, enum.Enum):
     """``Usage`` of a snapshot: whether disks or images were created from it."""
 
@@ -117,6 +127,7 @@ class SnapshotUsage(str, enum.Enum):
     image_disk = "image_disk"
 
 
+@stored_as("ecs.LockStatus")
 class LockStatus(str, enum.Enum):
     """``LockStatus`` of a snapshot lock (compliance mode)."""
 
@@ -188,6 +199,7 @@ PL_MIN_SIZE: dict[PerformanceLevel, int] = {
 GIB = 1024**3
 
 
+@stored_as("ecs.DataKey")
 @attrs.frozen
 class DataKey:
     """A disk's data key, wrapped (encrypted) by a KMS key: the envelope of envelope encryption."""
@@ -198,6 +210,7 @@ class DataKey:
     """The wrapped data key; only KMS can unwrap it."""
 
 
+@stored_as("ecs.Instance")
 @attrs.frozen
 class Instance:
     """An ECS instance (``DescribeInstances`` item)."""
@@ -226,6 +239,7 @@ class Instance:
     """While Pending/Starting/Stopping: the status it is moving to."""
 
 
+@stored_as("ecs.DiskAttachment")
 @attrs.frozen
 class DiskAttachment:
     """One attachment of a disk to an instance (multi-attach disks have several)."""
@@ -236,6 +250,7 @@ class DiskAttachment:
     attached_time: _dt.datetime
 
 
+@stored_as("ecs.Disk")
 @attrs.frozen
 class Disk:
     """An ECS block storage device (``DescribeDisks`` item)."""
@@ -289,6 +304,7 @@ class Disk:
         return self.size * GIB
 
 
+@stored_as("ecs.SnapshotLock")
 @attrs.frozen
 class SnapshotLock:
     """A compliance-mode lock on a snapshot (``LockSnapshot``)."""
@@ -328,6 +344,7 @@ class SnapshotLock:
         return self.status(now) is not LockStatus.expired
 
 
+@stored_as("ecs.Snapshot")
 @attrs.frozen
 class Snapshot:
     """An ECS snapshot (``DescribeSnapshots`` item)."""
@@ -408,6 +425,7 @@ class Snapshot:
         return self.creation_time + _dt.timedelta(days=self.retention_days)
 
 
+@stored_as("ecs.SnapshotLink")
 @attrs.frozen
 class SnapshotLink:
     """An incremental snapshot chain of one disk (``DescribeSnapshotLinks`` item)."""
@@ -438,6 +456,7 @@ class SnapshotLink:
         return len(self.snapshot_ids)
 
 
+@stored_as("ecs.SnapshotGroup")
 @attrs.frozen
 class SnapshotGroup:
     """A snapshot-consistent group (``DescribeSnapshotGroups`` item)."""
@@ -463,6 +482,7 @@ class SnapshotGroup:
         return "100%" if self.status is SnapshotGroupStatus.accomplished else "0%"
 
 
+@stored_as("ecs.ImageDiskMapping")
 @attrs.frozen
 class ImageDiskMapping:
     """One ``DiskDeviceMapping`` of a custom image."""
@@ -474,6 +494,7 @@ class ImageDiskMapping:
     disk_type: DiskType
 
 
+@stored_as("ecs.Image")
 @attrs.frozen
 class Image:
     """A custom image created from snapshots (``DescribeImages`` item)."""

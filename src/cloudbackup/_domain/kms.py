@@ -8,9 +8,12 @@ from typing import ClassVar
 
 import attrs
 
+from .._typenames import stored_as
+
 __all__ = ["Alias", "KeySpec", "KeyState", "KeyUsage", "KmsKey"]
 
 
+@stored_as("kms.KeySpec")
 class KeySpec(str, enum.Enum):
     """``KeySpec`` of a KMS key. Only the symmetric ones can encrypt disks and snapshots."""
 
@@ -27,6 +30,7 @@ class KeySpec(str, enum.Enum):
         return self in (KeySpec.Aliyun_AES_256, KeySpec.Aliyun_SM4)
 
 
+@stored_as("kms.KeyUsage")
 class KeyUsage(str, enum.Enum):
     """``KeyUsage`` of a KMS key."""
 
@@ -34,6 +38,7 @@ class KeyUsage(str, enum.Enum):
     SIGN_VERIFY = "SIGN/VERIFY"
 
 
+@stored_as("kms.KeyState")
 class KeyState(str, enum.Enum):
     """``KeyState`` of a KMS key."""
 
@@ -43,6 +48,7 @@ class KeyState(str, enum.Enum):
     PendingImport = "PendingImport"
 
 
+@stored_as("kms.KmsKey")
 @attrs.frozen
 class KmsKey:
     """A KMS key (``DescribeKey`` ``KeyMetadata``)."""
@@ -71,6 +77,7 @@ class KmsKey:
     """Key material (deterministic: this is a simulator, not a vault)."""
 
 
+@stored_as("kms.Alias")
 @attrs.frozen
 class Alias:
     """A KMS alias (``ListAliases`` item)."""

@@ -156,3 +156,14 @@ def unit_of_work(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def consistent_read(method: F) -> F:
+    """Run a read-only service method on one committed state of the backend."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._world.store.reading():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -77,7 +77,7 @@ from ..errors import (
     UnsupportedOperationError,
 )
 from . import _crypto
-from ._base import RegionalService, unit_of_work
+from ._base import RegionalService, consistent_read, unit_of_work
 
 __all__ = ["TIMER_HANDLERS", "EcsService"]
 
@@ -1063,6 +1063,7 @@ class EcsService(RegionalService):
             length=len(payload),
         )
 
+    @consistent_read
     def read_disk(self, disk_id: str, offset: int, length: int) -> bytes:
         """Read ``length`` bytes at ``offset`` of a disk, as its instance's guest OS would.
 

@@ -1,9 +1,9 @@
 """The storage backend contract: one check that every :class:`StorageBackend` must pass.
 
 :func:`check_storage_backend` runs deterministic checks of each rule of the protocol, then a
-Hypothesis state machine that drives random sequences of units of work against the backend and
-a plain dictionary model, comparing the two after every step. A backend author runs it from a
-test::
+Hypothesis state machine that drives random sequences of units of work (with nested savepoints)
+against the backend and a plain dictionary model, comparing the two after every step. A backend
+author runs it from a test::
 
     def test_my_backend_keeps_the_contract(tmp_path):
         paths = (tmp_path / f"{n}.db" for n in itertools.count())
@@ -33,6 +33,7 @@ from hypothesis.stateful import (
 )
 
 from .._backends._protocol import StorageBackend, clear_partition, count, get_many
+from .._typenames import stored_as
 from ..errors import StorageBackendError
 
 __all__ = ["check_storage_backend"]
@@ -47,6 +48,7 @@ _CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 # -- record values the checks store: nested frozen attrs, enums, datetimes ----------------
+@stored_as("contract.Tier")
 class _Tier(str, enum.Enum):
     """A storage tier: a ``(str, Enum)`` like the real API's enum values."""
 
@@ -54,6 +56,7 @@ class _Tier(str, enum.Enum):
     ARCHIVE = "Archive"
 
 
+@stored_as("contract.Extent")
 @attrs.frozen
 class _Extent:
     """A byte range of a volume."""
@@ -64,6 +67,7 @@ class _Extent:
     """Number of bytes."""
 
 
+@stored_as("contract.Volume")
 @attrs.frozen
 class _Volume:
     """A record shaped like the library's own: nested values, hidden and derived fields."""
@@ -381,6 +385,91 @@ def _check_nested_begin_refused(backend: StorageBackend) -> None:
     _expect([("a", 1), ("b", 2)], list(backend.scan(kind, partition)), "after the commit")
 
 
+def _check_savepoint_rollback_restores(backend: StorageBackend) -> None:
+    """rollback_to undoes exactly the writes since its savepoint; the unit goes on and commits."""
+    before = _baseline(backend)
+    (first, *rest), digests = list(before[0]), list(before[1])
+    backend.begin()
+    backend.put(*first, "kept")
+    backend.put_blob(_digest(b"kept"), b"kept")
+    backend.savepoint()
+    backend.put(*first, "undone")
+    backend.delete(*rest[0])
+    backend.put(_KINDS[0], "new-partition", "new", _SAMPLE_VALUES[0])
+    backend.put_blob(_digest(b"undone"), b"undone")
+    backend.delete_blob(digests[0])
+    backend.delete_blob(_digest(b"kept"))
+    clear_partition(backend, *rest[2][:2])
+    _expect("undone", backend.get(*first), "get of a record replaced inside the savepoint")
+    backend.rollback_to()
+    _expect("kept", backend.get(*first), "get after rollback_to of a record put before it")
+    _expect(before[0][rest[0]], backend.get(*rest[0]), "a record deleted in the savepoint")
+    _expect([], list(backend.scan(_KINDS[0], "new-partition")), "a partition made in it")
+    _expect(None, backend.get_blob(_digest(b"undone")), "a blob put in the savepoint")
+    _expect(b"kept", backend.get_blob(_digest(b"kept")), "a blob deleted in the savepoint")
+    _expect(before[1][digests[0]], backend.get_blob(digests[0]), "a committed blob deleted in it")
+    _expect_refused(backend.rollback_to, "rollback_to with no savepoint open")
+    _expect_refused(backend.release, "release with no savepoint open")
+    backend.commit()
+    records, blobs = before
+    expected = (
+        {**records, first: "kept"},
+        {**blobs, _digest(b"kept"): b"kept"},
+    )
+    _expect_dump(expected, backend, "after the commit that followed rollback_to")
+
+
+def _check_savepoints_nest(backend: StorageBackend) -> None:
+    """A released savepoint joins the enclosing one: rolling that back undoes both."""
+    kind, partition = _KINDS[0], _PARTITIONS[1]
+    _expect_refused(backend.savepoint, "savepoint outside a unit of work")
+    backend.begin()
+    backend.put(kind, partition, "a", 1)
+    backend.savepoint()
+    backend.put(kind, partition, "b", 2)
+    backend.put(kind, partition, "a", 10)  # written in both savepoints: undo keeps the oldest
+    backend.put_blob(_digest(b"nested"), b"nested")
+    backend.savepoint()
+    backend.put(kind, partition, "c", 3)
+    backend.delete(kind, partition, "a")
+    backend.delete_blob(_digest(b"nested"))
+    backend.release()
+    _expect([("b", 2), ("c", 3)], list(backend.scan(kind, partition)), "after release")
+    backend.rollback_to()
+    _expect([("a", 1)], list(backend.scan(kind, partition)), "after the outer rollback_to")
+    _expect(None, backend.get_blob(_digest(b"nested")), "a blob put then deleted in savepoints")
+    _expect((0, 0), backend.blob_stats(), "blob_stats after the outer rollback_to")
+    backend.savepoint()
+    backend.put(kind, partition, "d", 4)
+    backend.savepoint()  # left open: commit closes it with the unit
+    backend.put(kind, partition, "e", 5)
+    backend.commit()
+    _expect([("a", 1), ("d", 4), ("e", 5)], list(backend.scan(kind, partition)), "after commit")
+    backend.begin()
+    backend.savepoint()
+    backend.put(kind, partition, "f", 6)
+    backend.rollback()  # rollback closes open savepoints and undoes everything
+    _expect([("a", 1), ("d", 4), ("e", 5)], list(backend.scan(kind, partition)), "after rollback")
+    _expect_refused(backend.release, "release after the unit ended")
+
+
+def _check_unencodable_addresses_hold_nothing(backend: StorageBackend) -> None:
+    """An address with a lone surrogate holds nothing: reads find nothing, put is refused."""
+    kind, partition, bad = _KINDS[0], _PARTITIONS[1], "s-\ud800"
+    backend.begin()
+    backend.put(kind, partition, "a", 1)
+    _expect_refused(lambda: backend.put(kind, partition, bad, 1), "put at a lone surrogate key")
+    _expect_refused(lambda: backend.put(kind, bad, "a", 1), "put at a lone surrogate partition")
+    backend.delete(kind, partition, bad)
+    clear_partition(backend, kind, bad)
+    backend.commit()
+    _expect(None, backend.get(kind, partition, bad), "get of a lone surrogate key")
+    _expect([], list(backend.scan(kind, bad)), "scan of a lone surrogate partition")
+    _expect(0, count(backend, kind, bad), "count of a lone surrogate partition")
+    _expect({"a": 1}, get_many(backend, kind, partition, ["a", bad]), "get_many with one")
+    _expect([("a", 1)], list(backend.scan(kind, partition)), "the partition afterwards")
+
+
 def _check_none_refused(backend: StorageBackend) -> None:
     """put of None raises, changes nothing, and the unit of work can still commit."""
     kind, partition = _KINDS[0], _PARTITIONS[0]
@@ -531,6 +620,9 @@ _UNIT_CHECKS: tuple[Callable[[StorageBackend], None], ...] = (
     _check_commit_keeps,
     _check_writes_need_a_unit,
     _check_nested_begin_refused,
+    _check_savepoint_rollback_restores,
+    _check_savepoints_nest,
+    _check_unencodable_addresses_hold_nothing,
     _check_none_refused,
     _check_blobs,
     _check_delete_missing_is_a_no_op,
@@ -588,6 +680,8 @@ class _BackendMachine(RuleBasedStateMachine):
         self.seen_addresses: set[_Address] = set()
         self.seen_digests: set[bytes] = set()
         self.in_unit = False
+        # The model's state when each open savepoint was taken, innermost last.
+        self.savepoints: list[tuple[dict[_Address, object], dict[bytes, bytes]]] = []
 
     # -- units of work -----------------------------------------------------------------------
     @precondition(lambda self: not self.in_unit)
@@ -609,6 +703,7 @@ class _BackendMachine(RuleBasedStateMachine):
         """Commit: the model's working state becomes its committed state."""
         self.backend.commit()
         self.in_unit = False
+        self.savepoints.clear()
         self.committed = dict(self.records)
         self.committed_blobs = dict(self.blobs)
 
@@ -618,8 +713,44 @@ class _BackendMachine(RuleBasedStateMachine):
         """Roll back: the model's working state returns to its committed state."""
         self.backend.rollback()
         self.in_unit = False
+        self.savepoints.clear()
         self.records = dict(self.committed)
         self.blobs = dict(self.committed_blobs)
+
+    @precondition(lambda self: self.in_unit)
+    @rule()
+    def savepoint(self) -> None:
+        """Open a savepoint: the model remembers its working state."""
+        self.backend.savepoint()
+        self.savepoints.append((dict(self.records), dict(self.blobs)))
+
+    @precondition(lambda self: self.in_unit)
+    @rule()
+    def release(self) -> None:
+        """Release the innermost savepoint (refused when none is open): its writes stay."""
+        if not self.savepoints:
+            _expect_refused(self.backend.release, "release with no savepoint open")
+            return
+        self.backend.release()
+        self.savepoints.pop()
+
+    @precondition(lambda self: self.in_unit)
+    @rule()
+    def rollback_to(self) -> None:
+        """Roll back to the innermost savepoint (refused when none is open)."""
+        if not self.savepoints:
+            _expect_refused(self.backend.rollback_to, "rollback_to with no savepoint open")
+            return
+        self.backend.rollback_to()
+        self.records, self.blobs = self.savepoints.pop()
+
+    @precondition(lambda self: not self.in_unit)
+    @rule()
+    def savepoint_without_a_unit(self) -> None:
+        """savepoint, release and rollback_to outside a unit of work are refused."""
+        _expect_refused(self.backend.savepoint, "savepoint outside a unit of work")
+        _expect_refused(self.backend.release, "release outside a unit of work")
+        _expect_refused(self.backend.rollback_to, "rollback_to outside a unit of work")
 
     @precondition(lambda self: not self.in_unit)
     @rule()
@@ -758,12 +889,14 @@ def check_storage_backend(
 
     Runs deterministic checks of every rule of the protocol (reads and writes, scan order,
     partitions, blobs and their statistics, commit, rollback restoring exactly, writes outside a
-    unit of work, nested ``begin``, ``None`` values, ``close``, and the optional ``get_many``,
-    ``count`` and ``clear_partition`` through the protocol's helpers), then a Hypothesis state
-    machine that runs random units of work against a backend and a dictionary model and compares
-    them after every step. Stored values include nested frozen ``attrs`` instances, enums,
-    datetimes, timedeltas, bytes, tuples, frozensets and dicts, so a serialising backend's codec
-    is exercised too.
+    unit of work, nested ``begin``, savepoints (``savepoint``, ``release``, ``rollback_to``,
+    nested, and closed by ``commit``/``rollback``), ``None`` values, addresses holding a lone
+    surrogate (absent, and refused by ``put``), ``close``, and the optional
+    ``get_many``, ``count`` and ``clear_partition`` through the protocol's helpers), then a
+    Hypothesis state machine that runs random units of work and savepoints against a backend
+    and a dictionary model and compares them after every step. Stored values include nested
+    frozen ``attrs`` instances, enums, datetimes, timedeltas, bytes, tuples, frozensets and
+    dicts, so a serialising backend's codec is exercised too.
 
     Args:
         factory: Returns a new, empty, open backend on every call. The check closes each one.
@@ -792,7 +925,7 @@ def check_storage_backend(
     options: dict[str, Any] = {}
     if derandomize:
         options["database"] = None
-    run_state_machine_as_test(
+    run_state_machine_as_test(  # type: ignore[no-untyped-call,unused-ignore]
         _Run,
         settings=settings(
             max_examples=max_examples,
