@@ -53,7 +53,7 @@ def run_demo(echo: Callable[[str], None] = print, *, seed: int = 0) -> bool:
         f"{wal.disk_id} ({wal.size} GiB)."
     )
     cloud.advance(_dt.timedelta(minutes=1))
-    status = ecs.describe_instance(instance_id).status.value
+    status = ecs.describe_instance_attribute(instance_id).status.value
     say(f"Advanced virtual time 1 minute: instance is {status}.")
 
     orders_v1 = b"order 1001: 3 widgets\n" * 2000
@@ -78,9 +78,8 @@ def run_demo(echo: Callable[[str], None] = print, *, seed: int = 0) -> bool:
 
     ecs.stop_instance(instance_id)
     cloud.advance(_dt.timedelta(minutes=1))
-    say(
-        f"Stopped the instance for the rollback: {ecs.describe_instance(instance_id).status.value}."
-    )
+    status = ecs.describe_instance_attribute(instance_id).status.value
+    say(f"Stopped the instance for the rollback: {status}.")
 
     pairs = [
         ResetDiskSpec(disk_id=ecs.describe_snapshot(s).source_disk_id, snapshot_id=s)

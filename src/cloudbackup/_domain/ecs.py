@@ -14,6 +14,8 @@ import attrs
 
 __all__ = [
     "CATEGORY_SPECS",
+    "DATA_DEVICES",
+    "SYSTEM_DEVICE",
     "CategorySpec",
     "DataKey",
     "Disk",
@@ -186,6 +188,11 @@ PL_MIN_SIZE: dict[PerformanceLevel, int] = {
 }
 
 GIB = 1024**3
+
+SYSTEM_DEVICE = "/dev/xvda"
+"""The device name of an instance's system disk."""
+DATA_DEVICES = tuple(f"/dev/xvd{c}" for c in "bcdefghijklmnopqrstuvwxyz")
+"""The device names data disks get, in order; there are 25, so no instance has more."""
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ import attrs
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .. import _validate as v
+from .._blocks import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS, BlockMaps
 from .._domain.ecs import (
     CATEGORY_SPECS,
     PL_MIN_SIZE,
@@ -65,32 +66,36 @@ from .._events import (
     SnapshotModified,
     SnapshotUnlocked,
 )
-from .._regions import require_zone
-from .._store import ZERO
+from .._regions import Region, require_zone
+from .._repository import Index, Repository
+from .._world import Scope, ServiceSpec, World, register_service
 from ..errors import (
     DependencyViolationError,
     IncorrectStatusError,
     InvalidParameterError,
     OperationDeniedError,
     QuotaExceededError,
-    ResourceNotFoundError,
     UnsupportedOperationError,
 )
 from . import _crypto
 from ._base import RegionalService, unit_of_work
+from ._interfaces import KEY_RING, KeyRing
 
-__all__ = ["TIMER_HANDLERS", "EcsService"]
+__all__ = [
+    "DISK_BLOCKS",
+    "DISK_DIRTY",
+    "ATTACHED_TO",
+    "INSTANCE_DISKS",
+    "SNAPSHOT_BLOCKS",
+    "SPEC",
+    "TIMER_HANDLERS",
+    "EcsService",
+]
 
-# Raw record kinds of the block maps. Keys are block indexes as 12 hex digits, so that key
-# order is block order.
-DISK_BLOCKS = "ecs.disk_blocks"
-"""partition = disk id: the disk's current contents, block index -> digest."""
-DISK_DIRTY = "ecs.disk_dirty"
-"""partition = disk id: blocks changed since the disk's latest snapshot."""
-SNAPSHOT_BLOCKS = "ecs.snapshot_blocks"
-"""partition = snapshot id: the snapshot's delta against the previous snapshot of its chain."""
 INSTANCE_DISKS = "ecs.instance_disks"
 """partition = instance id: the disks attached to it (an index of ``Disk.attachments``)."""
+ATTACHED_TO: Index[Disk] = Index(INSTANCE_DISKS, lambda d: (a.instance_id for a in d.attachments))
+"""The index of which disks each instance has, kept by the disk repository."""
 
 R = TypeVar("R")
 
@@ -103,14 +108,6 @@ _DATA_DEVICES = tuple(f"/dev/xvd{c}" for c in "bcdefghijklmnopqrstuvwxyz")
 _SYSTEM_DEVICE = "/dev/xvda"
 
 
-def _bkey(index: int) -> str:
-    return f"{index:012x}"
-
-
-def _bindex(key: str) -> int:
-    return int(key, 16)
-
-
 class EcsService(RegionalService):
     """Elastic Compute Service of one region: ``cloud.ecs("cn-hangzhou")``.
 
@@ -119,6 +116,65 @@ class EcsService(RegionalService):
     ``write_disk`` and ``read_disk`` have no real API counterpart: they are what a guest does
     to its block device.
     """
+
+    def __init__(self, world: World, region: Region) -> None:
+        super().__init__(world, region)
+        self._maps = BlockMaps(world.store, world.blocks)
+        store, region_id = world.store, region.region_id
+        self._instances = Repository(
+            store,
+            Instance,
+            region_id,
+            id_of=lambda i: i.instance_id,
+            not_found="InvalidInstanceId.NotFound",
+            noun="instance",
+        )
+        self._disks = Repository(
+            store,
+            Disk,
+            region_id,
+            id_of=lambda d: d.disk_id,
+            not_found="InvalidDiskId.NotFound",
+            noun="disk",
+            indexes=(ATTACHED_TO,),
+        )
+        self._snapshots = Repository(
+            store,
+            Snapshot,
+            region_id,
+            id_of=lambda s: s.snapshot_id,
+            not_found="InvalidSnapshotId.NotFound",
+            noun="snapshot",
+        )
+        self._links = Repository(
+            store,
+            SnapshotLink,
+            region_id,
+            id_of=lambda link: link.snapshot_link_id,
+            not_found="InvalidSnapshotLinkId.NotFound",
+            noun="snapshot chain",
+        )
+        self._groups = Repository(
+            store,
+            SnapshotGroup,
+            region_id,
+            id_of=lambda g: g.snapshot_group_id,
+            not_found="InvalidSnapshotGroup.NotFound",
+            noun="snapshot-consistent group",
+        )
+        self._images = Repository(
+            store,
+            Image,
+            region_id,
+            id_of=lambda i: i.image_id,
+            not_found="InvalidImageId.NotFound",
+            noun="image",
+        )
+
+    @property
+    def _key_ring(self) -> KeyRing:
+        """The region's key ring (offered by KMS): the only way ECS reaches KMS."""
+        return self._world.provider(KEY_RING, self.region)
 
     # ================================================================================
     # Instances
@@ -268,7 +324,7 @@ class EcsService(RegionalService):
             description=description,
             transition_target=InstanceStatus.Running if start else InstanceStatus.Stopped,
         )
-        world.store.put(Instance, self.region_id, instance_id, instance)
+        self._instances.put(instance)
         world.events._emit(
             InstanceCreated,
             time=now,
@@ -321,9 +377,12 @@ class EcsService(RegionalService):
 
         The instance needs a system disk: one whose system disk was detached cannot boot.
         """
-        instance = self._instance(instance_id)
+        instance = self._instances.get(instance_id)
         self._require_instance_status(instance, InstanceStatus.Stopped)
-        if not any(d.type is DiskType.system for d in self._instance_disks(instance.instance_id)):
+        if not any(
+            d.type is DiskType.system
+            for d in self._disks.members(ATTACHED_TO, instance.instance_id)
+        ):
             raise IncorrectStatusError(
                 f"Instance {instance.instance_id} has no system disk attached.",
                 code="InvalidOperation.NoSystemDisk",
@@ -340,7 +399,7 @@ class EcsService(RegionalService):
     @unit_of_work
     def stop_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
         """``StopInstance``: ``Running`` → ``Stopping`` → ``Stopped``."""
-        instance = self._instance(instance_id)
+        instance = self._instances.get(instance_id)
         v.boolean("ForceStop", force_stop)
         self._require_instance_status(instance, InstanceStatus.Running)
         self._transition(
@@ -353,7 +412,7 @@ class EcsService(RegionalService):
     @unit_of_work
     def reboot_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
         """``RebootInstance``: ``Running`` → ``Starting`` → ``Running``."""
-        instance = self._instance(instance_id)
+        instance = self._instances.get(instance_id)
         v.boolean("ForceStop", force_stop)
         self._require_instance_status(instance, InstanceStatus.Running)
         timings = self._world.timings
@@ -372,7 +431,7 @@ class EcsService(RegionalService):
         ``delete_with_instance`` are released with it, the others are detached and stay as
         ``Available`` disks. Manual snapshots always survive the release.
         """
-        instance = self._instance(instance_id)
+        instance = self._instances.get(instance_id)
         v.boolean("Force", force)
         allowed = (
             (InstanceStatus.Stopped, InstanceStatus.Running) if force else (InstanceStatus.Stopped,)
@@ -380,7 +439,7 @@ class EcsService(RegionalService):
         self._require_instance_status(instance, *allowed)
         world = self._world
         deleted: list[str] = []
-        for disk in self._instance_disks(instance_id):
+        for disk in self._disks.members(ATTACHED_TO, instance_id):
             shared_elsewhere = any(a.instance_id != instance_id for a in disk.attachments)
             local = CATEGORY_SPECS[disk.category].local  # lives and dies with its instance
             if (disk.delete_with_instance or local) and not shared_elsewhere:
@@ -388,7 +447,7 @@ class EcsService(RegionalService):
                 deleted.append(disk.disk_id)
             else:
                 self._detach(disk, instance_id)
-        world.store.delete(Instance, self.region_id, instance_id)
+        self._instances.delete(instance)
         world.engine.cancel_for(_ACTION_INSTANCE, self.region_id, instance_id)
         world.events._emit(
             InstanceDeleted,
@@ -417,16 +476,16 @@ class EcsService(RegionalService):
         wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
         found = [
             i
-            for i in self._candidates(Instance, ids)
+            for i in self._instances.named_or_all(ids)
             if (zone_id is None or i.zone_id == zone_id)
             and (wanted is None or i.status is wanted)
             and (instance_name is None or i.instance_name == instance_name)
         ]
         return paginate(found, number, size)
 
-    def describe_instance(self, instance_id: str) -> Instance:
-        """One instance by id (``DescribeInstanceAttribute``)."""
-        return self._instance(instance_id)
+    def describe_instance_attribute(self, instance_id: str) -> Instance:
+        """``DescribeInstanceAttribute``: one instance by id (``InvalidInstanceId.NotFound``)."""
+        return self._instances.get(instance_id)
 
     # ================================================================================
     # Disks
@@ -540,7 +599,7 @@ class EcsService(RegionalService):
             )
         snapshot: Snapshot | None = None
         if snapshot_id is not None:
-            snapshot = self._snapshot(snapshot_id)
+            snapshot = self._snapshots.get(snapshot_id)
             if not spec.from_snapshot:
                 raise InvalidParameterError(
                     f"A {category.value} disk cannot be created from a snapshot.",
@@ -600,17 +659,17 @@ class EcsService(RegionalService):
         if is_encrypted:
             if kms_key_id is None and snapshot is not None and snapshot.data_key is not None:
                 kms_key_id = snapshot.data_key.kms_key_id
-            key = world.kms(self.region)._key_for_ecs(kms_key_id)  # type: ignore[arg-type]
+            key_id = self._key_ring.key_for_encryption(kms_key_id)  # type: ignore[arg-type]
             if (
                 snapshot is not None
                 and snapshot.data_key is not None
-                and snapshot.data_key.kms_key_id == key.key_id
+                and snapshot.data_key.kms_key_id == key_id
             ):
                 data_key = snapshot.data_key  # same key: share the envelope and the blocks
             else:
                 data_key = DataKey(
-                    key.key_id,
-                    world.kms(self.region)._seal_data_key(key, world.ids.new_key_material(32)),
+                    key_id,
+                    self._key_ring.wrap_data_key(key_id, world.ids.new_key_material(32)),
                 )
 
         now = world.now()
@@ -640,10 +699,10 @@ class EcsService(RegionalService):
             ever_attached=attach is not None,
             data_key=data_key,
         )
-        self._put_disk(disk)
+        self._disks.put(disk)
         if snapshot is not None:
             self._fill_from_snapshot(disk, snapshot)
-            self._put_snapshot(attrs.evolve(snapshot, disk_refs=snapshot.disk_refs + 1))
+            self._snapshots.put(attrs.evolve(snapshot, disk_refs=snapshot.disk_refs + 1))
         world.events._emit(
             DiskCreated,
             time=now,
@@ -678,8 +737,8 @@ class EcsService(RegionalService):
         The instance must be ``Running`` or ``Stopped`` and in the disk's zone, with fewer than
         16 data disks.
         """
-        disk = self._disk(disk_id)
-        instance = self._instance(instance_id)
+        disk = self._disks.get(disk_id)
+        instance = self._instances.get(instance_id)
         self._require_instance_status(instance, InstanceStatus.Running, InstanceStatus.Stopped)
         dwi = (
             disk.delete_with_instance
@@ -718,11 +777,13 @@ class EcsService(RegionalService):
                 recommend="Detach it from another instance first.",
             )
         if disk.data_key is not None:
-            self._world.kms(self.region)._key_for_ecs(disk.data_key.kms_key_id)
+            self._key_ring.check_usable(disk.data_key.kms_key_id)
         if disk.type is DiskType.system:
             # A system disk goes back only onto a stopped instance without one.
             self._require_instance_status(instance, InstanceStatus.Stopped)
-            if any(d.type is DiskType.system for d in self._instance_disks(instance_id)):
+            if any(
+                d.type is DiskType.system for d in self._disks.members(ATTACHED_TO, instance_id)
+            ):
                 raise IncorrectStatusError(
                     f"Instance {instance_id} already has a system disk.",
                     code="InvalidOperation.SystemDiskExists",
@@ -733,7 +794,7 @@ class EcsService(RegionalService):
         else:
             used = {
                 a.device
-                for d in self._instance_disks(instance_id)
+                for d in self._disks.members(ATTACHED_TO, instance_id)
                 for a in d.attachments
                 if a.instance_id == instance_id and d.type is DiskType.data
             }
@@ -747,7 +808,7 @@ class EcsService(RegionalService):
                 )
             device = next(d for d in _DATA_DEVICES if d not in used)
         now = self._world.now()
-        self._put_disk(
+        self._disks.put(
             attrs.evolve(
                 disk,
                 attachments=(*disk.attachments, DiskAttachment(instance_id, device, now)),
@@ -774,8 +835,8 @@ class EcsService(RegionalService):
         Data disks detach from a ``Running`` or ``Stopped`` instance; a system disk only from a
         ``Stopped`` one. Local disks cannot be detached.
         """
-        disk = self._disk(disk_id)
-        instance = self._instance(instance_id)
+        disk = self._disks.get(disk_id)
+        instance = self._instances.get(instance_id)
         if delete_with_instance is not None:
             disk = attrs.evolve(
                 disk, delete_with_instance=v.boolean("DeleteWithInstance", delete_with_instance)
@@ -803,7 +864,7 @@ class EcsService(RegionalService):
     def _detach(self, disk: Disk, instance_id: str) -> None:
         now = self._world.now()
         remaining = tuple(a for a in disk.attachments if a.instance_id != instance_id)
-        self._put_disk(
+        self._disks.put(
             attrs.evolve(
                 disk,
                 attachments=remaining,
@@ -825,7 +886,7 @@ class EcsService(RegionalService):
 
         Its manual snapshots survive; a snapshot of it still ``progressing`` is deleted.
         """
-        disk = self._disk(disk_id)
+        disk = self._disks.get(disk_id)
         if disk.status is not DiskStatus.Available:
             raise IncorrectStatusError(
                 f"Disk {disk.disk_id} is {disk.status.value}; only Available disks can be deleted.",
@@ -842,20 +903,14 @@ class EcsService(RegionalService):
             if snapshot.status is SnapshotStatus.progressing and not locked:
                 # A locked one survives: its data was captured when it was created.
                 self._remove_snapshot(snapshot, reason="disk_released")
-        for _, digest in world.store.raw_scan(DISK_BLOCKS, disk.disk_id):
-            assert isinstance(digest, bytes)
-            world.blocks.decref(digest)
-        world.store.raw_clear(DISK_BLOCKS, disk.disk_id)
-        world.store.raw_clear(DISK_DIRTY, disk.disk_id)
+        self._maps.release(disk.disk_id)
         if disk.source_snapshot_id is not None:
-            source = world.store.get(Snapshot, self.region_id, disk.source_snapshot_id)
+            source = self._snapshots.find(disk.source_snapshot_id)
             if source is not None:
                 source = attrs.evolve(source, disk_refs=source.disk_refs - 1)
-                self._put_snapshot(source)
+                self._snapshots.put(source)
                 self._expire_if_due(source)
-        for attachment in disk.attachments:
-            world.store.raw_delete(INSTANCE_DISKS, attachment.instance_id, disk.disk_id)
-        world.store.delete(Disk, self.region_id, disk.disk_id)
+        self._disks.delete(disk)
         world.events._emit(
             DiskDeleted, time=world.now(), region_id=self.region_id, disk_id=disk.disk_id
         )
@@ -863,7 +918,7 @@ class EcsService(RegionalService):
     @unit_of_work
     def resize_disk(self, *, disk_id: str, new_size: int, type: str = "offline") -> None:
         """``ResizeDisk``: grow a disk (never shrink) within its category's maximum."""
-        disk = self._disk(disk_id)
+        disk = self._disks.get(disk_id)
         v.choice("Type", type, ("offline", "online"))
         spec = CATEGORY_SPECS[disk.category]
         if spec.local:
@@ -883,7 +938,7 @@ class EcsService(RegionalService):
                 ids=(disk.disk_id,),
                 recommend=f"Pass a size above {disk.size} GiB.",
             )
-        self._put_disk(attrs.evolve(disk, size=size))
+        self._disks.put(attrs.evolve(disk, size=size))
         self._world.events._emit(
             DiskResized,
             time=self._world.now(),
@@ -903,7 +958,7 @@ class EcsService(RegionalService):
         delete_with_instance: bool | None = None,
     ) -> None:
         """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance``."""
-        disk = self._disk(disk_id)
+        disk = self._disks.get(disk_id)
         changes: dict[str, Any] = {}
         if disk_name is not None:
             changes["disk_name"] = v.name_text(
@@ -923,7 +978,7 @@ class EcsService(RegionalService):
                 recommend="Pass disk_name, description or delete_with_instance.",
             )
         updated = attrs.evolve(disk, **changes)
-        self._put_disk(updated)
+        self._disks.put(updated)
         self._world.events._emit(
             DiskModified,
             time=self._world.now(),
@@ -965,9 +1020,11 @@ class EcsService(RegionalService):
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
         if ids or instance_id is None:
-            candidates = self._candidates(Disk, ids)
+            candidates = self._disks.named_or_all(ids)
         else:  # one instance's disks, through the attachment index
-            candidates = sorted(self._instance_disks(instance_id), key=lambda d: d.disk_id)
+            candidates = sorted(
+                self._disks.members(ATTACHED_TO, instance_id), key=lambda d: d.disk_id
+            )
         found = [
             d
             for d in candidates
@@ -982,8 +1039,12 @@ class EcsService(RegionalService):
         return paginate(found, number, size)
 
     def describe_disk(self, disk_id: str) -> Disk:
-        """One disk by id."""
-        return self._disk(disk_id)
+        """Helper (no real action): one disk by id, or ``InvalidDiskId.NotFound``.
+
+        The real API reads one disk with ``describe_disks(disk_ids=[disk_id])``, which answers
+        an empty page for a missing id; this helper raises instead.
+        """
+        return self._disks.get(disk_id)
 
     # ================================================================================
     # The guest's data plane (no real API): bytes on the disk
@@ -996,7 +1057,7 @@ class EcsService(RegionalService):
         (disks are sparse). Encrypted disks store only AES-GCM ciphertext, and writing needs
         their KMS key to be ``Enabled``.
         """
-        disk = self._disk(disk_id)
+        disk = self._disks.get(disk_id)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InvalidParameterError(
                 f"data must be bytes, not {type(data).__name__}.",
@@ -1009,51 +1070,9 @@ class EcsService(RegionalService):
         if not payload:
             return
         world = self._world
-        bs = world.blocks.block_size
-        cipher = self._data_cipher(disk)
-        first, last = offset // bs, (offset + len(payload) - 1) // bs
-        keys = [_bkey(i) for i in range(first, last + 1)]
-        current = world.store.raw_get_many(DISK_BLOCKS, disk.disk_id, keys)
-        nonces = world.ids.new_nonces(len(keys)) if cipher is not None else []
-        zero = world.blocks.zero_block
-        for n, index in enumerate(range(first, last + 1)):
-            key = keys[n]
-            start = index * bs
-            lo = max(offset, start) - start
-            hi = min(offset + len(payload), start + bs) - start
-            piece = payload[start + lo - offset : start + hi - offset]
-            old = current.get(key, ZERO)
-            assert isinstance(old, bytes)
-            old_plain: bytes | None = None
-            block: bytes | bytearray
-            if lo == 0 and hi == bs:
-                block = piece
-            else:
-                old_plain = self._plain_block(old, cipher, index)
-                block = bytearray(old_plain)  # one copy, spliced in place
-                block[lo:hi] = piece
-            # Only a block whose new piece is all zeros can have become all zeros.
-            if piece.count(0) == len(piece) and block == zero:
-                new = ZERO
-            elif cipher is not None:
-                if old != ZERO:
-                    if old_plain is None:
-                        old_plain = self._plain_block(old, cipher, index)
-                    if old_plain == block:
-                        continue
-                sealed = _crypto.encrypt_block(cipher, nonces[n], bytes(block), index)
-                new = world.blocks.intern(sealed)
-            else:
-                new = world.blocks.intern(bytes(block))
-            if new == old:
-                world.blocks.decref(new)
-                continue
-            if new == ZERO:
-                world.store.raw_delete(DISK_BLOCKS, disk.disk_id, key)
-            else:
-                world.store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)
-            world.blocks.decref(old)
-            world.store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
+        self._maps.write(
+            disk.disk_id, offset, payload, self._data_cipher(disk), world.ids.new_nonces
+        )
         world.events._emit(
             DiskWritten,
             time=world.now(),
@@ -1069,7 +1088,7 @@ class EcsService(RegionalService):
         The disk must be attached to a ``Running`` instance; unwritten space reads as zeros.
         It writes nothing, so it opens no unit of work and never waits for a writer.
         """
-        disk = self._disk(disk_id)
+        disk = self._disks.get(disk_id)
         self._check_range(disk, offset, length)
         self._require_guest_io(disk)
         if length == 0:
@@ -1078,24 +1097,7 @@ class EcsService(RegionalService):
         return self._read_blocks(disk.disk_id, offset, length, cipher)
 
     def _read_blocks(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
-        world = self._world
-        bs = world.blocks.block_size
-        first, last = offset // bs, (offset + length - 1) // bs
-        keys = [_bkey(i) for i in range(first, last + 1)]
-        found = world.store.raw_get_many(DISK_BLOCKS, disk_id, keys)
-        zero = world.blocks.zero_block
-        parts: list[bytes] = []
-        for index, key in enumerate(keys, start=first):
-            digest = found.get(key)
-            if digest is None:
-                parts.append(zero)
-            else:
-                assert isinstance(digest, bytes)
-                parts.append(self._plain_block(digest, cipher, index))
-        head = offset - first * bs
-        if head == 0 and len(parts) * bs == length:
-            return b"".join(parts)
-        return b"".join(parts)[head : head + length]
+        return self._maps.read(disk_id, offset, length, cipher)
 
     def _check_range(self, disk: Disk, offset: object, length: object) -> None:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
@@ -1131,7 +1133,7 @@ class EcsService(RegionalService):
                 recommend="Attach the disk to an instance and start the instance.",
             )
         for attachment in disk.attachments:
-            instance = self._world.store.get(Instance, self.region_id, attachment.instance_id)
+            instance = self._instances.find(attachment.instance_id)
             if instance is not None and instance.status is InstanceStatus.Running:
                 return
         raise IncorrectStatusError(
@@ -1145,14 +1147,11 @@ class EcsService(RegionalService):
         key = disk.data_key
         if key is None:
             return None
-        plaintext = self._world.kms(self.region)._open_data_key(key.kms_key_id, key.ciphertext_blob)
+        plaintext = self._key_ring.unwrap_data_key(key.kms_key_id, key.ciphertext_blob)
         return AESGCM(plaintext)
 
     def _plain_block(self, digest: bytes, cipher: AESGCM | None, index: int) -> bytes:
-        stored = self._world.blocks.load(digest)
-        if digest == ZERO or cipher is None:
-            return stored
-        return _crypto.decrypt_block(cipher, stored, index)
+        return self._maps.plain(digest, cipher, index)
 
     # ================================================================================
     # Snapshots
@@ -1207,7 +1206,7 @@ class EcsService(RegionalService):
         if instant_access is not None:
             v.boolean("InstantAccess", instant_access)
         pairs = self._tags(tags)
-        disk = self._disk(disk_id)
+        disk = self._disks.get(disk_id)
         self._check_snapshot_allowed(disk)
         return self._take_snapshot(disk, name, desc, days, pairs, group_id=None).snapshot_id
 
@@ -1230,7 +1229,7 @@ class EcsService(RegionalService):
                 recommend="Attach the disk to an instance before snapshotting it.",
             )
         for attachment in disk.attachments:
-            instance = self._instance(attachment.instance_id)
+            instance = self._instances.get(attachment.instance_id)
             if instance.status not in (InstanceStatus.Running, InstanceStatus.Stopped):
                 raise IncorrectStatusError(
                     f"Instance {instance.instance_id} is {instance.status.value}; snapshots "
@@ -1256,7 +1255,7 @@ class EcsService(RegionalService):
             )
         chain = self._chain_ids(disk)
         # Only one snapshot of a disk can progress at a time, so only the newest can be.
-        newest = world.store.get(Snapshot, self.region_id, chain[-1]) if chain else None
+        newest = self._snapshots.find(chain[-1]) if chain else None
         if newest is not None and newest.status is SnapshotStatus.progressing:
             raise IncorrectStatusError(
                 f"A snapshot of disk {disk.disk_id} is still being created.",
@@ -1273,7 +1272,7 @@ class EcsService(RegionalService):
                 recommend="Delete snapshots you no longer need, or give them retention days.",
             )
         if disk.data_key is not None:
-            world.kms(self.region)._key_for_ecs(disk.data_key.kms_key_id)
+            self._key_ring.check_usable(disk.data_key.kms_key_id)
 
     def _take_snapshot(
         self,
@@ -1288,17 +1287,7 @@ class EcsService(RegionalService):
         now = world.now()
         snapshot_id = world.ids.new_id("s-", self.region.id_infix)
         link = self._link_of(disk)
-        dirty = [key for key, _ in world.store.raw_scan(DISK_DIRTY, disk.disk_id)]
-        current = world.store.raw_get_many(DISK_BLOCKS, disk.disk_id, dirty)
-        held = 0
-        for key in dirty:
-            digest = current.get(key, ZERO)
-            assert isinstance(digest, bytes)
-            world.store.raw_put(SNAPSHOT_BLOCKS, snapshot_id, key, digest)
-            if digest != ZERO:
-                world.blocks.incref(digest)
-                held += 1
-        world.store.raw_clear(DISK_DIRTY, disk.disk_id)
+        held = self._maps.capture(disk.disk_id, snapshot_id)
         spec = CATEGORY_SPECS[disk.category]
         instant = spec.instant_access
         snapshot = Snapshot(
@@ -1326,18 +1315,15 @@ class EcsService(RegionalService):
             data_key=disk.data_key,
             last_modified_time=now,
         )
-        world.store.put(Snapshot, self.region_id, snapshot_id, snapshot)
-        world.store.put(
-            SnapshotLink,
-            self.region_id,
-            link.snapshot_link_id,
+        self._snapshots.put(snapshot)
+        self._links.put(
             attrs.evolve(
                 link,
                 snapshot_ids=(*link.snapshot_ids, snapshot_id),
                 total_blocks=link.total_blocks + held,
                 source_disk_size=disk.size,
                 instance_id=disk.instance_id,
-            ),
+            )
         )
         if not instant:
             world.engine.schedule(
@@ -1367,7 +1353,7 @@ class EcsService(RegionalService):
     def _link_of(self, disk: Disk) -> SnapshotLink:
         world = self._world
         if disk.snapshot_link_id is not None:
-            link = world.store.get(SnapshotLink, self.region_id, disk.snapshot_link_id)
+            link = self._links.find(disk.snapshot_link_id)
             assert link is not None
             return link
         link = SnapshotLink(
@@ -1379,8 +1365,8 @@ class EcsService(RegionalService):
             instance_id=disk.instance_id,
             block_size=world.blocks.block_size,
         )
-        world.store.put(SnapshotLink, self.region_id, link.snapshot_link_id, link)
-        self._put_disk(attrs.evolve(disk, snapshot_link_id=link.snapshot_link_id))
+        self._links.put(link)
+        self._disks.put(attrs.evolve(disk, snapshot_link_id=link.snapshot_link_id))
         return link
 
     def describe_snapshots(
@@ -1426,19 +1412,18 @@ class EcsService(RegionalService):
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
-        store = self._world.store
         link_id = snapshot_link_id
         if link_id is None and disk_id is not None and not ids:
-            disk = store.get(Disk, self.region_id, disk_id)
+            disk = self._disks.find(disk_id)
             if disk is not None and disk.snapshot_link_id is None:
                 return paginate([], number, size)  # a disk that was never snapshotted
             link_id = disk.snapshot_link_id if disk is not None else None
         if not ids and link_id is not None:  # one chain: read it instead of the region
-            link = store.get(SnapshotLink, self.region_id, link_id)
+            link = self._links.find(link_id)
             ids = link.snapshot_ids if link is not None else ()
             if not ids:
                 return paginate([], number, size)
-        candidates = self._candidates(Snapshot, ids)
+        candidates = self._snapshots.named_or_all(ids)
         found = [
             s
             for s in candidates
@@ -1457,8 +1442,12 @@ class EcsService(RegionalService):
         return paginate(found, number, size)
 
     def describe_snapshot(self, snapshot_id: str) -> Snapshot:
-        """One snapshot by id."""
-        return self._snapshot(snapshot_id)
+        """Helper (no real action): one snapshot by id, or ``InvalidSnapshotId.NotFound``.
+
+        The real API reads one snapshot with ``describe_snapshots(snapshot_ids=[...])``, which
+        answers an empty page for a missing id; this helper raises instead.
+        """
+        return self._snapshots.get(snapshot_id)
 
     def describe_snapshot_links(
         self,
@@ -1476,7 +1465,7 @@ class EcsService(RegionalService):
         disks = v.id_list("DiskIds", disk_ids, max_items=100)
         found = [
             link
-            for link in self._world.store.scan(SnapshotLink, self.region_id)
+            for link in self._links.scan()
             if link.snapshot_ids
             and (not links or link.snapshot_link_id in links)
             and (not disks or link.source_disk_id in disks)
@@ -1499,7 +1488,7 @@ class EcsService(RegionalService):
         (``InvalidOperation.DecreaseRetentionDaysUnsupported``); a snapshot kept forever cannot
         be given a retention period.
         """
-        snapshot = self._snapshot(snapshot_id)
+        snapshot = self._snapshots.get(snapshot_id)
         changes: dict[str, Any] = {}
         if snapshot_name is not None:
             changes["snapshot_name"] = v.name_text(
@@ -1546,7 +1535,7 @@ class EcsService(RegionalService):
                 recommend="Pass snapshot_name, description or retention_days.",
             )
         updated = attrs.evolve(snapshot, last_modified_time=self._world.now(), **changes)
-        self._put_snapshot(updated)
+        self._snapshots.put(updated)
         if "retention_days" in changes and changes["retention_days"] != snapshot.retention_days:
             self._schedule_expiry(updated)
         self._world.events._emit(
@@ -1573,7 +1562,7 @@ class EcsService(RegionalService):
                 recommend="Pass a snapshot id such as 's-bp1…'.",
             )
         v.boolean("Force", force)
-        snapshot = self._world.store.get(Snapshot, self.region_id, snapshot_id)
+        snapshot = self._snapshots.find(snapshot_id)
         if snapshot is None:
             return
         self._check_deletable(snapshot, force=force)
@@ -1608,62 +1597,36 @@ class EcsService(RegionalService):
     def _remove_snapshot(self, snapshot: Snapshot, *, reason: str) -> None:
         """Delete a snapshot, merging its delta into the next snapshot of its chain."""
         world = self._world
-        store = world.store
-        link = store.get(SnapshotLink, self.region_id, snapshot.snapshot_link_id)
+        link = self._links.find(snapshot.snapshot_link_id)
         assert link is not None
         position = link.snapshot_ids.index(snapshot.snapshot_id)
-        delta = store.raw_scan(SNAPSHOT_BLOCKS, snapshot.snapshot_id)
-        freed = 0
         if position + 1 < len(link.snapshot_ids):
             child_id = link.snapshot_ids[position + 1]
-            child = store.get(Snapshot, self.region_id, child_id)
+            child = self._snapshots.find(child_id)
             assert child is not None
-            child_has = store.raw_get_many(SNAPSHOT_BLOCKS, child_id, [k for k, _ in delta])
-            moved = 0
-            for key, digest in delta:
-                assert isinstance(digest, bytes)
-                if key in child_has:
-                    if digest != ZERO:
-                        world.blocks.decref(digest)
-                        freed += 1
-                else:
-                    store.raw_put(SNAPSHOT_BLOCKS, child_id, key, digest)
-                    moved += digest != ZERO
-            self._put_snapshot(
+            moved, freed = self._maps.merge_into_next(snapshot.snapshot_id, child_id, None)
+            self._snapshots.put(
                 attrs.evolve(child, incremental_blocks=child.incremental_blocks + moved)
             )
         else:
-            disk = store.get(Disk, self.region_id, snapshot.source_disk_id)
-            if disk is not None and disk.snapshot_link_id == link.snapshot_link_id:
-                for key, _ in delta:
-                    store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
-            for _, digest in delta:
-                assert isinstance(digest, bytes)
-                if digest != ZERO:
-                    world.blocks.decref(digest)
-                    freed += 1
-        store.raw_clear(SNAPSHOT_BLOCKS, snapshot.snapshot_id)
+            disk = self._disks.find(snapshot.source_disk_id)
+            own = disk is not None and disk.snapshot_link_id == link.snapshot_link_id
+            _, freed = self._maps.merge_into_next(
+                snapshot.snapshot_id, None, snapshot.source_disk_id if own else None
+            )
         ids = tuple(s for s in link.snapshot_ids if s != snapshot.snapshot_id)
-        store.put(
-            SnapshotLink,
-            self.region_id,
-            link.snapshot_link_id,
-            attrs.evolve(link, snapshot_ids=ids, total_blocks=link.total_blocks - freed),
+        self._links.put(
+            attrs.evolve(link, snapshot_ids=ids, total_blocks=link.total_blocks - freed)
         )
         if snapshot.snapshot_group_id is not None:
-            group = store.get(SnapshotGroup, self.region_id, snapshot.snapshot_group_id)
+            group = self._groups.find(snapshot.snapshot_group_id)
             if group is not None:
                 members = tuple(s for s in group.snapshot_ids if s != snapshot.snapshot_id)
                 if members:
-                    store.put(
-                        SnapshotGroup,
-                        self.region_id,
-                        group.snapshot_group_id,
-                        attrs.evolve(group, snapshot_ids=members),
-                    )
+                    self._groups.put(attrs.evolve(group, snapshot_ids=members))
                 else:
                     self._drop_group(group)
-        store.delete(Snapshot, self.region_id, snapshot.snapshot_id)
+        self._snapshots.delete(snapshot)
         for action in (_ACTION_SNAPSHOT_DONE, _ACTION_SNAPSHOT_EXPIRE):
             world.engine.cancel_for(action, self.region_id, snapshot.snapshot_id)
         world.events._emit(
@@ -1676,17 +1639,9 @@ class EcsService(RegionalService):
 
     def _snapshot_map(self, snapshot: Snapshot) -> dict[str, bytes]:
         """The full block map of a snapshot: its chain's deltas up to it, oldest first."""
-        store = self._world.store
-        link = store.get(SnapshotLink, self.region_id, snapshot.snapshot_link_id)
+        link = self._links.find(snapshot.snapshot_link_id)
         assert link is not None
-        full: dict[str, bytes] = {}
-        for snapshot_id in link.snapshot_ids:
-            for key, digest in store.raw_scan(SNAPSHOT_BLOCKS, snapshot_id):
-                assert isinstance(digest, bytes)
-                full[key] = digest
-            if snapshot_id == snapshot.snapshot_id:
-                break
-        return {k: d for k, d in full.items() if d != ZERO}
+        return self._maps.materialize(link.snapshot_ids, snapshot.snapshot_id)
 
     # ================================================================================
     # Snapshot locks
@@ -1709,7 +1664,7 @@ class EcsService(RegionalService):
                 must be 0 to extend a lock whose cool-off has ended.
             lock_mode: Only ``compliance``.
         """
-        snapshot = self._snapshot(snapshot_id)
+        snapshot = self._snapshots.get(snapshot_id)
         v.choice("LockMode", lock_mode, ("compliance",), code="InvalidParameter.LockMode")
         days = v.integer(
             "LockDuration", lock_duration, 1, 36500, code="InvalidParameter.LockDuration"
@@ -1746,7 +1701,7 @@ class EcsService(RegionalService):
                 effective_from=now if ready else None,
             )
         locked = attrs.evolve(snapshot, lock=lock)
-        self._put_snapshot(locked)
+        self._snapshots.put(locked)
         self._world.events._emit(
             SnapshotLocked,
             time=now,
@@ -1762,7 +1717,7 @@ class EcsService(RegionalService):
     @unit_of_work
     def unlock_snapshot(self, snapshot_id: str) -> None:
         """``UnlockSnapshot``: remove a lock, only during its cool-off period."""
-        snapshot = self._snapshot(snapshot_id)
+        snapshot = self._snapshots.get(snapshot_id)
         now = self._world.now()
         lock = snapshot.lock
         if lock is None or lock.status(now) is LockStatus.expired:
@@ -1781,7 +1736,7 @@ class EcsService(RegionalService):
                 recommend="Wait for the lock to expire.",
             )
         unlocked = attrs.evolve(snapshot, lock=None)
-        self._put_snapshot(unlocked)
+        self._snapshots.put(unlocked)
         self._world.events._emit(
             SnapshotUnlocked,
             time=now,
@@ -1800,7 +1755,7 @@ class EcsService(RegionalService):
         )
         now = self._world.now()
         out = []
-        for snapshot in self._world.store.scan(Snapshot, self.region_id):
+        for snapshot in self._snapshots.scan():
             if snapshot.lock is None or (ids and snapshot.snapshot_id not in ids):
                 continue
             status = snapshot.lock.status(now)
@@ -1865,11 +1820,11 @@ class EcsService(RegionalService):
                 recommend="Pass instance_id or disk_ids.",
             )
         if instance_id is not None:
-            instance = self._instance(instance_id)
-            own = {d.disk_id: d for d in self._instance_disks(instance.instance_id)}
+            instance = self._instances.get(instance_id)
+            own = {d.disk_id: d for d in self._disks.members(ATTACHED_TO, instance.instance_id)}
             for disk_id in (*include, *exclude):
                 if disk_id not in own:
-                    self._disk(disk_id)  # not found beats not-attached
+                    self._disks.get(disk_id)  # not found beats not-attached
                     raise DependencyViolationError(
                         f"Disk {disk_id} is not attached to instance {instance_id}.",
                         code="InvalidParameter.DiskId",
@@ -1888,7 +1843,7 @@ class EcsService(RegionalService):
                     recommend="Exclude fewer disks.",
                 )
         else:
-            disks = [self._disk(d) for d in include]
+            disks = [self._disks.get(d) for d in include]
             zones = {d.zone_id for d in disks}
             if len(zones) > 1:
                 raise DependencyViolationError(
@@ -1944,7 +1899,7 @@ class EcsService(RegionalService):
             member_tags = (("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id else ()
             members.append(
                 self._take_snapshot(
-                    self._disk(disk.disk_id), None, None, None, member_tags, group_id
+                    self._disks.get(disk.disk_id), None, None, None, member_tags, group_id
                 )
             )
         status = (
@@ -1963,7 +1918,7 @@ class EcsService(RegionalService):
             instance_id=next(iter(owners)) if len(owners) == 1 else None,
             tags=pairs,
         )
-        world.store.put(SnapshotGroup, self.region_id, group_id, group)
+        self._groups.put(group)
         world.events._emit(
             SnapshotGroupCreated,
             time=world.now(),
@@ -2012,7 +1967,7 @@ class EcsService(RegionalService):
         states = [v.enum_value("Status", s, SnapshotGroupStatus) for s in status or ()]
         found = [
             g
-            for g in self._candidates(SnapshotGroup, ids)
+            for g in self._groups.named_or_all(ids)
             if (instance_id is None or g.instance_id == instance_id)
             and (name is None or g.name == name)
             and (not states or g.status in states)
@@ -2029,9 +1984,8 @@ class EcsService(RegionalService):
         a member used by a disk refuses the whole call (``SnapshotCreatedDisk``), as does a
         locked member. Nothing is deleted when the call is refused.
         """
-        group = self._group(snapshot_group_id)
-        store = self._world.store
-        members = [store.get(Snapshot, self.region_id, s) for s in group.snapshot_ids]
+        group = self._groups.get(snapshot_group_id)
+        members = [self._snapshots.find(s) for s in group.snapshot_ids]
         doomed = []
         for snapshot in members:
             if snapshot is None or snapshot.image_refs:
@@ -2040,23 +1994,18 @@ class EcsService(RegionalService):
             doomed.append(snapshot)
         for snapshot in members:
             if snapshot is not None and snapshot.image_refs:
-                self._put_snapshot(attrs.evolve(snapshot, snapshot_group_id=None))
-        store.put(
-            SnapshotGroup,
-            self.region_id,
-            group.snapshot_group_id,
-            attrs.evolve(group, snapshot_ids=tuple(s.snapshot_id for s in doomed)),
-        )
+                self._snapshots.put(attrs.evolve(snapshot, snapshot_group_id=None))
+        self._groups.put(attrs.evolve(group, snapshot_ids=tuple(s.snapshot_id for s in doomed)))
         for snapshot in doomed:
-            fresh = store.get(Snapshot, self.region_id, snapshot.snapshot_id)
+            fresh = self._snapshots.find(snapshot.snapshot_id)
             assert fresh is not None
             self._remove_snapshot(fresh, reason="group_deleted")
-        remaining = store.get(SnapshotGroup, self.region_id, group.snapshot_group_id)
+        remaining = self._groups.find(group.snapshot_group_id)
         if remaining is not None:
             self._drop_group(remaining)
 
     def _drop_group(self, group: SnapshotGroup) -> None:
-        self._world.store.delete(SnapshotGroup, self.region_id, group.snapshot_group_id)
+        self._groups.delete(group)
         self._world.events._emit(
             SnapshotGroupDeleted,
             time=self._world.now(),
@@ -2121,8 +2070,8 @@ class EcsService(RegionalService):
                 self._reset(disk, snapshot)
 
     def _check_reset(self, disk_id: str, snapshot_id: str) -> tuple[Disk, Snapshot]:
-        disk = self._disk(disk_id)
-        snapshot = self._snapshot(snapshot_id)
+        disk = self._disks.get(disk_id)
+        snapshot = self._snapshots.get(snapshot_id)
         if snapshot.source_disk_id != disk.disk_id:
             raise DependencyViolationError(
                 f"Snapshot {snapshot.snapshot_id} was taken of disk {snapshot.source_disk_id}, "
@@ -2134,7 +2083,7 @@ class EcsService(RegionalService):
             )
         self._require_available_snapshot(snapshot)
         for attachment in disk.attachments:
-            instance = self._instance(attachment.instance_id)
+            instance = self._instances.get(attachment.instance_id)
             self._require_instance_status(instance, InstanceStatus.Stopped)
         if any(s.status is SnapshotStatus.progressing for s in self._disk_snapshots(disk_id)):
             raise IncorrectStatusError(
@@ -2144,35 +2093,15 @@ class EcsService(RegionalService):
                 recommend="Wait for the snapshot to finish.",
             )
         if disk.data_key is not None:
-            self._world.kms(self.region)._key_for_ecs(disk.data_key.kms_key_id)
+            self._key_ring.check_usable(disk.data_key.kms_key_id)
         return disk, snapshot
 
     def _reset(self, disk: Disk, snapshot: Snapshot) -> None:
         world = self._world
-        store = world.store
-        target = self._snapshot_map(snapshot)
-        current = dict(store.raw_scan(DISK_BLOCKS, disk.disk_id))
-        for key in set(current) | set(target):
-            old = current.get(key, ZERO)
-            new = target.get(key, ZERO)
-            assert isinstance(old, bytes)
-            if old == new:
-                continue
-            if new == ZERO:
-                store.raw_delete(DISK_BLOCKS, disk.disk_id, key)
-            else:
-                world.blocks.incref(new)
-                store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)
-            world.blocks.decref(old)
-        # The disk now equals the snapshot; it differs from the chain's latest snapshot
-        # exactly where later snapshots changed blocks.
-        store.raw_clear(DISK_DIRTY, disk.disk_id)
-        link = store.get(SnapshotLink, self.region_id, snapshot.snapshot_link_id)
+        link = self._links.find(snapshot.snapshot_link_id)
         assert link is not None
         later = link.snapshot_ids[link.snapshot_ids.index(snapshot.snapshot_id) + 1 :]
-        for later_id in later:
-            for key, _ in store.raw_scan(SNAPSHOT_BLOCKS, later_id):
-                store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
+        self._maps.reset(disk.disk_id, self._snapshot_map(snapshot), later)
         world.events._emit(
             DiskReset,
             time=world.now(),
@@ -2185,25 +2114,23 @@ class EcsService(RegionalService):
         """Give a new disk the snapshot's contents (re-encrypting if the keys differ)."""
         world = self._world
         full = self._snapshot_map(snapshot)
-        same_key = disk.data_key == snapshot.data_key
-        source_cipher = None if same_key else self._data_cipher(snapshot)
-        target_cipher = None if same_key else self._data_cipher(disk)
+        if disk.data_key == snapshot.data_key:
+            self._maps.fill(disk.disk_id, full)  # same key: share the blocks
+            return
+        source_cipher = self._data_cipher(snapshot)
+        target_cipher = self._data_cipher(disk)
         nonces = world.ids.new_nonces(len(full)) if target_cipher is not None else []
-        for n, (key, digest) in enumerate(sorted(full.items())):
-            if same_key:
-                world.blocks.incref(digest)
-                new = digest
-            else:
-                index = _bindex(key)
-                plain = self._plain_block(digest, source_cipher, index)
-                sealed = (
-                    plain
-                    if target_cipher is None
-                    else _crypto.encrypt_block(target_cipher, nonces[n], plain, index)
-                )
-                new = world.blocks.intern(sealed)
-            world.store.raw_put(DISK_BLOCKS, disk.disk_id, key, new)
-            world.store.raw_put(DISK_DIRTY, disk.disk_id, key, True)
+
+        def reseal(n: int, index: int, digest: bytes) -> bytes:
+            plain = self._plain_block(digest, source_cipher, index)
+            sealed = (
+                plain
+                if target_cipher is None
+                else _crypto.encrypt_block(target_cipher, nonces[n], plain, index)
+            )
+            return world.blocks.intern(sealed)
+
+        self._maps.fill(disk.disk_id, full, reseal)
 
     @unit_of_work
     def create_image(
@@ -2241,7 +2168,7 @@ class EcsService(RegionalService):
                     code="InvalidParameter.Conflict",
                     recommend="Put the system snapshot in the mappings instead.",
                 )
-            if self._snapshot(snapshot_id).source_disk_type is not DiskType.system:
+            if self._snapshots.get(snapshot_id).source_disk_type is not DiskType.system:
                 raise InvalidParameterError(
                     f"Snapshot {snapshot_id} was taken of a data disk; SnapshotId must name a "
                     "system-disk snapshot.",
@@ -2273,7 +2200,7 @@ class EcsService(RegionalService):
                     recommend="Pass DiskDeviceMapping(snapshot_id=..., disk_type=...).",
                 )
             kind = v.enum_value("DiskType", spec.disk_type, DiskType)
-            snapshot = self._snapshot(spec.snapshot_id)
+            snapshot = self._snapshots.get(spec.snapshot_id)
             self._require_available_snapshot(snapshot)
             size = (
                 snapshot.source_disk_size
@@ -2323,10 +2250,10 @@ class EcsService(RegionalService):
             creation_time=world.now(),
             disk_device_mappings=tuple(mappings),
         )
-        world.store.put(Image, self.region_id, image_id, image)
+        self._images.put(image)
         for mapping in mappings:
-            fresh = self._snapshot(mapping.snapshot_id)
-            self._put_snapshot(attrs.evolve(fresh, image_refs=fresh.image_refs + 1))
+            fresh = self._snapshots.get(mapping.snapshot_id)
+            self._snapshots.put(attrs.evolve(fresh, image_refs=fresh.image_refs + 1))
         world.events._emit(
             ImageCreated,
             time=world.now(),
@@ -2350,7 +2277,7 @@ class EcsService(RegionalService):
         ids = v.id_list("ImageId", image_ids, max_items=100)
         found = [
             i
-            for i in self._candidates(Image, ids)
+            for i in self._images.named_or_all(ids)
             if (
                 snapshot_id is None
                 or any(m.snapshot_id == snapshot_id for m in i.disk_device_mappings)
@@ -2364,15 +2291,15 @@ class EcsService(RegionalService):
 
         A snapshot whose retention ran out while the image held it is released now.
         """
-        image = self._image(image_id)
+        image = self._images.get(image_id)
         world = self._world
-        world.store.delete(Image, self.region_id, image.image_id)
+        self._images.delete(image)
         for mapping in image.disk_device_mappings:
-            snapshot = world.store.get(Snapshot, self.region_id, mapping.snapshot_id)
+            snapshot = self._snapshots.find(mapping.snapshot_id)
             if snapshot is None:
                 continue
             snapshot = attrs.evolve(snapshot, image_refs=snapshot.image_refs - 1)
-            self._put_snapshot(snapshot)
+            self._snapshots.put(snapshot)
             self._expire_if_due(snapshot)
         world.events._emit(
             ImageDeleted, time=world.now(), region_id=self.region_id, image_id=image.image_id
@@ -2404,7 +2331,7 @@ class EcsService(RegionalService):
         self._schedule_transition(updated, delay)
 
     def _set_instance(self, old: Instance, new: Instance) -> None:
-        self._world.store.put(Instance, self.region_id, new.instance_id, new)
+        self._instances.put(new)
         if old.status is not new.status:
             self._world.events._emit(
                 InstanceStatusChanged,
@@ -2416,7 +2343,7 @@ class EcsService(RegionalService):
             )
 
     def _on_instance_transition(self, timer: Timer) -> None:
-        instance = self._world.store.get(Instance, self.region_id, timer.target_id)
+        instance = self._instances.find(timer.target_id)
         if instance is None or instance.transition_target is None:
             return
         if instance.transition_target.value != timer.payload:
@@ -2429,14 +2356,14 @@ class EcsService(RegionalService):
 
     def _on_snapshot_complete(self, timer: Timer) -> None:
         world = self._world
-        snapshot = world.store.get(Snapshot, self.region_id, timer.target_id)
+        snapshot = self._snapshots.find(timer.target_id)
         if snapshot is None or snapshot.status is not SnapshotStatus.progressing:
             return
         now = world.now()
         lock = snapshot.lock
         if lock is not None and lock.effective_from is None:
             lock = attrs.evolve(lock, effective_from=now)
-        self._put_snapshot(
+        self._snapshots.put(
             attrs.evolve(
                 snapshot, status=SnapshotStatus.accomplished, completion_time=now, lock=lock
             )
@@ -2448,18 +2375,12 @@ class EcsService(RegionalService):
             snapshot_id=snapshot.snapshot_id,
         )
         if snapshot.snapshot_group_id is not None:
-            group = world.store.get(SnapshotGroup, self.region_id, snapshot.snapshot_group_id)
+            group = self._groups.find(snapshot.snapshot_group_id)
             if group is not None and all(
-                (s := world.store.get(Snapshot, self.region_id, sid)) is None
-                or s.status is SnapshotStatus.accomplished
+                (s := self._snapshots.find(sid)) is None or s.status is SnapshotStatus.accomplished
                 for sid in group.snapshot_ids
             ):
-                world.store.put(
-                    SnapshotGroup,
-                    self.region_id,
-                    group.snapshot_group_id,
-                    attrs.evolve(group, status=SnapshotGroupStatus.accomplished),
-                )
+                self._groups.put(attrs.evolve(group, status=SnapshotGroupStatus.accomplished))
 
     def _schedule_expiry(self, snapshot: Snapshot) -> None:
         expire = snapshot.expire_time
@@ -2469,7 +2390,7 @@ class EcsService(RegionalService):
             )
 
     def _on_snapshot_expire(self, timer: Timer) -> None:
-        snapshot = self._world.store.get(Snapshot, self.region_id, timer.target_id)
+        snapshot = self._snapshots.find(timer.target_id)
         if snapshot is not None:
             self._expire_if_due(snapshot)
 
@@ -2501,50 +2422,6 @@ class EcsService(RegionalService):
     # ================================================================================
     # Lookups and shared checks
     # ================================================================================
-    def _instance(self, instance_id: object) -> Instance:
-        found = self._lookup(Instance, instance_id, "InvalidInstanceId.NotFound", "instance")
-        assert isinstance(found, Instance)
-        return found
-
-    def _disk(self, disk_id: object) -> Disk:
-        found = self._lookup(Disk, disk_id, "InvalidDiskId.NotFound", "disk")
-        assert isinstance(found, Disk)
-        return found
-
-    def _snapshot(self, snapshot_id: object) -> Snapshot:
-        found = self._lookup(Snapshot, snapshot_id, "InvalidSnapshotId.NotFound", "snapshot")
-        assert isinstance(found, Snapshot)
-        return found
-
-    def _group(self, group_id: object) -> SnapshotGroup:
-        found = self._lookup(
-            SnapshotGroup, group_id, "InvalidSnapshotGroup.NotFound", "snapshot-consistent group"
-        )
-        assert isinstance(found, SnapshotGroup)
-        return found
-
-    def _image(self, image_id: object) -> Image:
-        found = self._lookup(Image, image_id, "InvalidImageId.NotFound", "image")
-        assert isinstance(found, Image)
-        return found
-
-    def _lookup(self, cls: type[Any], key: object, code: str, noun: str) -> object:
-        if not isinstance(key, str) or not key:
-            raise InvalidParameterError(
-                f"{key!r} is not a valid {noun} id.",
-                code=code.replace(".NotFound", ".Malformed"),
-                recommend=f"Pass a {noun} id string.",
-            )
-        found = self._world.store.get(cls, self.region_id, key)
-        if found is None:
-            raise ResourceNotFoundError(
-                f"The {noun} {key} does not exist in region {self.region_id}.",
-                code=code,
-                ids=(key,),
-                recommend=f"Check the id and the region; {noun}s are regional.",
-            )
-        return found
-
     def _category(self, value: object) -> DiskCategory:
         return v.enum_value(
             "DiskCategory", value, DiskCategory, code="InvalidDiskCategory.ValueNotSupported"
@@ -2570,52 +2447,23 @@ class EcsService(RegionalService):
                 recommend="Wait for it to be accomplished (advance virtual time).",
             )
 
-    def _candidates(self, cls: type[R], ids: Sequence[str]) -> list[R]:
-        """The named records (by direct reads), or every record of the region when none is."""
-        store = self._world.store
-        if not ids:
-            return store.scan(cls, self.region_id)
-        named = (store.get(cls, self.region_id, i) for i in ids)
-        return [record for record in named if record is not None]
-
-    def _instance_disks(self, instance_id: str) -> list[Disk]:
-        store = self._world.store
-        ids = [disk_id for disk_id, _ in store.raw_scan(INSTANCE_DISKS, instance_id)]
-        return self._candidates(Disk, ids) if ids else []
-
     def _chain_ids(self, disk: Disk) -> tuple[str, ...]:
         """The ids of a disk's snapshots, oldest first (its chain)."""
         if disk.snapshot_link_id is None:
             return ()
-        link = self._world.store.get(SnapshotLink, self.region_id, disk.snapshot_link_id)
+        link = self._links.find(disk.snapshot_link_id)
         assert link is not None
         return link.snapshot_ids
 
     def _disk_snapshots(self, disk_id: str) -> list[Snapshot]:
         # Every snapshot of a disk is in the disk's one chain: read the chain, not the region.
-        store = self._world.store
-        disk = store.get(Disk, self.region_id, disk_id)
+        disk = self._disks.find(disk_id)
         if disk is None or disk.snapshot_link_id is None:
             return []
-        link = store.get(SnapshotLink, self.region_id, disk.snapshot_link_id)
+        link = self._links.find(disk.snapshot_link_id)
         assert link is not None
-        found = [store.get(Snapshot, self.region_id, s) for s in link.snapshot_ids]
+        found = [self._snapshots.find(s) for s in link.snapshot_ids]
         return [s for s in found if s is not None]
-
-    def _put_disk(self, disk: Disk) -> None:
-        """Write a disk, keeping the index of which disks each instance has in step."""
-        store = self._world.store
-        old = store.get(Disk, self.region_id, disk.disk_id)
-        before = {a.instance_id for a in old.attachments} if old is not None else set()
-        after = {a.instance_id for a in disk.attachments}
-        for instance_id in before - after:
-            store.raw_delete(INSTANCE_DISKS, instance_id, disk.disk_id)
-        for instance_id in after - before:
-            store.raw_put(INSTANCE_DISKS, instance_id, disk.disk_id, True)
-        store.put(Disk, self.region_id, disk.disk_id, disk)
-
-    def _put_snapshot(self, snapshot: Snapshot) -> None:
-        self._world.store.put(Snapshot, self.region_id, snapshot.snapshot_id, snapshot)
 
     def _tags(self, tags: object) -> tuple[tuple[str, str], ...]:
         if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
@@ -2656,3 +2504,12 @@ TIMER_HANDLERS: dict[str, Callable[[Any, Timer], None]] = {
     _ACTION_SNAPSHOT_DONE: EcsService._on_snapshot_complete,
     _ACTION_SNAPSHOT_EXPIRE: EcsService._on_snapshot_expire,
 }
+
+SPEC = register_service(
+    ServiceSpec(
+        name="ecs",
+        cls=EcsService,
+        scope=Scope.REGIONAL,
+        timers=TIMER_HANDLERS,
+    )
+)
