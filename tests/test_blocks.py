@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cloudbackup import InMemoryBackend
@@ -135,8 +135,20 @@ def run(chain: Chain, ops: list[tuple[str, object]]) -> None:
         assert chain.refs() == chain.maps.blocks.all_refcounts()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(operation, max_size=30))
+# A parent and its child both hold block 0; deleting the parent must keep the child's.
+@example(
+    [
+        ("write", (0, b"a" * BS)),
+        ("snapshot", None),
+        ("write", (0, b"b" * BS)),
+        ("snapshot", None),
+        ("delete", 0),
+    ]
+)
+# Deleting the newest snapshot must mark its blocks dirty, or the next one misses them.
+@example([("write", (0, b"a")), ("snapshot", None), ("delete", 0), ("snapshot", None)])
 def test_any_writes_snapshots_deletions_and_resets_keep_every_snapshot_exact(
     ops: list[tuple[str, object]],
 ) -> None:
