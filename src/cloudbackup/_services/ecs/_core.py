@@ -15,7 +15,6 @@ from ..._domain.ecs import (
     DiskCategory,
     Image,
     Instance,
-    InstanceStatus,
     Snapshot,
     SnapshotGroup,
     SnapshotLink,
@@ -115,17 +114,6 @@ class EcsCore(RegionalService):
         return v.enum_value(
             "DiskCategory", value, DiskCategory, code="InvalidDiskCategory.ValueNotSupported"
         )
-
-    def _require_instance_status(self, instance: Instance, *allowed: InstanceStatus) -> None:
-        if instance.status not in allowed:
-            names = " or ".join(s.value for s in allowed)
-            raise IncorrectStatusError(
-                f"Instance {instance.instance_id} is {instance.status.value}; this needs it "
-                f"{names}.",
-                code="IncorrectInstanceStatus",
-                ids=(instance.instance_id,),
-                recommend=f"Bring the instance to {names} first (and advance virtual time).",
-            )
 
     def _require_available_snapshot(self, snapshot: Snapshot) -> None:
         if not snapshot.available:

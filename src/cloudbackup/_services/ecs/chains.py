@@ -26,7 +26,6 @@ from ..._engine import Timer
 from ..._events import SnapshotCompleted, SnapshotCreated, SnapshotDeleted, SnapshotGroupDeleted
 from ...errors import (
     IncorrectStatusError,
-    OperationDeniedError,
     QuotaExceededError,
     UnsupportedOperationError,
 )
@@ -118,33 +117,20 @@ class SnapshotChains(EcsCore):
         snapshot_id = world.ids.new_id("s-", self.region.id_infix)
         link = self._link_of(disk)
         held = self._maps.capture(disk.disk_id, snapshot_id)
-        spec = CATEGORY_SPECS[disk.category]
-        instant = spec.instant_access
-        snapshot = Snapshot(
+        snapshot = Snapshot.of_disk(
+            disk,
             snapshot_id=snapshot_id,
-            region_id=self.region_id,
+            snapshot_link_id=link.snapshot_link_id,
+            now=now,
             snapshot_name=name,
             description=description,
-            status=SnapshotStatus.accomplished if instant else SnapshotStatus.progressing,
-            creation_time=now,
-            source_disk_id=disk.disk_id,
-            source_disk_type=disk.type,
-            source_disk_size=disk.size,
-            source_disk_category=disk.category,
-            snapshot_link_id=link.snapshot_link_id,
-            instance_id=disk.instance_id,
             retention_days=retention_days,
+            tags=tags,
+            snapshot_group_id=group_id,
             block_size=world.blocks.block_size,
             incremental_blocks=held,
-            completion_time=now if instant else None,
-            instant_access=instant,
-            encrypted=disk.encrypted,
-            kms_key_id=disk.kms_key_id,
-            snapshot_group_id=group_id,
-            tags=tags,
-            data_key=disk.data_key,
-            last_modified_time=now,
         )
+        instant = snapshot.instant_access
         self._snapshots.put(snapshot)
         self._links.put(
             attrs.evolve(
@@ -198,32 +184,6 @@ class SnapshotChains(EcsCore):
         self._links.put(link)
         self._disks.put(attrs.evolve(disk, snapshot_link_id=link.snapshot_link_id))
         return link
-
-    def _check_deletable(self, snapshot: Snapshot, *, force: bool) -> None:
-        now = self._world.now()
-        if snapshot.lock is not None and snapshot.lock.holds(now):
-            raise OperationDeniedError(
-                f"Snapshot {snapshot.snapshot_id} is locked in compliance mode "
-                f"({snapshot.lock.status(now).value}); nobody can delete it.",
-                code="OperationDenied.SnapshotLocked",
-                ids=(snapshot.snapshot_id,),
-                recommend="Unlock it during its cool-off period, or wait for the lock to expire.",
-            )
-        if snapshot.image_refs:
-            raise OperationDeniedError(
-                f"Snapshot {snapshot.snapshot_id} was used to create a custom image.",
-                code="SnapshotCreatedImage",
-                ids=(snapshot.snapshot_id,),
-                recommend="Delete the image first (delete_image), then the snapshot.",
-            )
-        if snapshot.disk_refs and not force:
-            raise OperationDeniedError(
-                f"Snapshot {snapshot.snapshot_id} was used to create a disk.",
-                code="SnapshotCreatedDisk",
-                ids=(snapshot.snapshot_id,),
-                recommend="Pass force=True; the disk keeps its data but cannot be "
-                "re-initialised from the snapshot.",
-            )
 
     def _remove_snapshot(self, snapshot: Snapshot, *, reason: str) -> None:
         """Delete a snapshot, merging its delta into the next snapshot of its chain."""
@@ -289,14 +249,7 @@ class SnapshotChains(EcsCore):
         if snapshot is None or snapshot.status is not SnapshotStatus.progressing:
             return
         now = world.now()
-        lock = snapshot.lock
-        if lock is not None and lock.effective_from is None:
-            lock = attrs.evolve(lock, effective_from=now)
-        self._snapshots.put(
-            attrs.evolve(
-                snapshot, status=SnapshotStatus.accomplished, completion_time=now, lock=lock
-            )
-        )
+        self._snapshots.put(snapshot.completed(now))
         world.events._emit(
             SnapshotCompleted,
             time=now,

@@ -330,7 +330,7 @@ class DiskActions(GroupActions):
         """
         disk = self._disks.get(disk_id)
         instance = self._instances.get(instance_id)
-        self._require_instance_status(instance, InstanceStatus.Running, InstanceStatus.Stopped)
+        instance.require_status(InstanceStatus.Running, InstanceStatus.Stopped)
         dwi = (
             disk.delete_with_instance
             if delete_with_instance is None
@@ -371,7 +371,7 @@ class DiskActions(GroupActions):
             self._key_ring.check_usable(disk.data_key.kms_key_id)
         if disk.type is DiskType.system:
             # A system disk goes back only onto a stopped instance without one.
-            self._require_instance_status(instance, InstanceStatus.Stopped)
+            instance.require_status(InstanceStatus.Stopped)
             if any(
                 d.type is DiskType.system for d in self._disks.members(ATTACHED_TO, instance_id)
             ):
@@ -447,9 +447,9 @@ class DiskActions(GroupActions):
                 recommend="Local disks live and die with their instance.",
             )
         if disk.type is DiskType.system:
-            self._require_instance_status(instance, InstanceStatus.Stopped)
+            instance.require_status(InstanceStatus.Stopped)
         else:
-            self._require_instance_status(instance, InstanceStatus.Running, InstanceStatus.Stopped)
+            instance.require_status(InstanceStatus.Running, InstanceStatus.Stopped)
         self._detach(disk, instance_id)
 
     def _detach(self, disk: Disk, instance_id: str) -> None:

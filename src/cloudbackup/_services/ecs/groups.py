@@ -263,7 +263,7 @@ class GroupActions(LockActions):
         for snapshot in members:
             if snapshot is None or snapshot.image_refs:
                 continue
-            self._check_deletable(snapshot, force=False)
+            snapshot.require_deletable(self._world.now(), force=False)
             doomed.append(snapshot)
         for snapshot in members:
             if snapshot is not None and snapshot.image_refs:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Sequence
-from typing import Any
-
-import attrs
 
 from ... import _validate as v
 from ..._domain.ecs import (
@@ -241,7 +238,7 @@ class InstanceActions(ImageActions):
         The instance needs a system disk: one whose system disk was detached cannot boot.
         """
         instance = self._instances.get(instance_id)
-        self._require_instance_status(instance, InstanceStatus.Stopped)
+        instance.require_status(InstanceStatus.Stopped)
         if not any(
             d.type is DiskType.system
             for d in self._disks.members(ATTACHED_TO, instance.instance_id)
@@ -264,7 +261,7 @@ class InstanceActions(ImageActions):
         """``StopInstance``: ``Running`` → ``Stopping`` → ``Stopped``."""
         instance = self._instances.get(instance_id)
         v.boolean("ForceStop", force_stop)
-        self._require_instance_status(instance, InstanceStatus.Running)
+        instance.require_status(InstanceStatus.Running)
         self._transition(
             instance,
             InstanceStatus.Stopping,
@@ -277,7 +274,7 @@ class InstanceActions(ImageActions):
         """``RebootInstance``: ``Running`` → ``Starting`` → ``Running``."""
         instance = self._instances.get(instance_id)
         v.boolean("ForceStop", force_stop)
-        self._require_instance_status(instance, InstanceStatus.Running)
+        instance.require_status(InstanceStatus.Running)
         timings = self._world.timings
         self._transition(
             instance,
@@ -299,7 +296,7 @@ class InstanceActions(ImageActions):
         allowed = (
             (InstanceStatus.Stopped, InstanceStatus.Running) if force else (InstanceStatus.Stopped,)
         )
-        self._require_instance_status(instance, *allowed)
+        instance.require_status(*allowed)
         world = self._world
         deleted: list[str] = []
         for disk in self._disks.members(ATTACHED_TO, instance_id):
@@ -368,7 +365,7 @@ class InstanceActions(ImageActions):
         target: InstanceStatus,
         delay: _dt.timedelta,
     ) -> None:
-        updated = attrs.evolve(instance, status=status, transition_target=target)
+        updated = instance.moving(status, target)
         self._set_instance(instance, updated)
         self._schedule_transition(updated, delay)
 
@@ -390,8 +387,4 @@ class InstanceActions(ImageActions):
             return
         if instance.transition_target.value != timer.payload:
             return
-        target = instance.transition_target
-        changes: dict[str, Any] = {"status": target, "transition_target": None}
-        if target is InstanceStatus.Running:
-            changes.update(start_time=self._world.now(), ever_started=True)
-        self._set_instance(instance, attrs.evolve(instance, **changes))
+        self._set_instance(instance, instance.arrived(self._world.now()))

@@ -13,7 +13,7 @@ import attrs
 from ... import _validate as v
 from ..._domain.ecs import LockStatus, Snapshot, SnapshotLock, SnapshotStatus
 from ..._events import SnapshotLocked, SnapshotUnlocked
-from ...errors import IncorrectStatusError, InvalidParameterError, OperationDeniedError
+from ...errors import IncorrectStatusError, OperationDeniedError
 from .._base import unit_of_work
 from .snapshots import SnapshotActions
 
@@ -53,29 +53,10 @@ class LockActions(SnapshotActions):
         existing = snapshot.lock
         ready = snapshot.status is SnapshotStatus.accomplished
         if existing is not None and existing.status(now) is LockStatus.compliance:
-            if hours != 0:
-                raise InvalidParameterError(
-                    "An effective lock can only be extended, with CoolOffPeriod 0.",
-                    code="InvalidParameter.CoolOffPeriod",
-                    ids=(snapshot.snapshot_id,),
-                    recommend="Pass cool_off_period=0.",
-                )
-            if days < existing.lock_duration:
-                raise InvalidParameterError(
-                    f"The lock on {snapshot.snapshot_id} is past its cool-off period; its "
-                    f"duration ({existing.lock_duration} days) can only be extended.",
-                    code="InvalidParameter.LockDuration",
-                    ids=(snapshot.snapshot_id,),
-                    recommend=f"Pass a lock_duration of at least {existing.lock_duration}.",
-                )
-            lock = attrs.evolve(existing, lock_duration=days)
+            lock = existing.extended(days, hours, snapshot.snapshot_id)
         else:
-            lock = SnapshotLock(
-                lock_mode="compliance",
-                lock_duration=days,
-                cool_off_period=hours,
-                lock_created_time=now,
-                effective_from=now if ready else None,
+            lock = SnapshotLock.new(
+                lock_duration=days, cool_off_period=hours, now=now, effective=ready
             )
         locked = attrs.evolve(snapshot, lock=lock)
         self._snapshots.put(locked)

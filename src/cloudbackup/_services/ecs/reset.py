@@ -90,7 +90,7 @@ class ResetActions(GuestIo):
         self._require_available_snapshot(snapshot)
         for attachment in disk.attachments:
             instance = self._instances.get(attachment.instance_id)
-            self._require_instance_status(instance, InstanceStatus.Stopped)
+            instance.require_status(InstanceStatus.Stopped)
         if any(s.status is SnapshotStatus.progressing for s in self._disk_snapshots(disk_id)):
             raise IncorrectStatusError(
                 f"Disk {disk.disk_id} has a snapshot in progress.",

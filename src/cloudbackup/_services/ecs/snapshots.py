@@ -13,10 +13,10 @@ from typing import Any
 import attrs
 
 from ... import _validate as v
-from ..._domain.ecs import Snapshot, SnapshotLink, SnapshotStatus
+from ..._domain.ecs import Snapshot, SnapshotLink
 from ..._domain.requests import Page, paginate
 from ..._events import SnapshotModified
-from ...errors import IncorrectStatusError, InvalidParameterError, OperationDeniedError
+from ...errors import InvalidParameterError
 from .._base import unit_of_work
 from .chains import SnapshotChains
 
@@ -218,28 +218,7 @@ class SnapshotActions(SnapshotChains):
             days = v.integer(
                 "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed"
             )
-            if snapshot.status is SnapshotStatus.progressing and not snapshot.instant_access:
-                raise IncorrectStatusError(
-                    f"Snapshot {snapshot.snapshot_id} is still progressing.",
-                    code="InvalidSnapshotId.NotReady",
-                    ids=(snapshot.snapshot_id,),
-                    recommend="Wait until the snapshot is accomplished.",
-                )
-            if snapshot.retention_days is None or days < snapshot.retention_days:
-                current = (
-                    "kept until deleted"
-                    if snapshot.retention_days is None
-                    else (f"{snapshot.retention_days} days")
-                )
-                raise OperationDeniedError(
-                    f"Snapshot {snapshot.snapshot_id} is {current}; retention can only be "
-                    f"extended, not shortened to {days} days.",
-                    code="InvalidOperation.DecreaseRetentionDaysUnsupported",
-                    ids=(snapshot.snapshot_id,),
-                    recommend="Pass more days than the current retention (counted from "
-                    "creation), up to 65,536.",
-                )
-            changes["retention_days"] = days
+            changes["retention_days"] = snapshot.with_retention(days).retention_days
         if not changes:
             raise InvalidParameterError(
                 "No attribute to modify was given.",
@@ -278,5 +257,5 @@ class SnapshotActions(SnapshotChains):
         snapshot = self._snapshots.find(snapshot_id)
         if snapshot is None:
             return
-        self._check_deletable(snapshot, force=force)
+        snapshot.require_deletable(self._world.now(), force=force)
         self._remove_snapshot(snapshot, reason="user")
