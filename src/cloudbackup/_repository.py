@@ -19,7 +19,7 @@ import attrs
 from ._store import Store
 from .errors import InvalidParameterError, ResourceNotFoundError
 
-__all__ = ["Index", "Repository"]
+__all__ = ["Index", "Repository", "RepositorySpec"]
 
 T = TypeVar("T")
 
@@ -117,3 +117,28 @@ class Repository(Generic[T]):
         """The records ``index`` lists under ``partition``, in id order."""
         ids = [record_id for record_id, _ in self._store.raw_scan(index.kind, partition)]
         return self.named_or_all(ids) if ids else []
+
+
+@attrs.frozen
+class RepositorySpec(Generic[T]):
+    """How to build the repository of one aggregate, for any region: declared once per
+    record class, opened per region with :meth:`open`."""
+
+    cls: type[T]
+    id_of: Callable[[T], str]
+    not_found: str
+    """The real API's code for a missing record, e.g. ``InvalidDiskId.NotFound``."""
+    noun: str
+    indexes: tuple[Index[T], ...] = ()
+
+    def open(self, store: Store, region_id: str) -> Repository[T]:
+        """The repository of this aggregate in ``region_id``."""
+        return Repository(
+            store,
+            self.cls,
+            region_id,
+            id_of=self.id_of,
+            not_found=self.not_found,
+            noun=self.noun,
+            indexes=self.indexes,
+        )

@@ -20,7 +20,7 @@ from ..._domain.ecs import (
     SnapshotLink,
 )
 from ..._regions import Region
-from ..._repository import Index, Repository
+from ..._repository import Index, RepositorySpec
 from ..._world import World
 from ...errors import IncorrectStatusError, InvalidParameterError
 from .._base import RegionalService
@@ -47,6 +47,28 @@ ACTION_SNAPSHOT_COMPLETE = "ecs.snapshot_complete"
 ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
 """Timer: a snapshot's retention runs out."""
 
+# One repository per aggregate; the disk repository keeps the instance -> disks index.
+INSTANCES = RepositorySpec(
+    Instance, lambda i: i.instance_id, "InvalidInstanceId.NotFound", "instance"
+)
+DISKS = RepositorySpec(Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO,))
+SNAPSHOTS = RepositorySpec(
+    Snapshot, lambda s: s.snapshot_id, "InvalidSnapshotId.NotFound", "snapshot"
+)
+LINKS = RepositorySpec(
+    SnapshotLink,
+    lambda link: link.snapshot_link_id,
+    "InvalidSnapshotLinkId.NotFound",
+    "snapshot chain",
+)
+GROUPS = RepositorySpec(
+    SnapshotGroup,
+    lambda g: g.snapshot_group_id,
+    "InvalidSnapshotGroup.NotFound",
+    "snapshot-consistent group",
+)
+IMAGES = RepositorySpec(Image, lambda i: i.image_id, "InvalidImageId.NotFound", "image")
+
 
 class EcsCore(RegionalService):
     """What every part of ECS shares: repositories, the key ring, lookups and checks."""
@@ -55,55 +77,12 @@ class EcsCore(RegionalService):
         super().__init__(world, region)
         self._maps = BlockMaps(world.store, world.blocks)
         store, region_id = world.store, region.region_id
-        self._instances = Repository(
-            store,
-            Instance,
-            region_id,
-            id_of=lambda i: i.instance_id,
-            not_found="InvalidInstanceId.NotFound",
-            noun="instance",
-        )
-        self._disks = Repository(
-            store,
-            Disk,
-            region_id,
-            id_of=lambda d: d.disk_id,
-            not_found="InvalidDiskId.NotFound",
-            noun="disk",
-            indexes=(ATTACHED_TO,),
-        )
-        self._snapshots = Repository(
-            store,
-            Snapshot,
-            region_id,
-            id_of=lambda s: s.snapshot_id,
-            not_found="InvalidSnapshotId.NotFound",
-            noun="snapshot",
-        )
-        self._links = Repository(
-            store,
-            SnapshotLink,
-            region_id,
-            id_of=lambda link: link.snapshot_link_id,
-            not_found="InvalidSnapshotLinkId.NotFound",
-            noun="snapshot chain",
-        )
-        self._groups = Repository(
-            store,
-            SnapshotGroup,
-            region_id,
-            id_of=lambda g: g.snapshot_group_id,
-            not_found="InvalidSnapshotGroup.NotFound",
-            noun="snapshot-consistent group",
-        )
-        self._images = Repository(
-            store,
-            Image,
-            region_id,
-            id_of=lambda i: i.image_id,
-            not_found="InvalidImageId.NotFound",
-            noun="image",
-        )
+        self._instances = INSTANCES.open(store, region_id)
+        self._disks = DISKS.open(store, region_id)
+        self._snapshots = SNAPSHOTS.open(store, region_id)
+        self._links = LINKS.open(store, region_id)
+        self._groups = GROUPS.open(store, region_id)
+        self._images = IMAGES.open(store, region_id)
 
     @property
     def _key_ring(self) -> KeyRing:
