@@ -34,42 +34,32 @@ class Index(Generic[T]):
 
 
 class Repository(Generic[T]):
-    """The records of one class in one region, with the indexes kept beside them."""
+    """The records of one class in one region, with the indexes kept beside them.
 
-    def __init__(
-        self,
-        store: Store,
-        cls: type[T],
-        region_id: str,
-        *,
-        id_of: Callable[[T], str],
-        not_found: str,
-        noun: str,
-        indexes: Sequence[Index[T]] = (),
-    ) -> None:
+    Built by :meth:`RepositorySpec.open`.
+    """
+
+    def __init__(self, spec: RepositorySpec[T], store: Store, region_id: str) -> None:
+        self._spec = spec
         self._store = store
-        self._cls = cls
         self._region_id = region_id
-        self._id_of = id_of
-        self._not_found = not_found
-        self._noun = noun
-        self._indexes = tuple(indexes)
+        self._cls = spec.cls
 
     def get(self, record_id: object) -> T:
         """The record, or a typed error: ``….Malformed`` for a non-string or empty id (400),
         ``….NotFound`` for an id this region does not hold (404)."""
-        noun = self._noun
+        noun = self._spec.noun
         if not isinstance(record_id, str) or not record_id:
             raise InvalidParameterError(
                 f"{record_id!r} is not a valid {noun} id.",
-                code=self._not_found.replace(".NotFound", ".Malformed"),
+                code=self._spec.not_found.replace(".NotFound", ".Malformed"),
                 recommend=f"Pass a {noun} id string.",
             )
         found = self._store.get(self._cls, self._region_id, record_id)
         if found is None:
             raise ResourceNotFoundError(
                 f"The {noun} {record_id} does not exist in region {self._region_id}.",
-                code=self._not_found,
+                code=self._spec.not_found,
                 ids=(record_id,),
                 recommend=f"Check the id and the region; {noun}s are regional.",
             )
@@ -81,10 +71,10 @@ class Repository(Generic[T]):
 
     def put(self, record: T) -> None:
         """Write a record, moving its index entries to where it now belongs."""
-        record_id = self._id_of(record)
-        if self._indexes:
+        record_id = self._spec.id_of(record)
+        if self._spec.indexes:
             old = self._store.get(self._cls, self._region_id, record_id)
-            for index in self._indexes:
+            for index in self._spec.indexes:
                 before = set(index.partitions(old)) if old is not None else set()
                 after = set(index.partitions(record))
                 for partition in before - after:
@@ -95,8 +85,8 @@ class Repository(Generic[T]):
 
     def delete(self, record: T) -> None:
         """Delete a record and its index entries."""
-        record_id = self._id_of(record)
-        for index in self._indexes:
+        record_id = self._spec.id_of(record)
+        for index in self._spec.indexes:
             for partition in index.partitions(record):
                 self._store.raw_delete(index.kind, partition, record_id)
         self._store.delete(self._cls, self._region_id, record_id)
@@ -133,12 +123,4 @@ class RepositorySpec(Generic[T]):
 
     def open(self, store: Store, region_id: str) -> Repository[T]:
         """The repository of this aggregate in ``region_id``."""
-        return Repository(
-            store,
-            self.cls,
-            region_id,
-            id_of=self.id_of,
-            not_found=self.not_found,
-            noun=self.noun,
-            indexes=self.indexes,
-        )
+        return Repository(self, store, region_id)
