@@ -70,7 +70,7 @@ def run_instance(
     )
     if wait:
         settle(cloud)
-        assert ecs.describe_instance(instance_id).status is InstanceStatus.Running
+        assert ecs.describe_instance_attribute(instance_id).status is InstanceStatus.Running
     return ecs, instance_id
 
 
@@ -116,14 +116,14 @@ def stop(cloud: Cloud, ecs: EcsService, instance_id: str) -> None:
     """Stop an instance and wait until it is Stopped."""
     ecs.stop_instance(instance_id)
     settle(cloud)
-    assert ecs.describe_instance(instance_id).status is InstanceStatus.Stopped
+    assert ecs.describe_instance_attribute(instance_id).status is InstanceStatus.Stopped
 
 
 def start(cloud: Cloud, ecs: EcsService, instance_id: str) -> None:
     """Start an instance and wait until it is Running."""
     ecs.start_instance(instance_id)
     settle(cloud)
-    assert ecs.describe_instance(instance_id).status is InstanceStatus.Running
+    assert ecs.describe_instance_attribute(instance_id).status is InstanceStatus.Running
 
 
 def _known_kinds() -> list[str]:

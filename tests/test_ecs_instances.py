@@ -36,7 +36,7 @@ from cloudbackup import Cloud as _Cloud
 
 
 def status(ecs: EcsService, instance_id: str) -> InstanceStatus:
-    return ecs.describe_instance(instance_id).status
+    return ecs.describe_instance_attribute(instance_id).status
 
 
 def test_run_instances_goes_pending_then_running() -> None:
@@ -48,7 +48,7 @@ def test_run_instances_goes_pending_then_running() -> None:
     cloud.advance(timings.instance_pending + timings.instance_start - dt.timedelta(seconds=1))
     assert InstanceStatus.Pending is status(ecs, iid)
     cloud.advance(dt.timedelta(seconds=1))
-    instance = ecs.describe_instance(iid)
+    instance = ecs.describe_instance_attribute(iid)
     assert InstanceStatus.Running is instance.status
     assert instance.ever_started
     assert cloud.now() == instance.start_time
@@ -61,7 +61,7 @@ def test_create_instance_ends_stopped_and_never_started() -> None:
     iid = ecs.create_instance(zone_id=ZONE, instance_type=INSTANCE_TYPE)
     assert InstanceStatus.Pending is status(ecs, iid)
     settle(cloud)
-    instance = ecs.describe_instance(iid)
+    instance = ecs.describe_instance_attribute(iid)
     assert InstanceStatus.Stopped is instance.status
     assert not instance.ever_started
     assert instance.start_time is None
@@ -212,7 +212,7 @@ def test_instance_defaults() -> None:
     """Name defaults to the id; host name is derived; os linux; zone and type as given."""
     cloud = make_cloud()
     ecs, iid = run_instance(cloud)
-    instance = ecs.describe_instance(iid)
+    instance = ecs.describe_instance_attribute(iid)
     assert iid == instance.instance_name
     assert f"iZ{iid[2:]}Z" == instance.host_name
     assert ("linux", ZONE, INSTANCE_TYPE, REGION) == (
@@ -238,7 +238,7 @@ def test_delete_instance_needs_stopped_or_force() -> None:
     raises_code(
         errors.ResourceNotFoundError,
         "InvalidInstanceId.NotFound",
-        lambda: ecs.describe_instance(iid),
+        lambda: ecs.describe_instance_attribute(iid),
     )
 
 
@@ -359,7 +359,7 @@ def test_instances_are_regional() -> None:
     raises_code(
         errors.ResourceNotFoundError,
         "InvalidInstanceId.NotFound",
-        lambda: cloud.ecs("cn-shanghai").describe_instance(iid),
+        lambda: cloud.ecs("cn-shanghai").describe_instance_attribute(iid),
     )
 
 

@@ -55,7 +55,7 @@ def _running_instance(cloud: Cloud, *data_disks: DataDisk) -> tuple[EcsService, 
 def _stop(cloud: Cloud, ecs: EcsService, instance_id: str) -> None:
     ecs.stop_instance(instance_id)
     cloud.advance(dt.timedelta(minutes=1))
-    assert InstanceStatus.Stopped == ecs.describe_instance(instance_id).status
+    assert InstanceStatus.Stopped == ecs.describe_instance_attribute(instance_id).status
 
 
 def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:

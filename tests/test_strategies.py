@@ -325,7 +325,7 @@ def test_instance_types_are_accepted(instance_type: str) -> None:
     """Generated instance types create instances."""
     ecs = Cloud().ecs(REGION)
     instance_id = ecs.create_instance(zone_id=ZONE, instance_type=instance_type)
-    assert instance_type == ecs.describe_instance(instance_id).instance_type
+    assert instance_type == ecs.describe_instance_attribute(instance_id).instance_type
 
 
 @FAST

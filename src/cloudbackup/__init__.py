@@ -87,11 +87,11 @@ from ._events import SnapshotModified as SnapshotModified
 from ._events import SnapshotUnlocked as SnapshotUnlocked
 from ._regions import REGIONS as REGIONS
 from ._regions import Region as Region
-from ._services._base import Limits as Limits
-from ._services._base import Timings as Timings
 from ._services.ecs import EcsService as EcsService
 from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
 from ._services.kms import KmsService as KmsService
+from ._settings import Limits as Limits
+from ._settings import Timings as Timings
 from ._time import DEFAULT_START as DEFAULT_START
 from ._time import LATEST as LATEST
 from ._time import Clock as Clock

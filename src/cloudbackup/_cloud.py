@@ -13,11 +13,12 @@ from ._engine import Engine
 from ._events import EventLog
 from ._ids import IdFactory
 from ._regions import REGIONS, Region, get_region
-from ._services._base import Limits, Timings, World
 from ._services.ecs import EcsService
 from ._services.kms import KmsService
+from ._settings import Limits, Timings
 from ._store import BlockStore, Store
 from ._time import DEFAULT_START, LATEST, Clock, ManualClock, require_aware
+from ._world import World
 from .errors import InvalidParameterError, StorageBackendError
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_BLOCK_SIZE", "Cloud", "StorageStats"]
@@ -67,34 +68,6 @@ def _check_collaborators(backend: object, clock: object, timings: object, limits
                 f"{name} {value!r} is not {what}.",
                 code=f"InvalidParameter.{name.capitalize()}",
                 recommend=f"Pass {what}, or None for the default.",
-            )
-    if isinstance(timings, Timings):
-        durations = (
-            timings.instance_pending,
-            timings.instance_start,
-            timings.instance_stop,
-            timings.snapshot_base,
-        )
-        throughput = timings.snapshot_throughput
-        if (
-            not all(isinstance(d, _dt.timedelta) and d >= _dt.timedelta(0) for d in durations)
-            or isinstance(throughput, bool)
-            or not isinstance(throughput, int)
-            or throughput < 1
-        ):
-            raise InvalidParameterError(
-                f"timings {timings!r} must hold non-negative timedeltas and a positive integer "
-                "snapshot_throughput.",
-                code="InvalidParameter.Timings",
-                recommend="Build it as Timings(instance_start=timedelta(seconds=20), ...).",
-            )
-    if isinstance(limits, Limits):
-        values = attrs.astuple(limits)
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in values):
-            raise InvalidParameterError(
-                f"limits {limits!r} must all be positive integers.",
-                code="InvalidParameter.Limits",
-                recommend="Build it as Limits(manual_snapshots_per_disk=256, ...).",
             )
     if isinstance(clock, Clock) and require_aware(clock.now(), "clock.now()") > LATEST:
         raise InvalidParameterError(
@@ -229,11 +202,11 @@ class Cloud:
     # -- services ------------------------------------------------------------------------
     def ecs(self, region_id: str) -> EcsService:
         """The ECS service of a region, e.g. ``cloud.ecs("cn-hangzhou")``."""
-        return self._world.ecs(get_region(region_id))
+        return self._world.service(EcsService, get_region(region_id))
 
     def kms(self, region_id: str) -> KmsService:
         """The KMS service of a region, e.g. ``cloud.kms("cn-hangzhou")``."""
-        return self._world.kms(get_region(region_id))
+        return self._world.service(KmsService, get_region(region_id))
 
     @property
     def regions(self) -> dict[str, Region]:

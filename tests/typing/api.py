@@ -77,6 +77,8 @@ def instances(cloud: Cloud, ecs: EcsService) -> str:
     fired: int = cloud.advance(dt.timedelta(minutes=1))
     assert fired >= 1
     page: Page[Instance] = ecs.describe_instances(status="Running")
+    one: Instance = ecs.describe_instance_attribute(ids[0])
+    assert one.instance_id == ids[0]
     for instance in page:
         status: InstanceStatus = instance.status
         started: dt.datetime | None = instance.start_time

@@ -13,9 +13,12 @@ from typing import ClassVar
 import attrs
 
 from .._typenames import stored_as
+from ..errors import IncorrectStatusError, InvalidParameterError, OperationDeniedError
 
 __all__ = [
     "CATEGORY_SPECS",
+    "DATA_DEVICES",
+    "SYSTEM_DEVICE",
     "CategorySpec",
     "DataKey",
     "Disk",
@@ -198,6 +201,11 @@ PL_MIN_SIZE: dict[PerformanceLevel, int] = {
 
 GIB = 1024**3
 
+SYSTEM_DEVICE = "/dev/xvda"
+"""The device name of an instance's system disk."""
+DATA_DEVICES = tuple(f"/dev/xvd{c}" for c in "bcdefghijklmnopqrstuvwxyz")
+"""The device names data disks get, in order; there are 25, so no instance has more."""
+
 
 @stored_as("ecs.DataKey")
 @attrs.frozen
@@ -237,6 +245,32 @@ class Instance:
     """Whether it has ever been Running (snapshots of a never-used disk are refused)."""
     transition_target: InstanceStatus | None = None
     """While Pending/Starting/Stopping: the status it is moving to."""
+
+    def require_status(self, *allowed: InstanceStatus) -> None:
+        """Raise ``IncorrectInstanceStatus`` unless the instance is in one of ``allowed``."""
+        if self.status not in allowed:
+            names = " or ".join(s.value for s in allowed)
+            raise IncorrectStatusError(
+                f"Instance {self.instance_id} is {self.status.value}; this needs it {names}.",
+                code="IncorrectInstanceStatus",
+                ids=(self.instance_id,),
+                recommend=f"Bring the instance to {names} first (and advance virtual time).",
+            )
+
+    def moving(self, status: InstanceStatus, target: InstanceStatus) -> Instance:
+        """The instance entering a transitional ``status`` on its way to ``target``."""
+        return attrs.evolve(self, status=status, transition_target=target)
+
+    def arrived(self, now: _dt.datetime) -> Instance:
+        """The instance once its transition has reached its target (Running records when)."""
+        target = self.transition_target
+        if target is None:
+            return self
+        if target is InstanceStatus.Running:
+            return attrs.evolve(
+                self, status=target, transition_target=None, start_time=now, ever_started=True
+            )
+        return attrs.evolve(self, status=target, transition_target=None)
 
 
 @stored_as("ecs.DiskAttachment")
@@ -343,6 +377,46 @@ class SnapshotLock:
         """Whether the lock forbids deleting the snapshot at ``now``."""
         return self.status(now) is not LockStatus.expired
 
+    @classmethod
+    def new(
+        cls, *, lock_duration: int, cool_off_period: int, now: _dt.datetime, effective: bool
+    ) -> SnapshotLock:
+        """A fresh compliance lock made at ``now``; its timer starts now if ``effective``
+        (the snapshot is accomplished), else when the snapshot completes."""
+        return cls(
+            lock_mode="compliance",
+            lock_duration=lock_duration,
+            cool_off_period=cool_off_period,
+            lock_created_time=now,
+            effective_from=now if effective else None,
+        )
+
+    def extended(self, lock_duration: int, cool_off_period: int, snapshot_id: str) -> SnapshotLock:
+        """This effective lock lengthened to ``lock_duration`` days; never shortened, and
+        only with a ``cool_off_period`` of 0 (``InvalidParameter.CoolOffPeriod`` /
+        ``InvalidParameter.LockDuration``)."""
+        if cool_off_period != 0:
+            raise InvalidParameterError(
+                "An effective lock can only be extended, with CoolOffPeriod 0.",
+                code="InvalidParameter.CoolOffPeriod",
+                ids=(snapshot_id,),
+                recommend="Pass cool_off_period=0.",
+            )
+        if lock_duration < self.lock_duration:
+            raise InvalidParameterError(
+                f"The lock on {snapshot_id} is past its cool-off period; its "
+                f"duration ({self.lock_duration} days) can only be extended.",
+                code="InvalidParameter.LockDuration",
+                ids=(snapshot_id,),
+                recommend=f"Pass a lock_duration of at least {self.lock_duration}.",
+            )
+        return attrs.evolve(self, lock_duration=lock_duration)
+
+    def effective_at(self, now: _dt.datetime) -> SnapshotLock:
+        """The lock once its snapshot is accomplished: its timer starts at ``now`` if it has
+        not started yet."""
+        return self if self.effective_from is not None else attrs.evolve(self, effective_from=now)
+
 
 @stored_as("ecs.Snapshot")
 @attrs.frozen
@@ -423,6 +497,113 @@ class Snapshot:
         if self.retention_days is None:
             return None
         return self.creation_time + _dt.timedelta(days=self.retention_days)
+
+    @classmethod
+    def of_disk(
+        cls,
+        disk: Disk,
+        *,
+        snapshot_id: str,
+        snapshot_link_id: str,
+        now: _dt.datetime,
+        snapshot_name: str | None,
+        description: str | None,
+        retention_days: int | None,
+        tags: tuple[tuple[str, str], ...],
+        snapshot_group_id: str | None,
+        block_size: int,
+        incremental_blocks: int,
+    ) -> Snapshot:
+        """A new snapshot of ``disk`` taken at ``now``: instant-access categories (ESSD family)
+        are ``accomplished`` at once, the others ``progressing`` until their upload ends."""
+        instant = CATEGORY_SPECS[disk.category].instant_access
+        return cls(
+            snapshot_id=snapshot_id,
+            region_id=disk.region_id,
+            snapshot_name=snapshot_name,
+            description=description,
+            status=SnapshotStatus.accomplished if instant else SnapshotStatus.progressing,
+            creation_time=now,
+            source_disk_id=disk.disk_id,
+            source_disk_type=disk.type,
+            source_disk_size=disk.size,
+            source_disk_category=disk.category,
+            snapshot_link_id=snapshot_link_id,
+            instance_id=disk.instance_id,
+            retention_days=retention_days,
+            block_size=block_size,
+            incremental_blocks=incremental_blocks,
+            completion_time=now if instant else None,
+            instant_access=instant,
+            encrypted=disk.encrypted,
+            kms_key_id=disk.kms_key_id,
+            snapshot_group_id=snapshot_group_id,
+            tags=tags,
+            data_key=disk.data_key,
+            last_modified_time=now,
+        )
+
+    def completed(self, now: _dt.datetime) -> Snapshot:
+        """The snapshot once its upload has finished at ``now`` (a pending lock takes effect)."""
+        lock = None if self.lock is None else self.lock.effective_at(now)
+        return attrs.evolve(
+            self, status=SnapshotStatus.accomplished, completion_time=now, lock=lock
+        )
+
+    def with_retention(self, retention_days: int) -> Snapshot:
+        """The snapshot kept ``retention_days`` from its creation: retention can be extended,
+        never shortened, and a snapshot kept until deleted cannot be given one
+        (``InvalidOperation.DecreaseRetentionDaysUnsupported``); a progressing standard
+        snapshot cannot be changed yet (``InvalidSnapshotId.NotReady``)."""
+        if self.status is SnapshotStatus.progressing and not self.instant_access:
+            raise IncorrectStatusError(
+                f"Snapshot {self.snapshot_id} is still progressing.",
+                code="InvalidSnapshotId.NotReady",
+                ids=(self.snapshot_id,),
+                recommend="Wait until the snapshot is accomplished.",
+            )
+        if self.retention_days is None or retention_days < self.retention_days:
+            current = (
+                "kept until deleted"
+                if self.retention_days is None
+                else (f"{self.retention_days} days")
+            )
+            raise OperationDeniedError(
+                f"Snapshot {self.snapshot_id} is {current}; retention can only be "
+                f"extended, not shortened to {retention_days} days.",
+                code="InvalidOperation.DecreaseRetentionDaysUnsupported",
+                ids=(self.snapshot_id,),
+                recommend="Pass more days than the current retention (counted from "
+                "creation), up to 65,536.",
+            )
+        return attrs.evolve(self, retention_days=retention_days)
+
+    def require_deletable(self, now: _dt.datetime, *, force: bool) -> None:
+        """Raise unless the snapshot may be deleted at ``now``: never while a compliance lock
+        holds or an image uses it; while a disk made from it exists, only with ``force``."""
+        if self.lock is not None and self.lock.holds(now):
+            raise OperationDeniedError(
+                f"Snapshot {self.snapshot_id} is locked in compliance mode "
+                f"({self.lock.status(now).value}); nobody can delete it.",
+                code="OperationDenied.SnapshotLocked",
+                ids=(self.snapshot_id,),
+                recommend="Unlock it during its cool-off period, or wait for the lock to expire.",
+            )
+        if self.image_refs:
+            raise OperationDeniedError(
+                f"Snapshot {self.snapshot_id} was used to create a custom image.",
+                code="SnapshotCreatedImage",
+                ids=(self.snapshot_id,),
+                recommend="Delete the image first (delete_image), then the snapshot.",
+            )
+        if self.disk_refs and not force:
+            raise OperationDeniedError(
+                f"Snapshot {self.snapshot_id} was used to create a disk.",
+                code="SnapshotCreatedDisk",
+                ids=(self.snapshot_id,),
+                recommend="Pass force=True; the disk keeps its data but cannot be "
+                "re-initialised from the snapshot.",
+            )
 
 
 @stored_as("ecs.SnapshotLink")

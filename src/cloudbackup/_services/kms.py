@@ -20,6 +20,7 @@ from .._events import (
     KeyDeleted,
     KeyStateChanged,
 )
+from .._world import Scope, ServiceSpec, register_service
 from ..errors import (
     InvalidParameterError,
     KmsKeyError,
@@ -29,8 +30,9 @@ from ..errors import (
 )
 from . import _crypto
 from ._base import RegionalService, unit_of_work
+from ._interfaces import KEY_RING, KeyRing
 
-__all__ = ["ECS_SERVICE_ALIAS", "KmsService"]
+__all__ = ["ACTION_DELETE_KEY", "ECS_SERVICE_ALIAS", "SPEC", "KmsService"]
 
 #: The alias of the per-region service key that ECS uses when no key is named.
 ECS_SERVICE_ALIAS = "alias/acs/ecs"
@@ -273,7 +275,7 @@ class KmsService(RegionalService):
                 recommend="Pass the CiphertextBlob exactly as Encrypt returned it.",
             ) from exc
 
-    # -- internals for ECS ---------------------------------------------------------------
+    # -- internals behind the key ring (KmsKeyRing) ----------------------------------------
     def _service_key(self) -> KmsKey:
         """The region's ECS service key, created on first use."""
         alias = self._world.store.get(Alias, self.region_id, ECS_SERVICE_ALIAS)
@@ -498,3 +500,41 @@ class KmsService(RegionalService):
         world.events._emit(
             KeyDeleted, time=world.now(), region_id=self.region_id, key_id=key.key_id
         )
+
+
+class KmsKeyRing:
+    """The :class:`~cloudbackup._services._interfaces.KeyRing` KMS offers ECS in its region."""
+
+    def __init__(self, kms: KmsService) -> None:
+        self._kms = kms
+
+    def key_for_encryption(self, key_id: str | None) -> str:
+        """The key to encrypt new data with (the named one, or the ECS service key)."""
+        return self._kms._key_for_ecs(key_id).key_id
+
+    def check_usable(self, key_id: str) -> None:
+        """Raise unless the key exists, is symmetric and is ``Enabled``."""
+        self._kms._key_for_ecs(key_id)
+
+    def wrap_data_key(self, key_id: str, plaintext: bytes) -> bytes:
+        """Wrap a data key under the master key ``key_id`` (checked usable first)."""
+        return self._kms._seal_data_key(self._kms._key_for_ecs(key_id), plaintext)
+
+    def unwrap_data_key(self, key_id: str, ciphertext: bytes) -> bytes:
+        """Unwrap a data key; the master key must still exist and be ``Enabled``."""
+        return self._kms._open_data_key(key_id, ciphertext)
+
+
+def _key_ring(kms: KmsService) -> KeyRing:
+    return KmsKeyRing(kms)
+
+
+SPEC = register_service(
+    ServiceSpec(
+        name="kms",
+        cls=KmsService,
+        scope=Scope.REGIONAL,
+        timers={ACTION_DELETE_KEY: KmsService._on_delete_due},
+        provides={KEY_RING: _key_ring},
+    )
+)

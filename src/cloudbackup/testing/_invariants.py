@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._blocks import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
 from .._domain.ecs import (
     CATEGORY_SPECS,
+    SYSTEM_DEVICE,
     Disk,
     DiskStatus,
     DiskType,
@@ -33,7 +35,12 @@ from .._domain.kms import Alias, KeyState, KmsKey
 from .._engine import TIMER_INDEX, Timer
 from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
-from .._services.ecs import DISK_BLOCKS, DISK_DIRTY, INSTANCE_DISKS, SNAPSHOT_BLOCKS
+from .._services.ecs import INSTANCE_DISKS
+from .._services.ecs._core import (
+    ACTION_INSTANCE_TRANSITION,
+    ACTION_SNAPSHOT_COMPLETE,
+    ACTION_SNAPSHOT_EXPIRE,
+)
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS
 from .._store import _BLOCKS, _META, ZERO
 from .._time import ManualClock
@@ -65,10 +72,6 @@ KINDS: tuple[str, ...] = (
 )
 
 _TRANSITIONAL = (InstanceStatus.Pending, InstanceStatus.Starting, InstanceStatus.Stopping)
-_ACTION_INSTANCE = "ecs.instance_transition"
-_ACTION_SNAPSHOT_DONE = "ecs.snapshot_complete"
-_ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
-_SYSTEM_DEVICE = "/dev/xvda"
 
 
 @attrs.frozen
@@ -380,7 +383,7 @@ def _check_instances_and_disks(world: _World) -> None:
         if len(data) > limits.data_disks_per_instance:
             world.fail(f"instance {instance_id} has {len(data)} data disks")
         for disk, device in attached:
-            if (device == _SYSTEM_DEVICE) != (disk.type is DiskType.system):
+            if (device == SYSTEM_DEVICE) != (disk.type is DiskType.system):
                 world.fail(f"{disk.type.value} disk {disk.disk_id} is attached at {device}")
     for instance_id, instance in world.instances.items():
         moving = instance.status in _TRANSITIONAL
@@ -391,7 +394,7 @@ def _check_instances_and_disks(world: _World) -> None:
             )
         if moving and instance.transition_target is not None:
             payload = instance.transition_target.value
-            timers = world.timers_for(_ACTION_INSTANCE, instance_id)
+            timers = world.timers_for(ACTION_INSTANCE_TRANSITION, instance_id)
             if not any(t.payload == payload for t in timers):
                 world.fail(f"instance {instance_id} is {instance.status.value} with no timer")
         if instance.status is InstanceStatus.Running and not instance.ever_started:
@@ -412,7 +415,7 @@ def _check_snapshots(world: _World) -> None:
     for snapshot_id, snapshot in world.snapshots.items():
         if snapshot.status is SnapshotStatus.progressing:
             progressing[snapshot.source_disk_id] += 1
-            if not world.timers_for(_ACTION_SNAPSHOT_DONE, snapshot_id):
+            if not world.timers_for(ACTION_SNAPSHOT_COMPLETE, snapshot_id):
                 world.fail(f"{snapshot_id} is progressing with no completion timer")
         elif snapshot.completion_time is None:
             world.fail(f"{snapshot_id} is {snapshot.status.value} with no completion time")
@@ -450,7 +453,7 @@ def _check_snapshots(world: _World) -> None:
             expire is not None
             and expire > now
             and not any(
-                t.due == expire for t in world.timers_for(_ACTION_SNAPSHOT_EXPIRE, snapshot_id)
+                t.due == expire for t in world.timers_for(ACTION_SNAPSHOT_EXPIRE, snapshot_id)
             )
         ):
             world.fail(f"{snapshot_id} expires at {expire.isoformat()} with no timer then")

@@ -484,7 +484,7 @@ class CloudStateMachine(RuleBasedStateMachine):
             return
         ecs = self.ecs(disk.region_id)
         with self.cloud._world.store.unit():
-            record = ecs._disk(disk.disk_id)
+            record = ecs._disks.get(disk.disk_id)
             actual = ecs._read_blocks(disk.disk_id, 0, self.WRITE_SPAN, ecs._data_cipher(record))
         if actual != bytes(disk.data):
             raise AssertionError(f"disk {disk.disk_id} does not hold the expected bytes")
@@ -497,7 +497,7 @@ class CloudStateMachine(RuleBasedStateMachine):
         block_size = self.BLOCK_SIZE
         blocks = [bytes(block_size)] * (self.WRITE_SPAN // block_size)
         with self.cloud._world.store.unit():
-            record = ecs._snapshot(snapshot.snapshot_id)
+            record = ecs._snapshots.get(snapshot.snapshot_id)
             cipher = ecs._data_cipher(record)
             for key, digest in ecs._snapshot_map(record).items():
                 index = int(key, 16)

@@ -1,0 +1,93 @@
+"""The small typed interfaces services offer each other.
+
+A service never calls another service's private methods: it asks the world for the provider of
+an interface (``world.provider(KEY_RING, region)``) and uses only what the interface declares.
+The provider registers the interface in its :class:`~cloudbackup._world.ServiceSpec`
+(``provides=``). These are typing Protocols, so a test double only has to have the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from .._domain.ecs import Snapshot
+from .._world import Interface
+
+__all__ = ["ECS_SNAPSHOTS", "KEY_RING", "KeyRing", "SnapshotSource"]
+
+
+class KeyRing(Protocol):
+    """What KMS offers ECS: customer master keys used for envelope encryption of disk data.
+
+    Errors carry the ECS error codes, because ECS is the caller the user sees:
+    ``InvalidParameter.KMSKeyId.NotFound``, ``InvalidKMSKeyId.NotSymmetric``,
+    ``InvalidParameter.KMSKeyId.CMKNotEnabled``.
+    """
+
+    def key_for_encryption(self, key_id: str | None) -> str:
+        """The id of the key to encrypt new data with: ``key_id`` (an id, ARN or alias) once
+        checked usable, or with ``None`` the region's ECS service key (``alias/acs/ecs``,
+        created on first use)."""
+        ...
+
+    def check_usable(self, key_id: str) -> None:
+        """Raise unless ``key_id`` exists, is symmetric and is ``Enabled``."""
+        ...
+
+    def wrap_data_key(self, key_id: str, plaintext: bytes) -> bytes:
+        """Encrypt (wrap) a data key under the master key ``key_id``."""
+        ...
+
+    def unwrap_data_key(self, key_id: str, ciphertext: bytes) -> bytes:
+        """Decrypt (unwrap) a data key; the master key must still exist and be ``Enabled``."""
+        ...
+
+
+KEY_RING: Interface[KeyRing] = Interface("KeyRing")
+"""The key ring interface; KMS provides it, per region."""
+
+
+class SnapshotSource(Protocol):
+    """What ECS offers Cloud Backup in its region: snapshots as the unit of backup.
+
+    Every method is one unit of work (nested inside the caller's, if any) and raises the ECS
+    errors its public counterpart raises. Copying a snapshot's content to another region
+    (``CopySnapshot``, replication) is not offered yet: it arrives with cross-region
+    replication, in a later issue.
+    """
+
+    def take_snapshot(
+        self,
+        disk_id: str,
+        *,
+        retention_days: int | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """Snapshot one disk (``CreateSnapshot``); returns the snapshot id."""
+        ...
+
+    def take_snapshot_group(
+        self, instance_id: str, *, disk_ids: Sequence[str] | None = None
+    ) -> tuple[str, tuple[str, ...]]:
+        """Snapshot an instance's disks (all, or ``disk_ids``) at one instant
+        (``CreateSnapshotGroup``); returns the group id and its snapshot ids."""
+        ...
+
+    def remove_snapshot(self, snapshot_id: str) -> None:
+        """Delete a snapshot (``DeleteSnapshot``); a missing id is ``InvalidSnapshotId.NotFound``,
+        a locked or used one is refused as ``delete_snapshot`` refuses it."""
+        ...
+
+    def read_snapshot(self, snapshot_id: str, offset: int, length: int) -> bytes:
+        """The bytes the source disk held at the snapshot, ``length`` from ``offset``
+        (decrypted: exactly what the guest had written)."""
+        ...
+
+    def describe_chain(self, disk_id: str) -> tuple[Snapshot, ...]:
+        """Every snapshot of a disk, oldest first (its snapshot chain)."""
+        ...
+
+
+ECS_SNAPSHOTS: Interface[SnapshotSource] = Interface("SnapshotSource")
+"""The snapshot interface; ECS provides it, per region."""

@@ -1,0 +1,165 @@
+"""ECS, what every part of ECS shares: repositories, the key ring, lookups and checks.
+
+Part of the layered :class:`~cloudbackup.EcsService`: this layer may use every layer beneath
+it (see ``_services/ecs/__init__.py``), never one above.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ... import _validate as v
+from ..._blocks import BlockMaps
+from ..._domain.ecs import (
+    Disk,
+    DiskCategory,
+    Image,
+    Instance,
+    Snapshot,
+    SnapshotGroup,
+    SnapshotLink,
+)
+from ..._regions import Region
+from ..._repository import Index, RepositorySpec
+from ..._world import World
+from ...errors import IncorrectStatusError, InvalidParameterError
+from .._base import RegionalService
+from .._interfaces import KEY_RING, KeyRing
+
+__all__ = [
+    "ACTION_INSTANCE_TRANSITION",
+    "ACTION_SNAPSHOT_COMPLETE",
+    "ACTION_SNAPSHOT_EXPIRE",
+    "ATTACHED_TO",
+    "INSTANCE_DISKS",
+    "EcsCore",
+]
+
+INSTANCE_DISKS = "ecs.instance_disks"
+"""partition = instance id: the disks attached to it (an index of ``Disk.attachments``)."""
+ATTACHED_TO: Index[Disk] = Index(INSTANCE_DISKS, lambda d: (a.instance_id for a in d.attachments))
+"""The index of which disks each instance has, kept by the disk repository."""
+
+ACTION_INSTANCE_TRANSITION = "ecs.instance_transition"
+"""Timer: an instance reaches the status its transition aims at."""
+ACTION_SNAPSHOT_COMPLETE = "ecs.snapshot_complete"
+"""Timer: a progressing snapshot finishes uploading."""
+ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
+"""Timer: a snapshot's retention runs out."""
+
+# One repository per aggregate; the disk repository keeps the instance -> disks index.
+INSTANCES = RepositorySpec(
+    Instance, lambda i: i.instance_id, "InvalidInstanceId.NotFound", "instance"
+)
+DISKS = RepositorySpec(Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO,))
+SNAPSHOTS = RepositorySpec(
+    Snapshot, lambda s: s.snapshot_id, "InvalidSnapshotId.NotFound", "snapshot"
+)
+LINKS = RepositorySpec(
+    SnapshotLink,
+    lambda link: link.snapshot_link_id,
+    "InvalidSnapshotLinkId.NotFound",
+    "snapshot chain",
+)
+GROUPS = RepositorySpec(
+    SnapshotGroup,
+    lambda g: g.snapshot_group_id,
+    "InvalidSnapshotGroup.NotFound",
+    "snapshot-consistent group",
+)
+IMAGES = RepositorySpec(Image, lambda i: i.image_id, "InvalidImageId.NotFound", "image")
+
+
+class EcsCore(RegionalService):
+    """What every part of ECS shares: repositories, the key ring, lookups and checks."""
+
+    def __init__(self, world: World, region: Region) -> None:
+        super().__init__(world, region)
+        self._maps = BlockMaps(world.store, world.blocks)
+        store, region_id = world.store, region.region_id
+        self._instances = INSTANCES.open(store, region_id)
+        self._disks = DISKS.open(store, region_id)
+        self._snapshots = SNAPSHOTS.open(store, region_id)
+        self._links = LINKS.open(store, region_id)
+        self._groups = GROUPS.open(store, region_id)
+        self._images = IMAGES.open(store, region_id)
+
+    @property
+    def _key_ring(self) -> KeyRing:
+        """The region's key ring (offered by KMS): the only way ECS reaches KMS."""
+        return self._world.provider(KEY_RING, self.region)
+
+    def _category(self, value: object) -> DiskCategory:
+        return v.enum_value(
+            "DiskCategory", value, DiskCategory, code="InvalidDiskCategory.ValueNotSupported"
+        )
+
+    def _require_available_snapshot(self, snapshot: Snapshot) -> None:
+        if not snapshot.available:
+            raise IncorrectStatusError(
+                f"Snapshot {snapshot.snapshot_id} is {snapshot.status.value} and not yet usable.",
+                code="InvalidSnapshotId.NotReady",
+                ids=(snapshot.snapshot_id,),
+                recommend="Wait for it to be accomplished (advance virtual time).",
+            )
+
+    def _chain_ids(self, disk: Disk) -> tuple[str, ...]:
+        """The ids of a disk's snapshots, oldest first (its chain)."""
+        if disk.snapshot_link_id is None:
+            return ()
+        link = self._links.find(disk.snapshot_link_id)
+        assert link is not None
+        return link.snapshot_ids
+
+    def _disk_snapshots(self, disk_id: str) -> list[Snapshot]:
+        # Every snapshot of a disk is in the disk's one chain: read the chain, not the region.
+        disk = self._disks.find(disk_id)
+        if disk is None or disk.snapshot_link_id is None:
+            return []
+        link = self._links.find(disk.snapshot_link_id)
+        assert link is not None
+        found = [self._snapshots.find(s) for s in link.snapshot_ids]
+        return [s for s in found if s is not None]
+
+    def _tags(self, tags: object) -> tuple[tuple[str, str], ...]:
+        if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
+            raise InvalidParameterError(
+                "Tag must be a list of (key, value) pairs.",
+                code="InvalidParameter.Tag",
+                recommend="Pass [('env', 'prod'), ...].",
+            )
+        if len(tags) > 20:
+            raise InvalidParameterError(
+                "At most 20 tags are allowed.",
+                code="InvalidParameter.TagCount",
+                recommend="Use 20 tags or fewer.",
+            )
+        pairs: list[tuple[str, str]] = []
+        for item in tags:
+            if (
+                not isinstance(item, tuple)
+                or len(item) != 2
+                or not isinstance(item[0], str)
+                or not isinstance(item[1], str)
+                or not 1 <= len(item[0]) <= 128
+                or len(item[1]) > 128
+                or item[0].startswith(("aliyun", "acs:"))
+            ):
+                raise InvalidParameterError(
+                    f"Tag {item!r} is not valid.",
+                    code="InvalidTagKey.Malformed",
+                    recommend="Tag keys are 1–128 characters and may not start with 'aliyun' "
+                    "or 'acs:'; values at most 128 characters.",
+                )
+            pairs.append(item)
+        return tuple(pairs)
+
+    def _data_cipher(self, disk: Disk | Snapshot) -> AESGCM | None:
+        key = disk.data_key
+        if key is None:
+            return None
+        plaintext = self._key_ring.unwrap_data_key(key.kms_key_id, key.ciphertext_blob)
+        return AESGCM(plaintext)
+
+    def _plain_block(self, digest: bytes, cipher: AESGCM | None, index: int) -> bytes:
+        return self._maps.plain(digest, cipher, index)

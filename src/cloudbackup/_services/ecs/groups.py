@@ -1,0 +1,278 @@
+"""ECS, snapshot-consistent groups: CreateSnapshotGroup, DescribeSnapshotGroups,
+DeleteSnapshotGroup.
+
+Part of the layered :class:`~cloudbackup.EcsService`: this layer may use every layer beneath
+it (see ``_services/ecs/__init__.py``), never one above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from ... import _validate as v
+from ..._domain.ecs import (
+    CATEGORY_SPECS,
+    DiskCategory,
+    SnapshotGroup,
+    SnapshotGroupStatus,
+    SnapshotStatus,
+)
+from ..._domain.requests import Page, paginate
+from ..._events import SnapshotGroupCreated
+from ...errors import (
+    DependencyViolationError,
+    InvalidParameterError,
+    QuotaExceededError,
+    UnsupportedOperationError,
+)
+from .._base import unit_of_work
+from ._core import ATTACHED_TO
+from .locks import LockActions
+
+__all__ = ["GroupActions"]
+
+
+class GroupActions(LockActions):
+    """Snapshot-consistent groups: CreateSnapshotGroup, DescribeSnapshotGroups,
+    DeleteSnapshotGroup.
+    """
+
+    @unit_of_work
+    def create_snapshot_group(
+        self,
+        *,
+        instance_id: str | None = None,
+        disk_ids: Sequence[str] | None = None,
+        exclude_disk_ids: Sequence[str] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """``CreateSnapshotGroup``: snapshot several ESSD-family disks at one instant.
+
+        Every member snapshot holds its disk's data as of the same virtual instant, so data
+        spread across disks (a log and its data files) is crash-consistent as a whole.
+
+        Args:
+            instance_id: Snapshot this instance's disks (all, or those in ``disk_ids``).
+            disk_ids: The disks; without ``instance_id`` they must share one zone.
+            exclude_disk_ids: Disks of the instance to leave out; not with ``disk_ids``.
+            name: 2–128 characters.
+            description: 2–256 characters.
+            tags: Up to 20 ``(key, value)`` pairs.
+
+        Returns:
+            The ``ssg-…`` id.
+        """
+        world = self._world
+        if not self.region.supports_snapshot_group:
+            raise UnsupportedOperationError(
+                f"Snapshot-consistent groups are not available in {self.region_id}.",
+                code="InvalidRegion.NotSupport",
+                recommend="Use a region that supports snapshot-consistent groups.",
+            )
+        include = v.id_list("DiskId", disk_ids, max_items=10**6)
+        exclude = v.id_list("ExcludeDiskId", exclude_disk_ids, max_items=10**6)
+        group_name = v.name_text("Name", name, code="InvalidName.Malformed")
+        desc = v.optional_text(
+            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+        )
+        pairs = self._tags(tags)
+        if include and exclude:
+            raise DependencyViolationError(
+                "DiskId and ExcludeDiskId cannot be used together.",
+                code="InvalidParam.ExcludeDiskIdsAndDiskIds.Conflict",
+                recommend="Pass either the disks to include or the disks to exclude.",
+            )
+        if instance_id is None and not include:
+            raise InvalidParameterError(
+                "Give an instance_id, or the disk_ids to snapshot.",
+                code="MissingParameter",
+                recommend="Pass instance_id or disk_ids.",
+            )
+        if instance_id is not None:
+            instance = self._instances.get(instance_id)
+            own = {d.disk_id: d for d in self._disks.members(ATTACHED_TO, instance.instance_id)}
+            for disk_id in (*include, *exclude):
+                if disk_id not in own:
+                    self._disks.get(disk_id)  # not found beats not-attached
+                    raise DependencyViolationError(
+                        f"Disk {disk_id} is not attached to instance {instance_id}.",
+                        code="InvalidParameter.DiskId",
+                        ids=(disk_id, instance_id),
+                        recommend="With instance_id, name only that instance's disks.",
+                    )
+            if include:
+                disks = [own[d] for d in include]
+            else:
+                disks = [d for d in own.values() if d.disk_id not in exclude]
+            if not disks:
+                raise InvalidParameterError(
+                    f"Instance {instance_id} has no disk left to snapshot.",
+                    code="InvalidInstance.NoDisk",
+                    ids=(instance_id,),
+                    recommend="Exclude fewer disks.",
+                )
+        else:
+            disks = [self._disks.get(d) for d in include]
+            zones = {d.zone_id for d in disks}
+            if len(zones) > 1:
+                raise DependencyViolationError(
+                    f"The disks are in several zones ({', '.join(sorted(zones))}).",
+                    code="InvalidDiskIds.NotInSameZone",
+                    ids=tuple(include),
+                    recommend="Group disks of one zone only.",
+                )
+        regional = {d.category is DiskCategory.cloud_regional_disk_auto for d in disks}
+        for disk in disks:
+            if not CATEGORY_SPECS[disk.category].consistent_group:
+                raise UnsupportedOperationError(
+                    f"Disk {disk.disk_id} is {disk.category.value}; snapshot-consistent groups "
+                    "take ESSD, ESSD AutoPL, ESSD Entry and regional ESSD disks only.",
+                    code="DiskCategory.OperationNotSupported",
+                    ids=(disk.disk_id,),
+                    recommend="Exclude the disk (exclude_disk_ids) or snapshot it on its own.",
+                )
+            if disk.multi_attach == "Enabled":
+                raise UnsupportedOperationError(
+                    f"Disk {disk.disk_id} has multi-attach enabled.",
+                    code="InvalidOperation.MultiAttachDisk",
+                    ids=(disk.disk_id,),
+                    recommend="Exclude multi-attach disks from the group.",
+                )
+        if len(regional) > 1:
+            raise DependencyViolationError(
+                "Regional ESSD disks cannot be grouped with zonal disks.",
+                code="InvalidDisk.DiskCategoryInconsistent",
+                ids=tuple(d.disk_id for d in disks),
+                recommend="Group regional disks only with regional disks.",
+            )
+        if len(disks) > world.limits.snapshot_group_max_disks:
+            raise QuotaExceededError(
+                f"{len(disks)} disks exceed the group limit of "
+                f"{world.limits.snapshot_group_max_disks}.",
+                code="NumberExceed.TooManyDisks",
+                recommend="Split the disks into several groups.",
+            )
+        total = sum(d.size for d in disks)
+        if total > world.limits.snapshot_group_max_tib * 1024:
+            raise QuotaExceededError(
+                f"{total} GiB exceed the group limit of {world.limits.snapshot_group_max_tib} TiB.",
+                code="CapacityExceed.TooManyDisks",
+                recommend="Split the disks into several groups.",
+            )
+        for disk in disks:
+            self._check_snapshot_allowed(disk)
+        group_id = world.ids.new_id("ssg-", self.region.id_infix)
+        owners = {d.instance_id for d in disks}
+        members = []
+        for disk in disks:
+            member_tags = (("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id else ()
+            members.append(
+                self._take_snapshot(
+                    self._disks.get(disk.disk_id), None, None, None, member_tags, group_id
+                )
+            )
+        status = (
+            SnapshotGroupStatus.accomplished
+            if all(s.status is SnapshotStatus.accomplished for s in members)
+            else SnapshotGroupStatus.progressing
+        )
+        group = SnapshotGroup(
+            snapshot_group_id=group_id,
+            region_id=self.region_id,
+            name=group_name,
+            description=desc,
+            status=status,
+            creation_time=world.now(),
+            snapshot_ids=tuple(s.snapshot_id for s in members),
+            instance_id=next(iter(owners)) if len(owners) == 1 else None,
+            tags=pairs,
+        )
+        self._groups.put(group)
+        world.events._emit(
+            SnapshotGroupCreated,
+            time=world.now(),
+            region_id=self.region_id,
+            snapshot_group_id=group_id,
+            snapshot_ids=group.snapshot_ids,
+        )
+        return group_id
+
+    def describe_snapshot_groups(
+        self,
+        *,
+        snapshot_group_ids: Sequence[str] | None = None,
+        instance_id: str | None = None,
+        name: str | None = None,
+        status: Sequence[str] | None = None,
+        max_results: int = 10,
+        next_token: str | None = None,
+    ) -> Page[SnapshotGroup]:
+        """``DescribeSnapshotGroups``: groups matching the filters, token-paged (1–100)."""
+        ids = v.id_list("SnapshotGroupId", snapshot_group_ids, max_items=10)
+        size = v.integer("MaxResults", max_results, 1, 100)
+        v.optional_text("InstanceId", instance_id, 1, 256)
+        v.optional_text("Name", name, 1, 256)
+        start = 0
+        if next_token is not None:
+            if (
+                not isinstance(next_token, str)
+                or not (next_token.isascii() and next_token.isdigit())
+                or len(next_token) > 18
+            ):
+                raise InvalidParameterError(
+                    f"NextToken {next_token!r} is not valid.",
+                    code="InvalidParameter.NextToken",
+                    recommend="Pass back the NextToken of the previous page.",
+                )
+            start = int(next_token)
+        if status is not None and (
+            isinstance(status, (str, bytes)) or not isinstance(status, (list, tuple))
+        ):
+            raise InvalidParameterError(
+                f"Status {status!r} must be a list of group statuses.",
+                code="InvalidParameter.Status",
+                recommend="Pass e.g. status=['accomplished'].",
+            )
+        states = [v.enum_value("Status", s, SnapshotGroupStatus) for s in status or ()]
+        found = [
+            g
+            for g in self._groups.named_or_all(ids)
+            if (instance_id is None or g.instance_id == instance_id)
+            and (name is None or g.name == name)
+            and (not states or g.status in states)
+        ]
+        page = paginate(found[start:], 1, size)
+        token = str(start + size) if start + size < len(found) else None
+        return attrs.evolve(page, total_count=len(found), next_token=token)
+
+    @unit_of_work
+    def delete_snapshot_group(self, snapshot_group_id: str) -> None:
+        """``DeleteSnapshotGroup``: delete a group and its member snapshots.
+
+        Members used to create a custom image are kept (delete the image, then the snapshot);
+        a member used by a disk refuses the whole call (``SnapshotCreatedDisk``), as does a
+        locked member. Nothing is deleted when the call is refused.
+        """
+        group = self._groups.get(snapshot_group_id)
+        members = [self._snapshots.find(s) for s in group.snapshot_ids]
+        doomed = []
+        for snapshot in members:
+            if snapshot is None or snapshot.image_refs:
+                continue
+            snapshot.require_deletable(self._world.now(), force=False)
+            doomed.append(snapshot)
+        for snapshot in members:
+            if snapshot is not None and snapshot.image_refs:
+                self._snapshots.put(attrs.evolve(snapshot, snapshot_group_id=None))
+        self._groups.put(attrs.evolve(group, snapshot_ids=tuple(s.snapshot_id for s in doomed)))
+        for snapshot in doomed:
+            fresh = self._snapshots.find(snapshot.snapshot_id)
+            assert fresh is not None
+            self._remove_snapshot(fresh, reason="group_deleted")
+        remaining = self._groups.find(group.snapshot_group_id)
+        if remaining is not None:
+            self._drop_group(remaining)

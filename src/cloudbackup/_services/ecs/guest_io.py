@@ -1,0 +1,116 @@
+"""ECS, the guest's data plane (no real API): the bytes a running instance reads and writes.
+
+Part of the layered :class:`~cloudbackup.EcsService`: this layer may use every layer beneath
+it (see ``_services/ecs/__init__.py``), never one above.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..._domain.ecs import Disk, InstanceStatus
+from ..._events import DiskWritten
+from ...errors import IncorrectStatusError, InvalidParameterError
+from .._base import consistent_read, unit_of_work
+from .disks import DiskActions
+
+__all__ = ["GuestIo"]
+
+
+class GuestIo(DiskActions):
+    """The guest's data plane (no real API): the bytes a running instance reads and writes."""
+
+    @unit_of_work
+    def write_disk(self, disk_id: str, offset: int, data: bytes) -> None:
+        """Write ``data`` at byte ``offset`` of a disk, as the guest OS of its instance would.
+
+        The disk must be attached to a ``Running`` instance. Writing zeros frees the blocks
+        (disks are sparse). Encrypted disks store only AES-GCM ciphertext, and writing needs
+        their KMS key to be ``Enabled``.
+        """
+        disk = self._disks.get(disk_id)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidParameterError(
+                f"data must be bytes, not {type(data).__name__}.",
+                code="InvalidParameter.Data",
+                recommend="Pass a bytes object.",
+            )
+        payload = bytes(data)
+        self._check_range(disk, offset, len(payload))
+        self._require_guest_io(disk)
+        if not payload:
+            return
+        world = self._world
+        self._maps.write(
+            disk.disk_id, offset, payload, self._data_cipher(disk), world.ids.new_nonces
+        )
+        world.events._emit(
+            DiskWritten,
+            time=world.now(),
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
+            offset=offset,
+            length=len(payload),
+        )
+
+    @consistent_read
+    def read_disk(self, disk_id: str, offset: int, length: int) -> bytes:
+        """Read ``length`` bytes at ``offset`` of a disk, as its instance's guest OS would.
+
+        The disk must be attached to a ``Running`` instance; unwritten space reads as zeros.
+        It writes nothing, so it opens no unit of work and never waits for a writer.
+        """
+        disk = self._disks.get(disk_id)
+        self._check_range(disk, offset, length)
+        self._require_guest_io(disk)
+        if length == 0:
+            return b""
+        cipher = self._data_cipher(disk)
+        return self._read_blocks(disk.disk_id, offset, length, cipher)
+
+    def _read_blocks(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
+        return self._maps.read(disk_id, offset, length, cipher)
+
+    def _check_range(self, disk: Disk, offset: object, length: object) -> None:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidParameterError(
+                f"offset {offset!r} must be a non-negative integer.",
+                code="InvalidParameter.Offset",
+                ids=(disk.disk_id,),
+                recommend="Pass a byte offset within the disk.",
+            )
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise InvalidParameterError(
+                f"length {length!r} must be a non-negative integer.",
+                code="InvalidParameter.Length",
+                ids=(disk.disk_id,),
+                recommend="Pass a byte count.",
+            )
+        if offset + length > disk.size_bytes:
+            raise InvalidParameterError(
+                f"Bytes {offset}..{offset + length} fall outside disk {disk.disk_id} of "
+                f"{disk.size_bytes} bytes ({disk.size} GiB).",
+                code="InvalidParameter.OutOfRange",
+                ids=(disk.disk_id,),
+                recommend="Stay within the disk, or resize_disk it first.",
+            )
+
+    def _require_guest_io(self, disk: Disk) -> None:
+        if not disk.attachments:
+            raise IncorrectStatusError(
+                f"Disk {disk.disk_id} is not attached; only a running instance's guest can "
+                "read or write it.",
+                code="IncorrectDiskStatus",
+                ids=(disk.disk_id,),
+                recommend="Attach the disk to an instance and start the instance.",
+            )
+        for attachment in disk.attachments:
+            instance = self._instances.find(attachment.instance_id)
+            if instance is not None and instance.status is InstanceStatus.Running:
+                return
+        raise IncorrectStatusError(
+            f"No instance that disk {disk.disk_id} is attached to is Running.",
+            code="IncorrectInstanceStatus",
+            ids=(disk.disk_id, disk.attachments[0].instance_id),
+            recommend="Start the instance (and advance virtual time until it is Running).",
+        )

@@ -1,0 +1,89 @@
+"""What ECS offers other services: the snapshot interface Cloud Backup builds on.
+
+:class:`EcsSnapshotSource` implements
+:class:`~cloudbackup._services._interfaces.SnapshotSource` over one region's ECS. It is an
+adapter, so its methods are not part of :class:`~cloudbackup.EcsService`'s public API; another
+service gets it with ``world.provider(ECS_SNAPSHOTS, region)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..._domain.ecs import Snapshot
+from ...errors import InvalidParameterError
+from .._interfaces import SnapshotSource
+from .instances import InstanceActions
+
+__all__ = ["EcsSnapshotSource", "snapshot_source"]
+
+
+class EcsSnapshotSource:
+    """Snapshots of one region's ECS, as Cloud Backup uses them."""
+
+    def __init__(self, ecs: InstanceActions) -> None:
+        self._ecs = ecs
+
+    def take_snapshot(
+        self,
+        disk_id: str,
+        *,
+        retention_days: int | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """Snapshot one disk, as ``create_snapshot``; returns the snapshot id."""
+        return self._ecs.create_snapshot(disk_id=disk_id, retention_days=retention_days, tags=tags)
+
+    def take_snapshot_group(
+        self, instance_id: str, *, disk_ids: Sequence[str] | None = None
+    ) -> tuple[str, tuple[str, ...]]:
+        """Snapshot an instance's disks at one instant; the group id and its snapshot ids."""
+        ecs = self._ecs
+        with ecs._world.store.unit():
+            group_id = ecs.create_snapshot_group(instance_id=instance_id, disk_ids=disk_ids)
+            return group_id, ecs._groups.get(group_id).snapshot_ids
+
+    def remove_snapshot(self, snapshot_id: str) -> None:
+        """Delete a snapshot; unlike ``delete_snapshot`` a missing id is an error."""
+        ecs = self._ecs
+        with ecs._world.store.unit():
+            ecs._snapshots.get(snapshot_id)
+            ecs.delete_snapshot(snapshot_id)
+
+    def read_snapshot(self, snapshot_id: str, offset: int, length: int) -> bytes:
+        """The bytes the disk held when the snapshot was taken (plaintext, byte-exact)."""
+        ecs = self._ecs
+        snapshot = ecs._snapshots.get(snapshot_id)
+        for name, value in (("offset", offset), ("length", length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidParameterError(
+                    f"{name} {value!r} must be a non-negative integer.",
+                    code=f"InvalidParameter.{name.capitalize()}",
+                    ids=(snapshot.snapshot_id,),
+                    recommend="Pass a byte range within the snapshot's source disk.",
+                )
+        size = snapshot.source_disk_size * 1024**3
+        if offset + length > size:
+            raise InvalidParameterError(
+                f"Bytes {offset}..{offset + length} fall outside snapshot "
+                f"{snapshot.snapshot_id} of a {snapshot.source_disk_size} GiB disk.",
+                code="InvalidParameter.OutOfRange",
+                ids=(snapshot.snapshot_id,),
+                recommend="Stay within the size of the snapshot's source disk.",
+            )
+        if length == 0:
+            return b""
+        link = ecs._links.find(snapshot.snapshot_link_id)
+        assert link is not None
+        cipher = ecs._data_cipher(snapshot)
+        return ecs._maps.read_at(link.snapshot_ids, snapshot.snapshot_id, offset, length, cipher)
+
+    def describe_chain(self, disk_id: str) -> tuple[Snapshot, ...]:
+        """Every snapshot of the disk, oldest first."""
+        ecs = self._ecs
+        return tuple(ecs._disk_snapshots(ecs._disks.get(disk_id).disk_id))
+
+
+def snapshot_source(ecs: InstanceActions) -> SnapshotSource:
+    """The snapshot interface of ``ecs`` (the factory ECS registers)."""
+    return EcsSnapshotSource(ecs)

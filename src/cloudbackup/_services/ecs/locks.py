@@ -1,0 +1,122 @@
+"""ECS, snapshot locks (compliance mode): LockSnapshot, UnlockSnapshot, DescribeLockedSnapshots.
+
+Part of the layered :class:`~cloudbackup.EcsService`: this layer may use every layer beneath
+it (see ``_services/ecs/__init__.py``), never one above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from ... import _validate as v
+from ..._domain.ecs import LockStatus, Snapshot, SnapshotLock, SnapshotStatus
+from ..._events import SnapshotLocked, SnapshotUnlocked
+from ...errors import IncorrectStatusError, OperationDeniedError
+from .._base import unit_of_work
+from .snapshots import SnapshotActions
+
+__all__ = ["LockActions"]
+
+
+class LockActions(SnapshotActions):
+    """Snapshot locks (compliance mode): LockSnapshot, UnlockSnapshot, DescribeLockedSnapshots."""
+
+    @unit_of_work
+    def lock_snapshot(
+        self,
+        *,
+        snapshot_id: str,
+        lock_duration: int,
+        cool_off_period: int = 0,
+        lock_mode: str = "compliance",
+    ) -> None:
+        """``LockSnapshot``: compliance-mode lock; nobody can delete the snapshot while locked.
+
+        Args:
+            snapshot_id: The snapshot.
+            lock_duration: 1–36,500 days, counted from when the snapshot is accomplished.
+            cool_off_period: 0–72 hours during which the lock can still be removed or changed;
+                must be 0 to extend a lock whose cool-off has ended.
+            lock_mode: Only ``compliance``.
+        """
+        snapshot = self._snapshots.get(snapshot_id)
+        v.choice("LockMode", lock_mode, ("compliance",), code="InvalidParameter.LockMode")
+        days = v.integer(
+            "LockDuration", lock_duration, 1, 36500, code="InvalidParameter.LockDuration"
+        )
+        hours = v.integer(
+            "CoolOffPeriod", cool_off_period, 0, 72, code="InvalidParameter.CoolOffPeriod"
+        )
+        now = self._world.now()
+        existing = snapshot.lock
+        ready = snapshot.status is SnapshotStatus.accomplished
+        if existing is not None and existing.status(now) is LockStatus.compliance:
+            lock = existing.extended(days, hours, snapshot.snapshot_id)
+        else:
+            lock = SnapshotLock.new(
+                lock_duration=days, cool_off_period=hours, now=now, effective=ready
+            )
+        locked = attrs.evolve(snapshot, lock=lock)
+        self._snapshots.put(locked)
+        self._world.events._emit(
+            SnapshotLocked,
+            time=now,
+            region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+            lock_duration=days,
+            cool_off_period=hours,
+        )
+        # If retention has run out and only locks keep it, release it when this lock ends
+        # (which may be sooner than the lock it replaces).
+        self._expire_if_due(locked)
+
+    @unit_of_work
+    def unlock_snapshot(self, snapshot_id: str) -> None:
+        """``UnlockSnapshot``: remove a lock, only during its cool-off period."""
+        snapshot = self._snapshots.get(snapshot_id)
+        now = self._world.now()
+        lock = snapshot.lock
+        if lock is None or lock.status(now) is LockStatus.expired:
+            raise IncorrectStatusError(
+                f"Snapshot {snapshot.snapshot_id} is not locked.",
+                code="InvalidOperation.SnapshotNotLocked",
+                ids=(snapshot.snapshot_id,),
+                recommend="Nothing to unlock.",
+            )
+        if lock.status(now) is not LockStatus.compliance_cooloff:
+            raise OperationDeniedError(
+                f"The lock on {snapshot.snapshot_id} left its cool-off period at "
+                f"{lock.cool_off_end().isoformat()}; compliance locks cannot be removed after.",
+                code="OperationDenied.SnapshotLocked",
+                ids=(snapshot.snapshot_id,),
+                recommend="Wait for the lock to expire.",
+            )
+        unlocked = attrs.evolve(snapshot, lock=None)
+        self._snapshots.put(unlocked)
+        self._world.events._emit(
+            SnapshotUnlocked,
+            time=now,
+            region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+        )
+        self._expire_if_due(unlocked)  # retention may have run out while the lock held it
+
+    def describe_locked_snapshots(
+        self, *, snapshot_ids: Sequence[str] | None = None, lock_status: str | None = None
+    ) -> list[tuple[Snapshot, LockStatus]]:
+        """``DescribeLockedSnapshots``: locked snapshots with their current ``LockStatus``."""
+        ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
+        wanted = (
+            None if lock_status is None else v.enum_value("LockStatus", lock_status, LockStatus)
+        )
+        now = self._world.now()
+        out = []
+        for snapshot in self._snapshots.scan():
+            if snapshot.lock is None or (ids and snapshot.snapshot_id not in ids):
+                continue
+            status = snapshot.lock.status(now)
+            if wanted is None or status is wanted:
+                out.append((snapshot, status))
+        return out

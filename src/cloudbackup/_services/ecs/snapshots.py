@@ -1,0 +1,261 @@
+"""ECS, snapshots: CreateSnapshot, DescribeSnapshots, DescribeSnapshotLinks,
+ModifySnapshotAttribute, DeleteSnapshot.
+
+Part of the layered :class:`~cloudbackup.EcsService`: this layer may use every layer beneath
+it (see ``_services/ecs/__init__.py``), never one above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from ... import _validate as v
+from ..._domain.ecs import Snapshot, SnapshotLink
+from ..._domain.requests import Page, paginate
+from ..._events import SnapshotModified
+from ...errors import InvalidParameterError
+from .._base import unit_of_work
+from .chains import SnapshotChains
+
+__all__ = ["SnapshotActions"]
+
+
+class SnapshotActions(SnapshotChains):
+    """Snapshots: CreateSnapshot, DescribeSnapshots, DescribeSnapshotLinks,
+    ModifySnapshotAttribute, DeleteSnapshot.
+    """
+
+    @unit_of_work
+    def create_snapshot(
+        self,
+        *,
+        disk_id: str,
+        snapshot_name: str | None = None,
+        description: str | None = None,
+        retention_days: int | None = None,
+        instant_access: bool | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """``CreateSnapshot``: capture the disk's data at this virtual instant.
+
+        The first snapshot of a disk is full; later ones hold only the blocks changed since the
+        previous snapshot of its chain (``sl-…``). ESSD-family snapshots are instant access
+        (``accomplished`` at once); others stay ``progressing`` for a simulated upload time.
+
+        Args:
+            disk_id: A cloud disk, ``In_use`` or ``Available``; if attached, its instance must
+                be ``Running`` or ``Stopped``.
+            snapshot_name: 2–128 characters, starts with a letter, not ``auto…``/``http(s)://``.
+            description: 2–256 characters.
+            retention_days: 1–65,536 days from creation; None keeps it until deleted.
+            instant_access: Deprecated in the real API; ESSD snapshots are instant anyway.
+            tags: Up to 20 ``(key, value)`` pairs.
+
+        Returns:
+            The new snapshot id.
+
+        Raises:
+            QuotaExceededError: ``QuotaExceed.Snapshot`` — the disk has 256 manual snapshots.
+            IncorrectStatusError: ``IncorrectDiskStatus.CreatingSnapshot`` — one is
+                progressing; ``IncorrectInstanceStatus``; ``IncorrectDiskStatus.NeverAttached``.
+        """
+        name = v.name_text(
+            "SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed", forbid_auto=True
+        )
+        desc = v.optional_text(
+            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+        )
+        days = (
+            None
+            if retention_days is None
+            else v.integer(
+                "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed"
+            )
+        )
+        if instant_access is not None:
+            v.boolean("InstantAccess", instant_access)
+        pairs = self._tags(tags)
+        disk = self._disks.get(disk_id)
+        self._check_snapshot_allowed(disk)
+        return self._take_snapshot(disk, name, desc, days, pairs, group_id=None).snapshot_id
+
+    def describe_snapshots(
+        self,
+        *,
+        snapshot_ids: Sequence[str] | None = None,
+        disk_id: str | None = None,
+        instance_id: str | None = None,
+        snapshot_link_id: str | None = None,
+        status: str = "all",
+        snapshot_type: str = "all",
+        usage: str | None = None,
+        source_disk_type: str | None = None,
+        encrypted: bool | None = None,
+        kms_key_id: str | None = None,
+        snapshot_name: str | None = None,
+        page_number: int = 1,
+        page_size: int = 10,
+    ) -> Page[Snapshot]:
+        """``DescribeSnapshots``: snapshots matching every given filter, newest first."""
+        number, size = v.page(page_number, page_size)
+        v.optional_text("DiskId", disk_id, 1, 256)
+        v.optional_text("InstanceId", instance_id, 1, 256)
+        v.optional_text("SnapshotLinkId", snapshot_link_id, 1, 256)
+        v.optional_text("KmsKeyId", kms_key_id, 1, 256)
+        v.optional_text("SnapshotName", snapshot_name, 1, 256)
+        ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
+        state = v.choice("Status", status, ("all", "progressing", "accomplished", "failed"))
+        stype = v.choice("SnapshotType", snapshot_type, ("all", "auto", "user"))
+        use = (
+            None
+            if usage is None
+            else v.choice("Usage", usage, ("none", "image", "disk", "image_disk"))
+        )
+        src = (
+            None
+            if source_disk_type is None
+            else v.choice(
+                "SourceDiskType",
+                source_disk_type.lower() if isinstance(source_disk_type, str) else source_disk_type,
+                ("system", "data"),
+            )
+        )
+        if encrypted is not None:
+            v.boolean("Encrypted", encrypted)
+        link_id = snapshot_link_id
+        if link_id is None and disk_id is not None and not ids:
+            disk = self._disks.find(disk_id)
+            if disk is not None and disk.snapshot_link_id is None:
+                return paginate([], number, size)  # a disk that was never snapshotted
+            link_id = disk.snapshot_link_id if disk is not None else None
+        if not ids and link_id is not None:  # one chain: read it instead of the region
+            link = self._links.find(link_id)
+            ids = link.snapshot_ids if link is not None else ()
+            if not ids:
+                return paginate([], number, size)
+        candidates = self._snapshots.named_or_all(ids)
+        found = [
+            s
+            for s in candidates
+            if (disk_id is None or s.source_disk_id == disk_id)
+            and (instance_id is None or s.instance_id == instance_id)
+            and (snapshot_link_id is None or s.snapshot_link_id == snapshot_link_id)
+            and (state == "all" or s.status.value == state)
+            and (stype == "all" or s.snapshot_type == stype)
+            and (use is None or s.usage.value == use)
+            and (src is None or s.source_disk_type.value == src)
+            and (encrypted is None or s.encrypted is encrypted)
+            and (kms_key_id is None or s.kms_key_id == kms_key_id)
+            and (snapshot_name is None or s.snapshot_name == snapshot_name)
+        ]
+        found.sort(key=lambda s: (s.creation_time, s.snapshot_id), reverse=True)
+        return paginate(found, number, size)
+
+    def describe_snapshot(self, snapshot_id: str) -> Snapshot:
+        """Helper (no real action): one snapshot by id, or ``InvalidSnapshotId.NotFound``.
+
+        The real API reads one snapshot with ``describe_snapshots(snapshot_ids=[...])``, which
+        answers an empty page for a missing id; this helper raises instead.
+        """
+        return self._snapshots.get(snapshot_id)
+
+    def describe_snapshot_links(
+        self,
+        *,
+        snapshot_link_ids: Sequence[str] | None = None,
+        disk_ids: Sequence[str] | None = None,
+        instance_id: str | None = None,
+        page_number: int = 1,
+        page_size: int = 10,
+    ) -> Page[SnapshotLink]:
+        """``DescribeSnapshotLinks``: snapshot chains with ``TotalSize`` and ``TotalCount``."""
+        number, size = v.page(page_number, page_size)
+        v.optional_text("InstanceId", instance_id, 1, 256)
+        links = v.id_list("SnapshotLinkIds", snapshot_link_ids, max_items=100)
+        disks = v.id_list("DiskIds", disk_ids, max_items=100)
+        found = [
+            link
+            for link in self._links.scan()
+            if link.snapshot_ids
+            and (not links or link.snapshot_link_id in links)
+            and (not disks or link.source_disk_id in disks)
+            and (instance_id is None or link.instance_id == instance_id)
+        ]
+        return paginate(found, number, size)
+
+    @unit_of_work
+    def modify_snapshot_attribute(
+        self,
+        *,
+        snapshot_id: str,
+        snapshot_name: str | None = None,
+        description: str | None = None,
+        retention_days: int | None = None,
+    ) -> None:
+        """``ModifySnapshotAttribute``: rename, describe, or extend retention.
+
+        Retention counts from the snapshot's creation time and can only be extended
+        (``InvalidOperation.DecreaseRetentionDaysUnsupported``); a snapshot kept forever cannot
+        be given a retention period.
+        """
+        snapshot = self._snapshots.get(snapshot_id)
+        changes: dict[str, Any] = {}
+        if snapshot_name is not None:
+            changes["snapshot_name"] = v.name_text(
+                "SnapshotName",
+                snapshot_name,
+                code="InvalidSnapshotName.Malformed",
+                forbid_auto=True,
+            )
+        if description is not None:
+            changes["description"] = v.text(
+                "Description", description, 2, 256, code="InvalidDescription.Malformed"
+            )
+        if retention_days is not None:
+            days = v.integer(
+                "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed"
+            )
+            changes["retention_days"] = snapshot.with_retention(days).retention_days
+        if not changes:
+            raise InvalidParameterError(
+                "No attribute to modify was given.",
+                code="NoAttributeToModify",
+                ids=(snapshot.snapshot_id,),
+                recommend="Pass snapshot_name, description or retention_days.",
+            )
+        updated = attrs.evolve(snapshot, last_modified_time=self._world.now(), **changes)
+        self._snapshots.put(updated)
+        if "retention_days" in changes and changes["retention_days"] != snapshot.retention_days:
+            self._schedule_expiry(updated)
+        self._world.events._emit(
+            SnapshotModified,
+            time=self._world.now(),
+            region_id=self.region_id,
+            snapshot_id=snapshot.snapshot_id,
+            retention_days=updated.retention_days,
+        )
+
+    @unit_of_work
+    def delete_snapshot(self, snapshot_id: str, *, force: bool = False) -> None:
+        """``DeleteSnapshot``: delete a snapshot (a missing id is ignored, as the real API does).
+
+        Refused for a locked snapshot, one used by an image (``SnapshotCreatedImage``) and one
+        used by a disk (``SnapshotCreatedDisk``) unless ``force``. Deleting a snapshot in the
+        middle of a chain keeps every other snapshot restorable: the blocks the next snapshot
+        still needs move to it. A ``progressing`` snapshot is cancelled.
+        """
+        if not isinstance(snapshot_id, str) or not snapshot_id:
+            raise InvalidParameterError(
+                f"SnapshotId {snapshot_id!r} is not valid.",
+                code="InvalidSnapshotId.Malformed",
+                recommend="Pass a snapshot id such as 's-bp1…'.",
+            )
+        v.boolean("Force", force)
+        snapshot = self._snapshots.find(snapshot_id)
+        if snapshot is None:
+            return
+        snapshot.require_deletable(self._world.now(), force=force)
+        self._remove_snapshot(snapshot, reason="user")

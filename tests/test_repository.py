@@ -1,0 +1,84 @@
+"""Repositories: typed lookups and the indexes they keep in step with every write."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+import pytest
+
+from cloudbackup import InMemoryBackend, errors
+from cloudbackup._repository import Index, Repository, RepositorySpec
+from cloudbackup._store import Store
+
+
+@attrs.frozen
+class Box:
+    """A record with an id and the tags it is indexed under."""
+
+    KIND: ClassVar[str] = "test.box"
+
+    box_id: str
+    shelves: tuple[str, ...] = ()
+
+
+ON_SHELF: Index[Box] = Index("test.shelf", lambda b: b.shelves)
+BOXES = RepositorySpec(Box, lambda b: b.box_id, "InvalidBoxId.NotFound", "box", (ON_SHELF,))
+
+
+def open_boxes() -> tuple[Store, Repository[Box]]:
+    """A fresh store and its box repository in one region."""
+    store = Store(InMemoryBackend())
+    return store, BOXES.open(store, "cn-hangzhou")
+
+
+@pytest.mark.parametrize("bad", ["", None, 7, b"b-1"])
+def test_get_refuses_an_id_that_is_not_a_string_as_malformed(bad: object) -> None:
+    """A non-string or empty id is the .Malformed variant of the NotFound code."""
+    _, boxes = open_boxes()
+    with pytest.raises(errors.InvalidParameterError) as info:
+        boxes.get(bad)
+    assert "InvalidBoxId.Malformed" == info.value.code
+
+
+def test_get_of_a_missing_id_is_the_typed_not_found_error() -> None:
+    """A missing box is ResourceNotFoundError with the code, the id and a recommendation."""
+    _, boxes = open_boxes()
+    with pytest.raises(errors.ResourceNotFoundError) as info:
+        boxes.get("b-9")
+    assert ("InvalidBoxId.NotFound", ("b-9",), 404) == (
+        info.value.code,
+        info.value.ids,
+        info.value.http_status,
+    )
+    assert None is boxes.find("b-9")
+
+
+def test_the_index_follows_every_put_and_delete() -> None:
+    """Moving a record between partitions moves its index entries; delete removes them."""
+    store, boxes = open_boxes()
+    with store.unit():
+        boxes.put(Box("b-1", ("left",)))
+        boxes.put(Box("b-2", ("left", "right")))
+    assert (["b-1", "b-2"], ["b-2"]) == (
+        [b.box_id for b in boxes.members(ON_SHELF, "left")],
+        [b.box_id for b in boxes.members(ON_SHELF, "right")],
+    )
+    with store.unit():
+        boxes.put(Box("b-1", ("right",)))
+        boxes.delete(Box("b-2", ("left", "right")))
+    assert ([], ["b-1"]) == (
+        boxes.members(ON_SHELF, "left"),
+        [b.box_id for b in boxes.members(ON_SHELF, "right")],
+    )
+    assert [] == store.raw_scan("test.shelf", "left")
+
+
+def test_named_or_all_reads_the_named_records_in_order_and_skips_missing_ones() -> None:
+    """With ids: those that exist, in the order named; without: the whole region."""
+    store, boxes = open_boxes()
+    with store.unit():
+        for n in (3, 1, 2):
+            boxes.put(Box(f"b-{n}"))
+    assert ["b-2", "b-3"] == [b.box_id for b in boxes.named_or_all(["b-2", "b-9", "b-3"])]
+    assert ["b-1", "b-2", "b-3"] == [b.box_id for b in boxes.named_or_all([])]

@@ -1,0 +1,168 @@
+"""Timings and Limits: validated when built, with bounds that keep the model inside its means."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from _helpers import make_cloud, raises_code, run_instance
+from cloudbackup import Cloud, DataDisk, Limits, Timings, errors
+from cloudbackup._settings import (
+    MAX_DURATION,
+    MAX_SNAPSHOT_THROUGHPUT,
+    MIN_SNAPSHOT_THROUGHPUT,
+)
+
+DURATIONS = ("instance_pending", "instance_start", "instance_stop", "snapshot_base")
+#: field -> (lowest accepted, highest accepted)
+LIMIT_BOUNDS = {
+    "manual_snapshots_per_disk": (1, 65536),
+    "data_disks_per_instance": (1, 25),
+    "snapshot_group_max_disks": (1, 1024),
+    "snapshot_group_max_tib": (1, 65536),
+    "multi_attach_max_instances": (1, 1024),
+}
+
+
+class Days(dt.timedelta):
+    """A timedelta subclass, as a library built on datetime might hand over."""
+
+
+class Count(int):
+    """An int subclass."""
+
+
+def refused(cls: type[Any], **kwargs: Any) -> errors.InvalidParameterError:
+    """Build ``cls(**kwargs)`` and return the InvalidParameter error it must raise."""
+    with pytest.raises(errors.InvalidParameterError) as info:
+        cls(**kwargs)
+    assert "InvalidParameter" == info.value.code
+    return info.value
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_each_duration_accepts_both_of_its_bounds(name: str) -> None:
+    """Zero and MAX_DURATION are accepted for every duration of Timings."""
+    assert dt.timedelta(0) == getattr(Timings(**{name: dt.timedelta(0)}), name)
+    assert MAX_DURATION == getattr(Timings(**{name: MAX_DURATION}), name)
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+@pytest.mark.parametrize(
+    "value",
+    [
+        dt.timedelta(microseconds=-1),
+        MAX_DURATION + dt.timedelta(microseconds=1),
+        dt.timedelta(days=3_000_000),
+        30,
+        "soon",
+        None,
+    ],
+)
+def test_each_duration_refuses_values_past_its_bounds(name: str, value: object) -> None:
+    """A negative, too long or non-timedelta duration is InvalidParameter at construction."""
+    error = refused(Timings, **{name: value})
+    assert name in error.message
+
+
+def test_throughput_accepts_both_of_its_bounds() -> None:
+    """1 MiB/s and 10**18 B/s are the slowest and fastest accepted snapshot uploads."""
+    assert MIN_SNAPSHOT_THROUGHPUT == Timings(snapshot_throughput=1024**2).snapshot_throughput
+    assert MAX_SNAPSHOT_THROUGHPUT == Timings(snapshot_throughput=10**18).snapshot_throughput
+
+
+@pytest.mark.parametrize(
+    "value", [MIN_SNAPSHOT_THROUGHPUT - 1, MAX_SNAPSHOT_THROUGHPUT + 1, 0, -5, True, 1.5e8, "1"]
+)
+def test_throughput_refuses_values_past_its_bounds(value: object) -> None:
+    """A throughput outside 1 MiB/s–10**18 B/s, a bool or a non-int is InvalidParameter."""
+    refused(Timings, snapshot_throughput=value)
+
+
+@pytest.mark.parametrize("name", sorted(LIMIT_BOUNDS))
+def test_each_limit_accepts_both_of_its_bounds(name: str) -> None:
+    """Every limit accepts its lowest and highest documented value."""
+    lo, hi = LIMIT_BOUNDS[name]
+    assert lo == getattr(Limits(**{name: lo}), name)
+    assert hi == getattr(Limits(**{name: hi}), name)
+
+
+@pytest.mark.parametrize("name", sorted(LIMIT_BOUNDS))
+@pytest.mark.parametrize("shift", ["below", "above", "bool", "float", "text"])
+def test_each_limit_refuses_values_past_its_bounds(name: str, shift: str) -> None:
+    """One below the lowest, one above the highest, a bool, a float or text is refused."""
+    lo, hi = LIMIT_BOUNDS[name]
+    value = {"below": lo - 1, "above": hi + 1, "bool": True, "float": 2.0, "text": "3"}[shift]
+    error = refused(Limits, **{name: value})
+    assert name in error.message
+
+
+def test_evolve_is_validated_too() -> None:
+    """attrs.evolve runs the same validators, so a bad value cannot sneak in afterwards."""
+    with pytest.raises(errors.InvalidParameterError) as info:
+        attrs.evolve(Limits(), data_disks_per_instance=30)
+    assert "InvalidParameter" == info.value.code
+
+
+def test_subclassed_values_are_normalised_to_the_plain_types() -> None:
+    """A timedelta subclass and an int subclass are stored as a plain timedelta and int."""
+    timings = Timings(instance_pending=Days(seconds=5), snapshot_throughput=Count(2**21))
+    limits = Limits(data_disks_per_instance=Count(3))
+    assert (dt.timedelta, int, int) == (
+        type(timings.instance_pending),
+        type(timings.snapshot_throughput),
+        type(limits.data_disks_per_instance),
+    )
+    assert (dt.timedelta(seconds=5), 2**21, 3) == (
+        timings.instance_pending,
+        timings.snapshot_throughput,
+        limits.data_disks_per_instance,
+    )
+
+
+def test_the_longest_timings_still_run_an_instance_and_a_snapshot() -> None:
+    """With every duration at its maximum and the slowest upload, the model runs without error."""
+    longest = Timings(
+        instance_pending=MAX_DURATION,
+        instance_start=MAX_DURATION,
+        instance_stop=MAX_DURATION,
+        snapshot_base=MAX_DURATION,
+        snapshot_throughput=MIN_SNAPSHOT_THROUGHPUT,
+    )
+    cloud = Cloud(block_size=4096, timings=longest)
+    ecs = cloud.ecs("cn-hangzhou")
+    [instance_id] = ecs.run_instances(zone_id="cn-hangzhou-h", instance_type="ecs.g7.large")
+    cloud.advance(2 * MAX_DURATION)
+    assert "Running" == ecs.describe_instance_attribute(instance_id).status.value
+
+
+def test_twenty_five_data_disks_fit_the_device_names() -> None:
+    """At the ceiling of 25 data disks an instance gets /dev/xvdb–/dev/xvdz, no IndexError."""
+    cloud = make_cloud(limits=Limits(data_disks_per_instance=25))
+    ecs, instance_id = run_instance(cloud, data_disks=[DataDisk(size=20)] * 25)
+    disks = ecs.describe_disks(instance_id=instance_id, disk_type="data", page_size=100).items
+    assert "/dev/xvdz" == max(d.device or "" for d in disks)
+    raises_code(
+        errors.InvalidParameterError,
+        "InvalidParameter",
+        lambda: Limits(data_disks_per_instance=26),
+    )
+
+
+@given(st.integers(), st.integers())
+def test_any_integer_limit_is_accepted_exactly_within_its_bounds(a: int, b: int) -> None:
+    """Property: an integer limit is accepted if and only if it lies within its bounds."""
+    for name, (lo, hi) in LIMIT_BOUNDS.items():
+        for value in (a, b):
+            inside = lo <= value <= hi
+            try:
+                Limits(**{name: value})
+                accepted = True
+            except errors.InvalidParameterError:
+                accepted = False
+            assert inside == accepted

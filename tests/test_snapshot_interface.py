@@ -1,0 +1,181 @@
+"""The snapshot interface ECS offers Cloud Backup, tested through the interface only."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _helpers import (
+    GIB,
+    REGION,
+    instance_with_disk,
+    make_cloud,
+    pattern,
+    raises_code,
+    rejected_unchanged,
+    system_disk_id,
+)
+from cloudbackup import Cloud, errors
+from cloudbackup._regions import get_region
+from cloudbackup._services._interfaces import ECS_SNAPSHOTS, SnapshotSource
+
+
+def source(cloud: Cloud) -> SnapshotSource:
+    """The region's snapshot interface, as another service would get it."""
+    return cloud._world.provider(ECS_SNAPSHOTS, get_region(REGION))
+
+
+def test_a_snapshot_reads_back_what_the_disk_held_when_it_was_taken() -> None:
+    """read_snapshot returns the bytes of the moment of the snapshot, not the disk's now."""
+    cloud = make_cloud()
+    ecs, _, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    ecs.write_disk(disk_id, 1000, pattern(1, 9000))
+    first = snaps.take_snapshot(disk_id)
+    ecs.write_disk(disk_id, 5000, pattern(2, 3000))
+    second = snaps.take_snapshot(disk_id, retention_days=3, tags=[("k", "v")])
+    ecs.write_disk(disk_id, 0, pattern(3, 20000))
+    assert pattern(1, 9000) == snaps.read_snapshot(first, 1000, 9000)
+    expected = bytearray(12000)
+    expected[1000:10000] = pattern(1, 9000)
+    expected[5000:8000] = pattern(2, 3000)
+    assert bytes(expected) == snaps.read_snapshot(second, 0, 12000)
+    assert (first, second) == tuple(s.snapshot_id for s in snaps.describe_chain(disk_id))
+    assert (3, (("k", "v"),)) == (
+        ecs.describe_snapshot(second).retention_days,
+        ecs.describe_snapshot(second).tags,
+    )
+
+
+def test_an_encrypted_snapshot_reads_back_its_plaintext() -> None:
+    """On an encrypted disk the interface gives the plaintext the guest wrote."""
+    cloud = make_cloud()
+    ecs, _, disk_id = instance_with_disk(cloud, encrypted=True)
+    snaps = source(cloud)
+    ecs.write_disk(disk_id, 4096 * 3 + 7, pattern(4, 5000))
+    snapshot_id = snaps.take_snapshot(disk_id)
+    assert pattern(4, 5000) == snaps.read_snapshot(snapshot_id, 4096 * 3 + 7, 5000)
+
+
+def test_removing_a_middle_snapshot_keeps_the_others_readable() -> None:
+    """After remove_snapshot the chain shrinks and the later snapshot still reads whole."""
+    cloud = make_cloud()
+    ecs, _, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    ecs.write_disk(disk_id, 0, pattern(5, 8192))
+    first = snaps.take_snapshot(disk_id)
+    ecs.write_disk(disk_id, 4096, pattern(6, 100))
+    second = snaps.take_snapshot(disk_id)
+    snaps.remove_snapshot(first)
+    expected = bytearray(pattern(5, 8192))
+    expected[4096:4196] = pattern(6, 100)
+    assert (second,) == tuple(s.snapshot_id for s in snaps.describe_chain(disk_id))
+    assert bytes(expected) == snaps.read_snapshot(second, 0, 8192)
+
+
+def test_a_group_snapshots_every_disk_of_the_instance_at_one_instant() -> None:
+    """take_snapshot_group returns the group and one snapshot per disk, each readable."""
+    cloud = make_cloud()
+    ecs, instance_id, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    ecs.write_disk(disk_id, 0, pattern(7, 300))
+    group_id, members = snaps.take_snapshot_group(instance_id)
+    assert (
+        members == ecs.describe_snapshot_groups(snapshot_group_ids=[group_id]).items[0].snapshot_ids
+    )
+    by_disk = {ecs.describe_snapshot(s).source_disk_id: s for s in members}
+    assert {disk_id, system_disk_id(ecs, instance_id)} == set(by_disk)
+    assert pattern(7, 300) == snaps.read_snapshot(by_disk[disk_id], 0, 300)
+
+
+def test_bad_requests_are_refused_with_the_ecs_codes_and_change_nothing() -> None:
+    """Missing ids and out-of-range reads are refused; nothing changes."""
+    cloud = make_cloud()
+    _, _, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    snapshot_id = snaps.take_snapshot(disk_id)
+    cases = [
+        (
+            errors.ResourceNotFoundError,
+            "InvalidSnapshotId.NotFound",
+            lambda: snaps.remove_snapshot("s-none"),
+        ),
+        (
+            errors.ResourceNotFoundError,
+            "InvalidSnapshotId.NotFound",
+            lambda: snaps.read_snapshot("s-none", 0, 1),
+        ),
+        (
+            errors.ResourceNotFoundError,
+            "InvalidDiskId.NotFound",
+            lambda: snaps.describe_chain("d-none"),
+        ),
+        (
+            errors.ResourceNotFoundError,
+            "InvalidDiskId.NotFound",
+            lambda: snaps.take_snapshot("d-none"),
+        ),
+        (
+            errors.InvalidParameterError,
+            "InvalidParameter.OutOfRange",
+            lambda: snaps.read_snapshot(snapshot_id, 20 * GIB, 1),
+        ),
+        (
+            errors.InvalidParameterError,
+            "InvalidParameter.Offset",
+            lambda: snaps.read_snapshot(snapshot_id, -1, 1),
+        ),
+        (
+            errors.InvalidParameterError,
+            "InvalidParameter.Length",
+            lambda: snaps.read_snapshot(snapshot_id, 0, True),
+        ),
+    ]
+    for cls, code, call in cases:
+        rejected_unchanged(cloud, cls, code, call)
+    assert b"\0" == snaps.read_snapshot(snapshot_id, 20 * GIB - 1, 1)
+    assert b"" == snaps.read_snapshot(snapshot_id, 20 * GIB, 0)
+
+
+def test_a_locked_snapshot_cannot_be_removed_through_the_interface() -> None:
+    """remove_snapshot obeys the same rules as delete_snapshot (a compliance lock holds)."""
+    cloud = make_cloud()
+    ecs, _, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    snapshot_id = snaps.take_snapshot(disk_id, retention_days=10)
+    ecs.lock_snapshot(snapshot_id=snapshot_id, lock_duration=1)
+    raises_code(
+        errors.OperationDeniedError,
+        "OperationDenied.SnapshotLocked",
+        lambda: snaps.remove_snapshot(snapshot_id),
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40000), st.integers(1, 9000), st.integers(0, 99)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(0, 40000),
+    st.integers(0, 9000),
+)
+def test_reading_any_range_of_any_snapshot_matches_a_bytearray(
+    writes: list[tuple[int, int, int]], offset: int, length: int
+) -> None:
+    """Property: a snapshot after each write reads back exactly like a plain bytearray."""
+    cloud = make_cloud()
+    ecs, _, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    model = bytearray(50000)
+    taken: list[tuple[str, bytes]] = []
+    for start, size, seed in writes:
+        data = pattern(seed, size)
+        ecs.write_disk(disk_id, start, data)
+        model[start : start + size] = data
+        taken.append((snaps.take_snapshot(disk_id), bytes(model)))
+    for snapshot_id, content in taken:
+        assert content[offset : offset + length] == snaps.read_snapshot(
+            snapshot_id, offset, min(length, 50000 - offset)
+        )
