@@ -1,11 +1,18 @@
-"""Every rejected call leaves the backend exactly as it was: records, blobs, counters, clock."""
+"""Every rejected call leaves the backend exactly as it was: records, blobs, counters, clock.
+
+The table runs on both shipped backends whatever ``--cloudbackup-backend`` says: in memory
+the backend's own dictionaries are compared, on SQLite every row of the file (read through a
+second, read-only connection, so only what was committed counts); on both the public
+:func:`~cloudbackup.testing.world_state` is compared too.
+"""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import sqlite3
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -16,23 +23,35 @@ from cloudbackup import (
     DiskDeviceMapping,
     InMemoryBackend,
     ResetDiskSpec,
+    SqliteBackend,
     SystemDisk,
     errors,
 )
+from cloudbackup.testing import world_state
+
+BACKENDS = ["memory", "sqlite"]
 
 
-def deep_state(
-    backend: InMemoryBackend,
-) -> tuple[dict[str, Any], dict[bytes, bytes], tuple[int, int]]:
-    """A deep copy of the in-memory backend's dictionaries and its blob statistics."""
-    return copy.deepcopy(backend._records), copy.deepcopy(backend._blobs), backend.blob_stats()
+def _sqlite_rows(path: Path) -> list[str]:
+    """Every committed row of every table and index of a SQLite world, as SQL text."""
+    reader = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        return list(reader.iterdump())
+    finally:
+        reader.close()
 
 
 class World:
     """A world with something of everything, built once per test."""
 
-    def __init__(self) -> None:
-        self.backend = InMemoryBackend()
+    def __init__(self, backend_name: str = "memory", directory: Path | None = None) -> None:
+        self.path: Path | None = None
+        if backend_name == "sqlite":
+            assert directory is not None
+            self.path = directory / "world.db"
+            self.backend: InMemoryBackend | SqliteBackend = SqliteBackend(self.path)
+        else:
+            self.backend = InMemoryBackend()
         self.cloud = Cloud(backend=self.backend, block_size=4096, seed=5)
         cloud = self.cloud
         self.kms = cloud.kms(REGION)
@@ -92,6 +111,16 @@ class World:
         cloud.advance(dt.timedelta(seconds=30))
         self.kms.disable_key(self.disabled_key)
         self.kms.schedule_key_deletion(self.dying_key, 30)
+
+    def deep_state(self) -> tuple[object, ...]:
+        """Everything the backend holds, read as deeply as the backend allows: the public
+        :func:`world_state`, plus the in-memory dictionaries or every row of the SQLite file."""
+        if isinstance(self.backend, InMemoryBackend):
+            raw: object = (copy.deepcopy(self.backend._records), copy.deepcopy(self.backend._blobs))
+        else:
+            assert self.path is not None
+            raw = _sqlite_rows(self.path)
+        return world_state(self.cloud), raw, tuple(self.backend.blob_stats())
 
     def rejected_calls(self) -> dict[str, Callable[[], object]]:
         ecs, kms, w = self.ecs, self.kms, self
@@ -305,37 +334,52 @@ CODES = {
 }
 
 
+@pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize("label", CALLS)
-def test_rejected_call_changes_nothing(label: str) -> None:
+def test_rejected_call_changes_nothing(label: str, backend_name: str, tmp_path: Path) -> None:
     """The call raises its real error code; the backend, clock and event log are untouched."""
-    world = World()
+    world = World(backend_name, tmp_path)
     call = world.rejected_calls()[label]
-    before = deep_state(world.backend)
+    before = world.deep_state()
     now = world.cloud.now()
     events = len(world.cloud.events)
     with pytest.raises(errors.CloudBackupError) as info:
         call()
     assert CODES[label] == info.value.code
-    assert before == deep_state(world.backend)
+    assert before == world.deep_state()
     assert (now, events) == (world.cloud.now(), len(world.cloud.events))
+    world.cloud.close()
 
 
-def test_locked_member_refuses_group_deletion_atomically() -> None:
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_locked_member_refuses_group_deletion_atomically(backend_name: str, tmp_path: Path) -> None:
     """A group whose last member is locked is not partly deleted."""
-    world = World()
+    world = World(backend_name, tmp_path)
     ecs = world.ecs
     [group] = ecs.describe_snapshot_groups().items
     ecs.delete_disk(world.group_user)
     ecs.lock_snapshot(snapshot_id=group.snapshot_ids[-1], lock_duration=1)
-    before = deep_state(world.backend)
+    before = world.deep_state()
     with pytest.raises(errors.OperationDeniedError):
         ecs.delete_snapshot_group(world.group)
-    assert before == deep_state(world.backend)
+    assert before == world.deep_state()
+    world.cloud.close()
 
 
-def test_the_world_still_works_after_all_rejections() -> None:
+def test_the_sqlite_state_sees_a_committed_change(tmp_path: Path) -> None:
+    """The SQLite comparison can fail: one accepted call changes the rows it reads."""
+    world = World("sqlite", tmp_path)
+    before = world.deep_state()
+    world.ecs.write_disk(world.plain, 0, b"changed")
+    after = world.deep_state()
+    assert (True, True) == (before[0] != after[0], before[1] != after[1])
+    world.cloud.close()
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_the_world_still_works_after_all_rejections(backend_name: str, tmp_path: Path) -> None:
     """After every rejected call in a row, valid calls succeed and the world is consistent."""
-    world = World()
+    world = World(backend_name, tmp_path)
     for label in CALLS:
         with pytest.raises(errors.CloudBackupError):
             world.rejected_calls()[label]()
