@@ -572,6 +572,7 @@ class Snapshot:
                 f"Snapshot {self.snapshot_id} is {current}; retention can only be "
                 f"extended, not shortened to {retention_days} days.",
                 code="InvalidOperation.DecreaseRetentionDaysUnsupported",
+                http_status=400,
                 ids=(self.snapshot_id,),
                 recommend="Pass more days than the current retention (counted from "
                 "creation), up to 65,536.",

@@ -753,7 +753,7 @@ class CloudStateMachine(RuleBasedStateMachine):
         if instance_id in self.instances and not any(
             d.type is DiskType.system for d in self._instance_disks(instance_id)
         ):
-            problems.add("InvalidOperation.NoSystemDisk")
+            problems.add("InvalidInstance.NotFoundSystemDisk")
         if self._ok(problems, lambda: self.ecs(region).start_instance(instance_id)):
             self._move(
                 instance_id,
@@ -924,7 +924,7 @@ class CloudStateMachine(RuleBasedStateMachine):
                 else spec.min_size
             )
             if not minimum <= gib <= spec.max_size:
-                problems.add("InvalidDiskSize.ValueNotSupported")
+                problems.add("InvalidSize.ValueNotSupported")
             if snapshot.key_id is not None and encrypted is False:
                 problems.add("InvalidEncrypted.NotMatchSnapshot")
             will_encrypt = bool(encrypted) or snapshot.key_id is not None
@@ -1001,11 +1001,11 @@ class CloudStateMachine(RuleBasedStateMachine):
             if instance.status not in _STABLE:
                 problems.add("IncorrectInstanceStatus")
             if disk.zone_id != instance.zone_id:
-                problems.add("InvalidDiskId.ZoneMismatch")
+                problems.add("ResourcesNotInSameZone")
             if instance_id in disk.attached or (disk.attached and not disk.multi_attach):
                 problems.add("IncorrectDiskStatus")
             if disk.multi_attach and len(disk.attached) >= self.LIMITS.multi_attach_max_instances:
-                problems.add("QuotaExceed.MultiAttach")
+                problems.add("DiskAttachedNumberExceeded")
             problems |= self._cmk_problems(region, disk.key_id)
             if disk.type is DiskType.system:
                 if instance.status is not InstanceStatus.Stopped:
@@ -1015,7 +1015,7 @@ class CloudStateMachine(RuleBasedStateMachine):
             elif sum(d.type is DiskType.data for d in others) >= (
                 self.LIMITS.data_disks_per_instance
             ):
-                problems.add("InstanceDiskNumber.LimitExceed")
+                problems.add("InstanceDiskLimitExceeded")
 
         def call() -> object:
             return self.ecs(region).attach_disk(
@@ -1047,7 +1047,7 @@ class CloudStateMachine(RuleBasedStateMachine):
             problems.add("IncorrectDiskStatus")
         else:
             if CATEGORY_SPECS[disk.category].local:
-                problems.add("DiskCategory.OperationNotSupported")
+                problems.add("DiskNotPortable")
             allowed = (InstanceStatus.Stopped,) if disk.type is DiskType.system else _STABLE
             if instance.status not in allowed:
                 problems.add("IncorrectInstanceStatus")
@@ -1088,9 +1088,15 @@ class CloudStateMachine(RuleBasedStateMachine):
         limit = CATEGORY_SPECS[disk.category].max_size
         if disk.type is DiskType.system:
             limit = min(limit, 2048)
-        problems = set() if disk.size < new_size <= limit else {"InvalidDiskSize.ValueNotSupported"}
+        problems = (
+            {"InvalidDiskSize.TooSmall"}
+            if new_size <= disk.size
+            else {"InvalidDiskSize.TooLarge"}
+            if new_size > limit
+            else set()
+        )
         if CATEGORY_SPECS[disk.category].local:
-            problems.add("DiskCategory.OperationNotSupported")
+            problems.add("InvalidDiskCategory.NotSupported")
 
         def call() -> object:
             return self.ecs(disk.region_id).resize_disk(disk_id=disk_id, new_size=new_size)

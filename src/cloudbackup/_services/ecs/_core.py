@@ -131,7 +131,7 @@ class EcsCore(RegionalService):
         if len(tags) > 20:
             raise InvalidParameterError(
                 "At most 20 tags are allowed.",
-                code="InvalidParameter.TagCount",
+                code="InvalidTagCount",
                 recommend="Use 20 tags or fewer.",
             )
         pairs: list[tuple[str, str]] = []
@@ -140,9 +140,7 @@ class EcsCore(RegionalService):
                 not isinstance(item, tuple)
                 or len(item) != 2
                 or not isinstance(item[0], str)
-                or not isinstance(item[1], str)
                 or not 1 <= len(item[0]) <= 128
-                or len(item[1]) > 128
                 or item[0].startswith(("aliyun", "acs:"))
             ):
                 raise InvalidParameterError(
@@ -151,7 +149,20 @@ class EcsCore(RegionalService):
                     recommend="Tag keys are 1–128 characters and may not start with 'aliyun' "
                     "or 'acs:'; values at most 128 characters.",
                 )
-            pairs.append(item)
+            if not isinstance(item[1], str) or len(item[1]) > 128:
+                raise InvalidParameterError(
+                    f"The value of tag {item[0]!r} is not valid.",
+                    code="InvalidTagValue.Malformed",
+                    recommend="Tag values are strings of at most 128 characters.",
+                )
+            key, value = v.exact_str(item[0]), v.exact_str(item[1])
+            if any(k == key for k, _ in pairs):
+                raise InvalidParameterError(
+                    f"Tag key {key!r} is given twice.",
+                    code="Duplicate.TagKey",
+                    recommend="Give each tag key once.",
+                )
+            pairs.append((key, value))
         return tuple(pairs)
 
     def _data_cipher(self, disk: Disk | Snapshot) -> AESGCM | None:
