@@ -1364,6 +1364,13 @@ class CloudStateMachine(RuleBasedStateMachine):
                 problems.add("InvalidParameter.CoolOffPeriod")
             if duration < existing.duration:
                 problems.add("InvalidParameter.LockDuration")
+        # A lock may not outlast retention: it starts when it took effect (extension) or now.
+        start = existing.effective if extend and existing is not None else None
+        retention_end = snapshot.expire()
+        if retention_end is not None and (start or self.now) + _dt.timedelta(
+            days=duration
+        ) > retention_end:
+            problems.add("InvalidParameter.LockDuration")
 
         def call() -> object:
             return self.ecs(snapshot.region_id).lock_snapshot(
