@@ -6,6 +6,8 @@ it (see ``_services/ecs/__init__.py``), never one above.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ... import _validate as v
@@ -21,8 +23,9 @@ from ..._domain.ecs import (
 )
 from ..._regions import Region
 from ..._repository import Index, RepositorySpec
+from ..._time import LATEST
 from ..._world import World
-from ...errors import IncorrectStatusError, InvalidParameterError
+from ...errors import IncorrectStatusError, InvalidParameterError, UnsupportedOperationError
 from .._base import RegionalService
 from .._interfaces import KEY_RING, KeyRing
 
@@ -93,6 +96,22 @@ class EcsCore(RegionalService):
         return v.enum_value(
             "DiskCategory", value, DiskCategory, code="InvalidDiskCategory.ValueNotSupported"
         )
+
+    def _due(self, delay: _dt.timedelta, what: str, resource_id: str) -> _dt.datetime:
+        """The instant ``delay`` from now at which ``what`` will finish; refused
+        (``OperationDenied.EndOfTime``) if it would fall after :data:`cloudbackup.LATEST`,
+        where virtual time ends and nothing could ever finish it."""
+        now = self._world.now()
+        if delay > LATEST - now:
+            raise UnsupportedOperationError(
+                f"{what} would finish {delay} from now, after virtual time ends at "
+                f"{LATEST.isoformat()}.",
+                code="OperationDenied.EndOfTime",
+                ids=(resource_id,),
+                recommend="Nothing can start that finishes after the end of virtual time; "
+                "use a world whose clock is further from cloudbackup.LATEST.",
+            )
+        return now + delay
 
     def _require_available_snapshot(self, snapshot: Snapshot) -> None:
         if not snapshot.available:

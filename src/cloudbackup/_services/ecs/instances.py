@@ -352,7 +352,7 @@ class InstanceActions(ImageActions):
         target = instance.transition_target
         assert target is not None
         self._world.engine.schedule(
-            self._world.now() + delay,
+            self._due(delay, f"The transition to {target.value}", instance.instance_id),
             ACTION_INSTANCE_TRANSITION,
             self.region_id,
             instance.instance_id,
