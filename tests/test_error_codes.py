@@ -22,7 +22,7 @@ from _helpers import (
     stop,
     system_disk_id,
 )
-from cloudbackup import Cloud, DataDisk, Limits, errors
+from cloudbackup import Cloud, DataDisk, DiskDeviceMapping, Limits, errors
 
 Scenario = Callable[[Cloud], Callable[[], object]]
 
@@ -42,9 +42,7 @@ def _size_below_snapshot(cloud: Cloud) -> Callable[[], object]:
     snap = ecs.create_snapshot(disk_id=disk)
     return lambda: ecs.create_image(
         disk_device_mappings=[
-            __import__("cloudbackup").DiskDeviceMapping(
-                snapshot_id=snap, device="/dev/xvda", disk_type="system", size=30
-            )
+            DiskDeviceMapping(snapshot_id=snap, device="/dev/xvda", disk_type="system", size=30)
         ]
     )
 
@@ -198,7 +196,12 @@ USE, QEE = errors.UnsupportedOperationError, errors.QuotaExceededError
 
 #: scenario -> (error class, code, HTTP status).
 CASES: dict[str, tuple[Scenario, type[errors.CloudBackupError], str, int]] = {
-    "create_disk size out of range": (_size_too_small_for_category, IPE, "InvalidSize.ValueNotSupported", 400),
+    "create_disk size out of range": (
+        _size_too_small_for_category,
+        IPE,
+        "InvalidSize.ValueNotSupported",
+        400,
+    ),
     "create_disk size not an int": (_size_not_an_int, IPE, "InvalidSize.ValueNotSupported", 400),
     "image mapping below snapshot": (_size_below_snapshot, IPE, "InvalidDiskSize.TooSmall", 403),
     "resize not growing": (_resize_not_growing, IPE, "InvalidDiskSize.TooSmall", 403),
@@ -206,29 +209,84 @@ CASES: dict[str, tuple[Scenario, type[errors.CloudBackupError], str, int]] = {
     "resize local": (_resize_local, USE, "InvalidDiskCategory.NotSupported", 403),
     "detach local": (_detach_local, USE, "DiskNotPortable", 403),
     "attach other zone": (_attach_other_zone, DVE, "ResourcesNotInSameZone", 403),
-    "attach multi-attach full": (_attach_too_many_instances, QEE, "DiskAttachedNumberExceeded", 403),
-    "attach data disk over limit": (_attach_too_many_data_disks, QEE, "InstanceDiskLimitExceeded", 403),
-    "run_instances data disks over limit": (_run_too_many_data_disks, QEE, "InstanceDiskNumber.LimitExceed", 400),
-    "start without system disk": (_start_without_system_disk, errors.IncorrectStatusError, "InvalidInstance.NotFoundSystemDisk", 403),
+    "attach multi-attach full": (
+        _attach_too_many_instances,
+        QEE,
+        "DiskAttachedNumberExceeded",
+        403,
+    ),
+    "attach data disk over limit": (
+        _attach_too_many_data_disks,
+        QEE,
+        "InstanceDiskLimitExceeded",
+        403,
+    ),
+    "run_instances data disks over limit": (
+        _run_too_many_data_disks,
+        QEE,
+        "InstanceDiskNumber.LimitExceed",
+        400,
+    ),
+    "start without system disk": (
+        _start_without_system_disk,
+        errors.IncorrectStatusError,
+        "InvalidInstance.NotFoundSystemDisk",
+        403,
+    ),
     "group bad name": (_group_bad_name, IPE, "InvalidParameter.Name", 400),
-    "group without instance or disks": (_group_no_instance_nor_disks, IPE, "MissingParamter.InstanceId", 400),
+    "group without instance or disks": (
+        _group_no_instance_nor_disks,
+        IPE,
+        "MissingParamter.InstanceId",
+        400,
+    ),
     "group duplicate disk ids": (_group_duplicate_disk_ids, IPE, "InvalidParameter.DiskId", 400),
     "group every disk excluded": (_group_everything_excluded, IPE, "InvalidInstance.NoDisk", 403),
     "group multi-attach disk": (_group_multi_attach, USE, "InvalidOperation.MultiAttachDisk", 403),
-    "group regional and zonal": (_group_regional_and_zonal, DVE, "InvalidDisk.DiskCategoryInconsistent", 403),
-    "group region without groups": (_group_region_not_supported, USE, "InvalidRegion.NotSupport", 403),
-    "reset to another disk's snapshot": (_reset_to_another_disks_snapshot, DVE, "InvalidParameter.Mismatch", 403),
+    "group regional and zonal": (
+        _group_regional_and_zonal,
+        DVE,
+        "InvalidDisk.DiskCategoryInconsistent",
+        403,
+    ),
+    "group region without groups": (
+        _group_region_not_supported,
+        USE,
+        "InvalidRegion.NotSupport",
+        403,
+    ),
+    "reset to another disk's snapshot": (
+        _reset_to_another_disks_snapshot,
+        DVE,
+        "InvalidParameter.Mismatch",
+        403,
+    ),
     "multi-attach not essd": (_multi_attach_not_essd, IPE, "InvalidParameter.MultiAttach", 403),
-    "shorten retention": (_shorten_retention, errors.OperationDeniedError, "InvalidOperation.DecreaseRetentionDaysUnsupported", 400),
-    "describe 101 snapshot ids": (_describe(snapshot_ids=[f"s-{i}" for i in range(101)]), IPE, "InvalidSnapshotIds.Malformed", 400),
+    "shorten retention": (
+        _shorten_retention,
+        errors.OperationDeniedError,
+        "InvalidOperation.DecreaseRetentionDaysUnsupported",
+        400,
+    ),
+    "describe 101 snapshot ids": (
+        _describe(snapshot_ids=[f"s-{i}" for i in range(101)]),
+        IPE,
+        "InvalidSnapshotIds.Malformed",
+        400,
+    ),
     "describe bad status": (_describe(status="done"), IPE, "InvalidStatus.NotFound", 400),
-    "describe bad snapshot type": (_describe(snapshot_type="manual"), IPE, "InvalidSnapshotType.NotFound", 400),
+    "describe bad snapshot type": (
+        _describe(snapshot_type="manual"),
+        IPE,
+        "InvalidSnapshotType.NotFound",
+        400,
+    ),
     "describe bad usage": (_describe(usage="both"), IPE, "InvalidUsage", 400),
     "21 tags": (_tags([(f"k{i}", "v") for i in range(21)]), IPE, "InvalidTagCount", 400),
     "tag value too long": (_tags([("k", "v" * 129)]), IPE, "InvalidTagValue.Malformed", 400),
     "tag value not a string": (_tags([("k", 5)]), IPE, "InvalidTagValue.Malformed", 400),
     "duplicate tag key": (_tags([("k", "a"), ("k", "b")]), IPE, "Duplicate.TagKey", 400),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
