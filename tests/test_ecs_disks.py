@@ -407,7 +407,7 @@ def test_multi_attach_is_essd_only(category: str) -> None:
 
 
 def test_multi_attach_disk_attaches_to_several_instances_up_to_the_limit() -> None:
-    """A multi-attach ESSD attaches to up to 16 instances; the 17th is DiskAttachedNumberExceeded."""
+    """A multi-attach ESSD attaches to 16 instances; the 17th is DiskAttachedNumberExceeded."""
     cloud = make_cloud()
     ecs = cloud.ecs(REGION)
     shared = ecs.create_disk(

@@ -87,8 +87,7 @@ class BlockMaps:
             # block is authenticated by AES-GCM instead), so damage is caught on every read.
             if hashlib.sha256(stored).digest() != digest:
                 raise StorageBackendError(
-                    f"Block {digest.hex()} does not match its digest: the stored data is "
-                    "damaged.",
+                    f"Block {digest.hex()} does not match its digest: the stored data is damaged.",
                     code="StorageBackend.Corrupt",
                     ids=(digest.hex(),),
                     recommend="The stored world is damaged; restore it from a backup.",

@@ -9,15 +9,20 @@ inside a unit of work.
 
 from __future__ import annotations
 
+import datetime as _dt
 import enum
 import re
 from collections.abc import Sequence
 from typing import TypeVar
 
+from attrs import evolve as _attrs_evolve
+from attrs import has as _attrs_has
+
 from .errors import InvalidParameterError
 
 __all__ = [
     "boolean",
+    "builtin",
     "exact_int",
     "exact_str",
     "choice",
@@ -66,6 +71,54 @@ def exact_str(value: str) -> str:
 def exact_int(value: int) -> int:
     """``value`` as an exact ``int`` (a subclass instance becomes a plain copy)."""
     return value if type(value) is int else int.__index__(value)
+
+
+def builtin(value: object, depth: int = 0) -> object:
+    """``value`` with every subclass of ``str``, ``int``, ``float``, ``tuple`` (a named tuple),
+    ``list`` or ``datetime`` inside it (also in the fields of a request object) replaced by
+    an exact builtin copy; enums, ``bool`` and everything else are left as they are.
+
+    Every public service method's arguments pass through this before the method runs, so a
+    caller's subclass never reaches a stored record or an event, and no overridden method of
+    it runs inside a unit of work. Containers nested deeper than 8 levels (or cyclic) are left
+    alone for the validators to refuse.
+    """
+    kind = type(value)
+    if kind in _EXACT or isinstance(value, enum.Enum) or depth > 8:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, _dt.datetime):
+        return _dt.datetime(
+            *_dt.datetime.timetuple(value)[:6],
+            _dt.datetime.microsecond.__get__(value),
+            _dt.datetime.tzinfo.__get__(value),
+            fold=_dt.datetime.fold.__get__(value),
+        )
+    if isinstance(value, tuple):
+        return tuple(builtin(item, depth + 1) for item in tuple.__iter__(value))
+    if isinstance(value, list):
+        return [builtin(item, depth + 1) for item in list.__iter__(value)]
+    if _attrs_has(kind) and _is_request(kind):
+        changes = {
+            f.name: builtin(getattr(value, f.name), depth + 1)
+            for f in kind.__attrs_attrs__
+            if f.init
+        }
+        return _attrs_evolve(value, **changes)  # type: ignore[misc]
+    return value
+
+
+_EXACT = frozenset({str, int, bool, float, bytes, type(None), _dt.datetime})
+
+
+def _is_request(kind: type) -> bool:
+    # Only the package's own request types (DataDisk, SystemDisk, ...) are rebuilt.
+    return kind.__module__.startswith("cloudbackup.")
 
 
 def integer(

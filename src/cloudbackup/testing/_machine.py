@@ -1367,9 +1367,10 @@ class CloudStateMachine(RuleBasedStateMachine):
         # A lock may not outlast retention: it starts when it took effect (extension) or now.
         start = existing.effective if extend and existing is not None else None
         retention_end = snapshot.expire()
-        if retention_end is not None and (start or self.now) + _dt.timedelta(
-            days=duration
-        ) > retention_end:
+        if (
+            retention_end is not None
+            and (start or self.now) + _dt.timedelta(days=duration) > retention_end
+        ):
             problems.add("InvalidParameter.LockDuration")
 
         def call() -> object:

@@ -116,12 +116,17 @@ class SnapshotActions(SnapshotChains):
             code="InvalidStatus.NotFound",
         )
         stype = v.choice(
-            "SnapshotType", snapshot_type, ("all", "auto", "user"), code="InvalidSnapshotType.NotFound"
+            "SnapshotType",
+            snapshot_type,
+            ("all", "auto", "user"),
+            code="InvalidSnapshotType.NotFound",
         )
         use = (
             None
             if usage is None
-            else v.choice("Usage", usage, ("none", "image", "disk", "image_disk"), code="InvalidUsage")
+            else v.choice(
+                "Usage", usage, ("none", "image", "disk", "image_disk"), code="InvalidUsage"
+            )
         )
         src = (
             None
