@@ -117,7 +117,7 @@ def documented_codes() -> set[str]:
     return codes
 
 
-def tested_strings() -> set[str]:
+def strings_in_tests() -> set[str]:
     """Every string literal of the test files (this one excepted)."""
     found: set[str] = set()
     for path in sorted(TESTS.glob("*.py")):
@@ -150,7 +150,7 @@ def test_every_code_the_package_can_raise_is_documented() -> None:
 
 def test_every_documented_code_is_asserted_by_a_test() -> None:
     """A row of errors.md whose code no test names fails."""
-    untested = sorted(documented_codes() - tested_strings())
+    untested = sorted(documented_codes() - strings_in_tests())
     assert [] == untested
 
 
@@ -162,9 +162,16 @@ def test_every_documented_code_exists_in_the_code() -> None:
     assert [] == sorted(documented_codes() - raised - dynamic)
 
 
-@pytest.mark.parametrize("row", documented_rows(), ids=lambda cells: cells[0][:40])
+# The storage tables have no Source column: all their codes are the model's own, said once.
+SOURCED_ROWS = [row for row in documented_rows() if len(row) >= 5]
+
+
+def test_the_sourced_tables_are_found() -> None:
+    """Most rows are in the five-column tables that carry a Source column."""
+    assert len(SOURCED_ROWS) > 100
+
+
+@pytest.mark.parametrize("row", SOURCED_ROWS, ids=lambda cells: cells[0][:40])
 def test_every_ecs_and_kms_row_names_its_source(row: list[str]) -> None:
     """Each row of a five-column table says Documented, API-style or Ours."""
-    if len(row) < 5:
-        pytest.skip("storage tables: all the model's own, said once above them")
     assert row[4].startswith(("Documented", "API-style", "Ours")), row
