@@ -78,7 +78,7 @@ def test_size_range_per_category(category: DiskCategory) -> None:
         rejected_unchanged(
             cloud,
             errors.InvalidParameterError,
-            "InvalidDiskSize.ValueNotSupported",
+            "InvalidSize.ValueNotSupported",
             lambda bad=bad: ecs.create_disk(zone_id=ZONE, disk_category=category.value, size=bad),
         )
 
@@ -99,7 +99,7 @@ def test_essd_minimum_size_per_performance_level(level: str) -> None:
         rejected_unchanged(
             cloud,
             errors.InvalidParameterError,
-            "InvalidDiskSize.ValueNotSupported",
+            "InvalidSize.ValueNotSupported",
             lambda bad=bad: ecs.create_disk(
                 zone_id=ZONE, disk_category="cloud_essd", size=bad, performance_level=level
             ),
@@ -114,7 +114,7 @@ def test_essd_defaults_to_pl1() -> None:
     assert PerformanceLevel.PL1 is disk.performance_level
     raises_code(
         errors.InvalidParameterError,
-        "InvalidDiskSize.ValueNotSupported",
+        "InvalidSize.ValueNotSupported",
         lambda: ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=19),
     )
 
@@ -190,7 +190,7 @@ def test_local_disks_come_with_the_instance_and_stay_with_it() -> None:
     rejected_unchanged(
         cloud,
         errors.UnsupportedOperationError,
-        "DiskCategory.OperationNotSupported",
+        "DiskNotPortable",
         lambda: ecs.detach_disk(instance_id=iid, disk_id=disk_id),
     )
 
@@ -227,8 +227,8 @@ def test_size_is_required_without_a_snapshot() -> None:
         ({"description": "x"}, "InvalidDescription.Malformed"),
         ({"description": "x" * 257}, "InvalidDescription.Malformed"),
         ({"multi_attach": "Yes"}, "InvalidParameter.MultiAttach"),
-        ({"size": "20"}, "InvalidDiskSize.ValueNotSupported"),
-        ({"size": True}, "InvalidDiskSize.ValueNotSupported"),
+        ({"size": "20"}, "InvalidSize.ValueNotSupported"),
+        ({"size": True}, "InvalidSize.ValueNotSupported"),
     ],
 )
 def test_malformed_disk_parameters(kwargs: dict[str, object], code: str) -> None:
@@ -290,20 +290,20 @@ def test_attach_reuses_freed_device_names() -> None:
 
 
 def test_attach_needs_same_zone() -> None:
-    """A disk of another zone cannot be attached: InvalidDiskId.ZoneMismatch."""
+    """A disk of another zone cannot be attached: ResourcesNotInSameZone (403)."""
     cloud = make_cloud()
     ecs, iid = run_instance(cloud)
     disk_id = ecs.create_disk(zone_id=OTHER_ZONE, size=20)
     rejected_unchanged(
         cloud,
         errors.DependencyViolationError,
-        "InvalidDiskId.ZoneMismatch",
+        "ResourcesNotInSameZone",
         lambda: ecs.attach_disk(instance_id=iid, disk_id=disk_id),
     )
 
 
 def test_attach_at_most_sixteen_data_disks() -> None:
-    """The 17th data disk is refused with InstanceDiskNumber.LimitExceed."""
+    """The 17th data disk is refused with InstanceDiskLimitExceeded (403)."""
     cloud = make_cloud()
     ecs, iid = run_instance(cloud, data_disks=[DataDisk(size=20)] * 15)
     sixteenth = ecs.create_disk(zone_id=ZONE, size=20)
@@ -313,7 +313,7 @@ def test_attach_at_most_sixteen_data_disks() -> None:
     rejected_unchanged(
         cloud,
         errors.QuotaExceededError,
-        "InstanceDiskNumber.LimitExceed",
+        "InstanceDiskLimitExceeded",
         lambda: ecs.attach_disk(instance_id=iid, disk_id=seventeenth),
     )
 
@@ -407,7 +407,7 @@ def test_multi_attach_is_essd_only(category: str) -> None:
 
 
 def test_multi_attach_disk_attaches_to_several_instances_up_to_the_limit() -> None:
-    """A multi-attach ESSD attaches to up to 16 instances; the 17th is QuotaExceed.MultiAttach."""
+    """A multi-attach ESSD attaches to 16 instances; the 17th is DiskAttachedNumberExceeded."""
     cloud = make_cloud()
     ecs = cloud.ecs(REGION)
     shared = ecs.create_disk(
@@ -423,7 +423,7 @@ def test_multi_attach_disk_attaches_to_several_instances_up_to_the_limit() -> No
     rejected_unchanged(
         cloud,
         errors.QuotaExceededError,
-        "QuotaExceed.MultiAttach",
+        "DiskAttachedNumberExceeded",
         lambda: ecs.attach_disk(instance_id=instances[16], disk_id=shared),
     )
     ecs.detach_disk(instance_id=instances[0], disk_id=shared)
@@ -457,7 +457,7 @@ def test_resize_grows_only() -> None:
         rejected_unchanged(
             cloud,
             errors.InvalidParameterError,
-            "InvalidDiskSize.ValueNotSupported",
+            "InvalidDiskSize.TooSmall",
             lambda bad=bad: ecs.resize_disk(disk_id=disk_id, new_size=bad),
         )
     ecs.resize_disk(disk_id=disk_id, new_size=41)
@@ -472,7 +472,7 @@ def test_resize_respects_category_and_system_maximum() -> None:
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidDiskSize.ValueNotSupported",
+        "InvalidDiskSize.TooLarge",
         lambda: ecs.resize_disk(disk_id=data, new_size=2001),
     )
     ecs.resize_disk(disk_id=data, new_size=2000)
@@ -480,7 +480,7 @@ def test_resize_respects_category_and_system_maximum() -> None:
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidDiskSize.ValueNotSupported",
+        "InvalidDiskSize.TooLarge",
         lambda: ecs.resize_disk(disk_id=system, new_size=2049),
     )
     ecs.resize_disk(disk_id=system, new_size=2048)
@@ -698,14 +698,14 @@ def test_disks_are_regional() -> None:
 
 
 def test_local_disks_cannot_be_resized() -> None:
-    """ResizeDisk on a local disk is DiskCategory.OperationNotSupported and changes nothing."""
+    """ResizeDisk on a local disk is InvalidDiskCategory.NotSupported and changes nothing."""
     cloud = make_cloud()
     ecs, iid = run_instance(cloud, data_disks=[DataDisk(category="local_ssd_pro", size=100)])
     [disk_id] = data_disk_ids(ecs, iid)
     rejected_unchanged(
         cloud,
         errors.UnsupportedOperationError,
-        "DiskCategory.OperationNotSupported",
+        "InvalidDiskCategory.NotSupported",
         lambda: ecs.resize_disk(disk_id=disk_id, new_size=200),
     )
 
@@ -719,7 +719,7 @@ def test_a_basic_system_disk_grows_only_to_its_category_maximum() -> None:
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidDiskSize.ValueNotSupported",
+        "InvalidDiskSize.TooLarge",
         lambda: ecs.resize_disk(disk_id=disk_id, new_size=2048),
     )
     ecs.resize_disk(disk_id=disk_id, new_size=2000)

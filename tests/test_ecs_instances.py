@@ -188,7 +188,7 @@ def test_data_disk_limit_is_configurable() -> None:
         ({"description": "d" * 257}, "InvalidDescription.Malformed"),
         (
             {"data_disks": [DataDisk(size=19, category="cloud_ssd")]},
-            "InvalidDiskSize.ValueNotSupported",
+            "InvalidSize.ValueNotSupported",
         ),
         ({"data_disks": "disk"}, "InvalidParameter.DataDisk"),
         ({"data_disks": [{"size": 20}]}, "InvalidParameter.DataDisk"),
@@ -375,7 +375,7 @@ def test_stop_then_start_keeps_disk_data() -> None:
 
 
 def test_an_instance_without_its_system_disk_cannot_start() -> None:
-    """Once its system disk is detached, StartInstance is InvalidOperation.NoSystemDisk."""
+    """Once its system disk is detached, StartInstance is InvalidInstance.NotFoundSystemDisk."""
     cloud = make_cloud()
     ecs, instance_id = run_instance(cloud)
     stop(cloud, ecs, instance_id)
@@ -383,7 +383,7 @@ def test_an_instance_without_its_system_disk_cannot_start() -> None:
     rejected_unchanged(
         cloud,
         errors.IncorrectStatusError,
-        "InvalidOperation.NoSystemDisk",
+        "InvalidInstance.NotFoundSystemDisk",
         lambda: ecs.start_instance(instance_id),
     )
 

@@ -261,7 +261,7 @@ def test_disk_from_snapshot_is_at_least_the_snapshots_size() -> None:
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidDiskSize.ValueNotSupported",
+        "InvalidSize.ValueNotSupported",
         lambda: ecs.create_disk(
             zone_id=ZONE, disk_category="cloud_essd", size=65537, snapshot_id=snap
         ),

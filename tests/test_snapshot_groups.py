@@ -95,7 +95,7 @@ def test_group_needs_an_instance_or_disks() -> None:
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "MissingParameter",
+        "MissingParamter.InstanceId",
         lambda: cloud.ecs(REGION).create_snapshot_group(),
     )
 
@@ -290,10 +290,10 @@ def test_default_disk_count_limit_is_128() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "code"),
     [
-        ({"name": "x"}, "InvalidName.Malformed"),
-        ({"name": "http://g"}, "InvalidName.Malformed"),
+        ({"name": "x"}, "InvalidParameter.Name"),
+        ({"name": "http://g"}, "InvalidParameter.Name"),
         ({"description": "x"}, "InvalidDescription.Malformed"),
-        ({"tags": [("k", "v")] * 21}, "InvalidParameter.TagCount"),
+        ({"tags": [("k", "v")] * 21}, "InvalidTagCount"),
     ],
 )
 def test_group_parameters_are_validated(kwargs: dict[str, object], code: str) -> None:

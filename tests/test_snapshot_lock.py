@@ -203,10 +203,10 @@ def test_nobody_can_delete_a_locked_snapshot() -> None:
     assert 0 == ecs.describe_snapshots().total_count
 
 
-def test_retention_waits_for_the_lock() -> None:
-    """Retention ending under a lock does not delete; the snapshot goes when the lock expires."""
+def test_a_lock_ending_on_the_retention_date_releases_then() -> None:
+    """A lock that expires exactly on the retention date is allowed; the snapshot goes then."""
     cloud = make_cloud()
-    ecs, snap = snapshot(cloud, retention_days=1)
+    ecs, snap = snapshot(cloud, retention_days=3)
     start = cloud.now()
     ecs.lock_snapshot(snapshot_id=snap, lock_duration=3)
     cloud.run_until(start + 3 * DAY - dt.timedelta(seconds=1))
@@ -232,9 +232,9 @@ def test_retention_waits_for_a_cool_off_longer_than_the_lock() -> None:
 
 
 def test_extended_lock_keeps_the_snapshot_past_the_first_expiry() -> None:
-    """Extending a lock moves the release accordingly."""
+    """Extending a lock up to the retention date keeps the snapshot until then."""
     cloud = make_cloud()
-    ecs, snap = snapshot(cloud, retention_days=1)
+    ecs, snap = snapshot(cloud, retention_days=5)
     start = cloud.now()
     ecs.lock_snapshot(snapshot_id=snap, lock_duration=2)
     cloud.advance(DAY)
@@ -291,13 +291,13 @@ def test_locked_group_member_blocks_its_group() -> None:
 @given(
     st.integers(min_value=1, max_value=30),
     st.integers(min_value=0, max_value=72),
-    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=0, max_value=10),
 )
-def test_deletion_is_refused_exactly_until_the_lock_ends(
-    days: int, hours: int, retention: int
-) -> None:
-    """With retention and a lock, the snapshot is released at max(retention, lock end)."""
+def test_deletion_is_refused_exactly_until_the_lock_ends(days: int, hours: int, extra: int) -> None:
+    """With retention and a lock, the snapshot is released at max(retention, lock end,
+    cool-off end)."""
     cloud = make_cloud()
+    retention = days + extra
     ecs, snap = snapshot(cloud, retention_days=retention)
     start = cloud.now()
     ecs.lock_snapshot(snapshot_id=snap, lock_duration=days, cool_off_period=hours)
@@ -312,7 +312,7 @@ def test_unlocking_after_retention_ran_out_releases_at_once() -> None:
     """Retention that ended under a cool-off lock releases the snapshot once it is unlocked."""
     cloud = make_cloud()
     ecs, snap = snapshot(cloud, retention_days=1)
-    ecs.lock_snapshot(snapshot_id=snap, lock_duration=10, cool_off_period=72)
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=1, cool_off_period=72)
     cloud.advance(2 * DAY)
     assert 1 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
     ecs.unlock_snapshot(snap)
@@ -322,13 +322,82 @@ def test_unlocking_after_retention_ran_out_releases_at_once() -> None:
 def test_shortened_lock_in_cool_off_releases_when_the_new_lock_ends() -> None:
     """Reconfiguring a lock in cool-off to a shorter one moves the release earlier."""
     cloud = make_cloud()
-    ecs, snap = snapshot(cloud, retention_days=1)
+    ecs, snap = snapshot(cloud, retention_days=3)
     start = cloud.now()
-    ecs.lock_snapshot(snapshot_id=snap, lock_duration=10, cool_off_period=72)
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=3, cool_off_period=72)
     cloud.advance(30 * HOUR)
+    # The new lock starts now and so may last one day (to 54 h), not the retention's 72 h.
     ecs.lock_snapshot(snapshot_id=snap, lock_duration=1)
-    end = start + 30 * HOUR + DAY
+    end = start + 3 * DAY
     cloud.run_until(end - dt.timedelta(seconds=1))
     assert 1 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
     cloud.run_until(end)
     assert 0 == ecs.describe_snapshots(snapshot_ids=[snap]).total_count
+
+
+def test_a_lock_may_not_outlast_retention() -> None:
+    """A lock expiring one day after the retention date is refused and changes nothing."""
+    cloud = make_cloud()
+    ecs, snap = snapshot(cloud, retention_days=3)
+    error = rejected_unchanged(
+        cloud,
+        errors.DependencyViolationError,
+        "InvalidParameter.LockDuration",
+        lambda: ecs.lock_snapshot(snapshot_id=snap, lock_duration=4),
+    )
+    assert (400, (snap,)) == (error.http_status, error.ids)
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=3)
+
+
+def test_the_retention_bound_counts_from_creation_not_from_the_call() -> None:
+    """Locking a day after creation leaves one day less before the retention date."""
+    cloud = make_cloud()
+    ecs, snap = snapshot(cloud, retention_days=3)
+    cloud.advance(DAY)
+    rejected_unchanged(
+        cloud,
+        errors.DependencyViolationError,
+        "InvalidParameter.LockDuration",
+        lambda: ecs.lock_snapshot(snapshot_id=snap, lock_duration=3),
+    )
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=2)
+
+
+def test_extending_a_lock_may_not_pass_the_retention_date() -> None:
+    """An effective lock extends to the retention date and not a day further."""
+    cloud = make_cloud()
+    ecs, snap = snapshot(cloud, retention_days=5)
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=2)
+    cloud.advance(DAY)
+    rejected_unchanged(
+        cloud,
+        errors.DependencyViolationError,
+        "InvalidParameter.LockDuration",
+        lambda: ecs.lock_snapshot(snapshot_id=snap, lock_duration=6),
+    )
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=5)
+    lock = ecs.describe_snapshot(snap).lock
+    assert lock is not None
+    assert ecs.describe_snapshot(snap).expire_time == lock.lock_expire()
+
+
+def test_a_snapshot_kept_until_deleted_takes_any_lock() -> None:
+    """Without retention there is no date to outlast: the longest lock is accepted."""
+    cloud = make_cloud()
+    ecs, snap = snapshot(cloud)
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=36500)
+    assert 36500 == ecs.describe_snapshot(snap).lock.lock_duration  # type: ignore[union-attr]
+
+
+def test_a_progressing_snapshot_is_checked_from_the_call() -> None:
+    """A progressing snapshot's lock is bounded as if it started now (its earliest start)."""
+    cloud = make_cloud()
+    ecs, snap = snapshot(cloud, category="cloud_ssd", retention_days=2)
+    assert SnapshotStatus.progressing is ecs.describe_snapshot(snap).status
+    rejected_unchanged(
+        cloud,
+        errors.DependencyViolationError,
+        "InvalidParameter.LockDuration",
+        lambda: ecs.lock_snapshot(snapshot_id=snap, lock_duration=3),
+    )
+    ecs.lock_snapshot(snapshot_id=snap, lock_duration=2)

@@ -122,7 +122,7 @@ def test_tags_are_limited_to_twenty() -> None:
     rejected_unchanged(
         cloud,
         errors.InvalidParameterError,
-        "InvalidParameter.TagCount",
+        "InvalidTagCount",
         lambda: ecs.create_snapshot(disk_id=disk, tags=[*tags, ("k20", "v")]),
     )
     rejected_unchanged(
@@ -423,13 +423,13 @@ def test_describe_snapshots_filters() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "code"),
     [
-        ({"status": "done"}, "InvalidParameter.Status"),
-        ({"snapshot_type": "manual"}, "InvalidParameter.SnapshotType"),
-        ({"usage": "both"}, "InvalidParameter.Usage"),
+        ({"status": "done"}, "InvalidStatus.NotFound"),
+        ({"snapshot_type": "manual"}, "InvalidSnapshotType.NotFound"),
+        ({"usage": "both"}, "InvalidUsage"),
         ({"source_disk_type": "root"}, "InvalidParameter.SourceDiskType"),
         ({"source_disk_type": 5}, "InvalidParameter.SourceDiskType"),
         ({"page_size": 101}, "InvalidParameter.PageSize"),
-        ({"snapshot_ids": [f"s-{i}" for i in range(101)]}, "InvalidParameter.SnapshotIds"),
+        ({"snapshot_ids": [f"s-{i}" for i in range(101)]}, "InvalidSnapshotIds.Malformed"),
         ({"encrypted": "yes"}, "InvalidParameter.Encrypted"),
     ],
 )

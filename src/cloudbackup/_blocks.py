@@ -26,12 +26,14 @@ calls these. Replication and restore reuse them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._services import _crypto
 from ._store import ZERO, BlockStore, Store
+from .errors import StorageBackendError
 
 __all__ = [
     "DISK_BLOCKS",
@@ -78,7 +80,18 @@ class BlockMaps:
     def plain(self, digest: bytes, cipher: AESGCM | None, index: int) -> bytes:
         """The plaintext of block ``index`` stored under ``digest`` (zeros for ``ZERO``)."""
         stored = self.blocks.load(digest)
-        if digest == ZERO or cipher is None:
+        if digest == ZERO:
+            return stored
+        if cipher is None:
+            # A plaintext block is its own proof: its digest is its SHA-256 (an encrypted
+            # block is authenticated by AES-GCM instead), so damage is caught on every read.
+            if hashlib.sha256(stored).digest() != digest:
+                raise StorageBackendError(
+                    f"Block {digest.hex()} does not match its digest: the stored data is damaged.",
+                    code="StorageBackend.Corrupt",
+                    ids=(digest.hex(),),
+                    recommend="The stored world is damaged; restore it from a backup.",
+                )
             return stored
         return _crypto.decrypt_block(cipher, stored, index)
 

@@ -287,4 +287,5 @@ class Cloud:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Cloud account={self.account_id} now={self.now().isoformat()}>"
+        # The in-process clock, not now(): repr must not touch the backend (it may be closed).
+        return f"<Cloud account={self.account_id} now={self._world.clock.now().isoformat()}>"

@@ -1,16 +1,30 @@
-"""Parameter checks shared by every service: each raises a typed error with the real code."""
+"""Parameter checks shared by every service: each raises a typed error with the real code.
+
+Every check returns a value of the exact builtin type (``str``, ``int``, ``tuple``), never the
+caller's subclass of it: a ``str`` subclass name, an ``int`` subclass retention or a named
+tuple is normalized here, at the boundary, so what the services store is the same on every
+backend (the SQLite codec stores builtin types only) and no subclass's overridden methods run
+inside a unit of work.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
 import enum
 import re
 from collections.abc import Sequence
 from typing import TypeVar
 
+from attrs import evolve as _attrs_evolve
+from attrs import has as _attrs_has
+
 from .errors import InvalidParameterError
 
 __all__ = [
     "boolean",
+    "builtin",
+    "exact_int",
+    "exact_str",
     "choice",
     "enum_value",
     "id_list",
@@ -24,19 +38,105 @@ __all__ = [
 E = TypeVar("E", bound=enum.Enum)
 
 
-def _bad(name: str, value: object, expect: str, code: str | None) -> InvalidParameterError:
+def _bad(
+    name: str, value: object, expect: str, code: str | None, http_status: int | None = None
+) -> InvalidParameterError:
     return InvalidParameterError(
-        f"The parameter {name}={value!r} is not valid: {expect}.",
+        f"The parameter {name}={_shown(value)} is not valid: {expect}.",
         code=code or f"InvalidParameter.{name}",
+        http_status=http_status,
         recommend=f"Pass {name} as {expect}.",
     )
 
 
-def integer(name: str, value: object, lo: int, hi: int, *, code: str | None = None) -> int:
-    """``value`` if it is an int (not a bool) within ``[lo, hi]``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise _bad(name, value, f"an integer from {lo} to {hi}", code)
+def _shown(value: object) -> str:
+    """``repr(value)`` that a hostile ``__repr__`` cannot break or lengthen without bound."""
+    try:
+        text = object.__repr__(value) if _hostile_repr(value) else repr(value)
+    except Exception:  # a repr that raises must not hide the parameter error
+        text = object.__repr__(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _hostile_repr(value: object) -> bool:
+    # Builtin values print themselves; a subclass's __repr__ is the caller's code.
+    return type(value) not in (str, int, float, bool, bytes, tuple, list, dict, type(None))
+
+
+def exact_str(value: str) -> str:
+    """``value`` as an exact ``str`` (a subclass instance becomes a plain copy)."""
+    return value if type(value) is str else str.__str__(value)
+
+
+def exact_int(value: int) -> int:
+    """``value`` as an exact ``int`` (a subclass instance becomes a plain copy)."""
+    return value if type(value) is int else int.__index__(value)
+
+
+def builtin(value: object, depth: int = 0) -> object:
+    """``value`` with every subclass of ``str``, ``int``, ``float``, ``tuple`` (a named tuple),
+    ``list`` or ``datetime`` inside it (also in the fields of a request object) replaced by
+    an exact builtin copy; enums, ``bool`` and everything else are left as they are.
+
+    Every public service method's arguments pass through this before the method runs, so a
+    caller's subclass never reaches a stored record or an event, and no overridden method of
+    it runs inside a unit of work. Containers nested deeper than 8 levels (or cyclic) are left
+    alone for the validators to refuse.
+    """
+    kind = type(value)
+    if kind in _EXACT or isinstance(value, enum.Enum) or depth > 8:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, _dt.datetime):
+        return _dt.datetime(
+            *_dt.datetime.timetuple(value)[:6],
+            _dt.datetime.microsecond.__get__(value),
+            _dt.datetime.tzinfo.__get__(value),
+            fold=_dt.datetime.fold.__get__(value),
+        )
+    if isinstance(value, tuple):
+        return tuple(builtin(item, depth + 1) for item in tuple.__iter__(value))
+    if isinstance(value, list):
+        return [builtin(item, depth + 1) for item in list.__iter__(value)]
+    if _attrs_has(kind) and _is_request(kind):
+        changes = {
+            f.name: builtin(getattr(value, f.name), depth + 1)
+            for f in kind.__attrs_attrs__
+            if f.init
+        }
+        return _attrs_evolve(value, **changes)  # type: ignore[misc]
     return value
+
+
+_EXACT = frozenset({str, int, bool, float, bytes, type(None), _dt.datetime})
+
+
+def _is_request(kind: type) -> bool:
+    # Only the package's own request types (DataDisk, SystemDisk, ...) are rebuilt.
+    return kind.__module__.startswith("cloudbackup.")
+
+
+def integer(
+    name: str,
+    value: object,
+    lo: int,
+    hi: int,
+    *,
+    code: str | None = None,
+    http_status: int | None = None,
+) -> int:
+    """``value`` as an exact ``int`` if it is an int (not a bool) within ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, value, f"an integer from {lo} to {hi}", code, http_status)
+    number = exact_int(value)
+    if not lo <= number <= hi:
+        raise _bad(name, number, f"an integer from {lo} to {hi}", code, http_status)
+    return number
 
 
 def boolean(name: str, value: object, *, code: str | None = None) -> bool:
@@ -47,10 +147,13 @@ def boolean(name: str, value: object, *, code: str | None = None) -> bool:
 
 
 def text(name: str, value: object, lo: int, hi: int, *, code: str | None = None) -> str:
-    """``value`` if it is a str of ``lo``..``hi`` characters."""
-    if not isinstance(value, str) or not lo <= len(value) <= hi:
+    """``value`` as an exact ``str`` if it is a str of ``lo``..``hi`` characters."""
+    if not isinstance(value, str):
         raise _bad(name, value, f"a string of {lo} to {hi} characters", code)
-    return value
+    string = exact_str(value)
+    if not lo <= len(string) <= hi:
+        raise _bad(name, string, f"a string of {lo} to {hi} characters", code)
+    return string
 
 
 def optional_text(
@@ -78,6 +181,8 @@ def name_text(
     """
     if value is None:
         return None
+    if isinstance(value, str):
+        value = exact_str(value)
     if (
         not isinstance(value, str)
         or not lo <= len(value) <= hi
@@ -89,7 +194,7 @@ def name_text(
         if forbid_auto:
             rule += " and not with 'auto'"
         raise InvalidParameterError(
-            f"The name {value!r} of {name} is not valid: {rule}.",
+            f"The name {_shown(value)} of {name} is not valid: {rule}.",
             code=code,
             recommend=f"Choose a {name} of {rule}.",
         )
@@ -101,23 +206,34 @@ def enum_value(name: str, value: object, cls: type[E], *, code: str | None = Non
     if isinstance(value, cls):
         return value
     for member in cls:
-        if isinstance(value, str) and member.value == value:
+        if isinstance(value, str) and member.value == exact_str(value):
             return member
     allowed = ", ".join(str(m.value) for m in cls)
     raise _bad(name, value, f"one of {allowed}", code)
 
 
-def choice(name: str, value: object, allowed: Sequence[str], *, code: str | None = None) -> str:
-    """``value`` if it is one of ``allowed``."""
-    if not isinstance(value, str) or value not in allowed:
-        raise _bad(name, value, f"one of {', '.join(allowed)}", code)
-    return value
+def choice(
+    name: str,
+    value: object,
+    allowed: Sequence[str],
+    *,
+    code: str | None = None,
+    http_status: int | None = None,
+) -> str:
+    """The item of ``allowed`` that ``value`` equals (so always an exact ``str``)."""
+    if isinstance(value, str):
+        string = exact_str(value)
+        for item in allowed:
+            if item == string:
+                return item
+    raise _bad(name, value, f"one of {', '.join(allowed)}", code, http_status)
 
 
 def id_list(
     name: str, value: object, *, max_items: int, code: str | None = None
 ) -> tuple[str, ...]:
-    """A list or tuple of id strings with at most ``max_items`` items, duplicates refused."""
+    """A tuple of exact id strings from a list or tuple of at most ``max_items`` non-empty
+    strings; duplicates are refused."""
     if value is None:
         return ()
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
@@ -128,9 +244,10 @@ def id_list(
     for item in value:
         if not isinstance(item, str) or not item:
             raise _bad(name, value, "a list of non-empty id strings", code)
-        if item in ids:
+        string = exact_str(item)
+        if string in ids:
             raise _bad(name, value, "a list without duplicate ids", code)
-        ids.append(item)
+        ids.append(string)
     return tuple(ids)
 
 

@@ -13,7 +13,12 @@ from typing import ClassVar
 import attrs
 
 from .._typenames import stored_as
-from ..errors import IncorrectStatusError, InvalidParameterError, OperationDeniedError
+from ..errors import (
+    DependencyViolationError,
+    IncorrectStatusError,
+    InvalidParameterError,
+    OperationDeniedError,
+)
 
 __all__ = [
     "CATEGORY_SPECS",
@@ -572,11 +577,31 @@ class Snapshot:
                 f"Snapshot {self.snapshot_id} is {current}; retention can only be "
                 f"extended, not shortened to {retention_days} days.",
                 code="InvalidOperation.DecreaseRetentionDaysUnsupported",
+                http_status=400,
                 ids=(self.snapshot_id,),
                 recommend="Pass more days than the current retention (counted from "
                 "creation), up to 65,536.",
             )
         return attrs.evolve(self, retention_days=retention_days)
+
+    def require_lock_within_retention(self, lock_duration: int, starts: _dt.datetime) -> None:
+        """Raise unless a lock of ``lock_duration`` days whose timer starts at ``starts``
+        expires on or before the retention date (a lock may not outlast the snapshot's
+        retention; a snapshot kept until deleted takes any lock)."""
+        retention_end = self.expire_time
+        if retention_end is None:
+            return
+        lock_end = starts + _dt.timedelta(days=lock_duration)
+        if lock_end > retention_end:
+            raise DependencyViolationError(
+                f"A lock of {lock_duration} days on snapshot {self.snapshot_id} would expire "
+                f"at {lock_end.isoformat()}, after its retention ends at "
+                f"{retention_end.isoformat()}.",
+                code="InvalidParameter.LockDuration",
+                ids=(self.snapshot_id,),
+                recommend="Choose a lock that expires on or before the retention date, or "
+                "extend the retention first (modify_snapshot_attribute).",
+            )
 
     def require_deletable(self, now: _dt.datetime, *, force: bool) -> None:
         """Raise unless the snapshot may be deleted at ``now``: never while a compliance lock

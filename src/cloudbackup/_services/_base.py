@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from .._regions import Region
 from .._settings import Limits, Timings
+from .._validate import builtin
 from .._world import World
 
 __all__ = ["Limits", "RegionalService", "Timings", "unit_of_work"]
@@ -33,11 +34,23 @@ class RegionalService:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _builtin_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments with callers' subclasses of builtin types made exact (see
+    :func:`cloudbackup._validate.builtin`): identical answers on every backend."""
+    return (
+        tuple(builtin(a) for a in args),
+        {k: builtin(a) for k, a in kwargs.items()},
+    )
+
+
 def unit_of_work(method: F) -> F:
     """Run a service method as one unit of work: all of it happens, or none of it."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _builtin_arguments(args, kwargs)
         with self._world.store.unit():
             return method(self, *args, **kwargs)
 
@@ -49,6 +62,7 @@ def consistent_read(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _builtin_arguments(args, kwargs)
         with self._world.store.reading():
             return method(self, *args, **kwargs)
 

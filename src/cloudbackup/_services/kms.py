@@ -75,8 +75,10 @@ class KmsService(RegionalService):
         """
         spec = v.enum_value("KeySpec", key_spec, KeySpec, code=_INVALID)
         usage = v.enum_value("KeyUsage", key_usage, KeyUsage, code=_INVALID)
-        v.text("Description", description, 0, 8192, code=_INVALID)
-        v.choice("ProtectionLevel", protection_level, ("SOFTWARE", "HSM"), code=_INVALID)
+        description = v.text("Description", description, 0, 8192, code=_INVALID)
+        protection_level = v.choice(
+            "ProtectionLevel", protection_level, ("SOFTWARE", "HSM"), code=_INVALID
+        )
         if spec.symmetric and usage is not KeyUsage.ENCRYPT_DECRYPT:
             raise InvalidParameterError(
                 f"A {spec.value} key can only be used for ENCRYPT/DECRYPT.",
@@ -359,7 +361,7 @@ class KmsService(RegionalService):
                 code=_INVALID,
                 recommend="Pass a key id, key ARN or alias name.",
             )
-        lookup = key_id
+        key_id = lookup = v.exact_str(key_id)
         prefix = f"acs:kms:{self.region_id}:{self._world.account_id}:"
         if lookup.startswith(prefix):
             lookup = lookup[len(prefix) :]

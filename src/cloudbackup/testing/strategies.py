@@ -785,9 +785,9 @@ def invalid_disk_sizes(
 ) -> st.SearchStrategy[int]:
     """Sizes in GiB outside the range of ``category`` (and ``performance_level``).
 
-    ``create_disk`` answers ``InvalidDiskSize.ValueNotSupported``. For ``disk_type="system"``,
+    ``create_disk`` answers ``InvalidSize.ValueNotSupported``. For ``disk_type="system"``,
     ``run_instances`` answers ``InvalidSystemDiskSize`` outside 20–2,048 GiB and
-    ``InvalidDiskSize.ValueNotSupported`` below the category's or level's minimum.
+    ``InvalidSize.ValueNotSupported`` below the category's or level's minimum.
     """
     lo, hi = _size_range(_as_category(category), _as_level(performance_level), disk_type)
     return _outside(lo, hi)
@@ -806,9 +806,11 @@ def invalid_alias_names() -> st.SearchStrategy[str]:
 
 
 def invalid_tags() -> st.SearchStrategy[list[Any]]:
-    """Tag lists that break a rule: over 20 tags (``InvalidParameter.TagCount``), or one bad
-    pair: an empty or reserved (``aliyun``/``acs:``) or over-long key, an over-long value, or
-    an item that is not a ``(str, str)`` tuple (``InvalidTagKey.Malformed``)."""
+    """Tag lists that break a rule: over 20 tags (``InvalidTagCount``), or one bad
+    pair: an empty or reserved (``aliyun``/``acs:``) or over-long key, or an item that is not a
+    ``(str, str)`` tuple (``InvalidTagKey.Malformed``), an over-long value
+    (``InvalidTagValue.Malformed``); the good pairs around it may repeat a key
+    (``Duplicate.TagKey``)."""
     good = tags(max_size=3)
     bad_pair: st.SearchStrategy[Any] = st.one_of(
         st.tuples(st.just(""), st.text(max_size=5)),

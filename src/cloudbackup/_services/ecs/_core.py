@@ -6,6 +6,8 @@ it (see ``_services/ecs/__init__.py``), never one above.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ... import _validate as v
@@ -21,8 +23,9 @@ from ..._domain.ecs import (
 )
 from ..._regions import Region
 from ..._repository import Index, RepositorySpec
+from ..._time import LATEST
 from ..._world import World
-from ...errors import IncorrectStatusError, InvalidParameterError
+from ...errors import IncorrectStatusError, InvalidParameterError, UnsupportedOperationError
 from .._base import RegionalService
 from .._interfaces import KEY_RING, KeyRing
 
@@ -94,6 +97,22 @@ class EcsCore(RegionalService):
             "DiskCategory", value, DiskCategory, code="InvalidDiskCategory.ValueNotSupported"
         )
 
+    def _due(self, delay: _dt.timedelta, what: str, resource_id: str) -> _dt.datetime:
+        """The instant ``delay`` from now at which ``what`` will finish; refused
+        (``OperationDenied.EndOfTime``) if it would fall after :data:`cloudbackup.LATEST`,
+        where virtual time ends and nothing could ever finish it."""
+        now = self._world.now()
+        if delay > LATEST - now:
+            raise UnsupportedOperationError(
+                f"{what} would finish {delay} from now, after virtual time ends at "
+                f"{LATEST.isoformat()}.",
+                code="OperationDenied.EndOfTime",
+                ids=(resource_id,),
+                recommend="Nothing can start that finishes after the end of virtual time; "
+                "use a world whose clock is further from cloudbackup.LATEST.",
+            )
+        return now + delay
+
     def _require_available_snapshot(self, snapshot: Snapshot) -> None:
         if not snapshot.available:
             raise IncorrectStatusError(
@@ -131,7 +150,7 @@ class EcsCore(RegionalService):
         if len(tags) > 20:
             raise InvalidParameterError(
                 "At most 20 tags are allowed.",
-                code="InvalidParameter.TagCount",
+                code="InvalidTagCount",
                 recommend="Use 20 tags or fewer.",
             )
         pairs: list[tuple[str, str]] = []
@@ -140,9 +159,7 @@ class EcsCore(RegionalService):
                 not isinstance(item, tuple)
                 or len(item) != 2
                 or not isinstance(item[0], str)
-                or not isinstance(item[1], str)
                 or not 1 <= len(item[0]) <= 128
-                or len(item[1]) > 128
                 or item[0].startswith(("aliyun", "acs:"))
             ):
                 raise InvalidParameterError(
@@ -151,7 +168,20 @@ class EcsCore(RegionalService):
                     recommend="Tag keys are 1–128 characters and may not start with 'aliyun' "
                     "or 'acs:'; values at most 128 characters.",
                 )
-            pairs.append(item)
+            if not isinstance(item[1], str) or len(item[1]) > 128:
+                raise InvalidParameterError(
+                    f"The value of tag {item[0]!r} is not valid.",
+                    code="InvalidTagValue.Malformed",
+                    recommend="Tag values are strings of at most 128 characters.",
+                )
+            key, value = v.exact_str(item[0]), v.exact_str(item[1])
+            if any(k == key for k, _ in pairs):
+                raise InvalidParameterError(
+                    f"Tag key {key!r} is given twice.",
+                    code="Duplicate.TagKey",
+                    recommend="Give each tag key once.",
+                )
+            pairs.append((key, value))
         return tuple(pairs)
 
     def _data_cipher(self, disk: Disk | Snapshot) -> AESGCM | None:

@@ -143,7 +143,11 @@ class SnapshotChains(EcsCore):
         )
         if not instant:
             world.engine.schedule(
-                now + world.timings.snapshot_duration(held * world.blocks.block_size),
+                self._due(
+                    world.timings.snapshot_duration(held * world.blocks.block_size),
+                    "The snapshot's upload",
+                    snapshot_id,
+                ),
                 ACTION_SNAPSHOT_COMPLETE,
                 self.region_id,
                 snapshot_id,

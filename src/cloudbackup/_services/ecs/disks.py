@@ -101,6 +101,7 @@ class DiskActions(GroupActions):
             raise InvalidParameterError(
                 "Only cloud_essd data disks can enable multi-attach.",
                 code="InvalidParameter.MultiAttach",
+                http_status=403,
                 recommend="Create a cloud_essd disk, or leave MultiAttach Disabled.",
             )
         return self._new_disk(
@@ -189,13 +190,12 @@ class DiskActions(GroupActions):
                 recommend="Pass size in GiB.",
             )
         minimum = PL_MIN_SIZE[level] if level is not None else spec.min_size
-        gib = v.integer(
-            "Size", size, minimum, spec.max_size, code="InvalidDiskSize.ValueNotSupported"
-        )
+        gib = v.integer("Size", size, minimum, spec.max_size, code="InvalidSize.ValueNotSupported")
         if snapshot is not None and gib < snapshot.source_disk_size:
             raise InvalidParameterError(
                 f"Size {gib} GiB is smaller than the snapshot's {snapshot.source_disk_size} GiB.",
                 code="InvalidDiskSize.TooSmall",
+                http_status=403,
                 ids=(snapshot.snapshot_id,),
                 recommend=f"Use a size of at least {snapshot.source_disk_size} GiB.",
             )
@@ -340,7 +340,8 @@ class DiskActions(GroupActions):
             raise DependencyViolationError(
                 f"Disk {disk.disk_id} is in {disk.zone_id} but instance {instance_id} is in "
                 f"{instance.zone_id}.",
-                code="InvalidDiskId.ZoneMismatch",
+                code="ResourcesNotInSameZone",
+                http_status=403,
                 ids=(disk.disk_id, instance_id),
                 recommend="Create the disk in the instance's zone (or from a snapshot there).",
             )
@@ -363,7 +364,7 @@ class DiskActions(GroupActions):
         if shared and len(disk.attachments) >= self._world.limits.multi_attach_max_instances:
             raise QuotaExceededError(
                 f"Disk {disk.disk_id} is attached to the maximum number of instances.",
-                code="QuotaExceed.MultiAttach",
+                code="DiskAttachedNumberExceeded",
                 ids=(disk.disk_id,),
                 recommend="Detach it from another instance first.",
             )
@@ -393,7 +394,7 @@ class DiskActions(GroupActions):
                 raise QuotaExceededError(
                     f"Instance {instance_id} already has "
                     f"{self._world.limits.data_disks_per_instance} data disks.",
-                    code="InstanceDiskNumber.LimitExceed",
+                    code="InstanceDiskLimitExceeded",
                     ids=(instance_id,),
                     recommend="Detach a data disk first.",
                 )
@@ -442,7 +443,8 @@ class DiskActions(GroupActions):
         if not disk.portable:
             raise UnsupportedOperationError(
                 f"Disk {disk.disk_id} is a local disk and cannot be detached.",
-                code="DiskCategory.OperationNotSupported",
+                code="DiskNotPortable",
+                http_status=403,
                 ids=(disk.disk_id,),
                 recommend="Local disks live and die with their instance.",
             )
@@ -515,17 +517,27 @@ class DiskActions(GroupActions):
         if spec.local:
             raise UnsupportedOperationError(
                 f"Disk {disk.disk_id} is a local disk; local disks cannot be resized.",
-                code="DiskCategory.OperationNotSupported",
+                code="InvalidDiskCategory.NotSupported",
+                http_status=403,
                 ids=(disk.disk_id,),
                 recommend="Resize cloud disks only.",
             )
         limit = min(2048, spec.max_size) if disk.type is DiskType.system else spec.max_size
-        size = v.integer("NewSize", new_size, 1, limit, code="InvalidDiskSize.ValueNotSupported")
+        size = v.integer("NewSize", new_size, -(2**63), 2**63)  # type only; range below
+        if size > limit:
+            raise InvalidParameterError(
+                f"New size {size} GiB is beyond the maximum of {limit} GiB for this disk.",
+                code="InvalidDiskSize.TooLarge",
+                http_status=403,
+                ids=(disk.disk_id,),
+                recommend=f"Pass a size of at most {limit} GiB.",
+            )
         if size <= disk.size:
             raise InvalidParameterError(
                 f"New size {size} GiB is not larger than the current {disk.size} GiB; disks "
                 "can only grow.",
-                code="InvalidDiskSize.ValueNotSupported",
+                code="InvalidDiskSize.TooSmall",
+                http_status=403,
                 ids=(disk.disk_id,),
                 recommend=f"Pass a size above {disk.size} GiB.",
             )

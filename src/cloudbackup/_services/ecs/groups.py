@@ -71,11 +71,12 @@ class GroupActions(LockActions):
             raise UnsupportedOperationError(
                 f"Snapshot-consistent groups are not available in {self.region_id}.",
                 code="InvalidRegion.NotSupport",
+                http_status=403,
                 recommend="Use a region that supports snapshot-consistent groups.",
             )
         include = v.id_list("DiskId", disk_ids, max_items=10**6)
         exclude = v.id_list("ExcludeDiskId", exclude_disk_ids, max_items=10**6)
-        group_name = v.name_text("Name", name, code="InvalidName.Malformed")
+        group_name = v.name_text("Name", name, code="InvalidParameter.Name")
         desc = v.optional_text(
             "Description", description, 2, 256, code="InvalidDescription.Malformed"
         )
@@ -89,7 +90,7 @@ class GroupActions(LockActions):
         if instance_id is None and not include:
             raise InvalidParameterError(
                 "Give an instance_id, or the disk_ids to snapshot.",
-                code="MissingParameter",
+                code="MissingParamter.InstanceId",
                 recommend="Pass instance_id or disk_ids.",
             )
         if instance_id is not None:
@@ -112,6 +113,7 @@ class GroupActions(LockActions):
                 raise InvalidParameterError(
                     f"Instance {instance_id} has no disk left to snapshot.",
                     code="InvalidInstance.NoDisk",
+                    http_status=403,
                     ids=(instance_id,),
                     recommend="Exclude fewer disks.",
                 )
@@ -139,6 +141,7 @@ class GroupActions(LockActions):
                 raise UnsupportedOperationError(
                     f"Disk {disk.disk_id} has multi-attach enabled.",
                     code="InvalidOperation.MultiAttachDisk",
+                    http_status=403,
                     ids=(disk.disk_id,),
                     recommend="Exclude multi-attach disks from the group.",
                 )
@@ -146,6 +149,7 @@ class GroupActions(LockActions):
             raise DependencyViolationError(
                 "Regional ESSD disks cannot be grouped with zonal disks.",
                 code="InvalidDisk.DiskCategoryInconsistent",
+                http_status=403,
                 ids=tuple(d.disk_id for d in disks),
                 recommend="Group regional disks only with regional disks.",
             )

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ... import _validate as v
 from ..._domain.ecs import Disk, InstanceStatus
 from ..._events import DiskWritten
 from ...errors import IncorrectStatusError, InvalidParameterError
 from .._base import consistent_read, unit_of_work
 from .disks import DiskActions
 
-__all__ = ["GuestIo"]
+__all__ = ["GUEST_IO_MAX_BYTES", "GuestIo"]
+
+GUEST_IO_MAX_BYTES = 64 * 2**20
+"""The most bytes one ``write_disk`` or ``read_disk`` call moves (64 MiB): beyond it the call is
+refused (``InvalidParameter.Data`` / ``InvalidParameter.Length``) instead of building the whole
+range in memory. Larger transfers are several calls, as a guest's block I/O would be."""
 
 
 class GuestIo(DiskActions):
@@ -35,11 +41,19 @@ class GuestIo(DiskActions):
                 code="InvalidParameter.Data",
                 recommend="Pass a bytes object.",
             )
+        size = memoryview(data).nbytes
+        if size > GUEST_IO_MAX_BYTES:
+            raise InvalidParameterError(
+                f"data of {size} bytes is more than one write moves ({GUEST_IO_MAX_BYTES}).",
+                code="InvalidParameter.Data",
+                ids=(disk.disk_id,),
+                recommend=f"Write at most {GUEST_IO_MAX_BYTES} bytes per call.",
+            )
         payload = bytes(data)
-        self._check_range(disk, offset, len(payload))
+        offset, _ = self._check_range(disk, offset, len(payload))
         self._require_guest_io(disk)
         if not payload:
-            return
+            return  # nothing written, so no DiskWritten event (the range was still checked)
         world = self._world
         self._maps.write(
             disk.disk_id, offset, payload, self._data_cipher(disk), world.ids.new_nonces
@@ -61,7 +75,7 @@ class GuestIo(DiskActions):
         It writes nothing, so it opens no unit of work and never waits for a writer.
         """
         disk = self._disks.get(disk_id)
-        self._check_range(disk, offset, length)
+        offset, length = self._check_range(disk, offset, length)
         self._require_guest_io(disk)
         if length == 0:
             return b""
@@ -71,7 +85,9 @@ class GuestIo(DiskActions):
     def _read_blocks(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
         return self._maps.read(disk_id, offset, length, cipher)
 
-    def _check_range(self, disk: Disk, offset: object, length: object) -> None:
+    def _check_range(self, disk: Disk, offset: object, length: object) -> tuple[int, int]:
+        """``(offset, length)`` as exact ints, if they are a byte range of at most
+        :data:`GUEST_IO_MAX_BYTES` inside ``disk``."""
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidParameterError(
                 f"offset {offset!r} must be a non-negative integer.",
@@ -86,6 +102,14 @@ class GuestIo(DiskActions):
                 ids=(disk.disk_id,),
                 recommend="Pass a byte count.",
             )
+        offset, length = v.exact_int(offset), v.exact_int(length)
+        if length > GUEST_IO_MAX_BYTES:
+            raise InvalidParameterError(
+                f"length {length} is more than one read moves ({GUEST_IO_MAX_BYTES} bytes).",
+                code="InvalidParameter.Length",
+                ids=(disk.disk_id,),
+                recommend=f"Read at most {GUEST_IO_MAX_BYTES} bytes per call.",
+            )
         if offset + length > disk.size_bytes:
             raise InvalidParameterError(
                 f"Bytes {offset}..{offset + length} fall outside disk {disk.disk_id} of "
@@ -94,6 +118,7 @@ class GuestIo(DiskActions):
                 ids=(disk.disk_id,),
                 recommend="Stay within the disk, or resize_disk it first.",
             )
+        return offset, length
 
     def _require_guest_io(self, disk: Disk) -> None:
         if not disk.attachments:

@@ -104,7 +104,10 @@ class ImageActions(ResetActions):
                     65536,
                     code="InvalidDiskSize.TooSmall"
                     if isinstance(spec.size, int) and spec.size < snapshot.source_disk_size
-                    else "InvalidDiskSize.ValueNotSupported",
+                    else "InvalidSize.ValueNotSupported",
+                    http_status=403
+                    if isinstance(spec.size, int) and spec.size < snapshot.source_disk_size
+                    else None,
                 )
             )
             if kind is DiskType.system:

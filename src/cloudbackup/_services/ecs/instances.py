@@ -146,6 +146,7 @@ class InstanceActions(ImageActions):
                 f"An instance can have at most {world.limits.data_disks_per_instance} data "
                 f"disks; {len(data_disks)} were requested.",
                 code="InstanceDiskNumber.LimitExceed",
+                http_status=400,
                 recommend="Request fewer data disks.",
             )
         for item in data_disks:
@@ -245,7 +246,7 @@ class InstanceActions(ImageActions):
         ):
             raise IncorrectStatusError(
                 f"Instance {instance.instance_id} has no system disk attached.",
-                code="InvalidOperation.NoSystemDisk",
+                code="InvalidInstance.NotFoundSystemDisk",
                 ids=(instance.instance_id,),
                 recommend="Attach a system disk (attach_disk, instance Stopped) first.",
             )
@@ -351,7 +352,7 @@ class InstanceActions(ImageActions):
         target = instance.transition_target
         assert target is not None
         self._world.engine.schedule(
-            self._world.now() + delay,
+            self._due(delay, f"The transition to {target.value}", instance.instance_id),
             ACTION_INSTANCE_TRANSITION,
             self.region_id,
             instance.instance_id,

@@ -54,7 +54,10 @@ class LockActions(SnapshotActions):
         ready = snapshot.status is SnapshotStatus.accomplished
         if existing is not None and existing.status(now) is LockStatus.compliance:
             lock = existing.extended(days, hours, snapshot.snapshot_id)
+            snapshot.require_lock_within_retention(days, existing.effective_from or now)
         else:
+            # A progressing snapshot's lock starts when it completes, not before now.
+            snapshot.require_lock_within_retention(days, now)
             lock = SnapshotLock.new(
                 lock_duration=days, cool_off_period=hours, now=now, effective=ready
             )

@@ -83,6 +83,7 @@ class ResetActions(GuestIo):
                 f"Snapshot {snapshot.snapshot_id} was taken of disk {snapshot.source_disk_id}, "
                 f"not of {disk.disk_id}.",
                 code="InvalidParameter.Mismatch",
+                http_status=403,
                 ids=(disk.disk_id, snapshot.snapshot_id),
                 recommend="Roll a disk back only to its own snapshots; create a new disk from "
                 "another disk's snapshot instead.",

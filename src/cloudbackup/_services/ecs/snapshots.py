@@ -106,13 +106,27 @@ class SnapshotActions(SnapshotChains):
         v.optional_text("SnapshotLinkId", snapshot_link_id, 1, 256)
         v.optional_text("KmsKeyId", kms_key_id, 1, 256)
         v.optional_text("SnapshotName", snapshot_name, 1, 256)
-        ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
-        state = v.choice("Status", status, ("all", "progressing", "accomplished", "failed"))
-        stype = v.choice("SnapshotType", snapshot_type, ("all", "auto", "user"))
+        ids = v.id_list(
+            "SnapshotIds", snapshot_ids, max_items=100, code="InvalidSnapshotIds.Malformed"
+        )
+        state = v.choice(
+            "Status",
+            status,
+            ("all", "progressing", "accomplished", "failed"),
+            code="InvalidStatus.NotFound",
+        )
+        stype = v.choice(
+            "SnapshotType",
+            snapshot_type,
+            ("all", "auto", "user"),
+            code="InvalidSnapshotType.NotFound",
+        )
         use = (
             None
             if usage is None
-            else v.choice("Usage", usage, ("none", "image", "disk", "image_disk"))
+            else v.choice(
+                "Usage", usage, ("none", "image", "disk", "image_disk"), code="InvalidUsage"
+            )
         )
         src = (
             None

@@ -281,7 +281,7 @@ class EcsInstanceRules(MachineBase):
         if instance_id in self.instances and not any(
             d.type is DiskType.system for d in self.model.instance_disks(instance_id)
         ):
-            problems.add("InvalidOperation.NoSystemDisk")
+            problems.add("InvalidInstance.NotFoundSystemDisk")
         if self.ok(
             "start_instance", problems, lambda: self.ecs(region).start_instance(instance_id)
         ):
@@ -559,9 +559,15 @@ class EcsInstanceRules(MachineBase):
         limit = CATEGORY_SPECS[disk.category].max_size
         if disk.type is DiskType.system:
             limit = min(limit, 2048)
-        problems = set() if disk.size < new_size <= limit else {"InvalidDiskSize.ValueNotSupported"}
+        problems = (
+            {"InvalidDiskSize.TooSmall"}
+            if new_size <= disk.size
+            else {"InvalidDiskSize.TooLarge"}
+            if new_size > limit
+            else set()
+        )
         if CATEGORY_SPECS[disk.category].local:
-            problems.add("DiskCategory.OperationNotSupported")
+            problems.add("InvalidDiskCategory.NotSupported")
 
         def call() -> object:
             return self.ecs(disk.region_id).resize_disk(disk_id=disk_id, new_size=new_size)

@@ -141,7 +141,7 @@ class EcsRules(EcsInstanceRules):
                 else spec.min_size
             )
             if not minimum <= gib <= spec.max_size:
-                problems.add("InvalidDiskSize.ValueNotSupported")
+                problems.add("InvalidSize.ValueNotSupported")
             if snapshot.key_id is not None and encrypted is False:
                 problems.add("InvalidEncrypted.NotMatchSnapshot")
             will_encrypt = bool(encrypted) or snapshot.key_id is not None
@@ -556,6 +556,14 @@ class EcsRules(EcsInstanceRules):
                 problems.add("InvalidParameter.CoolOffPeriod")
             if duration < existing.duration:
                 problems.add("InvalidParameter.LockDuration")
+        # A lock may not outlast retention: it starts when it took effect (extension) or now.
+        start = existing.effective if extend and existing is not None else None
+        retention_end = snapshot.expire()
+        if (
+            retention_end is not None
+            and (start or self.now) + _dt.timedelta(days=duration) > retention_end
+        ):
+            problems.add("InvalidParameter.LockDuration")
 
         def call() -> object:
             return self.ecs(snapshot.region_id).lock_snapshot(

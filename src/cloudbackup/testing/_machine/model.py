@@ -312,11 +312,11 @@ class Model:
         if instance.status not in STABLE:
             problems.add("IncorrectInstanceStatus")
         if disk.zone_id != instance.zone_id:
-            problems.add("InvalidDiskId.ZoneMismatch")
+            problems.add("ResourcesNotInSameZone")
         if instance.instance_id in disk.attached or (disk.attached and not disk.multi_attach):
             problems.add("IncorrectDiskStatus")
         if disk.multi_attach and len(disk.attached) >= self.limits.multi_attach_max_instances:
-            problems.add("QuotaExceed.MultiAttach")
+            problems.add("DiskAttachedNumberExceeded")
         problems |= self.cmk_problems(disk.region_id, disk.key_id)
         if disk.type is DiskType.system:
             if instance.status is not InstanceStatus.Stopped:
@@ -324,7 +324,7 @@ class Model:
             if any(d.type is DiskType.system for d in others):
                 problems.add("InvalidOperation.SystemDiskExists")
         elif sum(d.type is DiskType.data for d in others) >= self.limits.data_disks_per_instance:
-            problems.add("InstanceDiskNumber.LimitExceed")
+            problems.add("InstanceDiskLimitExceeded")
         return problems
 
     def detach_problems(self, disk: DiskModel, instance: InstanceModel) -> set[str]:
@@ -333,7 +333,7 @@ class Model:
             return {"IncorrectDiskStatus"}
         problems = set()
         if CATEGORY_SPECS[disk.category].local:
-            problems.add("DiskCategory.OperationNotSupported")
+            problems.add("DiskNotPortable")
         allowed = (InstanceStatus.Stopped,) if disk.type is DiskType.system else STABLE
         if instance.status not in allowed:
             problems.add("IncorrectInstanceStatus")
