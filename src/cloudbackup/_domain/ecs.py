@@ -245,6 +245,8 @@ class Instance:
     """Whether it has ever been Running (snapshots of a never-used disk are refused)."""
     transition_target: InstanceStatus | None = None
     """While Pending/Starting/Stopping: the status it is moving to."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """``Tags``: ``(key, value)`` pairs, at most 20."""
 
     def require_status(self, *allowed: InstanceStatus) -> None:
         """Raise ``IncorrectInstanceStatus`` unless the instance is in one of ``allowed``."""
@@ -321,6 +323,8 @@ class Disk:
     detached_time: _dt.datetime | None = None
     data_key: DataKey | None = attrs.field(default=None, repr=False)
     """The wrapped data key of an encrypted disk."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """``Tags``: ``(key, value)`` pairs, at most 20."""
 
     @property
     def instance_id(self) -> str | None:
@@ -691,6 +695,8 @@ class Image:
     disk_device_mappings: tuple[ImageDiskMapping, ...]
     status: str = "Available"
     image_owner_alias: str = "self"
+    tags: tuple[tuple[str, str], ...] = ()
+    """``Tags``: ``(key, value)`` pairs, at most 20."""
 
     @property
     def size(self) -> int:
