@@ -67,6 +67,7 @@ EXPECTED = [
     "LATEST",
     "Limits",
     "LockStatus",
+    "LockedSnapshotInfo",
     "ManualClock",
     "Page",
     "PerformanceLevel",
@@ -93,6 +94,7 @@ EXPECTED = [
     "StorageStats",
     "SystemClock",
     "SystemDisk",
+    "TagResource",
     "Timings",
     "errors",
 ]

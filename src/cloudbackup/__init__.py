@@ -56,6 +56,8 @@ from ._domain.requests import DiskDeviceMapping as DiskDeviceMapping
 from ._domain.requests import Page as Page
 from ._domain.requests import ResetDiskSpec as ResetDiskSpec
 from ._domain.requests import SystemDisk as SystemDisk
+from ._domain.responses import LockedSnapshotInfo as LockedSnapshotInfo
+from ._domain.tags import TagResource as TagResource
 from ._events import AliasCreated as AliasCreated
 from ._events import AliasDeleted as AliasDeleted
 from ._events import AliasUpdated as AliasUpdated
@@ -103,20 +105,17 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
-    "CATEGORY_SPECS",
-    "DEFAULT_ACCOUNT_ID",
-    "DEFAULT_BLOCK_SIZE",
-    "DEFAULT_START",
-    "ECS_SERVICE_ALIAS",
-    "LATEST",
-    "REGIONS",
     "Alias",
     "AliasCreated",
     "AliasDeleted",
     "AliasUpdated",
+    "CATEGORY_SPECS",
     "CategorySpec",
     "Clock",
     "Cloud",
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_START",
     "DataDisk",
     "DataKey",
     "Disk",
@@ -133,6 +132,7 @@ __all__ = [
     "DiskStatus",
     "DiskType",
     "DiskWritten",
+    "ECS_SERVICE_ALIAS",
     "EcsService",
     "Event",
     "EventLog",
@@ -154,11 +154,14 @@ __all__ = [
     "KeyUsage",
     "KmsKey",
     "KmsService",
+    "LATEST",
     "Limits",
     "LockStatus",
+    "LockedSnapshotInfo",
     "ManualClock",
     "Page",
     "PerformanceLevel",
+    "REGIONS",
     "Region",
     "ResetDiskSpec",
     "Snapshot",
@@ -181,6 +184,7 @@ __all__ = [
     "StorageStats",
     "SystemClock",
     "SystemDisk",
+    "TagResource",
     "Timings",
     "errors",
 ]

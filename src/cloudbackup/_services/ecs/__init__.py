@@ -36,17 +36,21 @@ from ._core import (
     ACTION_SNAPSHOT_EXPIRE,
     ATTACHED_TO,
     INSTANCE_DISKS,
+    TAG_INDEX_KINDS,
 )
+from ._requests import CLIENT_TOKENS
 from .interface import snapshot_source
 from .tags import TagActions
 
 __all__ = [
     "ATTACHED_TO",
+    "CLIENT_TOKENS",
     "DISK_BLOCKS",
     "DISK_DIRTY",
     "INSTANCE_DISKS",
     "SNAPSHOT_BLOCKS",
     "SPEC",
+    "TAG_INDEX_KINDS",
     "TIMER_HANDLERS",
     "EcsService",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "CLIENT_TOKENS",
     "MAX_CLIENT_TOKEN_LENGTH",
     "ecs_action",
+    "finish_read",
     "token_page",
 ]
 
@@ -145,6 +146,14 @@ def _passed(action: str) -> DryRunOperationError:
     )
 
 
+def finish_read(action: str, dry_run: object, result: T) -> T:
+    """``result`` of a describe call, or ``DryRunOperation`` when it was a dry run (a read
+    changes nothing, so it needs no unit to roll back)."""
+    if v.boolean("DryRun", dry_run):
+        raise _passed(action)
+    return result
+
+
 def _encode_token(scope: str, key: tuple[str, ...]) -> str:
     raw = json.dumps([scope, *key]).encode("ascii")  # json escapes non-ASCII and surrogates
     return base64.urlsafe_b64encode(raw).decode("ascii")
@@ -190,11 +199,11 @@ def token_page(
     default_results: int = 10,
     descending: bool = False,
 ) -> Page[T]:
-    """One page of ``items``: token-paged when ``next_token`` or ``max_results`` is given,
-    else the ``page_number``/``page_size`` page.
+    """One page of ``items``: token-paged when ``next_token`` or ``max_results`` is given
+    (in ``sort_key`` order), else the ``page_number``/``page_size`` page (in the order given).
 
     Args:
-        items: Every matching record (any order; they are sorted by ``sort_key`` here).
+        items: Every matching record.
         sort_key: The record's unique sort key (the id last, so keys never tie), ``width``
             strings long.
         scope: The action the token belongs to; a token of another action is refused.
@@ -203,8 +212,7 @@ def token_page(
         descending: Newest first (the key order reversed).
     """
     if next_token is None and max_results is None:
-        ordered = sorted(items, key=sort_key, reverse=descending)
-        return paginate(ordered, page_number, page_size)
+        return paginate(items, page_number, page_size)
     limit = v.integer(
         "MaxResults", default_results if max_results is None else max_results, 1, max_limit
     )

@@ -29,6 +29,7 @@ from ...errors import (
 )
 from .._base import unit_of_work
 from ._core import ATTACHED_TO
+from ._requests import ecs_action
 from .locks import LockActions
 
 __all__ = ["GroupActions"]
@@ -39,7 +40,7 @@ class GroupActions(LockActions):
     DeleteSnapshotGroup.
     """
 
-    @unit_of_work
+    @ecs_action("CreateSnapshotGroup", client_token=True)
     def create_snapshot_group(
         self,
         *,
@@ -49,6 +50,7 @@ class GroupActions(LockActions):
         name: str | None = None,
         description: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        client_token: str | None = None,
     ) -> str:
         """``CreateSnapshotGroup``: snapshot several ESSD-family disks at one instant.
 
@@ -62,6 +64,8 @@ class GroupActions(LockActions):
             name: 2–128 characters.
             description: 2–256 characters.
             tags: Up to 20 ``(key, value)`` pairs.
+            client_token: Idempotency token (≤64 ASCII): a retry with the same token and
+                parameters returns the first group id and takes no snapshot.
 
         Returns:
             The ``ssg-…`` id.
