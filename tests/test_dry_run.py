@@ -83,7 +83,9 @@ def test_a_dry_run_does_not_advance_the_id_counter() -> None:
     """The instance created after a dry run gets the id it would have had without it."""
     plain, dry = make_cloud(seed=5), make_cloud(seed=5)
     with pytest.raises(errors.DryRunOperationError):
-        dry.ecs("cn-hangzhou").run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE, dry_run=True)
+        dry.ecs("cn-hangzhou").run_instances(
+            zone_id=ZONE, instance_type=INSTANCE_TYPE, dry_run=True
+        )
     expected = plain.ecs("cn-hangzhou").run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE)
     actual = dry.ecs("cn-hangzhou").run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE)
     assert expected == actual
@@ -94,7 +96,9 @@ def test_a_dry_run_reset_leaves_the_data_as_written() -> None:
     cloud = make_cloud()
     ecs, instance_id, disk_id, snapshot_id = _world(cloud)
     with pytest.raises(errors.DryRunOperationError):
-        ecs.reset_disks(disks=[ResetDiskSpec(disk_id=disk_id, snapshot_id=snapshot_id)], dry_run=True)
+        ecs.reset_disks(
+            disks=[ResetDiskSpec(disk_id=disk_id, snapshot_id=snapshot_id)], dry_run=True
+        )
     start(cloud, ecs, instance_id)
     assert pattern(2, 8192) == ecs.read_disk(disk_id, 0, 8192)
     stop(cloud, ecs, instance_id)

@@ -95,7 +95,9 @@ def test_list_tag_resources_pages_fifty_at_a_time() -> None:
     """Sixty tags come back as a page of 50 and a page of 10, each exactly once."""
     cloud = make_cloud()
     ecs = cloud.ecs("cn-hangzhou")
-    ids = [ecs.create_disk(zone_id=ZONE, size=20, tags=[("k", "v"), ("n", str(i))]) for i in range(30)]
+    ids = [
+        ecs.create_disk(zone_id=ZONE, size=20, tags=[("k", "v"), ("n", str(i))]) for i in range(30)
+    ]
     first = ecs.list_tag_resources(resource_type="disk", tags=[("k", "v")])
     assert 50 == len(first)
     assert first.next_token is not None

@@ -160,9 +160,14 @@ def test_a_token_rolls_back_with_the_unit_that_stored_it() -> None:
     cloud = make_cloud()
     ecs = cloud.ecs("cn-hangzhou")
     store = cloud._world.store
-    with pytest.raises(RuntimeError), store.unit():
-        ecs.create_disk(zone_id=ZONE, size=20, client_token="t")
-        raise RuntimeError("the caller's unit fails")
+
+    def failing_unit() -> None:
+        with store.unit():
+            ecs.create_disk(zone_id=ZONE, size=20, client_token="t")
+            raise RuntimeError("the caller's unit fails")
+
+    with pytest.raises(RuntimeError):
+        failing_unit()
     assert 0 == ecs.describe_disks().total_count
     ecs.create_disk(zone_id=ZONE, size=30, client_token="t")  # no mismatch: the token is free
     assert 1 == ecs.describe_disks().total_count

@@ -37,14 +37,14 @@ from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
 from .._services.ecs import CLIENT_TOKENS, INSTANCE_DISKS, TAG_INDEX_KINDS
 from .._services.ecs._core import (
+    ACTION_INSTANCE_TRANSITION,
+    ACTION_SNAPSHOT_COMPLETE,
+    ACTION_SNAPSHOT_EXPIRE,
     DISK_TAGS,
     IMAGE_TAGS,
     INSTANCE_TAGS,
     SNAPSHOT_TAGS,
     tag_partition,
-    ACTION_INSTANCE_TRANSITION,
-    ACTION_SNAPSHOT_COMPLETE,
-    ACTION_SNAPSHOT_EXPIRE,
 )
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS
 from .._store import _BLOCKS, _META, ZERO
@@ -351,8 +351,10 @@ def _check_tag_indexes(world: _World) -> None:
             for key, value in r.tags
         }
         if index_pairs != record_pairs:
-            world.fail(f"the tag index {kind} disagrees with the records at "
-                       f"{sorted(index_pairs ^ record_pairs)[:5]}")
+            world.fail(
+                f"the tag index {kind} disagrees with the records at "
+                f"{sorted(index_pairs ^ record_pairs)[:5]}"
+            )
 
 
 def _check_instances_and_disks(world: _World) -> None:

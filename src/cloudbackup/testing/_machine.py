@@ -1414,6 +1414,8 @@ class CloudStateMachine(RuleBasedStateMachine):
                 False,
             )
         problems = self._reset_problems(disk_id, snapshot_id)
+        if dry_run and not problems:  # a dry run that would succeed answers DryRunOperation
+            problems = {"DryRunOperation"}
 
         def call() -> object:
             return self.ecs(snapshot.region_id).reset_disk(

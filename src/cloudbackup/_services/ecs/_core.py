@@ -23,8 +23,8 @@ from ..._domain.ecs import (
     SnapshotGroup,
     SnapshotLink,
 )
-from ..._regions import Region
 from ..._domain.tags import MAX_TAGS_PER_RESOURCE
+from ..._regions import Region
 from ..._repository import Index, Repository, RepositorySpec
 from ..._world import World
 from ...errors import IncorrectStatusError, InvalidParameterError

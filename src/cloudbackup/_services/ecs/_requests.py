@@ -73,7 +73,9 @@ def _canonical(value: object) -> object:
     return value
 
 
-def _fingerprint(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+def _fingerprint(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> str:
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     params = sorted(
@@ -86,7 +88,9 @@ def _fingerprint(signature: inspect.Signature, args: tuple[Any, ...], kwargs: di
     return hashlib.sha256(text).hexdigest()
 
 
-def ecs_action(action: str, *, dry_run: bool = False, client_token: bool = False) -> Callable[[F], F]:
+def ecs_action(
+    action: str, *, dry_run: bool = False, client_token: bool = False
+) -> Callable[[F], F]:
     """Run an ECS action as one unit of work, with the real ``DryRun`` and ``ClientToken``.
 
     Args:
@@ -226,4 +230,3 @@ def token_page(
     chosen = ordered[:limit]
     token = _encode_token(scope, sort_key(chosen[-1])) if len(ordered) > limit else None
     return Page(tuple(chosen), len(items), 1, limit, token)
-

@@ -28,8 +28,8 @@ from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
 from ..._regions import require_zone
 from ...errors import IncorrectStatusError, InvalidParameterError, QuotaExceededError
 from .._base import unit_of_work
-from ._requests import ecs_action, finish_read, token_page
 from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS
+from ._requests import ecs_action, finish_read, token_page
 from .images import ImageActions
 
 __all__ = ["InstanceActions"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import attrs
 
 from ... import _validate as v
-from ..._domain.ecs import LockStatus, Snapshot, SnapshotLock, SnapshotStatus
+from ..._domain.ecs import LockStatus, SnapshotLock, SnapshotStatus
 from ..._domain.requests import Page
 from ..._domain.responses import LockedSnapshotInfo
 from ..._events import SnapshotLocked, SnapshotUnlocked
@@ -139,8 +139,7 @@ class LockActions(SnapshotActions):
         found = [
             LockedSnapshotInfo.of(snapshot, now)
             for snapshot in snapshots
-            if snapshot.lock is not None
-            and (wanted is None or snapshot.lock.status(now) is wanted)
+            if snapshot.lock is not None and (wanted is None or snapshot.lock.status(now) is wanted)
         ]
         page = token_page(
             found,

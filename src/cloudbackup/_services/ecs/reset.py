@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ... import _validate as v
 from ..._domain.ecs import Disk, InstanceStatus, Snapshot, SnapshotStatus
 from ..._domain.requests import ResetDiskSpec
 from ..._events import DiskReset

@@ -132,6 +132,7 @@ class SnapshotActions(SnapshotChains):
                 descending=True,
             )
             return finish_read("DescribeSnapshots", dry_run, page)
+
         v.optional_text("DiskId", disk_id, 1, 256)
         v.optional_text("InstanceId", instance_id, 1, 256)
         v.optional_text("SnapshotLinkId", snapshot_link_id, 1, 256)

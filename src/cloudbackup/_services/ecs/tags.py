@@ -112,7 +112,7 @@ class TagActions(InstanceActions):
         resource_type: str,
         resource_ids: Sequence[str],
         tag_keys: Sequence[str] | None = None,
-        all: bool = False,  # noqa: A002 - the real parameter is ``All``
+        all: bool = False,
     ) -> None:
         """``UntagResources``: remove tags from up to 50 resources of one type.
 
