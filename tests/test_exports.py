@@ -81,6 +81,7 @@ EXPECTED = [
     "SnapshotGroup",
     "SnapshotGroupCreated",
     "SnapshotGroupDeleted",
+    "SnapshotGroupMember",
     "SnapshotGroupStatus",
     "SnapshotLink",
     "SnapshotLock",

@@ -41,6 +41,7 @@ from ._domain.ecs import LockStatus as LockStatus
 from ._domain.ecs import PerformanceLevel as PerformanceLevel
 from ._domain.ecs import Snapshot as Snapshot
 from ._domain.ecs import SnapshotGroup as SnapshotGroup
+from ._domain.ecs import SnapshotGroupMember as SnapshotGroupMember
 from ._domain.ecs import SnapshotGroupStatus as SnapshotGroupStatus
 from ._domain.ecs import SnapshotLink as SnapshotLink
 from ._domain.ecs import SnapshotLock as SnapshotLock
@@ -171,6 +172,7 @@ __all__ = [
     "SnapshotGroup",
     "SnapshotGroupCreated",
     "SnapshotGroupDeleted",
+    "SnapshotGroupMember",
     "SnapshotGroupStatus",
     "SnapshotLink",
     "SnapshotLock",

@@ -131,6 +131,9 @@ class SnapshotChains(EcsCore):
             incremental_blocks=held,
         )
         instant = snapshot.instant_access
+        duration = world.timings.snapshot_duration(held * world.blocks.block_size)
+        if not instant:
+            snapshot = attrs.evolve(snapshot, expected_completion_time=now + duration)
         self._snapshots.put(snapshot)
         self._links.put(
             attrs.evolve(
@@ -143,7 +146,7 @@ class SnapshotChains(EcsCore):
         )
         if not instant:
             world.engine.schedule(
-                now + world.timings.snapshot_duration(held * world.blocks.block_size),
+                now + duration,
                 ACTION_SNAPSHOT_COMPLETE,
                 self.region_id,
                 snapshot_id,
