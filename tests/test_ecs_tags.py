@@ -271,3 +271,17 @@ def test_image_tags_via_tag_resources() -> None:
         ecs.list_tag_resources(resource_type="image", tags=[("os", "linux")])
     )
     check_invariants(cloud)
+
+
+def test_list_tag_resources_by_several_tags_is_their_and() -> None:
+    """Only a resource carrying every queried pair is listed, with all of its tags."""
+    cloud = make_cloud()
+    ecs = cloud.ecs("cn-hangzhou")
+    both = ecs.create_disk(zone_id=ZONE, size=20, tags=[("env", "prod"), ("team", "a")])
+    ecs.create_disk(zone_id=ZONE, size=20, tags=[("env", "prod"), ("team", "b")])
+    ecs.create_disk(zone_id=ZONE, size=20, tags=[("team", "a")])
+    listed = ecs.list_tag_resources(resource_type="disk", tags=[("env", "prod"), ("team", "a")])
+    assert [
+        TagResource(both, "disk", "env", "prod"),
+        TagResource(both, "disk", "team", "a"),
+    ] == list(listed)
