@@ -285,3 +285,14 @@ def test_list_tag_resources_by_several_tags_is_their_and() -> None:
         TagResource(both, "disk", "env", "prod"),
         TagResource(both, "disk", "team", "a"),
     ] == list(listed)
+
+
+def test_str_subclass_tags_are_stored_alike_on_every_backend() -> None:
+    """Tags given as str subclasses are stored as plain str (SQLite refused them before)."""
+    cloud = make_cloud()
+    ecs = cloud.ecs("cn-hangzhou")
+    disk_id = ecs.create_disk(zone_id=ZONE, size=20, tags=[(Key("k"), Key("v"))])
+    ecs.tag_resources(resource_type="disk", resource_ids=[disk_id], tags=[(Key("j"), Key("w"))])
+    tags = ecs.describe_disk(disk_id).tags
+    assert (("k", "v"), ("j", "w")) == tags
+    assert {str} == {type(part) for pair in tags for part in pair}

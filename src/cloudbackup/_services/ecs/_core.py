@@ -201,7 +201,8 @@ class EcsCore(RegionalService):
                     recommend="Tag keys are 1–128 characters and may not start with 'aliyun' "
                     "or 'acs:'; values at most 128 characters.",
                 )
-            pairs.append(item)
+            # Plain str (and a plain tuple), so a str subclass is stored alike on every backend.
+            pairs.append((str.__str__(item[0]), str.__str__(item[1])))
         return tuple(pairs)
 
     def _tag_filter(self, tags: object) -> tuple[tuple[str, str], ...]:
@@ -236,7 +237,7 @@ class EcsCore(RegionalService):
                     code="InvalidTagKey.Malformed",
                     recommend="Tag keys are 1–128 characters, values at most 128.",
                 )
-            pairs.append((str(item[0]), str(item[1])))
+            pairs.append((str.__str__(item[0]), str.__str__(item[1])))
         return tuple(pairs)
 
     def _tagged(

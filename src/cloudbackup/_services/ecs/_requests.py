@@ -63,7 +63,7 @@ def _client_token(value: object) -> str | None:
             recommend=f"Pass ClientToken as 1 to {MAX_CLIENT_TOKEN_LENGTH} ASCII characters, "
             "unique for each request (a UUID is the usual choice).",
         )
-    return str(value)  # a plain str, whatever subclass came in
+    return str.__str__(value)  # a plain str, whatever subclass came in
 
 
 def _canonical(value: object) -> object:
