@@ -192,3 +192,18 @@ def test_replaying_requests_creates_one_disk_per_distinct_token(sizes: list[int]
             with pytest.raises(errors.DependencyViolationError):
                 ecs.create_disk(zone_id=ZONE, size=size, client_token=token)
     assert len(answers) == ecs.describe_disks().total_count
+
+
+def test_a_dry_run_with_a_used_token_answers_as_the_retry_would() -> None:
+    """A dry-run retry of a used token is DryRunOperation; with other parameters, a mismatch."""
+    cloud = make_cloud()
+    ecs = cloud.ecs("cn-hangzhou")
+    ecs.run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE, client_token="t")
+    before = backend_state(cloud)
+    with pytest.raises(errors.DryRunOperationError):
+        ecs.run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE, client_token="t", dry_run=True)
+    with pytest.raises(errors.DependencyViolationError):
+        ecs.run_instances(
+            zone_id=ZONE, instance_type=INSTANCE_TYPE, amount=2, client_token="t", dry_run=True
+        )
+    assert before == backend_state(cloud)
