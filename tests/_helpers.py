@@ -140,6 +140,8 @@ def _known_kinds() -> list[str]:
         _ecs.DISK_DIRTY,
         _ecs.SNAPSHOT_BLOCKS,
         _ecs.INSTANCE_DISKS,
+        _ecs.CLIENT_TOKENS,
+        *_ecs.TAG_INDEX_KINDS,
     )
     return [*raw, Event.KIND, Timer.KIND, TIMER_INDEX, *(cls.KIND for cls in classes)]
 

@@ -24,6 +24,7 @@ TREE = {
     errors.KmsKeyError: (errors.CloudBackupError,),
     errors.UnsupportedOperationError: (errors.CloudBackupError,),
     errors.StorageBackendError: (errors.CloudBackupError, OSError),
+    errors.DryRunOperationError: (errors.CloudBackupError,),
 }
 
 DEFAULT_STATUS = {
@@ -37,6 +38,7 @@ DEFAULT_STATUS = {
     errors.KmsKeyError: 403,
     errors.UnsupportedOperationError: 400,
     errors.StorageBackendError: 500,
+    errors.DryRunOperationError: 400,
 }
 
 

@@ -67,6 +67,7 @@ EXPECTED = [
     "LATEST",
     "Limits",
     "LockStatus",
+    "LockedSnapshotInfo",
     "ManualClock",
     "Page",
     "PerformanceLevel",
@@ -80,6 +81,7 @@ EXPECTED = [
     "SnapshotGroup",
     "SnapshotGroupCreated",
     "SnapshotGroupDeleted",
+    "SnapshotGroupMember",
     "SnapshotGroupStatus",
     "SnapshotLink",
     "SnapshotLock",
@@ -93,6 +95,7 @@ EXPECTED = [
     "StorageStats",
     "SystemClock",
     "SystemDisk",
+    "TagResource",
     "Timings",
     "errors",
 ]

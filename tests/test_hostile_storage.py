@@ -31,6 +31,8 @@ REQUIRED: dict[str, object] = {
     "pending_window_in_days": 7,
     "ciphertext_blob": b"\x00" * 64,
     "disks": [ResetDiskSpec(disk_id="d-" + BAD, snapshot_id="s-" + BAD)],
+    "resource_type": "disk",
+    "tags": [("k", "v")],
 }
 
 

@@ -121,13 +121,14 @@ def test_reset_disk_needs_a_ready_snapshot_and_none_in_progress() -> None:
 
 
 def test_reset_disk_dry_run_changes_nothing() -> None:
-    """DryRun checks the request and changes nothing."""
+    """DryRun checks the request, answers DryRunOperation and changes nothing."""
     cloud = make_cloud()
     ecs, iid, disk, snap = written(cloud)
     ecs.write_disk(disk, 0, b"version-2")
     stop(cloud, ecs, iid)
     before = backend_state(cloud)
-    ecs.reset_disk(disk_id=disk, snapshot_id=snap, dry_run=True)
+    with pytest.raises(errors.DryRunOperationError):
+        ecs.reset_disk(disk_id=disk, snapshot_id=snap, dry_run=True)
     assert before == backend_state(cloud)
 
 

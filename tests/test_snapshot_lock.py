@@ -30,7 +30,7 @@ def snapshot(
 
 
 def lock_status(ecs: EcsService, snapshot_id: str) -> LockStatus | None:
-    found = {s.snapshot_id: status for s, status in ecs.describe_locked_snapshots()}
+    found = {i.snapshot_id: i.lock_status for i in ecs.describe_locked_snapshots(max_results=100)}
     return found.get(snapshot_id)
 
 
@@ -88,10 +88,8 @@ def test_lock_status_moves_from_cool_off_to_compliance_to_expired() -> None:
     assert LockStatus.compliance is lock_status(ecs, snap)
     cloud.run_until(start + 2 * DAY)
     assert LockStatus.expired is lock_status(ecs, snap)
-    assert [snap] == [
-        s.snapshot_id for s, _ in ecs.describe_locked_snapshots(lock_status="expired")
-    ]
-    assert [] == ecs.describe_locked_snapshots(lock_status="compliance")
+    assert [snap] == [i.snapshot_id for i in ecs.describe_locked_snapshots(lock_status="expired")]
+    assert [] == list(ecs.describe_locked_snapshots(lock_status="compliance"))
 
 
 def test_unlock_only_during_cool_off() -> None:

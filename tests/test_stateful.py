@@ -81,8 +81,18 @@ def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:
     ecs.create_snapshot(disk_id=ultra)  # stays progressing for a minute: a pending timer
     ecs.write_disk(plain, 0, b"dirty")
     ecs.lock_snapshot(snapshot_id=first, lock_duration=1, cool_off_period=1)
-    ecs.create_image(disk_device_mappings=[DiskDeviceMapping(first, disk_type="system")])
-    ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20, snapshot_id=first)
+    ecs.create_image(
+        disk_device_mappings=[DiskDeviceMapping(first, disk_type="system")], tags=[("k", "v")]
+    )
+    ecs.create_disk(
+        zone_id=ZONE,
+        disk_category="cloud_essd",
+        size=20,
+        snapshot_id=first,
+        tags=[("k", "v")],
+        client_token="rich-world",
+    )
+    ecs.tag_resources(resource_type="instance", resource_ids=[instance_id], tags=[("k", "v")])
     return cloud
 
 

@@ -559,3 +559,51 @@ def test_every_public_strategy_is_documented() -> None:
     undocumented = [n for n in cbst.__all__ if not (getattr(cbst, n).__doc__ or "").strip()]
     expected: list[str] = []
     assert expected == undocumented
+
+
+@FAST
+@given(cbst.client_tokens())
+def test_client_tokens_are_accepted_and_replay(token: str) -> None:
+    """A generated client token creates a disk once; the same request again returns it."""
+    _, ecs, _, _ = _world()
+    first = ecs.create_disk(zone_id=ZONE, size=20, client_token=token)
+    assert first == ecs.create_disk(zone_id=ZONE, size=20, client_token=token)
+
+
+@FAST
+@given(cbst.invalid_client_tokens())
+def test_invalid_client_tokens_are_refused(token: str) -> None:
+    """Empty, over-long or non-ASCII tokens are InvalidClientToken.Malformed."""
+    _, ecs, _, _ = _world()
+    code = _code(lambda: ecs.create_disk(zone_id=ZONE, size=20, client_token=token))
+    assert "InvalidClientToken.Malformed" == code
+
+
+@FAST
+@given(cbst.tag_resources())
+def test_tag_resources_name_a_taggable_type_and_a_valid_tag(item: Any) -> None:
+    """Each generated ListTagResources item's tag can be set on a resource of its type."""
+    _, ecs, disk_id, _ = _world()
+    ecs.tag_resources(
+        resource_type="disk", resource_ids=[disk_id], tags=[(item.tag_key, item.tag_value)]
+    )
+    listed = ecs.list_tag_resources(resource_type="disk", resource_ids=[disk_id])
+    assert [(item.tag_key, item.tag_value)] == [(t.tag_key, t.tag_value) for t in listed]
+    assert item.resource_type in ("instance", "disk", "snapshot", "image")
+
+
+@given(cbst.locked_snapshot_infos())
+def test_locked_snapshot_infos_agree_with_themselves(info: Any) -> None:
+    """Cool-off ends cool_off_period hours after the lock was set; an expiry follows it."""
+    end = info.lock_creation_time + dt.timedelta(hours=info.cool_off_period)
+    assert end == info.cool_off_period_expired_time
+    if info.lock_expired_time is None:
+        assert "expired" != info.lock_status.value
+
+
+@given(cbst.snapshot_group_members())
+def test_snapshot_group_members_agree_with_themselves(member: Any) -> None:
+    """100% exactly when accomplished; nothing left to wait for unless progressing."""
+    assert ("100%" == member.progress) is (member.status.value == "accomplished")
+    if member.status.value != "progressing":
+        assert 0 == member.remain_time

@@ -41,6 +41,7 @@ from ._domain.ecs import LockStatus as LockStatus
 from ._domain.ecs import PerformanceLevel as PerformanceLevel
 from ._domain.ecs import Snapshot as Snapshot
 from ._domain.ecs import SnapshotGroup as SnapshotGroup
+from ._domain.ecs import SnapshotGroupMember as SnapshotGroupMember
 from ._domain.ecs import SnapshotGroupStatus as SnapshotGroupStatus
 from ._domain.ecs import SnapshotLink as SnapshotLink
 from ._domain.ecs import SnapshotLock as SnapshotLock
@@ -56,6 +57,8 @@ from ._domain.requests import DiskDeviceMapping as DiskDeviceMapping
 from ._domain.requests import Page as Page
 from ._domain.requests import ResetDiskSpec as ResetDiskSpec
 from ._domain.requests import SystemDisk as SystemDisk
+from ._domain.responses import LockedSnapshotInfo as LockedSnapshotInfo
+from ._domain.tags import TagResource as TagResource
 from ._events import AliasCreated as AliasCreated
 from ._events import AliasDeleted as AliasDeleted
 from ._events import AliasUpdated as AliasUpdated
@@ -103,20 +106,17 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
-    "CATEGORY_SPECS",
-    "DEFAULT_ACCOUNT_ID",
-    "DEFAULT_BLOCK_SIZE",
-    "DEFAULT_START",
-    "ECS_SERVICE_ALIAS",
-    "LATEST",
-    "REGIONS",
     "Alias",
     "AliasCreated",
     "AliasDeleted",
     "AliasUpdated",
+    "CATEGORY_SPECS",
     "CategorySpec",
     "Clock",
     "Cloud",
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_START",
     "DataDisk",
     "DataKey",
     "Disk",
@@ -133,6 +133,7 @@ __all__ = [
     "DiskStatus",
     "DiskType",
     "DiskWritten",
+    "ECS_SERVICE_ALIAS",
     "EcsService",
     "Event",
     "EventLog",
@@ -154,11 +155,14 @@ __all__ = [
     "KeyUsage",
     "KmsKey",
     "KmsService",
+    "LATEST",
     "Limits",
     "LockStatus",
+    "LockedSnapshotInfo",
     "ManualClock",
     "Page",
     "PerformanceLevel",
+    "REGIONS",
     "Region",
     "ResetDiskSpec",
     "Snapshot",
@@ -168,6 +172,7 @@ __all__ = [
     "SnapshotGroup",
     "SnapshotGroupCreated",
     "SnapshotGroupDeleted",
+    "SnapshotGroupMember",
     "SnapshotGroupStatus",
     "SnapshotLink",
     "SnapshotLock",
@@ -181,6 +186,7 @@ __all__ = [
     "StorageStats",
     "SystemClock",
     "SystemDisk",
+    "TagResource",
     "Timings",
     "errors",
 ]

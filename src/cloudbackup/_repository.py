@@ -65,6 +65,10 @@ class Repository(Generic[T]):
             )
         return found
 
+    def id_of(self, record: T) -> str:
+        """The id of a record of this repository."""
+        return self._spec.id_of(record)
+
     def find(self, record_id: str) -> T | None:
         """The record, or None."""
         return self._store.get(self._cls, self._region_id, record_id)

@@ -18,6 +18,7 @@ The tree::
     ├── OperationDeniedError              (PermissionError) refused by a rule (lock, usage), 403
     ├── KmsKeyError                       a KMS key cannot be used (disabled, deleted, wrong spec)
     ├── UnsupportedOperationError         the model or the region does not support the call
+    ├── DryRunOperationError              a dry run passed: the call would succeed, 400
     └── StorageBackendError               (OSError) the storage backend failed or is unusable
 
 Errors are picklable, so they cross process boundaries (``multiprocessing``, pytest-xdist).
@@ -31,6 +32,7 @@ from typing import Any
 __all__ = [
     "CloudBackupError",
     "DependencyViolationError",
+    "DryRunOperationError",
     "IncorrectStatusError",
     "InvalidParameterError",
     "KmsKeyError",
@@ -176,3 +178,14 @@ class StorageBackendError(CloudBackupError, OSError):
 
     default_code = "StorageBackendError"
     default_http_status = 500
+
+
+class DryRunOperationError(CloudBackupError):
+    """Not a failure: a ``dry_run=True`` request passed every check and would have succeeded.
+
+    The real API answers a successful dry run with the error code ``DryRunOperation``; as with
+    every error here, the call changed nothing.
+    """
+
+    default_code = "DryRunOperation"
+    default_http_status = 400

@@ -36,6 +36,7 @@ from cloudbackup import (
     KmsKey,
     KmsService,
     Limits,
+    LockedSnapshotInfo,
     LockStatus,
     ManualClock,
     Page,
@@ -48,6 +49,7 @@ from cloudbackup import (
     StorageBackend,
     StorageStats,
     SystemDisk,
+    TagResource,
     Timings,
     errors,
 )
@@ -116,11 +118,35 @@ def snapshots(cloud: Cloud, ecs: EcsService, instance_id: str, disk_id: str) -> 
     token: str | None = groups.next_token
     assert token is None
     ecs.lock_snapshot(snapshot_id=snapshot_id, lock_duration=1, cool_off_period=1)
-    locked: list[tuple[Snapshot, LockStatus]] = ecs.describe_locked_snapshots()
-    assert locked[0][1] is LockStatus.compliance_cooloff
+    locked: Page[LockedSnapshotInfo] = ecs.describe_locked_snapshots(max_results=10)
+    assert locked.items[0].lock_status is LockStatus.compliance_cooloff
+    cool_off_end: dt.datetime = locked.items[0].cool_off_period_expired_time
+    lock_end: dt.datetime | None = locked.items[0].lock_expired_time
+    assert lock_end is not None and cool_off_end < lock_end
     ecs.unlock_snapshot(snapshot_id)
     ecs.modify_snapshot_attribute(snapshot_id=snapshot_id, retention_days=31)
     return snapshot_id
+
+
+def tags_tokens_and_paging(ecs: EcsService, instance_id: str) -> None:
+    ecs.tag_resources(resource_type="instance", resource_ids=[instance_id], tags=[("env", "a")])
+    listed: Page[TagResource] = ecs.list_tag_resources(
+        resource_type="instance", tags=[("env", "a")]
+    )
+    first: TagResource = listed.items[0]
+    assert first.resource_id == instance_id
+    tagged: Page[Instance] = ecs.describe_instances(tags=[("env", "a")], max_results=5)
+    more: str | None = tagged.next_token
+    assert more is None
+    ecs.untag_resources(resource_type="instance", resource_ids=[instance_id], all=True)
+    disk: str = ecs.create_disk(zone_id="cn-hangzhou-h", size=20, client_token="typed-1")
+    assert disk == ecs.create_disk(zone_id="cn-hangzhou-h", size=20, client_token="typed-1")
+    refusals: list[str] = []
+    try:
+        ecs.create_disk(zone_id="cn-hangzhou-h", size=20, client_token=1)  # type: ignore[arg-type]
+    except errors.InvalidParameterError as refused:
+        refusals.append(refused.code)
+    assert ["InvalidClientToken.Malformed"] == refusals
 
 
 def restore(
@@ -129,7 +155,14 @@ def restore(
     ecs.stop_instance(instance_id)
     cloud.run_until(cloud.now() + dt.timedelta(minutes=1))
     ecs.reset_disk(disk_id=disk_id, snapshot_id=snapshot_id)
-    ecs.reset_disks(disks=[ResetDiskSpec(disk_id=disk_id, snapshot_id=snapshot_id)], dry_run=True)
+    answers: list[str] = []
+    try:
+        ecs.reset_disks(
+            disks=[ResetDiskSpec(disk_id=disk_id, snapshot_id=snapshot_id)], dry_run=True
+        )
+    except errors.DryRunOperationError as passed:
+        answers.append(passed.code)
+    assert ["DryRunOperation"] == answers
     new_disk: str = ecs.create_disk(
         zone_id="cn-hangzhou-h", snapshot_id=snapshot_id, disk_category="cloud_essd"
     )
@@ -209,6 +242,7 @@ def run_examples() -> None:
     instance_id = instances(cloud, ecs)
     disk_id = disks_and_data(ecs, instance_id)
     snapshot_id = snapshots(cloud, ecs, instance_id, disk_id)
+    tags_tokens_and_paging(ecs, instance_id)
     restore(cloud, ecs, instance_id, disk_id, snapshot_id)
     keys(cloud, kms)
     events_and_errors(cloud, ecs)

@@ -39,6 +39,7 @@ __all__ = [
     "PerformanceLevel",
     "Snapshot",
     "SnapshotGroup",
+    "SnapshotGroupMember",
     "SnapshotGroupStatus",
     "SnapshotLink",
     "SnapshotLock",
@@ -250,6 +251,8 @@ class Instance:
     """Whether it has ever been Running (snapshots of a never-used disk are refused)."""
     transition_target: InstanceStatus | None = None
     """While Pending/Starting/Stopping: the status it is moving to."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """``Tags``: ``(key, value)`` pairs, at most 20."""
 
     def require_status(self, *allowed: InstanceStatus) -> None:
         """Raise ``IncorrectInstanceStatus`` unless the instance is in one of ``allowed``."""
@@ -326,6 +329,8 @@ class Disk:
     detached_time: _dt.datetime | None = None
     data_key: DataKey | None = attrs.field(default=None, repr=False)
     """The wrapped data key of an encrypted disk."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """``Tags``: ``(key, value)`` pairs, at most 20."""
 
     @property
     def instance_id(self) -> str | None:
@@ -423,6 +428,11 @@ class SnapshotLock:
         return self if self.effective_from is not None else attrs.evolve(self, effective_from=now)
 
 
+def _microseconds(delta: _dt.timedelta) -> int:
+    """A duration in whole microseconds (exact integer arithmetic, no float rounding)."""
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 @stored_as("ecs.Snapshot")
 @attrs.frozen
 class Snapshot:
@@ -467,6 +477,33 @@ class Snapshot:
     lock: SnapshotLock | None = None
     data_key: DataKey | None = attrs.field(default=None, repr=False)
     last_modified_time: _dt.datetime | None = None
+    expected_completion_time: _dt.datetime | None = None
+    """When a progressing standard snapshot finishes uploading, by the throughput model
+    (:meth:`Timings.snapshot_duration`); None for instant-access snapshots."""
+
+    def progress_at(self, now: _dt.datetime) -> str:
+        """``Progress`` at ``now``: ``"100%"`` once accomplished; while progressing, the share
+        of the upload time elapsed, rounded down and at most ``"99%"``."""
+        if self.status is SnapshotStatus.accomplished:
+            return "100%"
+        end = self.expected_completion_time
+        if (
+            self.status is not SnapshotStatus.progressing
+            or end is None
+            or end <= self.creation_time
+        ):
+            return "0%"
+        total = _microseconds(end - self.creation_time)
+        done = _microseconds(min(max(now, self.creation_time), end) - self.creation_time)
+        return f"{min(99, done * 100 // total)}%"
+
+    def remain_time_at(self, now: _dt.datetime) -> int:
+        """``RemainTime`` at ``now``: whole seconds (rounded up) until a progressing snapshot
+        is accomplished; 0 once it is, or when it is not progressing."""
+        end = self.expected_completion_time
+        if self.status is not SnapshotStatus.progressing or end is None or now >= end:
+            return 0
+        return -(-_microseconds(end - now) // 1_000_000)
 
     @property
     def usage(self) -> SnapshotUsage:
@@ -662,6 +699,44 @@ class SnapshotLink:
         return len(self.snapshot_ids)
 
 
+@stored_as("ecs.SnapshotGroupMember")
+@attrs.frozen
+class SnapshotGroupMember:
+    """One member snapshot of a group as ``DescribeSnapshotGroups`` lists it
+    (``Snapshots.Snapshot``), with its progress at the moment of the call."""
+
+    snapshot_id: str
+    """``SnapshotId``."""
+    source_disk_id: str
+    """``SourceDiskId``: the disk the member was taken of."""
+    source_disk_type: DiskType
+    """``SourceDiskType``: ``system`` or ``data``."""
+    status: SnapshotStatus
+    """The member's status: ``progressing``, ``accomplished`` or ``failed``."""
+    progress: str
+    """``Progress``, e.g. ``"37%"`` (see :meth:`Snapshot.progress_at`)."""
+    remain_time: int
+    """``RemainTime``: whole seconds until accomplished (see :meth:`Snapshot.remain_time_at`)."""
+    instant_access: bool
+    """``InstantAccess``."""
+    available: bool
+    """``Available``: usable to create disks or roll back already."""
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, now: _dt.datetime) -> SnapshotGroupMember:
+        """The member record of ``snapshot`` at ``now``."""
+        return cls(
+            snapshot_id=snapshot.snapshot_id,
+            source_disk_id=snapshot.source_disk_id,
+            source_disk_type=snapshot.source_disk_type,
+            status=snapshot.status,
+            progress=snapshot.progress_at(now),
+            remain_time=snapshot.remain_time_at(now),
+            instant_access=snapshot.instant_access,
+            available=snapshot.available,
+        )
+
+
 @stored_as("ecs.SnapshotGroup")
 @attrs.frozen
 class SnapshotGroup:
@@ -681,6 +756,9 @@ class SnapshotGroup:
     instance_id: str | None = None
     """Set only when every member disk belongs to one instance."""
     tags: tuple[tuple[str, str], ...] = ()
+    snapshots: tuple[SnapshotGroupMember, ...] = ()
+    """``Snapshots``: the member snapshots with their progress, filled in by
+    ``describe_snapshot_groups`` at the moment of the call (empty in the stored record)."""
 
     @property
     def progress(self) -> str:
@@ -716,6 +794,8 @@ class Image:
     disk_device_mappings: tuple[ImageDiskMapping, ...]
     status: str = "Available"
     image_owner_alias: str = "self"
+    tags: tuple[tuple[str, str], ...] = ()
+    """``Tags``: ``(key, value)`` pairs, at most 20."""
 
     @property
     def size(self) -> int:

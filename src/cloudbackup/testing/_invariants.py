@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import datetime as _dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -35,11 +35,16 @@ from .._domain.kms import Alias, KeyState, KmsKey
 from .._engine import TIMER_INDEX, Timer
 from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
-from .._services.ecs import INSTANCE_DISKS
+from .._services.ecs import CLIENT_TOKENS, INSTANCE_DISKS, TAG_INDEX_KINDS
 from .._services.ecs._core import (
     ACTION_INSTANCE_TRANSITION,
     ACTION_SNAPSHOT_COMPLETE,
     ACTION_SNAPSHOT_EXPIRE,
+    DISK_TAGS,
+    IMAGE_TAGS,
+    INSTANCE_TAGS,
+    SNAPSHOT_TAGS,
+    tag_partition,
 )
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS
 from .._store import _BLOCKS, _META, ZERO
@@ -67,6 +72,8 @@ KINDS: tuple[str, ...] = (
     DISK_DIRTY,
     SNAPSHOT_BLOCKS,
     INSTANCE_DISKS,
+    CLIENT_TOKENS,
+    *TAG_INDEX_KINDS,
     _BLOCKS,
     _META,
 )
@@ -206,6 +213,7 @@ def check_invariants(cloud: Cloud) -> None:
     _check_blocks(world)
     _check_chains(world)
     _check_instances_and_disks(world)
+    _check_tag_indexes(world)
     _check_snapshots(world)
     _check_groups_and_images(world)
     _check_kms(world)
@@ -325,6 +333,28 @@ def _check_chains(world: _World) -> None:
     for disk in world.disks.values():
         if disk.snapshot_link_id is not None and disk.snapshot_link_id not in world.links:
             world.fail(f"disk {disk.disk_id} names chain {disk.snapshot_link_id}, which is gone")
+
+
+def _check_tag_indexes(world: _World) -> None:
+    # Each tag index lists exactly the (region, key, value) -> id pairs the records' tags say.
+    tagged: tuple[tuple[str, Iterable[Instance | Disk | Snapshot | Image], str], ...] = (
+        (INSTANCE_TAGS.kind, world.instances.values(), "instance_id"),
+        (DISK_TAGS.kind, world.disks.values(), "disk_id"),
+        (SNAPSHOT_TAGS.kind, world.snapshots.values(), "snapshot_id"),
+        (IMAGE_TAGS.kind, world.images.values(), "image_id"),
+    )
+    for kind, records, id_field in tagged:
+        index_pairs = {(p, k) for p, k, _ in world.raw[kind]}
+        record_pairs = {
+            (tag_partition(r.region_id, key, value), getattr(r, id_field))
+            for r in records
+            for key, value in r.tags
+        }
+        if index_pairs != record_pairs:
+            world.fail(
+                f"the tag index {kind} disagrees with the records at "
+                f"{sorted(index_pairs ^ record_pairs)[:5]}"
+            )
 
 
 def _check_instances_and_disks(world: _World) -> None:

@@ -19,6 +19,7 @@ each one's docstring names the error code the call answers with, for error-path 
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import string
 from collections.abc import Callable
@@ -28,9 +29,20 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from .._cloud import DEFAULT_ACCOUNT_ID, Cloud
-from .._domain.ecs import CATEGORY_SPECS, PL_MIN_SIZE, DiskCategory, PerformanceLevel
+from .._domain.ecs import (
+    CATEGORY_SPECS,
+    PL_MIN_SIZE,
+    DiskCategory,
+    DiskType,
+    PerformanceLevel,
+    SnapshotGroupMember,
+    SnapshotLock,
+    SnapshotStatus,
+)
 from .._domain.kms import KeySpec
 from .._domain.requests import DataDisk, DiskDeviceMapping, ResetDiskSpec, SystemDisk
+from .._domain.responses import LockedSnapshotInfo
+from .._domain.tags import TAG_RESOURCE_TYPES, TagResource
 from .._regions import REGIONS
 
 __all__ = [
@@ -39,6 +51,7 @@ __all__ = [
     "block_sizes",
     "block_writes",
     "clouds",
+    "client_tokens",
     "cool_off_periods",
     "data_disks",
     "descriptions",
@@ -48,6 +61,7 @@ __all__ = [
     "disk_sizes",
     "instance_types",
     "invalid_alias_names",
+    "invalid_client_tokens",
     "invalid_cool_off_periods",
     "invalid_descriptions",
     "invalid_disk_sizes",
@@ -62,13 +76,16 @@ __all__ = [
     "invalid_zone_ids",
     "key_specs",
     "lock_durations",
+    "locked_snapshot_infos",
     "pending_window_days",
     "performance_levels",
     "region_ids",
     "reset_disk_specs",
     "retention_days",
+    "snapshot_group_members",
     "snapshot_names",
     "system_disks",
+    "tag_resources",
     "tags",
     "zone_ids",
 ]
@@ -488,6 +505,135 @@ def tags(
         lambda n: st.lists(
             st.tuples(keys, values), min_size=n, max_size=n, unique_by=lambda pair: pair[0]
         )
+    )
+
+
+CLIENT_TOKEN_MAX = 64
+
+
+def client_tokens(*, min_size: int = 1, max_size: int = CLIENT_TOKEN_MAX) -> st.SearchStrategy[str]:
+    """``ClientToken``: 1–64 ASCII characters."""
+    low, high = _range("client_tokens", min_size, max_size, 1, CLIENT_TOKEN_MAX)
+    return st.text(st.characters(max_codepoint=127), min_size=low, max_size=high)
+
+
+def invalid_client_tokens() -> st.SearchStrategy[str]:
+    """Client tokens that are empty, longer than 64 characters or not ASCII
+    (``InvalidClientToken.Malformed``)."""
+    return st.one_of(
+        st.just(""),
+        st.text(st.characters(max_codepoint=127), min_size=CLIENT_TOKEN_MAX + 1, max_size=100),
+        st.tuples(
+            st.text(st.characters(max_codepoint=127), max_size=30),
+            st.characters(min_codepoint=128, codec="utf-8"),
+        ).map(lambda parts: parts[0] + parts[1]),
+    )
+
+
+def tag_resources() -> st.SearchStrategy[TagResource]:
+    """``ListTagResources`` items: a resource of a taggable type with one of its tags."""
+    prefixes = {"instance": "i-", "disk": "d-", "snapshot": "s-", "image": "m-"}
+
+    def build(kind: str, suffix: str, pair: list[tuple[str, str]]) -> TagResource:
+        [(key, value)] = pair
+        return TagResource(prefixes[kind] + suffix, kind, key, value)
+
+    return st.builds(
+        build,
+        st.sampled_from(TAG_RESOURCE_TYPES),
+        st.text(st.sampled_from(_LOWER_DIGITS), min_size=1, max_size=20),
+        tags(min_size=1, max_size=1),
+    )
+
+
+_INSTANTS = st.datetimes(
+    min_value=_dt.datetime(2020, 1, 1),
+    max_value=_dt.datetime(2100, 1, 1),
+    timezones=st.just(_dt.timezone.utc),
+)
+
+
+def locked_snapshot_infos() -> st.SearchStrategy[LockedSnapshotInfo]:
+    """``DescribeLockedSnapshots`` items whose times and status agree, as the service makes
+    them: cool-off ends ``cool_off_period`` hours after the lock was set, the lock expires
+    ``lock_duration`` days after its snapshot was accomplished (None while progressing)."""
+
+    def build(
+        suffix: str,
+        duration: int,
+        cool_off: int,
+        created: _dt.datetime,
+        effective: int | None,
+        seen_after: int,
+    ) -> LockedSnapshotInfo:
+        lock = SnapshotLock(
+            lock_mode="compliance",
+            lock_duration=duration,
+            cool_off_period=cool_off,
+            lock_created_time=created,
+            effective_from=None
+            if effective is None
+            else created + _dt.timedelta(seconds=effective),
+        )
+        now = created + _dt.timedelta(seconds=seen_after)
+        return LockedSnapshotInfo(
+            snapshot_id="s-" + suffix,
+            lock_status=lock.status(now),
+            lock_mode=lock.lock_mode,
+            lock_duration=duration,
+            cool_off_period=cool_off,
+            lock_creation_time=created,
+            cool_off_period_expired_time=lock.cool_off_end(),
+            lock_expired_time=lock.lock_expire(),
+        )
+
+    return st.builds(
+        build,
+        st.text(st.sampled_from(_LOWER_DIGITS), min_size=1, max_size=20),
+        lock_durations(),
+        cool_off_periods(),
+        _INSTANTS,
+        st.none() | st.integers(0, 86_400),
+        st.integers(0, 40_000 * 86_400),
+    )
+
+
+def snapshot_group_members() -> st.SearchStrategy[SnapshotGroupMember]:
+    """``DescribeSnapshotGroups`` member records whose status, progress, remaining time and
+    availability agree (accomplished is 100% with 0 s left; progressing is 0–99%)."""
+
+    def build(
+        suffix: str,
+        disk: str,
+        kind: DiskType,
+        status: SnapshotStatus,
+        percent: int,
+        remain: int,
+        instant: bool,
+    ) -> SnapshotGroupMember:
+        done = status is SnapshotStatus.accomplished
+        progressing = status is SnapshotStatus.progressing
+        return SnapshotGroupMember(
+            snapshot_id="s-" + suffix,
+            source_disk_id="d-" + disk,
+            source_disk_type=kind,
+            status=status,
+            progress="100%" if done else f"{percent if progressing else 0}%",
+            remain_time=remain if progressing else 0,
+            instant_access=instant,
+            available=done or (instant and progressing),
+        )
+
+    ids = st.text(st.sampled_from(_LOWER_DIGITS), min_size=1, max_size=20)
+    return st.builds(
+        build,
+        ids,
+        ids,
+        st.sampled_from(DiskType),
+        st.sampled_from(SnapshotStatus),
+        st.integers(0, 99),
+        st.integers(0, 10**7),
+        st.booleans(),
     )
 
 

@@ -5,6 +5,7 @@ images, locks.
 extends the one beneath it and may call only what is beneath it (so no module imports one
 above it, and there is no import cycle)::
 
+    tags.py        TagActions        TagResources, UntagResources, ListTagResources
     instances.py   InstanceActions   RunInstances … DescribeInstanceAttribute, status timers
     images.py      ImageActions      CreateImage, DescribeImages, DeleteImage
     reset.py       ResetActions      ResetDisk, ResetDisks
@@ -35,29 +36,35 @@ from ._core import (
     ACTION_SNAPSHOT_EXPIRE,
     ATTACHED_TO,
     INSTANCE_DISKS,
+    TAG_INDEX_KINDS,
 )
-from .instances import InstanceActions
+from ._requests import CLIENT_TOKENS
 from .interface import snapshot_source
+from .tags import TagActions
 
 __all__ = [
     "ATTACHED_TO",
+    "CLIENT_TOKENS",
     "DISK_BLOCKS",
     "DISK_DIRTY",
     "INSTANCE_DISKS",
     "SNAPSHOT_BLOCKS",
     "SPEC",
+    "TAG_INDEX_KINDS",
     "TIMER_HANDLERS",
     "EcsService",
 ]
 
 
-class EcsService(InstanceActions):
+class EcsService(TagActions):
     """Elastic Compute Service of one region: ``cloud.ecs("cn-hangzhou")``.
 
     Methods are the real API actions in snake_case with the real parameter names; records use
     the real field names. Every call is one unit of work: it happens completely or not at all.
     ``write_disk`` and ``read_disk`` have no real API counterpart: they are what a guest does
-    to its block device.
+    to its block device. Creating calls take the real ``client_token=`` (idempotency), calls
+    whose real action has ``DryRun`` take ``dry_run=``, and ``describe_*`` calls of actions
+    with ``NextToken`` take ``next_token=``/``max_results=``.
     """
 
 

@@ -7,6 +7,9 @@ it (see ``_services/ecs/__init__.py``), never one above.
 from __future__ import annotations
 
 import datetime as _dt
+import json
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -21,8 +24,9 @@ from ..._domain.ecs import (
     SnapshotGroup,
     SnapshotLink,
 )
+from ..._domain.tags import MAX_TAGS_PER_RESOURCE
 from ..._regions import Region
-from ..._repository import Index, RepositorySpec
+from ..._repository import Index, Repository, RepositorySpec
 from ..._time import LATEST
 from ..._world import World
 from ...errors import IncorrectStatusError, InvalidParameterError, UnsupportedOperationError
@@ -34,14 +38,55 @@ __all__ = [
     "ACTION_SNAPSHOT_COMPLETE",
     "ACTION_SNAPSHOT_EXPIRE",
     "ATTACHED_TO",
+    "DISK_TAGS",
+    "IMAGE_TAGS",
     "INSTANCE_DISKS",
+    "INSTANCE_TAGS",
+    "SNAPSHOT_TAGS",
+    "TAG_INDEX_KINDS",
     "EcsCore",
+    "tag_partition",
 ]
 
 INSTANCE_DISKS = "ecs.instance_disks"
 """partition = instance id: the disks attached to it (an index of ``Disk.attachments``)."""
 ATTACHED_TO: Index[Disk] = Index(INSTANCE_DISKS, lambda d: (a.instance_id for a in d.attachments))
 """The index of which disks each instance has, kept by the disk repository."""
+
+
+class _Tagged(Protocol):
+    @property
+    def region_id(self) -> str: ...
+    @property
+    def tags(self) -> tuple[tuple[str, str], ...]: ...
+
+
+_T = TypeVar("_T", bound=_Tagged)
+
+
+def tag_partition(region_id: str, key: str, value: str) -> str:
+    """The partition of a tag index that lists a region's resources tagged ``key=value``
+    (JSON, so no key or value can be confused with another, and ASCII, so always storable)."""
+    return json.dumps([region_id, key, value])
+
+
+def _tag_index(kind: str) -> Index[_T]:
+    def partitions(record: _T) -> Iterable[str]:
+        return (tag_partition(record.region_id, k, value) for k, value in record.tags)
+
+    return Index(kind, partitions)
+
+
+INSTANCE_TAGS: Index[Instance] = _tag_index("ecs.instance_tags")
+"""The instances of each ``(region, tag key, tag value)``, kept by the instance repository."""
+DISK_TAGS: Index[Disk] = _tag_index("ecs.disk_tags")
+"""The disks of each ``(region, tag key, tag value)``."""
+SNAPSHOT_TAGS: Index[Snapshot] = _tag_index("ecs.snapshot_tags")
+"""The snapshots of each ``(region, tag key, tag value)``."""
+IMAGE_TAGS: Index[Image] = _tag_index("ecs.image_tags")
+"""The images of each ``(region, tag key, tag value)``."""
+TAG_INDEX_KINDS = (INSTANCE_TAGS.kind, DISK_TAGS.kind, SNAPSHOT_TAGS.kind, IMAGE_TAGS.kind)
+"""The raw kinds of the tag indexes."""
 
 ACTION_INSTANCE_TRANSITION = "ecs.instance_transition"
 """Timer: an instance reaches the status its transition aims at."""
@@ -52,11 +97,13 @@ ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
 
 # One repository per aggregate; the disk repository keeps the instance -> disks index.
 INSTANCES = RepositorySpec(
-    Instance, lambda i: i.instance_id, "InvalidInstanceId.NotFound", "instance"
+    Instance, lambda i: i.instance_id, "InvalidInstanceId.NotFound", "instance", (INSTANCE_TAGS,)
 )
-DISKS = RepositorySpec(Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO,))
+DISKS = RepositorySpec(
+    Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO, DISK_TAGS)
+)
 SNAPSHOTS = RepositorySpec(
-    Snapshot, lambda s: s.snapshot_id, "InvalidSnapshotId.NotFound", "snapshot"
+    Snapshot, lambda s: s.snapshot_id, "InvalidSnapshotId.NotFound", "snapshot", (SNAPSHOT_TAGS,)
 )
 LINKS = RepositorySpec(
     SnapshotLink,
@@ -70,7 +117,9 @@ GROUPS = RepositorySpec(
     "InvalidSnapshotGroup.NotFound",
     "snapshot-consistent group",
 )
-IMAGES = RepositorySpec(Image, lambda i: i.image_id, "InvalidImageId.NotFound", "image")
+IMAGES = RepositorySpec(
+    Image, lambda i: i.image_id, "InvalidImageId.NotFound", "image", (IMAGE_TAGS,)
+)
 
 
 class EcsCore(RegionalService):
@@ -183,6 +232,50 @@ class EcsCore(RegionalService):
                 )
             pairs.append((key, value))
         return tuple(pairs)
+
+    def _tag_filter(self, tags: object) -> tuple[tuple[str, str], ...]:
+        """A ``Tag.N`` filter of a describe call: at most 20 ``(key, value)`` pairs; unlike the
+        tags a user sets, a filter may name the service's own ``acs:`` tags."""
+        if tags is None:
+            return ()
+        if isinstance(tags, (str, bytes)) or not isinstance(tags, (list, tuple)):
+            raise InvalidParameterError(
+                "The Tag filter must be a list of (key, value) pairs.",
+                code="InvalidParameter.Tag",
+                recommend="Pass tags=[('env', 'prod'), ...].",
+            )
+        if len(tags) > MAX_TAGS_PER_RESOURCE:
+            raise InvalidParameterError(
+                f"A Tag filter has at most {MAX_TAGS_PER_RESOURCE} pairs, not {len(tags)}.",
+                code="InvalidTagCount",
+                recommend=f"Filter on {MAX_TAGS_PER_RESOURCE} tags or fewer.",
+            )
+        pairs: list[tuple[str, str]] = []
+        for item in tags:
+            if (
+                not isinstance(item, tuple)
+                or len(item) != 2
+                or not isinstance(item[0], str)
+                or not isinstance(item[1], str)
+                or not 1 <= len(item[0]) <= 128
+                or len(item[1]) > 128
+            ):
+                raise InvalidParameterError(
+                    f"The Tag filter {item!r} is not a (key, value) pair.",
+                    code="InvalidTagKey.Malformed",
+                    recommend="Tag keys are 1–128 characters, values at most 128.",
+                )
+            pairs.append((str.__str__(item[0]), str.__str__(item[1])))
+        return tuple(pairs)
+
+    def _tagged(
+        self, repository: Repository[_T], index: Index[_T], pairs: tuple[tuple[str, str], ...]
+    ) -> list[_T]:
+        """The records that carry every pair (read through the index of the first pair, so the
+        cost is the resources with that tag, not the region)."""
+        key, value = pairs[0]
+        found = repository.members(index, tag_partition(self.region_id, key, value))
+        return [r for r in found if all(pair in r.tags for pair in pairs[1:])]
 
     def _data_cipher(self, disk: Disk | Snapshot) -> AESGCM | None:
         key = disk.data_key

@@ -131,6 +131,13 @@ class SnapshotChains(EcsCore):
             incremental_blocks=held,
         )
         instant = snapshot.instant_access
+        if not instant:
+            due = self._due(
+                world.timings.snapshot_duration(held * world.blocks.block_size),
+                "The snapshot's upload",
+                snapshot_id,
+            )
+            snapshot = attrs.evolve(snapshot, expected_completion_time=due)
         self._snapshots.put(snapshot)
         self._links.put(
             attrs.evolve(
@@ -143,11 +150,7 @@ class SnapshotChains(EcsCore):
         )
         if not instant:
             world.engine.schedule(
-                self._due(
-                    world.timings.snapshot_duration(held * world.blocks.block_size),
-                    "The snapshot's upload",
-                    snapshot_id,
-                ),
+                due,
                 ACTION_SNAPSHOT_COMPLETE,
                 self.region_id,
                 snapshot_id,

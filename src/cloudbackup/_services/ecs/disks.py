@@ -29,7 +29,7 @@ from ..._domain.ecs import (
     Snapshot,
     SnapshotStatus,
 )
-from ..._domain.requests import Page, paginate
+from ..._domain.requests import Page
 from ..._events import (
     DiskAttached,
     DiskCreated,
@@ -48,7 +48,8 @@ from ...errors import (
 )
 from .. import _crypto
 from .._base import unit_of_work
-from ._core import ATTACHED_TO
+from ._core import ATTACHED_TO, DISK_TAGS
+from ._requests import ecs_action, finish_read, token_page
 from .groups import GroupActions
 
 __all__ = ["DiskActions"]
@@ -59,7 +60,7 @@ class DiskActions(GroupActions):
     DescribeDisks.
     """
 
-    @unit_of_work
+    @ecs_action("CreateDisk", client_token=True)
     def create_disk(
         self,
         *,
@@ -73,6 +74,8 @@ class DiskActions(GroupActions):
         encrypted: bool | None = None,
         kms_key_id: str | None = None,
         multi_attach: str = "Disabled",
+        tags: Sequence[tuple[str, str]] = (),
+        client_token: str | None = None,
     ) -> str:
         """``CreateDisk``: a pay-as-you-go data disk, empty or from a snapshot.
 
@@ -91,11 +94,15 @@ class DiskActions(GroupActions):
             kms_key_id: KMS key of this region; default: the snapshot's key, or the ECS
                 service key ``alias/acs/ecs``.
             multi_attach: ``Enabled`` (ESSD only) or ``Disabled``.
+            tags: Up to 20 ``(key, value)`` pairs.
+            client_token: Idempotency token (≤64 ASCII): a retry with the same token and
+                parameters returns the first disk id and creates nothing.
 
         Returns:
             The new disk id.
         """
         category = self._category(disk_category)
+        pairs = self._tags(tags)
         mode = v.choice("MultiAttach", multi_attach, ("Enabled", "Disabled"))
         if mode == "Enabled" and category is not DiskCategory.cloud_essd:
             raise InvalidParameterError(
@@ -104,7 +111,7 @@ class DiskActions(GroupActions):
                 http_status=403,
                 recommend="Create a cloud_essd disk, or leave MultiAttach Disabled.",
             )
-        return self._new_disk(
+        disk_id = self._new_disk(
             zone_id=require_zone(self.region, zone_id),
             category=category,
             size=size,
@@ -120,6 +127,9 @@ class DiskActions(GroupActions):
             multi_attach=mode,
             grow_to_snapshot=True,
         )
+        if pairs:
+            self._disks.put(attrs.evolve(self._disks.get(disk_id), tags=pairs))
+        return disk_id
 
     def _new_disk(
         self,
@@ -551,7 +561,7 @@ class DiskActions(GroupActions):
             new_size=size,
         )
 
-    @unit_of_work
+    @ecs_action("ModifyDiskAttribute", dry_run=True)
     def modify_disk_attribute(
         self,
         *,
@@ -559,8 +569,10 @@ class DiskActions(GroupActions):
         disk_name: str | None = None,
         description: str | None = None,
         delete_with_instance: bool | None = None,
+        dry_run: bool = False,
     ) -> None:
-        """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance``."""
+        """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance``
+        (``dry_run=True`` only checks: ``DryRunOperation`` if it would succeed)."""
         disk = self._disks.get(disk_id)
         changes: dict[str, Any] = {}
         if disk_name is not None:
@@ -603,11 +615,23 @@ class DiskActions(GroupActions):
         status: str | None = None,
         encrypted: bool | None = None,
         snapshot_id: str | None = None,
+        tags: Sequence[tuple[str, str]] | None = None,
         page_number: int = 1,
         page_size: int = 10,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        dry_run: bool = False,
     ) -> Page[Disk]:
-        """``DescribeDisks``: disks matching every given filter, a page at a time."""
+        """``DescribeDisks``: disks matching every given filter, a page at a time.
+
+        Args:
+            tags: ``Tag.N``: up to 20 ``(key, value)`` pairs a disk must all carry.
+            next_token: ``NextToken`` of the previous page (token paging, in id order).
+            max_results: ``MaxResults`` 1–500 (default 10) for token paging.
+            dry_run: Check the request only: raises ``DryRunOperation`` if it would succeed.
+        """
         number, size = v.page(page_number, page_size)
+        pairs = self._tag_filter(tags)
         v.optional_text("InstanceId", instance_id, 1, 256)
         if zone_id is not None:
             require_zone(self.region, zone_id)
@@ -622,7 +646,9 @@ class DiskActions(GroupActions):
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
-        if ids or instance_id is None:
+        if pairs and not ids and instance_id is None:  # through the tag index
+            candidates = self._tagged(self._disks, DISK_TAGS, pairs)
+        elif ids or instance_id is None:
             candidates = self._disks.named_or_all(ids)
         else:  # one instance's disks, through the attachment index
             candidates = sorted(
@@ -638,8 +664,19 @@ class DiskActions(GroupActions):
             and (state is None or d.status is state)
             and (encrypted is None or d.encrypted is encrypted)
             and (snapshot_id is None or d.source_snapshot_id == snapshot_id)
+            and all(pair in d.tags for pair in pairs)
         ]
-        return paginate(found, number, size)
+        page = token_page(
+            found,
+            lambda d: (d.disk_id,),
+            scope="DescribeDisks",
+            next_token=next_token,
+            max_results=max_results,
+            page_number=number,
+            page_size=size,
+            max_limit=500,
+        )
+        return finish_read("DescribeDisks", dry_run, page)
 
     def describe_disk(self, disk_id: str) -> Disk:
         """Helper (no real action): one disk by id, or ``InvalidDiskId.NotFound``.

@@ -16,10 +16,11 @@ from ..._domain.ecs import (
     CATEGORY_SPECS,
     DiskCategory,
     SnapshotGroup,
+    SnapshotGroupMember,
     SnapshotGroupStatus,
     SnapshotStatus,
 )
-from ..._domain.requests import Page, paginate
+from ..._domain.requests import Page
 from ..._events import SnapshotGroupCreated
 from ...errors import (
     DependencyViolationError,
@@ -29,6 +30,7 @@ from ...errors import (
 )
 from .._base import unit_of_work
 from ._core import ATTACHED_TO
+from ._requests import ecs_action, token_page
 from .locks import LockActions
 
 __all__ = ["GroupActions"]
@@ -39,7 +41,7 @@ class GroupActions(LockActions):
     DeleteSnapshotGroup.
     """
 
-    @unit_of_work
+    @ecs_action("CreateSnapshotGroup", client_token=True)
     def create_snapshot_group(
         self,
         *,
@@ -49,6 +51,7 @@ class GroupActions(LockActions):
         name: str | None = None,
         description: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        client_token: str | None = None,
     ) -> str:
         """``CreateSnapshotGroup``: snapshot several ESSD-family disks at one instant.
 
@@ -62,6 +65,8 @@ class GroupActions(LockActions):
             name: 2–128 characters.
             description: 2–256 characters.
             tags: Up to 20 ``(key, value)`` pairs.
+            client_token: Idempotency token (≤64 ASCII): a retry with the same token and
+                parameters returns the first group id and takes no snapshot.
 
         Returns:
             The ``ssg-…`` id.
@@ -215,24 +220,12 @@ class GroupActions(LockActions):
         max_results: int = 10,
         next_token: str | None = None,
     ) -> Page[SnapshotGroup]:
-        """``DescribeSnapshotGroups``: groups matching the filters, token-paged (1–100)."""
+        """``DescribeSnapshotGroups``: groups matching the filters, token-paged (1–100) in
+        id order, each with its member snapshots and their progress at this instant
+        (:attr:`SnapshotGroup.snapshots`)."""
         ids = v.id_list("SnapshotGroupId", snapshot_group_ids, max_items=10)
-        size = v.integer("MaxResults", max_results, 1, 100)
         v.optional_text("InstanceId", instance_id, 1, 256)
         v.optional_text("Name", name, 1, 256)
-        start = 0
-        if next_token is not None:
-            if (
-                not isinstance(next_token, str)
-                or not (next_token.isascii() and next_token.isdigit())
-                or len(next_token) > 18
-            ):
-                raise InvalidParameterError(
-                    f"NextToken {next_token!r} is not valid.",
-                    code="InvalidParameter.NextToken",
-                    recommend="Pass back the NextToken of the previous page.",
-                )
-            start = int(next_token)
         if status is not None and (
             isinstance(status, (str, bytes)) or not isinstance(status, (list, tuple))
         ):
@@ -242,16 +235,37 @@ class GroupActions(LockActions):
                 recommend="Pass e.g. status=['accomplished'].",
             )
         states = [v.enum_value("Status", s, SnapshotGroupStatus) for s in status or ()]
-        found = [
-            g
-            for g in self._groups.named_or_all(ids)
-            if (instance_id is None or g.instance_id == instance_id)
-            and (name is None or g.name == name)
-            and (not states or g.status in states)
-        ]
-        page = paginate(found[start:], 1, size)
-        token = str(start + size) if start + size < len(found) else None
-        return attrs.evolve(page, total_count=len(found), next_token=token)
+        now = self._world.now()
+        with self._world.store.reading():
+            found = [
+                g
+                for g in self._groups.named_or_all(ids)
+                if (instance_id is None or g.instance_id == instance_id)
+                and (name is None or g.name == name)
+                and (not states or g.status in states)
+            ]
+            page = token_page(
+                found,
+                lambda g: (g.snapshot_group_id,),
+                scope="DescribeSnapshotGroups",
+                next_token=next_token,
+                max_results=max_results,
+                page_number=1,
+                page_size=10,
+            )
+            # Only the page's members are read: the cost is the page, not the region.
+            described = tuple(
+                attrs.evolve(
+                    group,
+                    snapshots=tuple(
+                        SnapshotGroupMember.of(member, now)
+                        for member in (self._snapshots.find(i) for i in group.snapshot_ids)
+                        if member is not None
+                    ),
+                )
+                for group in page.items
+            )
+        return attrs.evolve(page, items=described)
 
     @unit_of_work
     def delete_snapshot_group(self, snapshot_group_id: str) -> None:

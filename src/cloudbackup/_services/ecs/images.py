@@ -16,6 +16,7 @@ from ..._domain.requests import DiskDeviceMapping, Page, paginate
 from ..._events import ImageCreated, ImageDeleted
 from ...errors import DependencyViolationError, InvalidParameterError
 from .._base import unit_of_work
+from ._requests import ecs_action, finish_read
 from .reset import ResetActions
 
 __all__ = ["ImageActions"]
@@ -24,7 +25,7 @@ __all__ = ["ImageActions"]
 class ImageActions(ResetActions):
     """Custom images from snapshots: CreateImage, DescribeImages, DeleteImage."""
 
-    @unit_of_work
+    @ecs_action("CreateImage", client_token=True)
     def create_image(
         self,
         *,
@@ -32,14 +33,20 @@ class ImageActions(ResetActions):
         disk_device_mappings: Sequence[DiskDeviceMapping] = (),
         image_name: str | None = None,
         description: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+        client_token: str | None = None,
     ) -> str:
         """``CreateImage`` from snapshots: a system-disk snapshot, or device mappings of one
         system disk and up to 16 data disks.
+
+        ``tags`` are up to 20 ``(key, value)`` pairs; ``client_token`` (≤64 ASCII) makes a
+        retry with the same parameters return the first image id and create nothing.
 
         Returns:
             The new ``m-…`` image id.
         """
         world = self._world
+        pairs = self._tags(tags)
         name = v.name_text("ImageName", image_name, code="InvalidImageName.Malformed")
         desc = v.optional_text(
             "Description", description, 2, 256, code="InvalidDescription.Malformed"
@@ -144,6 +151,7 @@ class ImageActions(ResetActions):
             description=desc,
             creation_time=world.now(),
             disk_device_mappings=tuple(mappings),
+            tags=pairs,
         )
         self._images.put(image)
         for mapping in mappings:
@@ -165,8 +173,10 @@ class ImageActions(ResetActions):
         snapshot_id: str | None = None,
         page_number: int = 1,
         page_size: int = 10,
+        dry_run: bool = False,
     ) -> Page[Image]:
-        """``DescribeImages`` (custom images of this account)."""
+        """``DescribeImages`` (custom images of this account); ``dry_run=True`` only checks
+        the request (``DryRunOperation`` if it would succeed)."""
         number, size = v.page(page_number, page_size)
         v.optional_text("SnapshotId", snapshot_id, 1, 256)
         ids = v.id_list("ImageId", image_ids, max_items=100)
@@ -178,7 +188,7 @@ class ImageActions(ResetActions):
                 or any(m.snapshot_id == snapshot_id for m in i.disk_device_mappings)
             )
         ]
-        return paginate(found, number, size)
+        return finish_read("DescribeImages", dry_run, paginate(found, number, size))
 
     @unit_of_work
     def delete_image(self, image_id: str) -> None:

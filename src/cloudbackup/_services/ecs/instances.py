@@ -11,6 +11,8 @@ import datetime as _dt
 import re
 from collections.abc import Sequence
 
+import attrs
+
 from ... import _validate as v
 from ..._domain.ecs import (
     CATEGORY_SPECS,
@@ -20,13 +22,14 @@ from ..._domain.ecs import (
     Instance,
     InstanceStatus,
 )
-from ..._domain.requests import DataDisk, Page, SystemDisk, paginate
+from ..._domain.requests import DataDisk, Page, SystemDisk
 from ..._engine import Timer
 from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
 from ..._regions import require_zone
 from ...errors import IncorrectStatusError, InvalidParameterError, QuotaExceededError
 from .._base import unit_of_work
-from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO
+from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS
+from ._requests import ecs_action, finish_read, token_page
 from .images import ImageActions
 
 __all__ = ["InstanceActions"]
@@ -39,7 +42,7 @@ class InstanceActions(ImageActions):
     DescribeInstances, DescribeInstanceAttribute, and their status transitions.
     """
 
-    @unit_of_work
+    @ecs_action("RunInstances", dry_run=True, client_token=True)
     def run_instances(
         self,
         *,
@@ -52,16 +55,26 @@ class InstanceActions(ImageActions):
         description: str = "",
         os_type: str = "linux",
         amount: int = 1,
+        tags: Sequence[tuple[str, str]] = (),
+        client_token: str | None = None,
+        dry_run: bool = False,
     ) -> list[str]:
         """``RunInstances``: create ``amount`` instances that start at once.
 
         Each goes ``Pending`` → ``Running`` after the simulated boot time
         (:attr:`Timings.instance_pending` + :attr:`Timings.instance_start`).
 
+        Args:
+            tags: Up to 20 ``(key, value)`` pairs set on each instance and on its disks.
+            client_token: Idempotency token (≤64 ASCII): a retry with the same token and
+                parameters returns the first ids and creates nothing.
+            dry_run: Check the request only: raises ``DryRunOperation`` if it would succeed.
+
         Returns:
             The new instance ids (``InstanceIdSets``).
         """
         count = v.integer("Amount", amount, 1, 100)
+        pairs = self._tags(tags)
         return [
             self._create_instance(
                 zone_id,
@@ -73,11 +86,12 @@ class InstanceActions(ImageActions):
                 description,
                 os_type,
                 start=True,
+                tags=pairs,
             )
             for _ in range(count)
         ]
 
-    @unit_of_work
+    @ecs_action("CreateInstance", dry_run=True, client_token=True)
     def create_instance(
         self,
         *,
@@ -89,12 +103,21 @@ class InstanceActions(ImageActions):
         host_name: str | None = None,
         description: str = "",
         os_type: str = "linux",
+        tags: Sequence[tuple[str, str]] = (),
+        client_token: str | None = None,
+        dry_run: bool = False,
     ) -> str:
         """``CreateInstance``: an instance that ends ``Stopped`` after ``Pending``.
+
+        Args:
+            tags: Up to 20 ``(key, value)`` pairs set on the instance and its disks.
+            client_token: Idempotency token, as for :meth:`run_instances`.
+            dry_run: Check the request only: raises ``DryRunOperation`` if it would succeed.
 
         Returns:
             The new instance id.
         """
+        pairs = self._tags(tags)
         return self._create_instance(
             zone_id,
             instance_type,
@@ -105,6 +128,7 @@ class InstanceActions(ImageActions):
             description,
             os_type,
             start=False,
+            tags=pairs,
         )
 
     def _create_instance(
@@ -119,6 +143,7 @@ class InstanceActions(ImageActions):
         os_type: str,
         *,
         start: bool,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> str:
         world = self._world
         zone = require_zone(self.region, zone_id)
@@ -184,6 +209,7 @@ class InstanceActions(ImageActions):
             os_type=os_type,
             description=description,
             transition_target=InstanceStatus.Running if start else InstanceStatus.Stopped,
+            tags=tags,
         )
         self._instances.put(instance)
         world.events._emit(
@@ -226,14 +252,17 @@ class InstanceActions(ImageActions):
                 ),
                 allow_local=True,
             )
+        if tags:  # RunInstances/CreateInstance tag the instance's disks too
+            for disk in self._disks.members(ATTACHED_TO, instance_id):
+                self._disks.put(attrs.evolve(disk, tags=tags))
         delay = world.timings.instance_pending + (
             world.timings.instance_start if start else _dt.timedelta(0)
         )
         self._schedule_transition(instance, delay)
         return instance_id
 
-    @unit_of_work
-    def start_instance(self, instance_id: str) -> None:
+    @ecs_action("StartInstance", dry_run=True)
+    def start_instance(self, instance_id: str, *, dry_run: bool = False) -> None:
         """``StartInstance``: ``Stopped`` → ``Starting`` → ``Running``.
 
         The instance needs a system disk: one whose system disk was detached cannot boot.
@@ -257,8 +286,10 @@ class InstanceActions(ImageActions):
             self._world.timings.instance_start,
         )
 
-    @unit_of_work
-    def stop_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
+    @ecs_action("StopInstance", dry_run=True)
+    def stop_instance(
+        self, instance_id: str, *, force_stop: bool = False, dry_run: bool = False
+    ) -> None:
         """``StopInstance``: ``Running`` → ``Stopping`` → ``Stopped``."""
         instance = self._instances.get(instance_id)
         v.boolean("ForceStop", force_stop)
@@ -270,8 +301,10 @@ class InstanceActions(ImageActions):
             self._world.timings.instance_stop,
         )
 
-    @unit_of_work
-    def reboot_instance(self, instance_id: str, *, force_stop: bool = False) -> None:
+    @ecs_action("RebootInstance", dry_run=True)
+    def reboot_instance(
+        self, instance_id: str, *, force_stop: bool = False, dry_run: bool = False
+    ) -> None:
         """``RebootInstance``: ``Running`` → ``Starting`` → ``Running``."""
         instance = self._instances.get(instance_id)
         v.boolean("ForceStop", force_stop)
@@ -325,24 +358,52 @@ class InstanceActions(ImageActions):
         zone_id: str | None = None,
         status: str | None = None,
         instance_name: str | None = None,
+        tags: Sequence[tuple[str, str]] | None = None,
         page_number: int = 1,
         page_size: int = 10,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        dry_run: bool = False,
     ) -> Page[Instance]:
-        """``DescribeInstances``: instances matching every given filter, a page at a time."""
+        """``DescribeInstances``: instances matching every given filter, a page at a time.
+
+        Args:
+            tags: ``Tag.N``: up to 20 ``(key, value)`` pairs an instance must all carry.
+            page_number: With ``page_size``, the page-number paging (``PageNumber``).
+            next_token: ``NextToken`` of the previous page (token paging, in id order).
+            max_results: ``MaxResults`` 1–100 (default 10) for token paging.
+            dry_run: Check the request only: raises ``DryRunOperation`` if it would succeed.
+        """
         number, size = v.page(page_number, page_size)
+        pairs = self._tag_filter(tags)
         if zone_id is not None:
             require_zone(self.region, zone_id)
         v.optional_text("InstanceName", instance_name, 1, 256)
         ids = v.id_list("InstanceIds", instance_ids, max_items=100)
         wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
+        with self._world.store.reading():
+            if pairs and not ids:
+                candidates = self._tagged(self._instances, INSTANCE_TAGS, pairs)
+            else:
+                candidates = self._instances.named_or_all(ids)
         found = [
             i
-            for i in self._instances.named_or_all(ids)
+            for i in candidates
             if (zone_id is None or i.zone_id == zone_id)
             and (wanted is None or i.status is wanted)
             and (instance_name is None or i.instance_name == instance_name)
+            and all(pair in i.tags for pair in pairs)
         ]
-        return paginate(found, number, size)
+        page = token_page(
+            found,
+            lambda i: (i.instance_id,),
+            scope="DescribeInstances",
+            next_token=next_token,
+            max_results=max_results,
+            page_number=number,
+            page_size=size,
+        )
+        return finish_read("DescribeInstances", dry_run, page)
 
     def describe_instance_attribute(self, instance_id: str) -> Instance:
         """``DescribeInstanceAttribute``: one instance by id (``InvalidInstanceId.NotFound``)."""

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 import attrs
 
 from ... import _validate as v
-from ..._domain.ecs import LockStatus, Snapshot, SnapshotLock, SnapshotStatus
+from ..._domain.ecs import LockStatus, SnapshotLock, SnapshotStatus
+from ..._domain.requests import Page
+from ..._domain.responses import LockedSnapshotInfo
 from ..._events import SnapshotLocked, SnapshotUnlocked
 from ...errors import IncorrectStatusError, OperationDeniedError
-from .._base import unit_of_work
+from ._requests import ecs_action, finish_read, token_page
 from .snapshots import SnapshotActions
 
 __all__ = ["LockActions"]
@@ -23,7 +25,7 @@ __all__ = ["LockActions"]
 class LockActions(SnapshotActions):
     """Snapshot locks (compliance mode): LockSnapshot, UnlockSnapshot, DescribeLockedSnapshots."""
 
-    @unit_of_work
+    @ecs_action("LockSnapshot", dry_run=True)
     def lock_snapshot(
         self,
         *,
@@ -31,6 +33,7 @@ class LockActions(SnapshotActions):
         lock_duration: int,
         cool_off_period: int = 0,
         lock_mode: str = "compliance",
+        dry_run: bool = False,
     ) -> None:
         """``LockSnapshot``: compliance-mode lock; nobody can delete the snapshot while locked.
 
@@ -75,9 +78,10 @@ class LockActions(SnapshotActions):
         # (which may be sooner than the lock it replaces).
         self._expire_if_due(locked)
 
-    @unit_of_work
-    def unlock_snapshot(self, snapshot_id: str) -> None:
-        """``UnlockSnapshot``: remove a lock, only during its cool-off period."""
+    @ecs_action("UnlockSnapshot", dry_run=True)
+    def unlock_snapshot(self, snapshot_id: str, *, dry_run: bool = False) -> None:
+        """``UnlockSnapshot``: remove a lock, only during its cool-off period
+        (``dry_run=True``: ``DryRunOperation`` if it would succeed, and nothing changes)."""
         snapshot = self._snapshots.get(snapshot_id)
         now = self._world.now()
         lock = snapshot.lock
@@ -107,19 +111,46 @@ class LockActions(SnapshotActions):
         self._expire_if_due(unlocked)  # retention may have run out while the lock held it
 
     def describe_locked_snapshots(
-        self, *, snapshot_ids: Sequence[str] | None = None, lock_status: str | None = None
-    ) -> list[tuple[Snapshot, LockStatus]]:
-        """``DescribeLockedSnapshots``: locked snapshots with their current ``LockStatus``."""
+        self,
+        *,
+        snapshot_ids: Sequence[str] | None = None,
+        lock_status: str | None = None,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        dry_run: bool = False,
+    ) -> Page[LockedSnapshotInfo]:
+        """``DescribeLockedSnapshots``: the lock of each locked snapshot, as it stands now.
+
+        Args:
+            snapshot_ids: Up to 100 ids (others are not read); default every locked snapshot
+                of the region.
+            lock_status: ``compliance-cooloff``, ``compliance`` or ``expired``.
+            next_token: ``NextToken`` of the previous page (in snapshot id order).
+            max_results: ``MaxResults`` 1–100 (default 10).
+            dry_run: Check the request only: raises ``DryRunOperation`` if it would succeed.
+
+        Returns:
+            A page of :class:`~cloudbackup.LockedSnapshotInfo`, ``next_token`` while more remain.
+        """
         ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100)
         wanted = (
             None if lock_status is None else v.enum_value("LockStatus", lock_status, LockStatus)
         )
         now = self._world.now()
-        out = []
-        for snapshot in self._snapshots.scan():
-            if snapshot.lock is None or (ids and snapshot.snapshot_id not in ids):
-                continue
-            status = snapshot.lock.status(now)
-            if wanted is None or status is wanted:
-                out.append((snapshot, status))
-        return out
+        with self._world.store.reading():
+            snapshots = self._snapshots.named_or_all(ids)
+        found = [
+            LockedSnapshotInfo.of(snapshot, now)
+            for snapshot in snapshots
+            if snapshot.lock is not None and (wanted is None or snapshot.lock.status(now) is wanted)
+        ]
+        page = token_page(
+            found,
+            lambda info: (info.snapshot_id,),
+            scope="DescribeLockedSnapshots",
+            next_token=next_token,
+            max_results=10 if max_results is None else max_results,
+            page_number=1,
+            page_size=10,
+        )
+        return finish_read("DescribeLockedSnapshots", dry_run, page)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ... import _validate as v
 from ..._domain.ecs import Disk, InstanceStatus, Snapshot, SnapshotStatus
 from ..._domain.requests import ResetDiskSpec
 from ..._events import DiskReset
 from ...errors import DependencyViolationError, IncorrectStatusError, InvalidParameterError
-from .._base import unit_of_work
+from ._requests import ecs_action
 from .guest_io import GuestIo
 
 __all__ = ["ResetActions"]
@@ -22,26 +21,25 @@ __all__ = ["ResetActions"]
 class ResetActions(GuestIo):
     """Rolling disks back to their snapshots: ResetDisk, ResetDisks."""
 
-    @unit_of_work
+    @ecs_action("ResetDisk", dry_run=True)
     def reset_disk(self, *, disk_id: str, snapshot_id: str, dry_run: bool = False) -> None:
         """``ResetDisk``: roll a disk back to one of its own snapshots.
 
         The disk's instance must be ``Stopped`` (or the disk ``Available``) and no snapshot of
         the disk may be progressing. After the call the disk reads exactly as it did when the
-        snapshot was taken; later snapshots of the chain stay intact.
+        snapshot was taken; later snapshots of the chain stay intact. With ``dry_run=True``
+        the reset runs and is rolled back: ``DryRunOperation`` if it would succeed.
         """
-        v.boolean("DryRun", dry_run)
         disk, snapshot = self._check_reset(disk_id, snapshot_id)
-        if not dry_run:
-            self._reset(disk, snapshot)
+        self._reset(disk, snapshot)
 
-    @unit_of_work
+    @ecs_action("ResetDisks", dry_run=True)
     def reset_disks(self, *, disks: Sequence[ResetDiskSpec], dry_run: bool = False) -> None:
         """``ResetDisks``: roll several disks back at once (e.g. a snapshot-consistent group).
 
         All 1–16 pairs are checked before any disk changes; one bad pair refuses them all.
+        ``dry_run=True``: ``DryRunOperation`` if the resets would succeed, and nothing changes.
         """
-        v.boolean("DryRun", dry_run)
         if (
             isinstance(disks, (str, bytes))
             or not isinstance(disks, (list, tuple))
@@ -71,9 +69,8 @@ class ResetActions(GuestIo):
                 )
             seen.add(disk.disk_id)
             checked.append((disk, snapshot))
-        if not dry_run:
-            for disk, snapshot in checked:
-                self._reset(disk, snapshot)
+        for disk, snapshot in checked:
+            self._reset(disk, snapshot)
 
     def _check_reset(self, disk_id: str, snapshot_id: str) -> tuple[Disk, Snapshot]:
         disk = self._disks.get(disk_id)

@@ -14,10 +14,12 @@ import attrs
 
 from ... import _validate as v
 from ..._domain.ecs import Snapshot, SnapshotLink
-from ..._domain.requests import Page, paginate
+from ..._domain.requests import Page
 from ..._events import SnapshotModified
 from ...errors import InvalidParameterError
 from .._base import unit_of_work
+from ._core import SNAPSHOT_TAGS
+from ._requests import ecs_action, finish_read, token_page
 from .chains import SnapshotChains
 
 __all__ = ["SnapshotActions"]
@@ -28,7 +30,7 @@ class SnapshotActions(SnapshotChains):
     ModifySnapshotAttribute, DeleteSnapshot.
     """
 
-    @unit_of_work
+    @ecs_action("CreateSnapshot", client_token=True)
     def create_snapshot(
         self,
         *,
@@ -38,6 +40,7 @@ class SnapshotActions(SnapshotChains):
         retention_days: int | None = None,
         instant_access: bool | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        client_token: str | None = None,
     ) -> str:
         """``CreateSnapshot``: capture the disk's data at this virtual instant.
 
@@ -53,6 +56,8 @@ class SnapshotActions(SnapshotChains):
             retention_days: 1–65,536 days from creation; None keeps it until deleted.
             instant_access: Deprecated in the real API; ESSD snapshots are instant anyway.
             tags: Up to 20 ``(key, value)`` pairs.
+            client_token: Idempotency token (≤64 ASCII): a retry with the same token and
+                parameters returns the first snapshot id and takes no snapshot.
 
         Returns:
             The new snapshot id.
@@ -96,11 +101,38 @@ class SnapshotActions(SnapshotChains):
         encrypted: bool | None = None,
         kms_key_id: str | None = None,
         snapshot_name: str | None = None,
+        tags: Sequence[tuple[str, str]] | None = None,
         page_number: int = 1,
         page_size: int = 10,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        dry_run: bool = False,
     ) -> Page[Snapshot]:
-        """``DescribeSnapshots``: snapshots matching every given filter, newest first."""
+        """``DescribeSnapshots``: snapshots matching every given filter, newest first.
+
+        Args:
+            tags: ``Tag.N``: up to 20 ``(key, value)`` pairs a snapshot must all carry.
+            next_token: ``NextToken`` of the previous page (token paging, newest first).
+            max_results: ``MaxResults`` 1–100 (default 10) for token paging.
+            dry_run: Check the request only: raises ``DryRunOperation`` if it would succeed.
+        """
         number, size = v.page(page_number, page_size)
+        pairs = self._tag_filter(tags)
+
+        def answer(found: list[Snapshot]) -> Page[Snapshot]:
+            page = token_page(
+                found,
+                lambda s: (s.creation_time.isoformat(timespec="microseconds"), s.snapshot_id),
+                scope="DescribeSnapshots",
+                next_token=next_token,
+                max_results=max_results,
+                page_number=number,
+                page_size=size,
+                width=2,
+                descending=True,
+            )
+            return finish_read("DescribeSnapshots", dry_run, page)
+
         v.optional_text("DiskId", disk_id, 1, 256)
         v.optional_text("InstanceId", instance_id, 1, 256)
         v.optional_text("SnapshotLinkId", snapshot_link_id, 1, 256)
@@ -143,14 +175,17 @@ class SnapshotActions(SnapshotChains):
         if link_id is None and disk_id is not None and not ids:
             disk = self._disks.find(disk_id)
             if disk is not None and disk.snapshot_link_id is None:
-                return paginate([], number, size)  # a disk that was never snapshotted
+                return answer([])  # a disk that was never snapshotted
             link_id = disk.snapshot_link_id if disk is not None else None
         if not ids and link_id is not None:  # one chain: read it instead of the region
             link = self._links.find(link_id)
             ids = link.snapshot_ids if link is not None else ()
             if not ids:
-                return paginate([], number, size)
-        candidates = self._snapshots.named_or_all(ids)
+                return answer([])
+        if pairs and not ids and link_id is None:  # through the tag index
+            candidates = self._tagged(self._snapshots, SNAPSHOT_TAGS, pairs)
+        else:
+            candidates = self._snapshots.named_or_all(ids)
         found = [
             s
             for s in candidates
@@ -164,9 +199,10 @@ class SnapshotActions(SnapshotChains):
             and (encrypted is None or s.encrypted is encrypted)
             and (kms_key_id is None or s.kms_key_id == kms_key_id)
             and (snapshot_name is None or s.snapshot_name == snapshot_name)
+            and all(pair in s.tags for pair in pairs)
         ]
         found.sort(key=lambda s: (s.creation_time, s.snapshot_id), reverse=True)
-        return paginate(found, number, size)
+        return answer(found)
 
     def describe_snapshot(self, snapshot_id: str) -> Snapshot:
         """Helper (no real action): one snapshot by id, or ``InvalidSnapshotId.NotFound``.
@@ -184,8 +220,15 @@ class SnapshotActions(SnapshotChains):
         instance_id: str | None = None,
         page_number: int = 1,
         page_size: int = 10,
+        next_token: str | None = None,
+        max_results: int | None = None,
     ) -> Page[SnapshotLink]:
-        """``DescribeSnapshotLinks``: snapshot chains with ``TotalSize`` and ``TotalCount``."""
+        """``DescribeSnapshotLinks``: snapshot chains with ``TotalSize`` and ``TotalCount``.
+
+        Args:
+            next_token: ``NextToken`` of the previous page (token paging, in id order).
+            max_results: ``MaxResults`` 1–100 (default 10) for token paging.
+        """
         number, size = v.page(page_number, page_size)
         v.optional_text("InstanceId", instance_id, 1, 256)
         links = v.id_list("SnapshotLinkIds", snapshot_link_ids, max_items=100)
@@ -198,7 +241,15 @@ class SnapshotActions(SnapshotChains):
             and (not disks or link.source_disk_id in disks)
             and (instance_id is None or link.instance_id == instance_id)
         ]
-        return paginate(found, number, size)
+        return token_page(
+            found,
+            lambda link: (link.snapshot_link_id,),
+            scope="DescribeSnapshotLinks",
+            next_token=next_token,
+            max_results=max_results,
+            page_number=number,
+            page_size=size,
+        )
 
     @unit_of_work
     def modify_snapshot_attribute(

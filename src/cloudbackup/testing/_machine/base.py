@@ -177,7 +177,8 @@ class MachineBase(RuleBasedStateMachine):
 
     def dry_run(self, what: str, problems: set[str], call: Callable[[], object]) -> None:
         """A ``dry_run=True`` call: refused like the real call would be, and when it would
-        succeed it either returns or raises ``DryRunOperation``; either way nothing changes."""
+        succeed it raises ``DryRunOperation``, as the real API does; either way nothing
+        changes."""
         if problems:
             self.attempt(what, problems, call)
             return
@@ -187,6 +188,10 @@ class MachineBase(RuleBasedStateMachine):
         except CloudBackupError as exc:
             if exc.code != "DryRunOperation":
                 raise AssertionError(f"{what}: dry run refused with {exc.code}: {exc}") from exc
+        else:
+            raise AssertionError(
+                f"{what}: a dry run that would succeed returned instead of raising DryRunOperation"
+            )
         after = world_state(self.cloud)
         if before != after:
             raise AssertionError(
