@@ -77,23 +77,6 @@ FAILED_TIMER = FailedTimer.KIND
 Handler = Callable[[Timer], None]
 
 
-def _plain(instant: _dt.datetime) -> _dt.datetime:
-    """``instant`` as a plain :class:`datetime.datetime` (a subclass, e.g. pandas', is copied)."""
-    if type(instant) is _dt.datetime:
-        return instant
-    return _dt.datetime(
-        instant.year,
-        instant.month,
-        instant.day,
-        instant.hour,
-        instant.minute,
-        instant.second,
-        instant.microsecond,
-        tzinfo=instant.tzinfo,
-        fold=instant.fold,
-    )
-
-
 class Engine:
     """Schedules timers and runs them, in order, as virtual time advances.
 
@@ -182,7 +165,7 @@ class Engine:
                 timer fired and the clock reached ``instant``; the failed timers are in
                 :meth:`failed`.
         """
-        instant = _plain(require_aware(instant, "instant"))
+        instant = require_aware(instant, "instant")
         self._store.check_external()
         if instant < self._clock.now():
             raise InvalidParameterError(
