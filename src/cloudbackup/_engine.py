@@ -25,7 +25,7 @@ import attrs
 from ._store import Store
 from ._time import LATEST, Clock, ManualClock, require_aware
 from ._typenames import stored_as
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, StorageBackendError
 
 __all__ = ["FAILED_TIMER", "TIMER_INDEX", "Engine", "FailedTimer", "Timer"]
 
@@ -87,9 +87,16 @@ class Engine:
     the clock has reached the requested instant, the first handler's exception is raised (with
     a note naming every failed timer). Time can therefore never be stuck behind a bad timer.
 
+    A :class:`~cloudbackup.errors.StorageBackendError` raised inside a handler (the disk is
+    full, an I/O error, a damaged record, a savepoint that could not be rolled back) is not the
+    handler's fault: it rolls back the timer's whole unit, the timer stays pending and the error
+    is raised at once.
+
     A call that is rejected (an invalid instant, a backend that cannot begin or commit, a
-    ``BaseException`` such as ``KeyboardInterrupt``) leaves the in-process clock where the last
-    committed unit left it: the work of the failed unit is rolled back, and so is the clock.
+    storage failure in a handler, a ``BaseException`` such as ``KeyboardInterrupt``) leaves the
+    in-process clock where the last committed unit left it: the work of the failed unit is
+    rolled back, and so is the clock. An exception raised after a unit committed (by an event
+    subscriber) does not move the clock back: that unit's work and time stand.
     """
 
     def __init__(self, store: Store, clock: Clock) -> None:
@@ -186,8 +193,12 @@ class Engine:
             if head is None or head.due > instant:
                 break
             before = self._clock.now()
+            committed: list[bool] = []
             try:
                 with self._store.unit():
+                    # Registered first, so it runs before any subscriber: an exception
+                    # that comes out after it ran was raised after the commit.
+                    self._store.after_commit(lambda: committed.append(True))
                     # Everything happens after the unit has begun: if it cannot begin,
                     # neither the clock nor the timer has moved.
                     if self._store.get(Timer, "", head.key) is None:
@@ -202,15 +213,19 @@ class Engine:
                         fired += 1
                     self._store.set_meta("clock", self._clock.now())
             except BaseException:
-                self._rewind(before)
+                if not committed:
+                    self._rewind(before)
                 raise
         before = self._clock.now()
+        committed = []
         try:
             with self._store.unit():
+                self._store.after_commit(lambda: committed.append(True))
                 self._clock.advance_to(instant)
                 self._store.set_meta("clock", self._clock.now())
         except BaseException:
-            self._rewind(before)
+            if not committed:
+                self._rewind(before)
             raise
         if failures:
             first = failures[0][1]
@@ -231,6 +246,11 @@ class Engine:
         try:
             with self._store.unit():
                 self._handlers[timer.action](timer)
+        except StorageBackendError:
+            # Not a bug of the handler but of the storage (disk full, I/O error, a savepoint
+            # that could not be rolled back): the whole unit must roll back, so the timer
+            # stays pending and the clock where it stood.
+            raise
         except Exception as exc:  # undone by the savepoint; re-raised by run_until
             error = f"{type(exc).__name__}: {exc}"
             self._store.put(FailedTimer, "", timer.key, FailedTimer(timer=timer, error=error))

@@ -38,6 +38,7 @@ class Store:
     def __init__(self, backend: StorageBackend) -> None:
         self.backend = backend
         self._depth = 0
+        self._broken = False
         self._after_commit: list[Callable[[], None]] = []
         self._rollback_listeners: list[Callable[[], None]] = []
         self._external_listeners: list[Callable[[], None]] = []
@@ -53,11 +54,13 @@ class Store:
             return
         self.backend.begin()
         self._depth = 1
+        self._broken = False
         try:
             self.check_external()
             yield
         except BaseException:
             self._depth = 0
+            self._broken = False
             self._after_commit.clear()
             try:
                 self.backend.rollback()
@@ -66,6 +69,20 @@ class Store:
                     listener()
             raise
         self._depth = 0
+        if self._broken:
+            # A savepoint failed to roll back: its half-done writes must not be committed.
+            self._broken = False
+            self._after_commit.clear()
+            try:
+                self.backend.rollback()
+            finally:
+                for listener in self._rollback_listeners:
+                    listener()
+            raise StorageBackendError(
+                "A savepoint inside this unit of work could not be rolled back, so the unit "
+                "was rolled back whole instead of committed.",
+                recommend="Check the storage backend, then retry the call.",
+            )
         try:
             self.backend.commit()
         except BaseException:
@@ -95,6 +112,16 @@ class Store:
             del self._after_commit[mark:]
             try:
                 self.backend.rollback_to()
+            except StorageBackendError:
+                self._broken = True
+                raise
+            except Exception as exc:
+                self._broken = True
+                raise StorageBackendError(
+                    f"The storage backend could not roll back to a savepoint: "
+                    f"{type(exc).__name__}: {exc}",
+                    recommend="The unit of work rolls back whole; check the backend.",
+                ) from exc
             finally:
                 for listener in self._rollback_listeners:
                     listener()
