@@ -83,7 +83,17 @@ def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:
     ecs.lock_snapshot(snapshot_id=first, lock_duration=1, cool_off_period=1)
     ecs.create_image(disk_device_mappings=[DiskDeviceMapping(first, disk_type="system")])
     ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20, snapshot_id=first)
+    engine = cloud._world.engine
+    engine.register("test.handler_bug", _handler_bug)
+    with cloud._world.store.unit():
+        engine.schedule(cloud.now(), "test.handler_bug", REGION, "bug")
+    with pytest.raises(RuntimeError, match="handler bug"):
+        cloud.advance(dt.timedelta(0))  # leaves a failed timer
     return cloud
+
+
+def _handler_bug(timer: object) -> None:
+    raise RuntimeError("handler bug")
 
 
 # -- the state machine -----------------------------------------------------------------------
@@ -188,6 +198,18 @@ def test_kinds_lists_exactly_the_kinds_the_library_stores() -> None:
     cloud.advance(dt.timedelta(days=2))
     stored = {kind for kind, parts in backend._records.items() if any(parts.values())}
     assert set(KINDS) == stored
+
+
+def test_check_invariants_catches_a_failed_timer_that_is_still_pending() -> None:
+    """A timer recorded as failed while still pending breaks an invariant."""
+    backend = InMemoryBackend()
+    cloud = _rich_world(backend)
+    (failed,) = cloud._world.engine.failed()
+    backend.begin()
+    backend.put("engine.timer", "", failed.timer.key, failed.timer)
+    backend.commit()
+    with pytest.raises(AssertionError, match="both pending and failed"):
+        check_invariants(cloud)
 
 
 def test_a_rich_world_keeps_its_invariants_over_time() -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._services import _crypto
-from ._store import ZERO, BlockStore, Store
+from ._store import ZERO, BlockStore, Store, raw_kind
 
 __all__ = [
     "DISK_BLOCKS",
@@ -44,11 +44,11 @@ __all__ = [
 
 # Raw record kinds of the block maps. Keys are block indexes as 12 hex digits, so that key
 # order is block order.
-DISK_BLOCKS = "ecs.disk_blocks"
+DISK_BLOCKS = raw_kind("ecs.disk_blocks")
 """partition = disk id: the disk's current contents, block index -> digest."""
-DISK_DIRTY = "ecs.disk_dirty"
+DISK_DIRTY = raw_kind("ecs.disk_dirty")
 """partition = disk id: blocks changed since the disk's latest snapshot."""
-SNAPSHOT_BLOCKS = "ecs.snapshot_blocks"
+SNAPSHOT_BLOCKS = raw_kind("ecs.snapshot_blocks")
 """partition = snapshot id: the snapshot's delta against the previous snapshot of its chain."""
 
 

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import attrs
 
-from ._store import Store
+from ._store import Store, raw_kind
 from ._time import LATEST, Clock, ManualClock, require_aware
 from ._typenames import stored_as
 from .errors import InvalidParameterError, StorageBackendError
@@ -31,7 +31,7 @@ __all__ = ["FAILED_TIMER", "TIMER_INDEX", "Engine", "FailedTimer", "Timer"]
 
 # Keys count microseconds from year 1, so that every representable instant sorts correctly.
 _ORIGIN = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
-TIMER_INDEX = "engine.timer_index"
+TIMER_INDEX = raw_kind("engine.timer_index")
 """Raw kind: partition = action, key = ``region|target``, value = the pending timer's key."""
 _INDEX = TIMER_INDEX
 

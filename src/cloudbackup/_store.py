@@ -10,7 +10,7 @@ from typing import ClassVar, Protocol, TypeVar
 from ._backends import StorageBackend, clear_partition, count, get_many, read_snapshot
 from .errors import StorageBackendError
 
-__all__ = ["ZERO", "BlockStore", "Record", "Store"]
+__all__ = ["ZERO", "BlockStore", "Record", "Store", "raw_kind", "raw_kinds"]
 
 
 class Record(Protocol):
@@ -21,7 +21,26 @@ class Record(Protocol):
 
 R = TypeVar("R")
 
-_META = "meta"
+_raw_kinds: set[str] = set()
+
+
+def raw_kind(name: str) -> str:
+    """Declare ``name`` as a raw record kind (a map of plain values, not of a stored class).
+
+    Every module that writes raw records names their kind through this function, so
+    :data:`RAW_KINDS` (and with it ``cloudbackup.testing.KINDS``) lists them all without a
+    hand-kept copy. Returns ``name``.
+    """
+    _raw_kinds.add(name)
+    return name
+
+
+def raw_kinds() -> frozenset[str]:
+    """Every raw record kind declared so far with :func:`raw_kind`."""
+    return frozenset(_raw_kinds)
+
+
+_META = raw_kind("meta")
 
 
 class Store:
@@ -264,7 +283,7 @@ def _damaged(cls: type, partition: str, key: str, value: object) -> StorageBacke
 #: The digest that stands for an all-zero (never written, or zeroed) block; it holds no blob.
 ZERO = b""
 
-_BLOCKS = "blob.refs"
+_BLOCKS = raw_kind("blob.refs")
 
 
 class BlockStore:
