@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._services import _crypto
-from ._store import ZERO, BlockStore, Store, raw_kind
+from ._store import ZERO, BlockStore, Store, digest_of, raw_kind
 
 __all__ = [
     "DISK_BLOCKS",
@@ -95,7 +95,7 @@ class BlockMaps:
             if digest is None:
                 parts.append(zero)
             else:
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
                 parts.append(self.plain(digest, cipher, index))
         head = offset - first * bs
         if head == 0 and len(parts) * bs == length:
@@ -130,7 +130,7 @@ class BlockMaps:
             hi = min(offset + len(payload), start + bs) - start
             piece = payload[start + lo - offset : start + hi - offset]
             old = current.get(key, ZERO)
-            assert isinstance(old, bytes)
+            old = digest_of(old, DISK_BLOCKS, disk_id, key)
             old_plain: bytes | None = None
             block: bytes | bytearray
             if lo == 0 and hi == bs:
@@ -175,7 +175,7 @@ class BlockMaps:
         held = 0
         for key in dirty:
             digest = current.get(key, ZERO)
-            assert isinstance(digest, bytes)
+            digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
             store.raw_put(SNAPSHOT_BLOCKS, snapshot_id, key, digest)
             if digest != ZERO:
                 self.blocks.incref(digest)
@@ -202,7 +202,7 @@ class BlockMaps:
         if next_id is not None:
             child_has = store.raw_get_many(SNAPSHOT_BLOCKS, next_id, [k for k, _ in delta])
             for key, digest in delta:
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, snapshot_id, key)
                 if key in child_has:
                     if digest != ZERO:
                         self.blocks.decref(digest)
@@ -214,8 +214,8 @@ class BlockMaps:
             if dirty_disk_id is not None:
                 for key, _ in delta:
                     store.raw_put(DISK_DIRTY, dirty_disk_id, key, True)
-            for _, digest in delta:
-                assert isinstance(digest, bytes)
+            for key, digest in delta:
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, snapshot_id, key)
                 if digest != ZERO:
                     self.blocks.decref(digest)
                     freed += 1
@@ -228,7 +228,7 @@ class BlockMaps:
         full: dict[str, bytes] = {}
         for member in chain:
             for key, digest in self.store.raw_scan(SNAPSHOT_BLOCKS, member):
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, member, key)
                 full[key] = digest
             if member == snapshot_id:
                 break
@@ -257,7 +257,7 @@ class BlockMaps:
             if not missing:
                 break
             for key, digest in self.store.raw_get_many(SNAPSHOT_BLOCKS, member, missing).items():
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, member, key)
                 found[key] = digest
         parts = [
             self.plain(found.get(key, ZERO), cipher, index)
@@ -277,7 +277,7 @@ class BlockMaps:
         for key in set(current) | set(target):
             old = current.get(key, ZERO)
             new = target.get(key, ZERO)
-            assert isinstance(old, bytes)
+            old = digest_of(old, DISK_BLOCKS, disk_id, key)
             if old == new:
                 continue
             if new == ZERO:
@@ -316,8 +316,8 @@ class BlockMaps:
     def release(self, disk_id: str) -> None:
         """Drop a disk's whole map and dirty marks, releasing its blocks."""
         store = self.store
-        for _, digest in store.raw_scan(DISK_BLOCKS, disk_id):
-            assert isinstance(digest, bytes)
+        for key, digest in store.raw_scan(DISK_BLOCKS, disk_id):
+            digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
             self.blocks.decref(digest)
         store.raw_clear(DISK_BLOCKS, disk_id)
         store.raw_clear(DISK_DIRTY, disk_id)

@@ -16,13 +16,14 @@ A handler that raises fails alone: see :meth:`Engine.run_until`.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import heapq
 from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
 
-from ._store import Store, raw_kind
+from ._store import Store, damaged_value, raw_kind
 from ._time import LATEST, Clock, ManualClock, require_aware
 from ._typenames import stored_as
 from .errors import InvalidParameterError, StorageBackendError
@@ -138,7 +139,8 @@ class Engine:
         key = self._store.raw_get(_INDEX, action, f"{region_id}|{target_id}")
         if key is None:
             return
-        assert isinstance(key, str)
+        if type(key) is not str:
+            raise damaged_value(_INDEX, action, f"{region_id}|{target_id}", key, "a timer key")
         self._store.delete(Timer, "", key)
         self._store.raw_delete(_INDEX, action, f"{region_id}|{target_id}")
 
@@ -198,7 +200,7 @@ class Engine:
                 with self._store.unit():
                     # Registered first, so it runs before any subscriber: an exception
                     # that comes out after it ran was raised after the commit.
-                    self._store.after_commit(lambda: committed.append(True))
+                    self._store.after_commit(functools.partial(committed.append, True))
                     # Everything happens after the unit has begun: if it cannot begin,
                     # neither the clock nor the timer has moved.
                     if self._store.get(Timer, "", head.key) is None:
@@ -220,7 +222,7 @@ class Engine:
         committed = []
         try:
             with self._store.unit():
-                self._store.after_commit(lambda: committed.append(True))
+                self._store.after_commit(functools.partial(committed.append, True))
                 self._clock.advance_to(instant)
                 self._store.set_meta("clock", self._clock.now())
         except BaseException:
@@ -276,7 +278,8 @@ class Engine:
             if found is None:
                 return None
             timer = found[1]
-            assert isinstance(timer, Timer)
+            if not isinstance(timer, Timer):
+                raise damaged_value(Timer.KIND, "", found[0], timer, "a Timer")
             return timer
         if self._heap is None:
             self._heap = [(t.key, t) for t in self._store.scan(Timer, "")]
