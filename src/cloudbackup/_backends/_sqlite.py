@@ -12,6 +12,8 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
     record_changes(seq INTEGER PRIMARY KEY, kind, partition, key) records written, in order,
                                                                   logged by triggers on records
 
+Version 5 adds no table: it fills the ``kms.key_aliases`` index from the stored aliases.
+
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
 the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB into an empty
@@ -41,6 +43,7 @@ snapshot. The journal is WAL, so readers never wait for the writer.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -58,7 +61,7 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 APPLICATION_ID: Final = 0x4342616B
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: How many rows of ``record_changes`` are kept. A backend that falls further behind than this
 #: (idle while others commit) drops its whole cache instead.
@@ -178,6 +181,31 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
             )
 
 
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    """Version 5 keeps, beside each KMS alias, an index of the aliases of each key.
+
+    The index (raw kind ``kms.key_aliases``: partition ``region|key id``, key the alias name,
+    value ``true``) is built from the stored aliases at the JSON level, so that deleting a key
+    or listing its aliases reads only that key's aliases, not the region's. A value that is
+    not an alias of the expected shape is skipped (decoding it later says what is wrong).
+    """
+    rows = conn.execute("SELECT value FROM records WHERE kind = 'kms.alias'").fetchall()
+    for (value,) in rows:
+        try:
+            tree = json.loads(value)
+            fields = tree[2]
+            entry = (f"{fields['region_id']}|{fields['key_id']}", fields["alias_name"])
+        except (ValueError, TypeError, KeyError, IndexError):
+            continue
+        if not all(isinstance(part, str) for part in entry):
+            continue
+        conn.execute(
+            "INSERT OR REPLACE INTO records (kind, partition, key, value) "
+            "VALUES ('kms.key_aliases', ?, ?, ?)",
+            (*entry, b"true"),
+        )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -186,6 +214,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 

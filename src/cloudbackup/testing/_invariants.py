@@ -41,7 +41,7 @@ from .._services.ecs._core import (
     ACTION_SNAPSHOT_COMPLETE,
     ACTION_SNAPSHOT_EXPIRE,
 )
-from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS
+from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
 from .._store import _BLOCKS, _META, ZERO, raw_kinds
 from .._time import ManualClock
 from .._typenames import TYPES
@@ -192,7 +192,8 @@ def check_invariants(cloud: Cloud) -> None:
     disk progresses and it has a completion timer; snapshot usage counts equal the disks and
     images that use them; retention has released every expired snapshot nothing holds;
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
-    have a deletion date and a timer; the event log is numbered 0..n-1 in time order; a failed
+    have a deletion date and a timer; the key -> aliases index lists exactly the aliases;
+    the event log is numbered 0..n-1 in time order; a failed
     timer is stored under its own key, was due, is no longer pending and says what it raised.
     """
     world = _World(cloud)
@@ -512,6 +513,10 @@ def _check_kms(world: _World) -> None:
             world.fail(f"alias {name} in {region_id} points at missing key {alias.key_id}")
         elif (name == ECS_SERVICE_ALIAS) != target.service_key:
             world.fail(f"alias {name} points at {_key_kind(target)} {target.key_id}")
+    indexed = {(partition, name) for partition, name, _ in world.raw[KEY_ALIASES]}
+    expected = {(f"{r}|{a.key_id}", name) for (r, name), a in world.aliases.items()}
+    if indexed != expected:
+        world.fail(f"the key -> aliases index {sorted(indexed)} != the aliases {sorted(expected)}")
 
 
 def _key_kind(key: KmsKey) -> str:
