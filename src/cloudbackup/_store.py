@@ -89,24 +89,12 @@ class Store:
             yield
         except BaseException:
             self._depth = 0
-            self._broken = False
-            self._after_commit.clear()
-            try:
-                self.backend.rollback()
-            finally:
-                for listener in self._rollback_listeners:
-                    listener()
+            self._roll_back_whole()
             raise
         self._depth = 0
         if self._broken:
             # A savepoint failed to roll back: its half-done writes must not be committed.
-            self._broken = False
-            self._after_commit.clear()
-            try:
-                self.backend.rollback()
-            finally:
-                for listener in self._rollback_listeners:
-                    listener()
+            self._roll_back_whole()
             raise StorageBackendError(
                 "A savepoint inside this unit of work could not be rolled back, so the unit "
                 "was rolled back whole instead of committed.",
@@ -128,6 +116,16 @@ class Store:
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+    def _roll_back_whole(self) -> None:
+        """Roll the outermost unit back, drop its callbacks and tell the rollback listeners."""
+        self._broken = False
+        self._after_commit.clear()
+        try:
+            self.backend.rollback()
+        finally:
+            for listener in self._rollback_listeners:
+                listener()
 
     def _nested(self) -> Iterator[None]:
         """The body of a unit opened inside another: a backend savepoint."""
