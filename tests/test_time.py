@@ -136,3 +136,29 @@ def test_a_subclass_start_instant_gives_plain_datetimes_everywhere() -> None:
         key.creation_date,
     )
     assert dt.datetime is type(cloud.backend.get("meta", "", "clock"))
+
+
+class SubclassClock:
+    """A user's clock whose instants are a datetime subclass."""
+
+    def __init__(self) -> None:
+        self.instant = SubInstant(2024, 1, 1, tzinfo=UTC)
+
+    def now(self) -> dt.datetime:
+        return self.instant
+
+    def advance_to(self, instant: dt.datetime) -> bool:
+        self.instant = SubInstant.fromtimestamp(instant.timestamp(), UTC)
+        return True
+
+
+def test_a_clock_returning_a_subclass_gives_plain_datetimes_everywhere() -> None:
+    """Cloud(clock=...) whose now() is a datetime subclass works alike on every backend."""
+    cloud = Cloud(seed=0, clock=SubclassClock())
+    key = cloud.kms("cn-hangzhou").create_key()
+    cloud.advance(dt.timedelta(minutes=1))
+    assert (dt.datetime, dt.datetime, dt.datetime) == (
+        type(cloud.now()),
+        type(key.creation_date),
+        type(cloud.backend.get("meta", "", "clock")),
+    )

@@ -213,7 +213,7 @@ class Engine:
                         self._store.raw_delete(_INDEX, head.action, index)
                     if self._fire(head, failures):
                         fired += 1
-                    self._store.set_meta("clock", self._clock.now())
+                    self._store.set_meta("clock", require_aware(self._clock.now(), "clock.now()"))
             except BaseException:
                 if not committed:
                     self._rewind(before)
@@ -224,7 +224,7 @@ class Engine:
             with self._store.unit():
                 self._store.after_commit(functools.partial(committed.append, True))
                 self._clock.advance_to(instant)
-                self._store.set_meta("clock", self._clock.now())
+                self._store.set_meta("clock", require_aware(self._clock.now(), "clock.now()"))
         except BaseException:
             if not committed:
                 self._rewind(before)

@@ -28,6 +28,8 @@ def require_aware(value: object, name: str = "datetime") -> _dt.datetime:
     ``datetime`` of the same instant (to the microsecond), so every instant that enters the
     library is stored and compared the same way on every backend.
     """
+    if type(value) is _dt.datetime and value.tzinfo is _dt.timezone.utc:
+        return value  # the common case, already plain UTC
     if not isinstance(value, _dt.datetime):
         raise InvalidParameterError(
             f"{name} must be a datetime, not {type(value).__name__}.",
