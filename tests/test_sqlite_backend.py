@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 import sqlite_crash_child as crash
 from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
-from cloudbackup._backends import _sqlite
+from cloudbackup._backends import _sqlite, _sqlite_schema
 from cloudbackup._backends._sqlite import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -724,8 +724,8 @@ def test_older_schema_is_migrated_once(db: Path, monkeypatch: pytest.MonkeyPatch
         calls.append(1)
         conn.execute("CREATE TABLE labels (name TEXT PRIMARY KEY)")
 
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {SCHEMA_VERSION: add_labels})
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_schema, "_MIGRATIONS", {SCHEMA_VERSION: add_labels})
     with SqliteBackend(db) as migrated:
         assert _same(_SAMPLE_VALUES[5], migrated.get(KIND, "p2", "k05"))
     with SqliteBackend(db):
@@ -745,8 +745,8 @@ def test_missing_migration_step_is_refused_without_change(
     with SqliteBackend(db) as opened:
         fill(opened)
     before = logical_dump(db)
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {})
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_schema, "_MIGRATIONS", {})
     with pytest.raises(StorageBackendError) as info:
         SqliteBackend(db)
     expected = "StorageBackend.NoMigration"
@@ -765,8 +765,8 @@ def test_failing_migration_step_changes_nothing(db: Path, monkeypatch: pytest.Mo
         conn.execute("DELETE FROM records")
         raise sqlite3.OperationalError("disk I/O error (simulated)")
 
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {SCHEMA_VERSION: half_done})
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_schema, "_MIGRATIONS", {SCHEMA_VERSION: half_done})
     with pytest.raises(StorageBackendError):
         SqliteBackend(db)
     assert before == logical_dump(db)
