@@ -298,3 +298,15 @@ def test_testing_without_hypothesis_names_the_extra() -> None:
         "ImportError cloudbackup.testing cloudbackup.testing needs Hypothesis, which is not "
         "installed. Install the test extra: pip install 'cloudbackup[test]'\n"
     ) == done.stdout
+
+
+def test_a_seed_the_world_refuses_is_one_line_on_stderr_and_status_2() -> None:
+    """``demo --seed`` beyond 64 bits prints a one-line error (no traceback) and exits 2."""
+    done = _run("-m", "cloudbackup", "demo", "--seed", "99999999999999999999999")
+    lines = done.stderr.splitlines()
+    assert (2, "", 1, True) == (
+        done.returncode,
+        done.stdout,
+        len(lines),
+        lines[0].startswith("cloudbackup demo: error: seed must be"),
+    )

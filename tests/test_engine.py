@@ -325,3 +325,132 @@ def test_run_until_a_datetime_subclass_stores_a_plain_datetime() -> None:
     assert T0 + dt.timedelta(days=1) == cloud.now()
     assert dt.datetime is type(cloud.backend.get("meta", "", "clock"))
     assert all(dt.datetime is type(event.time) for event in cloud.events)
+
+
+def test_a_subscriber_that_raises_after_a_timer_committed_leaves_the_clock_forward() -> None:
+    """A subscriber failing after a timer's unit committed does not rewind the clock."""
+    cloud = make_cloud()
+    ecs, _ = run_instance(cloud, wait=False)
+
+    def boom(event: object) -> None:
+        if type(event).__name__ == "InstanceStatusChanged":
+            raise RuntimeError("subscriber failed")
+
+    unsubscribe = cloud.events.subscribe(boom)
+    with pytest.raises(RuntimeError, match="subscriber failed"):
+        cloud.advance(dt.timedelta(minutes=5))
+    unsubscribe()
+    stored = cloud.backend.get("meta", "", "clock")
+    assert (stored, True) == (cloud.now(), T0 < cloud.now())
+    ecs.create_disk(zone_id="cn-hangzhou-h", size=20, disk_category="cloud_essd")
+    times = [event.time for event in cloud.events.list()]
+    assert sorted(times) == times
+
+
+class FullOnPutBackend(InMemoryBackend):
+    """An in-memory backend whose writes of kind ``x`` fail like a full disk."""
+
+    def put(self, kind: str, partition: str, key: str, value: object) -> None:
+        if kind == "x":
+            raise StorageBackendError("disk full", code="StorageBackend.SqliteError")
+        super().put(kind, partition, key, value)
+
+
+def _two_writing_timers(backend: StorageBackend) -> tuple[Engine, Store, ManualClock]:
+    store = Store(backend)
+    clock = ManualClock()
+    engine = Engine(store, clock)
+    engine.register("write", lambda timer: store.raw_put("x", "p", timer.target_id, b"1"))
+    with store.unit():
+        engine.schedule(seconds(1), "write", "r", "t1")
+        engine.schedule(seconds(2), "write", "r", "t2")
+    return engine, store, clock
+
+
+def test_a_storage_failure_in_a_handler_keeps_the_timer_and_the_clock() -> None:
+    """A disk-full error inside a handler rolls the unit back: timers stay, the clock stays."""
+    engine, store, clock = _two_writing_timers(FullOnPutBackend())
+    with pytest.raises(StorageBackendError, match="disk full"):
+        engine.run_until(seconds(5))
+    assert (["t1", "t2"], [], T0, None) == (
+        [t.target_id for t in engine.pending()],
+        engine.failed(),
+        clock.now(),
+        store.meta("clock"),
+    )
+
+
+def test_a_storage_failure_in_a_handler_on_a_full_sqlite_file_keeps_the_timer(
+    tmp_path: object,
+) -> None:
+    """On SQLite with the page limit reached mid-handler, the timer stays and time stands."""
+    backend = SqliteBackend(f"{tmp_path}/w.db")
+    store = Store(backend)
+    clock = ManualClock()
+    engine = Engine(store, clock)
+    engine.register("big", lambda timer: store.raw_put("x", "p", timer.target_id, b"\1" * 2**21))
+    with store.unit():
+        engine.schedule(seconds(1), "big", "r", "t1")
+    pages = backend._conn.execute("PRAGMA page_count").fetchone()[0]
+    backend._conn.execute(f"PRAGMA max_page_count = {pages + 20}")
+    with pytest.raises(StorageBackendError):
+        engine.run_until(seconds(5))
+    assert (["t1"], [], T0) == (
+        [t.target_id for t in engine.pending()],
+        engine.failed(),
+        clock.now(),
+    )
+    backend.close()
+
+
+class BrokenSavepointBackend(InMemoryBackend):
+    """An in-memory backend whose rollback to a savepoint fails (after undoing nothing)."""
+
+    def rollback_to(self) -> None:
+        raise OSError("I/O error during ROLLBACK TO")
+
+
+def test_a_failed_savepoint_rollback_is_a_storage_error_and_keeps_the_timer() -> None:
+    """If a handler's savepoint cannot be rolled back, the whole unit is and the timer stays."""
+    store = Store(BrokenSavepointBackend())
+    clock = ManualClock()
+    engine = Engine(store, clock)
+
+    def half_then_fail(timer: Timer) -> None:
+        store.raw_put("x", "p", timer.target_id, b"half")
+        raise RuntimeError("handler bug")
+
+    engine.register("bad", half_then_fail)
+    with store.unit():
+        engine.schedule(seconds(1), "bad", "r", "t1")
+    with pytest.raises(StorageBackendError, match="savepoint"):
+        engine.run_until(seconds(5))
+    assert (["t1"], [], T0, None) == (
+        [t.target_id for t in engine.pending()],
+        engine.failed(),
+        clock.now(),
+        store.raw_get("x", "p", "t1"),
+    )
+
+
+def test_a_unit_whose_savepoint_could_not_roll_back_refuses_to_commit() -> None:
+    """Catching a failed savepoint rollback does not let the enclosing unit commit half a write."""
+    store = Store(BrokenSavepointBackend())
+
+    def inner() -> None:
+        with store.unit():
+            store.raw_put("x", "p", "inner", b"1")
+            raise RuntimeError("inner failed")
+
+    def outer() -> None:
+        with store.unit():
+            store.raw_put("x", "p", "outer", b"1")
+            with pytest.raises(StorageBackendError):
+                inner()
+
+    with pytest.raises(StorageBackendError, match="rolled back whole"):
+        outer()
+    assert (None, None) == (store.raw_get("x", "p", "outer"), store.raw_get("x", "p", "inner"))
+    with store.unit():
+        store.raw_put("x", "p", "next", b"1")
+    assert b"1" == store.raw_get("x", "p", "next")

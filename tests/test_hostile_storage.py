@@ -237,3 +237,51 @@ def test_sqlite_backend_accepts_path_objects_and_subclassed_strings(tmp_path: Pa
     ):
         assert (str(tmp_path / "a.db"), str(tmp_path / "b.db")) == (first.path, second.path)
     assert str is type(second.path)
+
+
+_DECODABLE_DAMAGE = {
+    # A field of the right class holding the wrong type.
+    "disk-size-text": (
+        "UPDATE records SET value = CAST(replace(CAST(value AS TEXT), '\"size\":20', "
+        "'\"size\":\"forty\"') AS BLOB) WHERE kind = 'ecs.disk'"
+    ),
+    "disk-zone-number": (
+        "UPDATE records SET value = CAST(replace(CAST(value AS TEXT), "
+        '\'"zone_id":"cn-hangzhou-h"\', '
+        "'\"zone_id\":7') AS BLOB) WHERE kind = 'ecs.disk'"
+    ),
+    "block-digest-number": "UPDATE records SET value = CAST('7' AS BLOB) "
+    "WHERE kind = 'ecs.disk_blocks'",
+    "refcount-text": "UPDATE records SET value = CAST('\"x\"' AS BLOB) WHERE kind = 'blob.refs'",
+    "refcount-zero": "UPDATE records SET value = CAST('0' AS BLOB) WHERE kind = 'blob.refs'",
+    "counter-text": "UPDATE records SET value = CAST('\"x\"' AS BLOB) "
+    "WHERE kind = 'meta' AND partition = 'counter'",
+    "clock-text": "UPDATE records SET value = CAST('\"noon\"' AS BLOB) "
+    "WHERE kind = 'meta' AND key = 'clock'",
+}
+
+
+@pytest.mark.parametrize("damage", sorted(_DECODABLE_DAMAGE))
+def test_damaged_records_that_still_decode_are_reported_as_corrupt(
+    tmp_path: Path, damage: str
+) -> None:
+    """A record that decodes but holds a wrong-typed value is StorageBackend.Corrupt, not raw."""
+    path = tmp_path / "w.db"
+    small_world(path)
+    conn = sqlite3.connect(path)
+    changed = conn.execute(_DECODABLE_DAMAGE[damage]).rowcount
+    conn.commit()
+    conn.close()
+
+    def use() -> None:
+        with Cloud(backend=SqliteBackend(path), block_size=4096) as cloud:
+            ecs = cloud.ecs(REGION)
+            (disk,) = [d for d in ecs.describe_disks() if d.type.value == "data"]
+            ecs.read_disk(disk.disk_id, 0, 3)
+            ecs.resize_disk(disk_id=disk.disk_id, new_size=disk.size + 10)
+            ecs.write_disk(disk.disk_id, 0, b"xyz")
+            ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+
+    with pytest.raises(StorageBackendError) as info:
+        use()
+    assert (True, "StorageBackend.Corrupt") == (changed > 0, info.value.code)

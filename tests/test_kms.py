@@ -18,6 +18,7 @@ from cloudbackup import (
     KeyUsage,
     errors,
 )
+from cloudbackup.testing import check_invariants
 
 DAY = dt.timedelta(days=1)
 
@@ -316,7 +317,16 @@ def test_disabled_key_can_be_scheduled_for_deletion_and_comes_back_enabled() -> 
 
 @pytest.mark.parametrize(
     "name",
-    ["alias/acs", "alias/acs/ecs", "alias/acsfoo", "key/abc1234", "alias", "alias/", "x" * 300],
+    [
+        "alias/acs",
+        "alias/acs/ecs",
+        "alias/acsfoo",
+        "key/abc1234",
+        "alias",
+        "alias/",
+        "x" * 300,
+        "alias/x\ud800",
+    ],
 )
 def test_alias_names_are_checked(name: str) -> None:
     """Aliases start with alias/ and not with the reserved alias/acs."""
@@ -524,3 +534,49 @@ def test_decrypt_refuses_truncated_ciphertext(spec: str, tail: bytes) -> None:
     key = kms.create_key(key_spec=spec).key_id
     blob = base64.b64encode(key.encode() + b"\x00" + tail).decode()
     raises_code(errors.InvalidParameterError, "InvalidParameter", lambda: kms.decrypt(blob))
+
+
+def test_alias_calls_with_a_lone_surrogate_are_invalid_parameters() -> None:
+    """update_alias and delete_alias of a name holding a lone surrogate are 400, not 500."""
+    cloud = make_cloud()
+    kms = cloud.kms(REGION)
+    key = kms.create_key().key_id
+    for call in (
+        lambda: kms.update_alias("alias/\udfff", key),
+        lambda: kms.delete_alias("alias/\udfff"),
+    ):
+        error = rejected_unchanged(cloud, errors.InvalidParameterError, "InvalidParameter", call)
+        assert 400 == error.http_status
+
+
+def test_deleting_a_key_reads_only_its_own_aliases() -> None:
+    """Key deletion and list_aliases_by_key_id read the key's aliases, not the region's."""
+    cloud = make_cloud()
+    kms = cloud.kms(REGION)
+    crowd = kms.create_key().key_id
+    for n in range(200):
+        kms.create_alias(f"alias/crowd-{n:03d}", crowd)
+    doomed = kms.create_key().key_id
+    kms.create_alias("alias/doomed-a", doomed)
+    kms.create_alias("alias/doomed-b", crowd)
+    kms.update_alias("alias/doomed-b", doomed)
+    kms.schedule_key_deletion(doomed, 7)
+    backend = cloud.backend
+    scanned: list[tuple[str, str]] = []
+    original = backend.scan
+
+    def counting_scan(kind: str, partition: str) -> object:
+        scanned.append((kind, partition))
+        return original(kind, partition)
+
+    backend.scan = counting_scan  # type: ignore[method-assign]
+    names = [a.alias_name for a in kms.list_aliases_by_key_id(doomed)]
+    cloud.advance(dt.timedelta(days=8))
+    backend.scan = original  # type: ignore[method-assign]
+    assert (["alias/doomed-a", "alias/doomed-b"], []) == (
+        names,
+        [call for call in scanned if call[0] == "kms.alias"],
+    )
+    remaining = [a.alias_name for a in kms.list_aliases()]
+    assert (200, False) == (len(remaining), any("doomed" in name for name in remaining))
+    check_invariants(cloud)

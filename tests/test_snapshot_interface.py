@@ -179,3 +179,56 @@ def test_reading_any_range_of_any_snapshot_matches_a_bytearray(
         assert content[offset : offset + length] == snaps.read_snapshot(
             snapshot_id, offset, min(length, 50000 - offset)
         )
+
+
+def test_read_snapshot_is_one_consistent_read_while_another_process_deletes(
+    tmp_path: object,
+) -> None:
+    """A snapshot deleted by another process mid-read gives the old bytes, never zeros."""
+    import datetime as dt
+
+    from cloudbackup import SqliteBackend
+
+    path = f"{tmp_path}/w.db"
+    with (
+        Cloud(seed=0, block_size=4096, backend=SqliteBackend(path)) as first,
+        Cloud(seed=0, block_size=4096, backend=SqliteBackend(path)) as second,
+    ):
+        ecs, _, disk_id = instance_with_disk(first)
+        ecs.write_disk(disk_id, 0, b"X" * 4096)
+        snapshot_id = source(first).take_snapshot(disk_id)
+        first.advance(dt.timedelta(hours=1))
+        store = ecs._maps.store
+        original = store.raw_get_many
+        interleaved: list[int] = []
+
+        def delete_meanwhile(kind: str, partition: str, keys: list[str]) -> dict[str, object]:
+            if not interleaved:
+                interleaved.append(1)
+                second.ecs(REGION).delete_snapshot(snapshot_id)
+            return original(kind, partition, keys)
+
+        store.raw_get_many = delete_meanwhile  # type: ignore[method-assign]
+        assert (b"XXXX", [1]) == (source(first).read_snapshot(snapshot_id, 0, 4), interleaved)
+
+
+def test_describe_chain_reads_one_committed_state() -> None:
+    """describe_chain opens one read snapshot for all its reads."""
+    from contextlib import contextmanager
+
+    cloud = make_cloud()
+    _, _, disk_id = instance_with_disk(cloud)
+    snapshot_id = source(cloud).take_snapshot(disk_id)
+    store = cloud._world.store
+    original = store.reading
+    opened: list[int] = []
+
+    @contextmanager
+    def counting():  # type: ignore[no-untyped-def]
+        opened.append(1)
+        with original():
+            yield
+
+    store.reading = counting  # type: ignore[method-assign]
+    chain = source(cloud).describe_chain(disk_id)
+    assert ((snapshot_id,), [1]) == (tuple(s.snapshot_id for s in chain), opened[:1])

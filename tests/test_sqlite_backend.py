@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 import sqlite_crash_child as crash
 from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
-from cloudbackup._backends import _sqlite
+from cloudbackup._backends import _sqlite, _sqlite_schema
 from cloudbackup._backends._sqlite import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -37,6 +37,7 @@ from cloudbackup._backends._sqlite import (
     _without_margins,
 )
 from cloudbackup.errors import InvalidParameterError, StorageBackendError
+from cloudbackup.testing import check_invariants
 from cloudbackup.testing._contract import _SAMPLE_VALUES, _same
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -723,8 +724,8 @@ def test_older_schema_is_migrated_once(db: Path, monkeypatch: pytest.MonkeyPatch
         calls.append(1)
         conn.execute("CREATE TABLE labels (name TEXT PRIMARY KEY)")
 
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {SCHEMA_VERSION: add_labels})
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_schema, "_MIGRATIONS", {SCHEMA_VERSION: add_labels})
     with SqliteBackend(db) as migrated:
         assert _same(_SAMPLE_VALUES[5], migrated.get(KIND, "p2", "k05"))
     with SqliteBackend(db):
@@ -744,8 +745,8 @@ def test_missing_migration_step_is_refused_without_change(
     with SqliteBackend(db) as opened:
         fill(opened)
     before = logical_dump(db)
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {})
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_schema, "_MIGRATIONS", {})
     with pytest.raises(StorageBackendError) as info:
         SqliteBackend(db)
     expected = "StorageBackend.NoMigration"
@@ -764,8 +765,8 @@ def test_failing_migration_step_changes_nothing(db: Path, monkeypatch: pytest.Mo
         conn.execute("DELETE FROM records")
         raise sqlite3.OperationalError("disk I/O error (simulated)")
 
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(_sqlite, "_MIGRATIONS", {SCHEMA_VERSION: half_done})
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_schema, "_MIGRATIONS", {SCHEMA_VERSION: half_done})
     with pytest.raises(StorageBackendError):
         SqliteBackend(db)
     assert before == logical_dump(db)
@@ -1265,3 +1266,39 @@ def test_sigkill_during_ecs_operations_keeps_every_acknowledged_one(tmp_path: Pa
         outcomes["snapshots restored"] += len(expected)
     print(f"\nECS SIGKILL trials: {trials}, operations done: {done + 1}, {dict(outcomes)}")
     assert done + 1 >= promised  # every operation acknowledged before a kill survived it
+
+
+def test_a_version_1_world_gets_the_key_aliases_index_when_migrated(tmp_path: Path) -> None:
+    """Migration fills the key -> aliases index, so a key's aliases are found in an old world."""
+    db = tmp_path / "world.db"
+    shutil.copyfile(WORLD_V1, db)
+    with Cloud(backend=SqliteBackend(db), seed=11, block_size=16384) as cloud:
+        kms = cloud.kms(REGION)
+        (alias,) = kms.list_aliases()
+        found = [a.alias_name for a in kms.list_aliases_by_key_id(alias.key_id)]
+        assert ["alias/acs/ecs"] == found
+        check_invariants(cloud)
+
+
+def test_the_key_aliases_migration_skips_values_it_cannot_read(tmp_path: Path) -> None:
+    """A damaged alias value is left for the decoder to report; the migration still runs."""
+    db = tmp_path / "world.db"
+    shutil.copyfile(WORLD_V1, db)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "INSERT INTO records (kind, partition, key, value) "
+        "VALUES ('kms.alias', 'cn-hangzhou', 'alias/bad', CAST('[1]' AS BLOB))"
+    )
+    conn.commit()
+    conn.close()
+    SqliteBackend(db).close()
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT partition, key FROM records WHERE kind = 'kms.key_aliases'"
+    ).fetchall()
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    conn.close()
+    assert ([("cn-hangzhou|key-bp1uorh1mm2x13rhcm8yd", "alias/acs/ecs")], str(SCHEMA_VERSION)) == (
+        rows,
+        version,
+    )

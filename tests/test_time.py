@@ -110,3 +110,55 @@ def test_cloud_uses_a_given_clock_start() -> None:
     start = dt.datetime(2030, 5, 5, tzinfo=UTC)
     cloud = Cloud(clock=ManualClock(start))
     assert start == cloud.now()
+
+
+class SubInstant(dt.datetime):
+    """A datetime subclass, like pandas' Timestamp."""
+
+
+def test_require_aware_returns_a_plain_utc_datetime_for_a_subclass() -> None:
+    """A datetime subclass comes out of require_aware as a plain UTC datetime, same instant."""
+    from cloudbackup._time import require_aware
+
+    value = SubInstant(2024, 5, 6, 7, 8, 9, 10, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    out = require_aware(value, "x")
+    assert (dt.datetime, dt.datetime(2024, 5, 5, 23, 8, 9, 10, tzinfo=UTC)) == (type(out), out)
+
+
+def test_a_subclass_start_instant_gives_plain_datetimes_everywhere() -> None:
+    """ManualClock(start) of a subclass works alike on every backend, storing plain datetimes."""
+    start = SubInstant(2024, 1, 1, tzinfo=UTC)
+    cloud = Cloud(seed=0, clock=ManualClock(start))
+    key = cloud.kms("cn-hangzhou").create_key()
+    assert (dt.datetime, dt.datetime, DEFAULT_START) == (
+        type(cloud.now()),
+        type(key.creation_date),
+        key.creation_date,
+    )
+    assert dt.datetime is type(cloud.backend.get("meta", "", "clock"))
+
+
+class SubclassClock:
+    """A user's clock whose instants are a datetime subclass."""
+
+    def __init__(self) -> None:
+        self.instant = SubInstant(2024, 1, 1, tzinfo=UTC)
+
+    def now(self) -> dt.datetime:
+        return self.instant
+
+    def advance_to(self, instant: dt.datetime) -> bool:
+        self.instant = SubInstant.fromtimestamp(instant.timestamp(), UTC)
+        return True
+
+
+def test_a_clock_returning_a_subclass_gives_plain_datetimes_everywhere() -> None:
+    """Cloud(clock=...) whose now() is a datetime subclass works alike on every backend."""
+    cloud = Cloud(seed=0, clock=SubclassClock())
+    key = cloud.kms("cn-hangzhou").create_key()
+    cloud.advance(dt.timedelta(minutes=1))
+    assert (dt.datetime, dt.datetime, dt.datetime) == (
+        type(cloud.now()),
+        type(key.creation_date),
+        type(cloud.backend.get("meta", "", "clock")),
+    )

@@ -20,6 +20,9 @@ _BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cloudbackup`` command; returns the exit status.
 
+    A parameter the world refuses (``--seed`` beyond 64 bits) is reported in one line on
+    standard error with exit status 2, as argparse reports a malformed one.
+
     When the reader of standard output goes away (``cloudbackup demo | head -1``) the command
     stops quietly, without a traceback, and returns 128 + SIGPIPE like other command-line tools.
     """
@@ -35,8 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             from ._demo import run_demo
+            from .errors import InvalidParameterError
 
-            status = 0 if run_demo(seed=args.seed) else 1
+            try:
+                status = 0 if run_demo(seed=args.seed) else 1
+            except InvalidParameterError as exc:  # a seed the world refuses, say
+                print(f"cloudbackup demo: error: {exc.message}", file=sys.stderr)
+                return 2
         else:  # pragma: no cover - argparse rejects unknown commands
             status = 2
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._services import _crypto
-from ._store import ZERO, BlockStore, Store
+from ._store import ZERO, BlockStore, Store, digest_of, raw_kind
 from .errors import StorageBackendError
 
 __all__ = [
@@ -46,11 +46,11 @@ __all__ = [
 
 # Raw record kinds of the block maps. Keys are block indexes as 12 hex digits, so that key
 # order is block order.
-DISK_BLOCKS = "ecs.disk_blocks"
+DISK_BLOCKS = raw_kind("ecs.disk_blocks")
 """partition = disk id: the disk's current contents, block index -> digest."""
-DISK_DIRTY = "ecs.disk_dirty"
+DISK_DIRTY = raw_kind("ecs.disk_dirty")
 """partition = disk id: blocks changed since the disk's latest snapshot."""
-SNAPSHOT_BLOCKS = "ecs.snapshot_blocks"
+SNAPSHOT_BLOCKS = raw_kind("ecs.snapshot_blocks")
 """partition = snapshot id: the snapshot's delta against the previous snapshot of its chain."""
 
 
@@ -108,7 +108,7 @@ class BlockMaps:
             if digest is None:
                 parts.append(zero)
             else:
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
                 parts.append(self.plain(digest, cipher, index))
         head = offset - first * bs
         if head == 0 and len(parts) * bs == length:
@@ -143,7 +143,7 @@ class BlockMaps:
             hi = min(offset + len(payload), start + bs) - start
             piece = payload[start + lo - offset : start + hi - offset]
             old = current.get(key, ZERO)
-            assert isinstance(old, bytes)
+            old = digest_of(old, DISK_BLOCKS, disk_id, key)
             old_plain: bytes | None = None
             block: bytes | bytearray
             if lo == 0 and hi == bs:
@@ -188,7 +188,7 @@ class BlockMaps:
         held = 0
         for key in dirty:
             digest = current.get(key, ZERO)
-            assert isinstance(digest, bytes)
+            digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
             store.raw_put(SNAPSHOT_BLOCKS, snapshot_id, key, digest)
             if digest != ZERO:
                 self.blocks.incref(digest)
@@ -215,7 +215,7 @@ class BlockMaps:
         if next_id is not None:
             child_has = store.raw_get_many(SNAPSHOT_BLOCKS, next_id, [k for k, _ in delta])
             for key, digest in delta:
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, snapshot_id, key)
                 if key in child_has:
                     if digest != ZERO:
                         self.blocks.decref(digest)
@@ -227,8 +227,8 @@ class BlockMaps:
             if dirty_disk_id is not None:
                 for key, _ in delta:
                     store.raw_put(DISK_DIRTY, dirty_disk_id, key, True)
-            for _, digest in delta:
-                assert isinstance(digest, bytes)
+            for key, digest in delta:
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, snapshot_id, key)
                 if digest != ZERO:
                     self.blocks.decref(digest)
                     freed += 1
@@ -241,7 +241,7 @@ class BlockMaps:
         full: dict[str, bytes] = {}
         for member in chain:
             for key, digest in self.store.raw_scan(SNAPSHOT_BLOCKS, member):
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, member, key)
                 full[key] = digest
             if member == snapshot_id:
                 break
@@ -270,7 +270,7 @@ class BlockMaps:
             if not missing:
                 break
             for key, digest in self.store.raw_get_many(SNAPSHOT_BLOCKS, member, missing).items():
-                assert isinstance(digest, bytes)
+                digest = digest_of(digest, SNAPSHOT_BLOCKS, member, key)
                 found[key] = digest
         parts = [
             self.plain(found.get(key, ZERO), cipher, index)
@@ -290,7 +290,7 @@ class BlockMaps:
         for key in set(current) | set(target):
             old = current.get(key, ZERO)
             new = target.get(key, ZERO)
-            assert isinstance(old, bytes)
+            old = digest_of(old, DISK_BLOCKS, disk_id, key)
             if old == new:
                 continue
             if new == ZERO:
@@ -329,8 +329,8 @@ class BlockMaps:
     def release(self, disk_id: str) -> None:
         """Drop a disk's whole map and dirty marks, releasing its blocks."""
         store = self.store
-        for _, digest in store.raw_scan(DISK_BLOCKS, disk_id):
-            assert isinstance(digest, bytes)
+        for key, digest in store.raw_scan(DISK_BLOCKS, disk_id):
+            digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
             self.blocks.decref(digest)
         store.raw_clear(DISK_BLOCKS, disk_id)
         store.raw_clear(DISK_DIRTY, disk_id)

@@ -222,7 +222,7 @@ class Cloud:
     def now(self) -> _dt.datetime:
         """Shorthand for ``cloud.clock.now()`` (caught up with other processes sharing it)."""
         self._store.check_external()
-        return self._world.clock.now()
+        return self._world.now()
 
     def run_until(self, instant: _dt.datetime) -> int:
         """Process every event due up to ``instant`` in time order; the clock ends there.

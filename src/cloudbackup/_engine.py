@@ -16,22 +16,23 @@ A handler that raises fails alone: see :meth:`Engine.run_until`.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import heapq
 from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
 
-from ._store import Store
+from ._store import Store, damaged_value, raw_kind
 from ._time import LATEST, Clock, ManualClock, require_aware
 from ._typenames import stored_as
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, StorageBackendError
 
 __all__ = ["FAILED_TIMER", "TIMER_INDEX", "Engine", "FailedTimer", "Timer"]
 
 # Keys count microseconds from year 1, so that every representable instant sorts correctly.
 _ORIGIN = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
-TIMER_INDEX = "engine.timer_index"
+TIMER_INDEX = raw_kind("engine.timer_index")
 """Raw kind: partition = action, key = ``region|target``, value = the pending timer's key."""
 _INDEX = TIMER_INDEX
 
@@ -77,23 +78,6 @@ FAILED_TIMER = FailedTimer.KIND
 Handler = Callable[[Timer], None]
 
 
-def _plain(instant: _dt.datetime) -> _dt.datetime:
-    """``instant`` as a plain :class:`datetime.datetime` (a subclass, e.g. pandas', is copied)."""
-    if type(instant) is _dt.datetime:
-        return instant
-    return _dt.datetime(
-        instant.year,
-        instant.month,
-        instant.day,
-        instant.hour,
-        instant.minute,
-        instant.second,
-        instant.microsecond,
-        tzinfo=instant.tzinfo,
-        fold=instant.fold,
-    )
-
-
 class Engine:
     """Schedules timers and runs them, in order, as virtual time advances.
 
@@ -104,9 +88,16 @@ class Engine:
     the clock has reached the requested instant, the first handler's exception is raised (with
     a note naming every failed timer). Time can therefore never be stuck behind a bad timer.
 
+    A :class:`~cloudbackup.errors.StorageBackendError` raised inside a handler (the disk is
+    full, an I/O error, a damaged record, a savepoint that could not be rolled back) is not the
+    handler's fault: it rolls back the timer's whole unit, the timer stays pending and the error
+    is raised at once.
+
     A call that is rejected (an invalid instant, a backend that cannot begin or commit, a
-    ``BaseException`` such as ``KeyboardInterrupt``) leaves the in-process clock where the last
-    committed unit left it: the work of the failed unit is rolled back, and so is the clock.
+    storage failure in a handler, a ``BaseException`` such as ``KeyboardInterrupt``) leaves the
+    in-process clock where the last committed unit left it: the work of the failed unit is
+    rolled back, and so is the clock. An exception raised after a unit committed (by an event
+    subscriber) does not move the clock back: that unit's work and time stand.
     """
 
     def __init__(self, store: Store, clock: Clock) -> None:
@@ -148,7 +139,8 @@ class Engine:
         key = self._store.raw_get(_INDEX, action, f"{region_id}|{target_id}")
         if key is None:
             return
-        assert isinstance(key, str)
+        if type(key) is not str:
+            raise damaged_value(_INDEX, action, f"{region_id}|{target_id}", key, "a timer key")
         self._store.delete(Timer, "", key)
         self._store.raw_delete(_INDEX, action, f"{region_id}|{target_id}")
 
@@ -182,7 +174,7 @@ class Engine:
                 timer fired and the clock reached ``instant``; the failed timers are in
                 :meth:`failed`.
         """
-        instant = _plain(require_aware(instant, "instant"))
+        instant = require_aware(instant, "instant")
         self._store.check_external()
         if instant < self._clock.now():
             raise InvalidParameterError(
@@ -203,8 +195,12 @@ class Engine:
             if head is None or head.due > instant:
                 break
             before = self._clock.now()
+            committed: list[bool] = []
             try:
                 with self._store.unit():
+                    # Registered first, so it runs before any subscriber: an exception
+                    # that comes out after it ran was raised after the commit.
+                    self._store.after_commit(functools.partial(committed.append, True))
                     # Everything happens after the unit has begun: if it cannot begin,
                     # neither the clock nor the timer has moved.
                     if self._store.get(Timer, "", head.key) is None:
@@ -217,17 +213,21 @@ class Engine:
                         self._store.raw_delete(_INDEX, head.action, index)
                     if self._fire(head, failures):
                         fired += 1
-                    self._store.set_meta("clock", self._clock.now())
+                    self._store.set_meta("clock", require_aware(self._clock.now(), "clock.now()"))
             except BaseException:
-                self._rewind(before)
+                if not committed:
+                    self._rewind(before)
                 raise
         before = self._clock.now()
+        committed = []
         try:
             with self._store.unit():
+                self._store.after_commit(functools.partial(committed.append, True))
                 self._clock.advance_to(instant)
-                self._store.set_meta("clock", self._clock.now())
+                self._store.set_meta("clock", require_aware(self._clock.now(), "clock.now()"))
         except BaseException:
-            self._rewind(before)
+            if not committed:
+                self._rewind(before)
             raise
         if failures:
             first = failures[0][1]
@@ -248,6 +248,11 @@ class Engine:
         try:
             with self._store.unit():
                 self._handlers[timer.action](timer)
+        except StorageBackendError:
+            # Not a bug of the handler but of the storage (disk full, I/O error, a savepoint
+            # that could not be rolled back): the whole unit must roll back, so the timer
+            # stays pending and the clock where it stood.
+            raise
         except Exception as exc:  # undone by the savepoint; re-raised by run_until
             error = f"{type(exc).__name__}: {exc}"
             self._store.put(FailedTimer, "", timer.key, FailedTimer(timer=timer, error=error))
@@ -273,7 +278,8 @@ class Engine:
             if found is None:
                 return None
             timer = found[1]
-            assert isinstance(timer, Timer)
+            if not isinstance(timer, Timer):
+                raise damaged_value(Timer.KIND, "", found[0], timer, "a Timer")
             return timer
         if self._heap is None:
             self._heap = [(t.key, t) for t in self._store.scan(Timer, "")]

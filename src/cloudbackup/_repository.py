@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from ._store import Store
+from ._store import Store, raw_kind
 from .errors import InvalidParameterError, ResourceNotFoundError
 
 __all__ = ["Index", "Repository", "RepositorySpec"]
@@ -29,7 +29,7 @@ class Index(Generic[T]):
     """A secondary index a repository keeps: raw kind ``kind``, partition = each value of
     ``partitions(record)``, key = the record's id."""
 
-    kind: str
+    kind: str = attrs.field(converter=raw_kind)
     partitions: Callable[[T], Iterable[str]]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +11,16 @@ from typing import ClassVar, Protocol, TypeVar
 from ._backends import StorageBackend, clear_partition, count, get_many, read_snapshot
 from .errors import StorageBackendError
 
-__all__ = ["ZERO", "BlockStore", "Record", "Store"]
+__all__ = [
+    "ZERO",
+    "BlockStore",
+    "Record",
+    "Store",
+    "damaged_value",
+    "digest_of",
+    "raw_kind",
+    "raw_kinds",
+]
 
 
 class Record(Protocol):
@@ -21,7 +31,26 @@ class Record(Protocol):
 
 R = TypeVar("R")
 
-_META = "meta"
+_raw_kinds: set[str] = set()
+
+
+def raw_kind(name: str) -> str:
+    """Declare ``name`` as a raw record kind (a map of plain values, not of a stored class).
+
+    Every module that writes raw records names their kind through this function, so
+    :data:`RAW_KINDS` (and with it ``cloudbackup.testing.KINDS``) lists them all without a
+    hand-kept copy. Returns ``name``.
+    """
+    _raw_kinds.add(name)
+    return name
+
+
+def raw_kinds() -> frozenset[str]:
+    """Every raw record kind declared so far with :func:`raw_kind`."""
+    return frozenset(_raw_kinds)
+
+
+_META = raw_kind("meta")
 
 
 class Store:
@@ -38,6 +67,7 @@ class Store:
     def __init__(self, backend: StorageBackend) -> None:
         self.backend = backend
         self._depth = 0
+        self._broken = False
         self._after_commit: list[Callable[[], None]] = []
         self._rollback_listeners: list[Callable[[], None]] = []
         self._external_listeners: list[Callable[[], None]] = []
@@ -53,19 +83,23 @@ class Store:
             return
         self.backend.begin()
         self._depth = 1
+        self._broken = False
         try:
             self.check_external()
             yield
         except BaseException:
             self._depth = 0
-            self._after_commit.clear()
-            try:
-                self.backend.rollback()
-            finally:
-                for listener in self._rollback_listeners:
-                    listener()
+            self._roll_back_whole()
             raise
         self._depth = 0
+        if self._broken:
+            # A savepoint failed to roll back: its half-done writes must not be committed.
+            self._roll_back_whole()
+            raise StorageBackendError(
+                "A savepoint inside this unit of work could not be rolled back, so the unit "
+                "was rolled back whole instead of committed.",
+                recommend="Check the storage backend, then retry the call.",
+            )
         try:
             self.backend.commit()
         except BaseException:
@@ -83,6 +117,16 @@ class Store:
         if failure is not None:
             raise failure
 
+    def _roll_back_whole(self) -> None:
+        """Roll the outermost unit back, drop its callbacks and tell the rollback listeners."""
+        self._broken = False
+        self._after_commit.clear()
+        try:
+            self.backend.rollback()
+        finally:
+            for listener in self._rollback_listeners:
+                listener()
+
     def _nested(self) -> Iterator[None]:
         """The body of a unit opened inside another: a backend savepoint."""
         self.backend.savepoint()
@@ -95,6 +139,16 @@ class Store:
             del self._after_commit[mark:]
             try:
                 self.backend.rollback_to()
+            except StorageBackendError:
+                self._broken = True
+                raise
+            except Exception as exc:
+                self._broken = True
+                raise StorageBackendError(
+                    f"The storage backend could not roll back to a savepoint: "
+                    f"{type(exc).__name__}: {exc}",
+                    recommend="The unit of work rolls back whole; check the backend.",
+                ) from exc
             finally:
                 for listener in self._rollback_listeners:
                     listener()
@@ -208,8 +262,14 @@ class Store:
 
     # -- meta and counters ---------------------------------------------------------------
     def meta(self, name: str) -> object | None:
-        """A world-level setting (account id, seed, clock position, schema of the world)."""
-        return self.backend.get(_META, "", name)
+        """A world-level setting (account id, seed, clock position, schema of the world).
+
+        The stored clock must be a datetime: anything else is a Corrupt error.
+        """
+        value = self.backend.get(_META, "", name)
+        if name == "clock" and value is not None and type(value) is not _dt.datetime:
+            raise damaged_value(_META, "", name, value, "a datetime")
+        return value
 
     def set_meta(self, name: str, value: object) -> None:
         """Write a world-level setting."""
@@ -218,9 +278,31 @@ class Store:
     def next_number(self, name: str, amount: int = 1) -> int:
         """Reserve ``amount`` consecutive numbers of counter ``name``; returns the first."""
         current = self.backend.get(_META, "counter", name)
-        first = int(current) if isinstance(current, int) else 0
+        if current is not None and (type(current) is not int or current < 0):
+            raise damaged_value(_META, "counter", name, current, "a counter")
+        first = 0 if current is None else current
         self.backend.put(_META, "counter", name, first + amount)
         return first
+
+
+def damaged_value(
+    kind: str, partition: str, key: str, value: object, expected: str
+) -> StorageBackendError:
+    """The typed error for a stored value that decodes but is not what its address holds."""
+    return StorageBackendError(
+        f"The record at ({kind!r}, {partition!r}, {key!r}) holds {type(value).__name__} "
+        f"{value!r:.60}, not {expected}.",
+        code="StorageBackend.Corrupt",
+        ids=(key,),
+        recommend="The stored world is damaged; restore it from a backup.",
+    )
+
+
+def digest_of(value: object, kind: str, partition: str, key: str) -> bytes:
+    """``value`` if it is a stored block digest (bytes), else the typed Corrupt error."""
+    if type(value) is not bytes:
+        raise damaged_value(kind, partition, key, value, "a block digest")
+    return value
 
 
 def _damaged(cls: type, partition: str, key: str, value: object) -> StorageBackendError:
@@ -237,7 +319,7 @@ def _damaged(cls: type, partition: str, key: str, value: object) -> StorageBacke
 #: The digest that stands for an all-zero (never written, or zeroed) block; it holds no blob.
 ZERO = b""
 
-_BLOCKS = "blob.refs"
+_BLOCKS = raw_kind("blob.refs")
 
 
 class BlockStore:
@@ -269,24 +351,21 @@ class BlockStore:
             self.store.backend.put_blob(digest, data)
             self.store.raw_put(_BLOCKS, "", digest.hex(), 1)
         else:
-            assert isinstance(refs, int)
-            self.store.raw_put(_BLOCKS, "", digest.hex(), refs + 1)
+            self.store.raw_put(_BLOCKS, "", digest.hex(), _count(refs, digest.hex(), 1) + 1)
         return digest
 
     def incref(self, digest: bytes, amount: int = 1) -> None:
         """Add ``amount`` references to an existing digest."""
         if digest == ZERO or amount == 0:
             return
-        refs = self.store.raw_get(_BLOCKS, "", digest.hex())
-        assert isinstance(refs, int), digest.hex()
+        refs = _count(self.store.raw_get(_BLOCKS, "", digest.hex()), digest.hex(), 1)
         self.store.raw_put(_BLOCKS, "", digest.hex(), refs + amount)
 
     def decref(self, digest: bytes, amount: int = 1) -> None:
         """Drop ``amount`` references; the blob is deleted with its last reference."""
         if digest == ZERO or amount == 0:
             return
-        refs = self.store.raw_get(_BLOCKS, "", digest.hex())
-        assert isinstance(refs, int) and refs >= amount, (digest.hex(), refs)
+        refs = _count(self.store.raw_get(_BLOCKS, "", digest.hex()), digest.hex(), amount)
         if refs == amount:
             self.store.raw_delete(_BLOCKS, "", digest.hex())
             self.store.backend.delete_blob(digest)
@@ -309,12 +388,18 @@ class BlockStore:
     def refcount(self, digest: bytes) -> int:
         """How many references a digest has (0 if unknown)."""
         refs = self.store.raw_get(_BLOCKS, "", digest.hex())
-        return refs if isinstance(refs, int) else 0
+        return 0 if refs is None else _count(refs, digest.hex(), 1)
 
     def all_refcounts(self) -> dict[bytes, int]:
         """Every digest with its reference count (for invariant checks)."""
         out: dict[bytes, int] = {}
         for key, refs in self.store.raw_scan(_BLOCKS, ""):
-            assert isinstance(refs, int)
-            out[bytes.fromhex(key)] = refs
+            out[bytes.fromhex(key)] = _count(refs, key, 1)
         return out
+
+
+def _count(refs: object, key: str, at_least: int) -> int:
+    """A stored reference count, which must be an int of at least ``at_least``."""
+    if type(refs) is not int or refs < at_least:
+        raise damaged_value(_BLOCKS, "", key, refs, f"a reference count of at least {at_least}")
+    return refs

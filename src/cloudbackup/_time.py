@@ -22,7 +22,14 @@ LATEST = _dt.datetime(9000, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def require_aware(value: object, name: str = "datetime") -> _dt.datetime:
-    """Return ``value`` converted to UTC, or raise if it is not a tz-aware datetime."""
+    """Return ``value`` as a plain UTC :class:`datetime.datetime`, or raise if it is not tz-aware.
+
+    A subclass of ``datetime`` (a pandas ``Timestamp``, say) is accepted and copied into a plain
+    ``datetime`` of the same instant (to the microsecond), so every instant that enters the
+    library is stored and compared the same way on every backend.
+    """
+    if type(value) is _dt.datetime and value.tzinfo is _dt.timezone.utc:
+        return value  # the common case, already plain UTC
     if not isinstance(value, _dt.datetime):
         raise InvalidParameterError(
             f"{name} must be a datetime, not {type(value).__name__}.",
@@ -36,13 +43,25 @@ def require_aware(value: object, name: str = "datetime") -> _dt.datetime:
             recommend="Attach a tzinfo, e.g. value.replace(tzinfo=datetime.timezone.utc).",
         )
     try:
-        return value.astimezone(_dt.timezone.utc)
+        utc = value.astimezone(_dt.timezone.utc)
     except OverflowError:
         raise InvalidParameterError(
             f"{name} {value.isoformat()} lies outside the range of datetimes in UTC.",
             code="InvalidParameter",
             recommend="Pass an instant between the years 1 and 9999 in UTC.",
         ) from None
+    if type(utc) is _dt.datetime:
+        return utc
+    return _dt.datetime(
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+        tzinfo=_dt.timezone.utc,
+    )
 
 
 @runtime_checkable

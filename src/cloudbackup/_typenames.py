@@ -15,7 +15,7 @@ a stored name can never make the decoder import or call anything.
 
 Files written before schema version 4 name classes by ``module:qualname``;
 :data:`LEGACY_NAMES` maps each such path the library ever wrote to its type name, so those
-values decode and :func:`cloudbackup._backends._sqlite.migrate` rewrites them.
+values decode and :func:`cloudbackup._backends._sqlite_schema.migrate` rewrites them.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from ._ids import IdFactory
 from ._regions import Region, get_region
 from ._settings import Limits, Timings
 from ._store import BlockStore, Store
-from ._time import Clock
+from ._time import Clock, require_aware
 
 __all__ = ["SERVICES", "Interface", "Scope", "ServiceSpec", "World", "register_service"]
 
@@ -124,8 +124,8 @@ class World:
         return dispatch
 
     def now(self) -> _dt.datetime:
-        """The current virtual instant."""
-        return self.clock.now()
+        """The current virtual instant, as a plain UTC datetime whatever the clock returns."""
+        return require_aware(self.clock.now(), "clock.now()")
 
     def service(self, cls: type[S], region: Region | None = None) -> S:
         """The service object of class ``cls`` (of ``region`` if it is regional), built once."""

@@ -42,6 +42,9 @@ import enum
 import json
 import math
 import re
+import sys
+import types
+import typing
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -73,6 +76,10 @@ class _AttrsLayout:
     name_set: frozenset[str]
     fields: tuple[attrs.Attribute[Any], ...]
     caches_hash: bool
+    allowed: tuple[frozenset[type] | None, ...]
+    """Per field, the exact types a decoded value may have (None: not checked)."""
+    expected: tuple[str, ...]
+    """Per field, the declared type as text (for the error message)."""
 
 
 class ValueCodec:
@@ -208,12 +215,15 @@ class ValueCodec:
         if layout is None:
             fields = tuple(attrs.fields(cls))
             hash_code = getattr(getattr(cls, "__hash__", None), "__code__", None)
+            hints = _field_hints(cls)
             layout = _AttrsLayout(
                 path=self._type_name(cls),
                 names=tuple(field.name for field in fields),
                 name_set=frozenset(field.name for field in fields),
                 fields=fields,
                 caches_hash=hash_code is not None and _HASH_CACHE_FIELD in hash_code.co_names,
+                allowed=tuple(_allowed(hints.get(field.name, Any)) for field in fields),
+                expected=tuple(str(hints.get(field.name, "Any")) for field in fields),
             )
             self._layouts[cls] = layout
         return layout
@@ -306,9 +316,19 @@ class ValueCodec:
                 recommend="Open the file with the cloudbackup version that wrote it, or newer.",
             )
         instance: object = object.__new__(cls)
-        for field in layout.fields:
+        for field, allowed, expected in zip(
+            layout.fields, layout.allowed, layout.expected, strict=True
+        ):
             raw = stored.get(field.name, _MISSING)
-            value = _default_of(field, instance, path) if raw is _MISSING else self._decode(raw)
+            if raw is _MISSING:
+                value = _default_of(field, instance, path)
+            else:
+                value = self._decode(raw)
+                if allowed is not None and type(value) not in allowed:
+                    raise _corrupt(
+                        f"field {field.name!r} of a {path} holding {type(value).__name__} "
+                        f"{value!r:.40} where {expected} is declared"
+                    )
             object.__setattr__(instance, field.name, value)
         if layout.caches_hash:
             object.__setattr__(instance, _HASH_CACHE_FIELD, None)
@@ -409,6 +429,68 @@ def _default_of(field: attrs.Attribute[Any], instance: object, path: str) -> obj
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         return default.factory(instance) if default.takes_self else default.factory()
     return default
+
+
+def _field_hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls``'s fields, or none if they cannot be resolved.
+
+    Public classes are re-homed (``__module__ = "cloudbackup"``), so the annotations are
+    resolved in the namespace of the module that defined them, found through a function of
+    the class body, plus every registered class.
+    """
+    namespace: dict[str, Any] = {}
+    module = sys.modules.get(cls.__module__)
+    if module is not None:
+        namespace.update(vars(module))
+    for member in vars(cls).values():
+        function = getattr(member, "fget", None) or getattr(member, "__func__", member)
+        defined_in = getattr(function, "__globals__", None)
+        if isinstance(defined_in, dict) and defined_in.get("__name__", "").startswith(
+            "cloudbackup."
+        ):
+            namespace.update(defined_in)
+            break
+    for registered in TYPES.names().values():
+        namespace.setdefault(registered.__name__, registered)
+    try:
+        return typing.get_type_hints(cls, globalns=namespace)
+    except Exception:  # an annotation naming something not importable: check nothing
+        return {}
+
+
+def _allowed(hint: Any) -> frozenset[type] | None:
+    """The exact types a decoded value of declared type ``hint`` may have (None: unchecked).
+
+    The decoder builds values of exact types (a tuple is a ``tuple``, an attrs value is an
+    instance of exactly its registered class), so one ``type(value) in allowed`` test per
+    field is enough. Shallow on purpose: containers are checked for their own type, not their
+    items (attrs and enum items are checked when they are decoded themselves).
+    """
+    if hint is None or hint is type(None):
+        return frozenset({type(None)})
+    if hint is float:
+        return frozenset({float, int})
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        found: set[type] = set()
+        for arg in typing.get_args(hint):
+            part = _allowed(arg)
+            if part is None:
+                return None
+            found |= part
+        return frozenset(found)
+    if origin is not None:
+        hint = origin
+    if hint in _CONTAINERS:
+        return frozenset({hint})
+    if hint in (bool, int, str, bytes, _dt.datetime, _dt.date, _dt.timedelta):
+        return frozenset({hint})
+    if isinstance(hint, type) and (attrs.has(hint) or issubclass(hint, enum.Enum)):
+        return frozenset({hint} | {cls for cls in TYPES.names().values() if issubclass(cls, hint)})
+    return None  # Any, object, Literal, an abstract collection: not checked
+
+
+_CONTAINERS = (tuple, list, frozenset, dict)
 
 
 def _canonical(tree: _Json) -> str:

@@ -12,6 +12,8 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
     record_changes(seq INTEGER PRIMARY KEY, kind, partition, key) records written, in order,
                                                                   logged by triggers on records
 
+The schema and its migrations from every older version live in :mod:`._sqlite_schema`.
+
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
 the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB into an empty
@@ -43,22 +45,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final
 
 from ..errors import InvalidParameterError, StorageBackendError
-from ._codec import DEFAULT_CODEC, rename_legacy_types
+from . import _sqlite_schema as _schema
+from ._codec import DEFAULT_CODEC
 from ._protocol import check_storable, storable
+from ._sqlite_schema import SCHEMA_VERSION
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
 
 #: ``PRAGMA application_id`` of every cloudbackup database: the bytes ``b"CBak"``.
 APPLICATION_ID: Final = 0x4342616B
-
-#: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 4
 
 #: How many rows of ``record_changes`` are kept. A backend that falls further behind than this
 #: (idle while others commit) drops its whole cache instead.
@@ -80,113 +81,6 @@ _SQLITE_NOTADB = 26
 _IN_CHUNK = 500
 
 _ABSENT = object()
-
-_SCHEMA_V1 = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    """CREATE TABLE records (
-        kind TEXT NOT NULL,
-        partition TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value BLOB NOT NULL,
-        PRIMARY KEY (kind, partition, key)
-    ) WITHOUT ROWID""",
-    # A rowid table: block contents are large rows, which WITHOUT ROWID tables store badly.
-    """CREATE TABLE blobs (
-        digest BLOB PRIMARY KEY,
-        size INTEGER NOT NULL,
-        data BLOB NOT NULL
-    )""",
-    """CREATE TABLE blob_stats (
-        id INTEGER PRIMARY KEY CHECK (id = 0),
-        count INTEGER NOT NULL,
-        bytes INTEGER NOT NULL
-    )""",
-    "INSERT INTO blob_stats (id, count, bytes) VALUES (0, 0, 0)",
-    """CREATE TRIGGER blobs_counted_in AFTER INSERT ON blobs BEGIN
-        UPDATE blob_stats SET count = count + 1, bytes = bytes + NEW.size WHERE id = 0;
-    END""",
-    """CREATE TRIGGER blobs_counted_out AFTER DELETE ON blobs BEGIN
-        UPDATE blob_stats SET count = count - 1, bytes = bytes - OLD.size WHERE id = 0;
-    END""",
-    "INSERT INTO meta (key, value) VALUES ('format', 'cloudbackup')",
-)
-
-
-def _v1_to_v2(conn: sqlite3.Connection) -> None:
-    """Version 2 stores blobs without their zero margins; a v1 row is a whole blob at offset 0.
-
-    The column is renamed as well as joined by an offset, so that a process still running
-    version 1 on the file fails on its next blob statement instead of reading a body as if it
-    were the whole blob.
-    """
-    conn.execute("ALTER TABLE blobs RENAME COLUMN data TO body")
-    conn.execute("ALTER TABLE blobs ADD COLUMN body_offset INTEGER NOT NULL DEFAULT 0")
-
-
-def _v2_to_v3(conn: sqlite3.Connection) -> None:
-    """Version 3 logs which records each commit changed, so other processes' caches survive.
-
-    Triggers keep the log, not this module's code, so a process still running version 2 on
-    the file logs its writes too. (``INSERT OR REPLACE`` fires only the insert trigger, as
-    recursive triggers are off; one row names the record either way.)
-    """
-    conn.execute(
-        """CREATE TABLE record_changes (
-            seq INTEGER PRIMARY KEY,
-            kind TEXT NOT NULL,
-            partition TEXT NOT NULL,
-            key TEXT NOT NULL
-        )"""
-    )
-    log = "INSERT INTO record_changes (kind, partition, key) VALUES"
-    conn.execute(
-        f"""CREATE TRIGGER records_logged_in AFTER INSERT ON records BEGIN
-            {log} (NEW.kind, NEW.partition, NEW.key);
-        END"""
-    )
-    conn.execute(
-        f"""CREATE TRIGGER records_logged_out AFTER DELETE ON records BEGIN
-            {log} (OLD.kind, OLD.partition, OLD.key);
-        END"""
-    )
-    conn.execute(
-        f"""CREATE TRIGGER records_logged_changed AFTER UPDATE ON records BEGIN
-            {log} (OLD.kind, OLD.partition, OLD.key);
-            {log} (NEW.kind, NEW.partition, NEW.key);
-        END"""
-    )
-
-
-def _v3_to_v4(conn: sqlite3.Connection) -> None:
-    """Version 4 names stored classes by stable type name (``ecs.Snapshot``), not module path.
-
-    Every record is rewritten at the JSON level through
-    :data:`cloudbackup._typenames.LEGACY_NAMES`, without building the values, so a record
-    whose class has since changed its fields migrates all the same; a path the table does not
-    know is left as it is (decoding it then says which class is unknown).
-    """
-    rows = conn.execute(
-        "SELECT kind, partition, key, value FROM records WHERE instr(value, ?) > 0",
-        (b'"cloudbackup',),
-    ).fetchall()
-    for kind, partition, key, value in rows:
-        renamed = rename_legacy_types(value)
-        if renamed != value:
-            conn.execute(
-                "UPDATE records SET value = ? WHERE kind = ? AND partition = ? AND key = ?",
-                (renamed, kind, partition, key),
-            )
-
-
-#: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
-#: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
-#: A new file is created at version 1 and brought forward by the same steps, so a migrated file
-#: and a new one have the same schema.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1_to_v2,
-    2: _v2_to_v3,
-    3: _v3_to_v4,
-}
 
 
 class SqliteBackend:
@@ -292,7 +186,7 @@ class SqliteBackend:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         # Look before touching: nothing below writes to a file that is not ours.
         version = self._identify(conn)
-        if version is not None and version > SCHEMA_VERSION:
+        if version is not None and version > _schema.SCHEMA_VERSION:
             raise self._too_new(version)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -305,7 +199,7 @@ class SqliteBackend:
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         except sqlite3.Error as exc:
             raise self._translate(exc, "setting up") from exc
-        if version == SCHEMA_VERSION:
+        if version == _schema.SCHEMA_VERSION:
             return
         # Create or migrate under the write lock, looking again: another process may have
         # done it while this one waited.
@@ -313,14 +207,11 @@ class SqliteBackend:
         try:
             version = self._identify(conn)
             if version is None:
-                for statement in _SCHEMA_V1:
-                    conn.execute(statement)
+                version = _schema.create(conn)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                version = 1
-                _set_schema_version(conn, version)
-            if version > SCHEMA_VERSION:
+            if version > _schema.SCHEMA_VERSION:
                 raise self._too_new(version)
-            migrate(conn, version)
+            _schema.migrate(conn, version)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -384,8 +275,9 @@ class SqliteBackend:
 
     def _too_new(self, version: int) -> StorageBackendError:
         return StorageBackendError(
-            f"{self._path} has schema version {version}, newer than the {SCHEMA_VERSION} this "
-            "version of cloudbackup understands; it was left untouched.",
+            f"{self._path} has schema version {version}, newer than the "
+            f"{_schema.SCHEMA_VERSION} this version of cloudbackup understands; it was left "
+            "untouched.",
             code="StorageBackend.SchemaTooNew",
             recommend="Upgrade cloudbackup to open this database.",
         )
@@ -1052,37 +944,6 @@ class _RecordCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def migrate(conn: sqlite3.Connection, found: int) -> None:
-    """Bring a database at schema version ``found`` up to :data:`SCHEMA_VERSION`.
-
-    The caller holds the write lock inside a transaction, so a failure leaves the file as it
-    was. Each step in ``_MIGRATIONS`` moves one version forward.
-
-    Args:
-        conn: An open connection inside a ``BEGIN IMMEDIATE`` transaction.
-        found: The schema version the file holds.
-
-    Raises:
-        StorageBackendError: No migration step exists for some version on the way.
-    """
-    for version in range(found, SCHEMA_VERSION):
-        step = _MIGRATIONS.get(version)
-        if step is None:
-            raise StorageBackendError(
-                f"No migration from schema version {version} to {version + 1}.",
-                code="StorageBackend.NoMigration",
-                recommend="Open the file with an older cloudbackup and export its data.",
-            )
-        step(conn)
-        _set_schema_version(conn, version + 1)
-
-
-def _set_schema_version(conn: sqlite3.Connection, version: int) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
-    )
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:

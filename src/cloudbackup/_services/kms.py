@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from .. import _validate as v
+from .._backends._protocol import storable
 from .._domain.kms import Alias, KeySpec, KeyState, KeyUsage, KmsKey
 from .._domain.requests import Page, paginate
 from .._engine import Timer
@@ -20,6 +21,7 @@ from .._events import (
     KeyDeleted,
     KeyStateChanged,
 )
+from .._store import raw_kind
 from .._world import Scope, ServiceSpec, register_service
 from ..errors import (
     InvalidParameterError,
@@ -32,12 +34,16 @@ from . import _crypto
 from ._base import RegionalService, unit_of_work
 from ._interfaces import KEY_RING, KeyRing
 
-__all__ = ["ACTION_DELETE_KEY", "ECS_SERVICE_ALIAS", "SPEC", "KmsService"]
+__all__ = ["ACTION_DELETE_KEY", "ECS_SERVICE_ALIAS", "KEY_ALIASES", "SPEC", "KmsService"]
 
 #: The alias of the per-region service key that ECS uses when no key is named.
 ECS_SERVICE_ALIAS = "alias/acs/ecs"
 
 ACTION_DELETE_KEY = "kms.delete_key"
+
+KEY_ALIASES = raw_kind("kms.key_aliases")
+"""Raw kind: partition = ``region|key id``, key = alias name, value True: each key's aliases,
+so that listing them (and deleting them with their key) reads only that key's aliases."""
 
 # KMS documents no per-parameter codes: every malformed parameter is the plain
 # ``InvalidParameter`` (400) of its common error table; the message names the parameter.
@@ -222,8 +228,9 @@ class KmsService(RegionalService):
     def delete_alias(self, alias_name: str) -> None:
         """``DeleteAlias``."""
         name = self._check_alias_name(alias_name)
-        self._alias(name)
+        alias = self._alias(name)
         self._world.store.delete(Alias, self.region_id, name)
+        self._world.store.raw_delete(KEY_ALIASES, self._aliases_of(alias.key_id), name)
         self._world.events._emit(
             AliasDeleted, time=self._world.now(), region_id=self.region_id, alias_name=name
         )
@@ -233,9 +240,12 @@ class KmsService(RegionalService):
         return self._world.store.scan(Alias, self.region_id)
 
     def list_aliases_by_key_id(self, key_id: str) -> list[Alias]:
-        """``ListAliasesByKeyId``."""
+        """``ListAliasesByKeyId``: the key's aliases, sorted by name (reads only those)."""
         key = self._resolve(key_id)
-        return [a for a in self.list_aliases() if a.key_id == key.key_id]
+        store = self._world.store
+        names = [name for name, _ in store.raw_scan(KEY_ALIASES, self._aliases_of(key.key_id))]
+        found = (store.get(Alias, self.region_id, name) for name in names)
+        return [alias for alias in found if alias is not None]
 
     # -- cryptographic operations ----------------------------------------------------------
     @unit_of_work
@@ -450,7 +460,19 @@ class KmsService(RegionalService):
                 ids=(name,),
                 recommend="Use a name like 'alias/my-disk-key'.",
             )
+        if not storable(name):
+            raise InvalidParameterError(
+                f"The alias {name!r} is not valid: it holds a lone surrogate, which is not "
+                "Unicode text.",
+                code=_INVALID,
+                ids=(name.encode("utf-8", "backslashreplace").decode(),),
+                recommend="Use a name of valid Unicode text, like 'alias/my-disk-key'.",
+            )
         return name
+
+    def _aliases_of(self, key_id: str) -> str:
+        """The partition of :data:`KEY_ALIASES` that lists ``key_id``'s aliases."""
+        return f"{self.region_id}|{key_id}"
 
     def _alias(self, name: str) -> Alias:
         alias = self._world.store.get(Alias, self.region_id, name)
@@ -473,7 +495,11 @@ class KmsService(RegionalService):
             region_id=self.region_id,
             alias_arn=f"acs:kms:{self.region_id}:{world.account_id}:{name}",
         )
+        old = world.store.get(Alias, self.region_id, name)
+        if old is not None:
+            world.store.raw_delete(KEY_ALIASES, self._aliases_of(old.key_id), name)
         world.store.put(Alias, self.region_id, name, alias)
+        world.store.raw_put(KEY_ALIASES, self._aliases_of(key.key_id), name, True)
         world.events._emit(
             event,
             time=world.now(),
@@ -492,6 +518,7 @@ class KmsService(RegionalService):
             return  # rescheduled; a later timer owns it
         for alias in self.list_aliases_by_key_id(key.key_id):
             world.store.delete(Alias, self.region_id, alias.alias_name)
+            world.store.raw_delete(KEY_ALIASES, self._aliases_of(key.key_id), alias.alias_name)
             world.events._emit(
                 AliasDeleted,
                 time=world.now(),

@@ -2,7 +2,7 @@
 
 Both functions read the world only through the :class:`~cloudbackup.StorageBackend` protocol,
 so they work on any backend. The protocol cannot list the kinds it holds, so :data:`KINDS`
-names every kind the library stores; a test guards that the list stays complete.
+names every kind the library stores, read from the type registry and the declared raw kinds.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from .._domain.ecs import (
     SnapshotStatus,
 )
 from .._domain.kms import Alias, KeyState, KmsKey
-from .._engine import TIMER_INDEX, Timer
+from .._engine import TIMER_INDEX, FailedTimer, Timer
 from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
-from .._services.ecs import CLIENT_TOKENS, INSTANCE_DISKS, TAG_INDEX_KINDS
+from .._services.ecs import INSTANCE_DISKS
 from .._services.ecs._core import (
     ACTION_INSTANCE_TRANSITION,
     ACTION_SNAPSHOT_COMPLETE,
@@ -46,37 +46,27 @@ from .._services.ecs._core import (
     SNAPSHOT_TAGS,
     tag_partition,
 )
-from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS
-from .._store import _BLOCKS, _META, ZERO
+from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
+from .._store import _BLOCKS, _META, ZERO, raw_kinds
 from .._time import ManualClock
+from .._typenames import TYPES
 
 if TYPE_CHECKING:
     from .._cloud import Cloud
 
 __all__ = ["KINDS", "WorldState", "check_invariants", "world_state"]
 
-#: Every record kind the library stores, entity records and raw maps alike.
-KINDS: tuple[str, ...] = (
-    Instance.KIND,
-    Disk.KIND,
-    Snapshot.KIND,
-    SnapshotLink.KIND,
-    SnapshotGroup.KIND,
-    Image.KIND,
-    KmsKey.KIND,
-    Alias.KIND,
-    Timer.KIND,
-    TIMER_INDEX,
-    Event.KIND,
-    DISK_BLOCKS,
-    DISK_DIRTY,
-    SNAPSHOT_BLOCKS,
-    INSTANCE_DISKS,
-    CLIENT_TOKENS,
-    *TAG_INDEX_KINDS,
-    _BLOCKS,
-    _META,
-)
+
+def _stored_kinds() -> tuple[str, ...]:
+    """Every record kind: each registered class's ``KIND`` and every declared raw kind."""
+    kinds = {getattr(cls, "KIND", None) for cls in TYPES.names().values()}
+    return tuple(sorted({kind for kind in kinds if isinstance(kind, str)} | raw_kinds()))
+
+
+#: Every record kind the library stores, entity records and raw maps alike: read from the
+#: type registry (each stored class's ``KIND``) and the raw kinds the code declares with
+#: ``raw_kind``, never kept by hand.
+KINDS: tuple[str, ...] = _stored_kinds()
 
 _TRANSITIONAL = (InstanceStatus.Pending, InstanceStatus.Starting, InstanceStatus.Stopping)
 
@@ -207,7 +197,9 @@ def check_invariants(cloud: Cloud) -> None:
     disk progresses and it has a completion timer; snapshot usage counts equal the disks and
     images that use them; retention has released every expired snapshot nothing holds;
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
-    have a deletion date and a timer; the event log is numbered 0..n-1 in time order.
+    have a deletion date and a timer; the key -> aliases index lists exactly the aliases;
+    the event log is numbered 0..n-1 in time order; a failed
+    timer is stored under its own key, was due, is no longer pending and says what it raised.
     """
     world = _World(cloud)
     _check_blocks(world)
@@ -549,6 +541,10 @@ def _check_kms(world: _World) -> None:
             world.fail(f"alias {name} in {region_id} points at missing key {alias.key_id}")
         elif (name == ECS_SERVICE_ALIAS) != target.service_key:
             world.fail(f"alias {name} points at {_key_kind(target)} {target.key_id}")
+    indexed = {(partition, name) for partition, name, _ in world.raw[KEY_ALIASES]}
+    expected = {(f"{r}|{a.key_id}", name) for (r, name), a in world.aliases.items()}
+    if indexed != expected:
+        world.fail(f"the key -> aliases index {sorted(indexed)} != the aliases {sorted(expected)}")
 
 
 def _key_kind(key: KmsKey) -> str:
@@ -577,6 +573,19 @@ def _check_events_and_timers(world: _World) -> None:
         assert isinstance(timer, Timer)
         if partition != "" or key != timer.key:
             world.fail(f"timer {timer} is stored under {partition}/{key}")
+    pending = {t.key for t in world.timers}
+    for partition, key, failed in world.raw[FailedTimer.KIND]:
+        if not isinstance(failed, FailedTimer) or not isinstance(failed.timer, Timer):
+            world.fail(f"failed timer {partition}/{key} is a {type(failed).__name__}")
+            continue
+        if partition != "" or key != failed.timer.key:
+            world.fail(f"failed timer {failed.timer} is stored under {partition}/{key}")
+        if key in pending:
+            world.fail(f"timer {key} is both pending and failed")
+        if failed.timer.due > world.now:
+            world.fail(f"timer {key} failed but was not due until {failed.timer.due.isoformat()}")
+        if not isinstance(failed.error, str) or not failed.error:
+            world.fail(f"failed timer {key} does not say what it raised")
     # One pending timer per (action, region, target), each found through the index.
     indexed = {(a, k): v for a, k, v in world.raw[TIMER_INDEX]}
     by_target = {(t.action, f"{t.region_id}|{t.target_id}"): t.key for t in world.timers}

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from ... import _validate as v
 from ..._domain.requests import Page, paginate
+from ..._store import raw_kind
 from ...errors import DependencyViolationError, DryRunOperationError, InvalidParameterError
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
     "token_page",
 ]
 
-CLIENT_TOKENS = "ecs.client_tokens"
+CLIENT_TOKENS = raw_kind("ecs.client_tokens")
 """Raw kind: partition = region id, key = ``Action:ClientToken``, value = ``(fingerprint,
 result)`` of the first call that used the token."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..._domain.ecs import Snapshot
-from ...errors import InvalidParameterError
+from ...errors import InvalidParameterError, StorageBackendError
 from .._interfaces import SnapshotSource
 from .instances import InstanceActions
 
@@ -51,7 +51,16 @@ class EcsSnapshotSource:
             ecs.delete_snapshot(snapshot_id)
 
     def read_snapshot(self, snapshot_id: str, offset: int, length: int) -> bytes:
-        """The bytes the disk held when the snapshot was taken (plaintext, byte-exact)."""
+        """The bytes the disk held when the snapshot was taken (plaintext, byte-exact).
+
+        The snapshot, its chain and the blocks are read from one committed state, so a
+        snapshot deleted meanwhile by another process gives NotFound or the old bytes, never
+        zeros.
+        """
+        with self._ecs._world.store.reading():
+            return self._read_snapshot(snapshot_id, offset, length)
+
+    def _read_snapshot(self, snapshot_id: str, offset: int, length: int) -> bytes:
         ecs = self._ecs
         snapshot = ecs._snapshots.get(snapshot_id)
         for name, value in (("offset", offset), ("length", length)):
@@ -74,14 +83,22 @@ class EcsSnapshotSource:
         if length == 0:
             return b""
         link = ecs._links.find(snapshot.snapshot_link_id)
-        assert link is not None
+        if link is None:
+            raise StorageBackendError(
+                f"Snapshot {snapshot.snapshot_id} names chain {snapshot.snapshot_link_id}, "
+                "which is not stored.",
+                code="StorageBackend.Corrupt",
+                ids=(snapshot.snapshot_id, snapshot.snapshot_link_id),
+                recommend="The stored world is damaged; restore it from a backup.",
+            )
         cipher = ecs._data_cipher(snapshot)
         return ecs._maps.read_at(link.snapshot_ids, snapshot.snapshot_id, offset, length, cipher)
 
     def describe_chain(self, disk_id: str) -> tuple[Snapshot, ...]:
-        """Every snapshot of the disk, oldest first."""
+        """Every snapshot of the disk, oldest first (read from one committed state)."""
         ecs = self._ecs
-        return tuple(ecs._disk_snapshots(ecs._disks.get(disk_id).disk_id))
+        with ecs._world.store.reading():
+            return tuple(ecs._disk_snapshots(ecs._disks.get(disk_id).disk_id))
 
 
 def snapshot_source(ecs: InstanceActions) -> SnapshotSource:

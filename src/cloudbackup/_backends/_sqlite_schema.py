@@ -1,0 +1,201 @@
+"""The SQLite backend's schema, and the migrations that bring older files up to it.
+
+Version history (each step is one function, run inside the opening transaction):
+
+1. ``meta``, ``records``, ``blobs`` (whole blobs) and ``blob_stats`` kept by triggers.
+2. Blobs are stored without their zero margins (``body``, ``body_offset``).
+3. Triggers log every record written to ``record_changes``, so other processes' caches survive.
+4. Stored classes are named by stable type name (``ecs.Snapshot``), not module path.
+5. The index of each KMS key's aliases (``kms.key_aliases``) is filled from the stored aliases.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+from ..errors import StorageBackendError
+from ._codec import rename_legacy_types
+
+__all__ = ["SCHEMA_VERSION", "create", "migrate", "set_schema_version"]
+
+#: The schema version this module writes. Older files are migrated on open; newer are refused.
+SCHEMA_VERSION = 5
+
+_SCHEMA_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE records (
+        kind TEXT NOT NULL,
+        partition TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (kind, partition, key)
+    ) WITHOUT ROWID""",
+    # A rowid table: block contents are large rows, which WITHOUT ROWID tables store badly.
+    """CREATE TABLE blobs (
+        digest BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        data BLOB NOT NULL
+    )""",
+    """CREATE TABLE blob_stats (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        count INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    )""",
+    "INSERT INTO blob_stats (id, count, bytes) VALUES (0, 0, 0)",
+    """CREATE TRIGGER blobs_counted_in AFTER INSERT ON blobs BEGIN
+        UPDATE blob_stats SET count = count + 1, bytes = bytes + NEW.size WHERE id = 0;
+    END""",
+    """CREATE TRIGGER blobs_counted_out AFTER DELETE ON blobs BEGIN
+        UPDATE blob_stats SET count = count - 1, bytes = bytes - OLD.size WHERE id = 0;
+    END""",
+    "INSERT INTO meta (key, value) VALUES ('format', 'cloudbackup')",
+)
+
+
+def create(conn: sqlite3.Connection) -> int:
+    """Create the version-1 schema in an empty database; returns that version (1).
+
+    A new file is created at version 1 and brought forward by the same steps as an old one,
+    so a migrated file and a new one have the same schema.
+    """
+    for statement in _SCHEMA_V1:
+        conn.execute(statement)
+    set_schema_version(conn, 1)
+    return 1
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Version 2 stores blobs without their zero margins; a v1 row is a whole blob at offset 0.
+
+    The column is renamed as well as joined by an offset, so that a process still running
+    version 1 on the file fails on its next blob statement instead of reading a body as if it
+    were the whole blob.
+    """
+    conn.execute("ALTER TABLE blobs RENAME COLUMN data TO body")
+    conn.execute("ALTER TABLE blobs ADD COLUMN body_offset INTEGER NOT NULL DEFAULT 0")
+
+
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Version 3 logs which records each commit changed, so other processes' caches survive.
+
+    Triggers keep the log, not this module's code, so a process still running version 2 on
+    the file logs its writes too. (``INSERT OR REPLACE`` fires only the insert trigger, as
+    recursive triggers are off; one row names the record either way.)
+    """
+    conn.execute(
+        """CREATE TABLE record_changes (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            partition TEXT NOT NULL,
+            key TEXT NOT NULL
+        )"""
+    )
+    log = "INSERT INTO record_changes (kind, partition, key) VALUES"
+    conn.execute(
+        f"""CREATE TRIGGER records_logged_in AFTER INSERT ON records BEGIN
+            {log} (NEW.kind, NEW.partition, NEW.key);
+        END"""
+    )
+    conn.execute(
+        f"""CREATE TRIGGER records_logged_out AFTER DELETE ON records BEGIN
+            {log} (OLD.kind, OLD.partition, OLD.key);
+        END"""
+    )
+    conn.execute(
+        f"""CREATE TRIGGER records_logged_changed AFTER UPDATE ON records BEGIN
+            {log} (OLD.kind, OLD.partition, OLD.key);
+            {log} (NEW.kind, NEW.partition, NEW.key);
+        END"""
+    )
+
+
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Version 4 names stored classes by stable type name (``ecs.Snapshot``), not module path.
+
+    Every record is rewritten at the JSON level through
+    :data:`cloudbackup._typenames.LEGACY_NAMES`, without building the values, so a record
+    whose class has since changed its fields migrates all the same; a path the table does not
+    know is left as it is (decoding it then says which class is unknown).
+    """
+    rows = conn.execute(
+        "SELECT kind, partition, key, value FROM records WHERE instr(value, ?) > 0",
+        (b'"cloudbackup',),
+    ).fetchall()
+    for kind, partition, key, value in rows:
+        renamed = rename_legacy_types(value)
+        if renamed != value:
+            conn.execute(
+                "UPDATE records SET value = ? WHERE kind = ? AND partition = ? AND key = ?",
+                (renamed, kind, partition, key),
+            )
+
+
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    """Version 5 keeps, beside each KMS alias, an index of the aliases of each key.
+
+    The index (raw kind ``kms.key_aliases``: partition ``region|key id``, key the alias name,
+    value ``true``) is built from the stored aliases at the JSON level, so that deleting a key
+    or listing its aliases reads only that key's aliases, not the region's. A value that is
+    not an alias of the expected shape is skipped (decoding it later says what is wrong).
+    """
+    rows = conn.execute("SELECT value FROM records WHERE kind = 'kms.alias'").fetchall()
+    for (value,) in rows:
+        try:
+            tree = json.loads(value)
+            fields = tree[2]
+            entry = (f"{fields['region_id']}|{fields['key_id']}", fields["alias_name"])
+        except (ValueError, TypeError, KeyError, IndexError):
+            continue
+        if not all(isinstance(part, str) for part in entry):
+            continue
+        conn.execute(
+            "INSERT OR REPLACE INTO records (kind, partition, key, value) "
+            "VALUES ('kms.key_aliases', ?, ?, ?)",
+            (*entry, b"true"),
+        )
+
+
+#: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
+#: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
+#: A new file is created at version 1 and brought forward by the same steps, so a migrated file
+#: and a new one have the same schema.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
+
+
+def migrate(conn: sqlite3.Connection, found: int) -> None:
+    """Bring a database at schema version ``found`` up to :data:`SCHEMA_VERSION`.
+
+    The caller holds the write lock inside a transaction, so a failure leaves the file as it
+    was. Each step in ``_MIGRATIONS`` moves one version forward.
+
+    Args:
+        conn: An open connection inside a ``BEGIN IMMEDIATE`` transaction.
+        found: The schema version the file holds.
+
+    Raises:
+        StorageBackendError: No migration step exists for some version on the way.
+    """
+    for version in range(found, SCHEMA_VERSION):
+        step = _MIGRATIONS.get(version)
+        if step is None:
+            raise StorageBackendError(
+                f"No migration from schema version {version} to {version + 1}.",
+                code="StorageBackend.NoMigration",
+                recommend="Open the file with an older cloudbackup and export its data.",
+            )
+        step(conn)
+        set_schema_version(conn, version + 1)
+
+
+def set_schema_version(conn: sqlite3.Connection, version: int) -> None:
+    """Record ``version`` as the file's schema version."""
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
+    )
