@@ -7,6 +7,8 @@ Version history (each step is one function, run inside the opening transaction):
 3. Triggers log every record written to ``record_changes``, so other processes' caches survive.
 4. Stored classes are named by stable type name (``ecs.Snapshot``), not module path.
 5. The index of each KMS key's aliases (``kms.key_aliases``) is filled from the stored aliases.
+6. The ECS tag indexes (``ecs.instance_tags``, ``ecs.disk_tags``, ``ecs.snapshot_tags``,
+   ``ecs.image_tags``) are filled from the stored resources' tags.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ._codec import rename_legacy_types
 __all__ = ["SCHEMA_VERSION", "create", "migrate", "set_schema_version"]
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -157,6 +159,54 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
         )
 
 
+#: The record kinds whose tags version 6 indexes, each with the raw kind of its tag index.
+_TAG_INDEXES = (
+    ("ecs.instance", "ecs.instance_tags"),
+    ("ecs.disk", "ecs.disk_tags"),
+    ("ecs.snapshot", "ecs.snapshot_tags"),
+    ("ecs.image", "ecs.image_tags"),
+)
+
+
+def _tag_entries(value: bytes) -> list[str]:
+    """The tag-index partitions of one stored resource (``[region, key, value]`` as ASCII
+    JSON, as ``cloudbackup._services.ecs._core.tag_partition`` writes them); none for a value
+    that is not a resource of the expected shape (decoding it later says what is wrong)."""
+    try:
+        fields = json.loads(value)[2]
+        region_id, tags = fields["region_id"], fields.get("tags", ["t"])
+        if not isinstance(region_id, str) or not isinstance(tags, list) or tags[:1] != ["t"]:
+            return []
+        pairs = [(tag[1], tag[2]) for tag in tags[1:] if isinstance(tag, list) and len(tag) == 3]
+    except (ValueError, TypeError, KeyError, IndexError):
+        return []
+    return [
+        json.dumps([region_id, key, tag_value])
+        for key, tag_value in pairs
+        if isinstance(key, str) and isinstance(tag_value, str)
+    ]
+
+
+def _v5_to_v6(conn: sqlite3.Connection) -> None:
+    """Version 6 keeps, beside ECS instances, disks, snapshots and images, an index of the
+    resources that carry each tag, so a ``tags=`` filter reads only the tagged resources.
+
+    Each index (raw kind ``ecs.<resource>_tags``: partition ``[region, tag key, tag value]``
+    as JSON, key the resource id, value ``true``) is built from the stored resources at the
+    JSON level. Snapshots could carry tags before this version; without the index a tag
+    filter would silently miss them.
+    """
+    for kind, index_kind in _TAG_INDEXES:
+        rows = conn.execute("SELECT key, value FROM records WHERE kind = ?", (kind,)).fetchall()
+        for key, value in rows:
+            for partition in _tag_entries(value):
+                conn.execute(
+                    "INSERT OR REPLACE INTO records (kind, partition, key, value) "
+                    "VALUES (?, ?, ?, ?)",
+                    (index_kind, partition, key, b"true"),
+                )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -166,6 +216,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
