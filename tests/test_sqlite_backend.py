@@ -28,14 +28,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 import sqlite_crash_child as crash
 from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
 from cloudbackup._backends import _sqlite, _sqlite_schema
-from cloudbackup._backends._sqlite import (
-    APPLICATION_ID,
-    SCHEMA_VERSION,
-    ZERO_RUN,
-    SqliteBackend,
-    _with_margins,
-    _without_margins,
-)
+from cloudbackup._backends._sqlite import APPLICATION_ID, SCHEMA_VERSION, ZERO_RUN, SqliteBackend
+from cloudbackup._backends._sqlite_schema import with_margins, without_margins
 from cloudbackup.errors import InvalidParameterError, StorageBackendError
 from cloudbackup.testing import check_invariants
 from cloudbackup.testing._contract import _SAMPLE_VALUES, _same
@@ -482,8 +476,8 @@ def reference_margins(data: bytes) -> tuple[int, int]:
 def test_zero_margins_are_left_out_exactly(data: bytes) -> None:
     """A blob comes back byte-exact from its body, and the body is exactly the part between
     the zero margins that whole ZERO_RUN steps can cut."""
-    offset, body = _without_margins(data)
-    assert data == _with_margins(len(data), offset, body)
+    offset, body = without_margins(data)
+    assert data == with_margins(len(data), offset, body)
     start, end = reference_margins(data)
     assert (start, data[start:end]) == (offset, body)
 
