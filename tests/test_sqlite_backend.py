@@ -32,7 +32,7 @@ from cloudbackup._backends._sqlite import APPLICATION_ID, SCHEMA_VERSION, ZERO_R
 from cloudbackup._backends._sqlite_schema import with_margins, without_margins
 from cloudbackup.errors import InvalidParameterError, StorageBackendError
 from cloudbackup.testing import check_invariants
-from cloudbackup.testing._contract import _SAMPLE_VALUES, _same
+from cloudbackup.testing._contract_values import _SAMPLE_VALUES, _same
 
 SPAWN = multiprocessing.get_context("spawn")
 KIND = "test.record"
