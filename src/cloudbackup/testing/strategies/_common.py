@@ -3,7 +3,6 @@ come from the library's own constants (:mod:`cloudbackup._domain.limits` and fri
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,7 +35,6 @@ _REAL_INSTANCE_TYPES = (
     "ecs.ebmg7.32xlarge",
 )
 _LOWER_DIGITS = string.ascii_lowercase + string.digits
-_INSTANCE_TYPE = re.compile(r"ecs\.[a-z0-9-]+\.[a-z0-9]+")
 # Categories that take a disk of any size from 1 GiB, with the performance level that does.
 _ANY_SIZE: dict[DiskCategory, PerformanceLevel | None] = {
     DiskCategory.cloud_auto: None,

@@ -36,8 +36,10 @@ from ..._domain.tags import (
     TAG_VALUE_MAX_LENGTH,
 )
 from ..._regions import REGIONS
+
+# The service's own pattern (a private name, read here so the two cannot drift apart).
+from ..._services.ecs.instances import _INSTANCE_TYPE
 from ._common import (
-    _INSTANCE_TYPE,
     _NAME_FIRST,
     _NAME_REST,
     _as_category,
