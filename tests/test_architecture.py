@@ -110,17 +110,43 @@ def test_relative_imports_are_resolved() -> None:
     assert "cloudbackup._world" in graph["cloudbackup._services._base"]
 
 
+#: Modules allowed past 800 lines, each with the reason it is kept whole. Empty: every module
+#: of src/ (testing/ and _backends/ included) fits. Add a file here only with a stated reason.
+LONG_MODULES_ALLOWED: dict[str, str] = {}
+
+
+def module_lengths() -> dict[str, int]:
+    """The line count of every module of src/ (testing/ and _backends/ included), by path
+    relative to the package."""
+    return {
+        f.relative_to(PACKAGE).as_posix(): len(f.read_text(encoding="utf-8").splitlines())
+        for f in sorted(PACKAGE.rglob("*.py"))
+    }
+
+
 def test_no_source_file_is_longer_than_eight_hundred_lines() -> None:
-    """Every module of src/ can be read in one sitting (at most 800 lines)."""
+    """Every module of src/ can be read in one sitting (at most 800 lines), but for the
+    allow-listed ones, each of which has a stated reason."""
     long = {
-        str(f.relative_to(PACKAGE)): n
-        for f in PACKAGE.rglob("*.py")
-        if (n := len(f.read_text(encoding="utf-8").splitlines())) > 800
-        # The backend-neutral test tooling is rewritten by its own change (issue 7, section 4).
-        and f.parent.name != "testing"
-        and f.name != "_sqlite.py"
+        path: n
+        for path, n in module_lengths().items()
+        if n > 800 and path not in LONG_MODULES_ALLOWED
     }
     assert {} == long
+
+
+def test_the_line_check_reads_the_test_tooling_and_the_backends() -> None:
+    """The modules that were once exempt are measured like every other."""
+    expected = {"_backends/_sqlite.py", "testing/_contract.py", "testing/strategies/_ecs.py"}
+    assert expected <= module_lengths().keys()
+
+
+def test_every_allow_listed_module_is_still_long() -> None:
+    """An allow-list entry for a module that shrank (or went) is removed, not kept stale."""
+    lengths = module_lengths()
+    assert {} == {
+        path: lengths.get(path) for path in LONG_MODULES_ALLOWED if lengths.get(path, 0) <= 800
+    }
 
 
 def test_every_shipped_service_is_registered_with_its_timer_actions() -> None:

@@ -28,17 +28,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 import sqlite_crash_child as crash
 from cloudbackup import Cloud, DataDisk, ManualClock, SystemDisk
 from cloudbackup._backends import _sqlite, _sqlite_schema
-from cloudbackup._backends._sqlite import (
-    APPLICATION_ID,
-    SCHEMA_VERSION,
-    ZERO_RUN,
-    SqliteBackend,
-    _with_margins,
-    _without_margins,
-)
+from cloudbackup._backends._sqlite import APPLICATION_ID, SCHEMA_VERSION, ZERO_RUN, SqliteBackend
+from cloudbackup._backends._sqlite_schema import with_margins, without_margins
 from cloudbackup.errors import InvalidParameterError, StorageBackendError
 from cloudbackup.testing import check_invariants
-from cloudbackup.testing._contract import _SAMPLE_VALUES, _same
+from cloudbackup.testing._contract_values import _SAMPLE_VALUES, _same
 
 SPAWN = multiprocessing.get_context("spawn")
 KIND = "test.record"
@@ -482,8 +476,8 @@ def reference_margins(data: bytes) -> tuple[int, int]:
 def test_zero_margins_are_left_out_exactly(data: bytes) -> None:
     """A blob comes back byte-exact from its body, and the body is exactly the part between
     the zero margins that whole ZERO_RUN steps can cut."""
-    offset, body = _without_margins(data)
-    assert data == _with_margins(len(data), offset, body)
+    offset, body = without_margins(data)
+    assert data == with_margins(len(data), offset, body)
     start, end = reference_margins(data)
     assert (start, data[start:end]) == (offset, body)
 
@@ -1302,3 +1296,74 @@ def test_the_key_aliases_migration_skips_values_it_cannot_read(tmp_path: Path) -
         rows,
         version,
     )
+
+
+TAG_INDEX_KINDS = ("ecs.instance_tags", "ecs.disk_tags", "ecs.snapshot_tags", "ecs.image_tags")
+
+
+def tag_index_rows(path: Path) -> list[tuple[str, str, str]]:
+    """Every row of the ECS tag indexes, sorted."""
+    conn = sqlite3.connect(path)
+    try:
+        marks = ", ".join("?" * len(TAG_INDEX_KINDS))
+        rows = conn.execute(
+            f"SELECT kind, partition, key FROM records WHERE kind IN ({marks}) "
+            "ORDER BY kind, partition, key",
+            TAG_INDEX_KINDS,
+        ).fetchall()
+    finally:
+        conn.close()
+    return [tuple(row) for row in rows]
+
+
+def test_a_version_5_world_gets_its_tag_indexes_when_migrated(tmp_path: Path) -> None:
+    """A world saved before the tag indexes (schema 5, no index rows) is migrated to hold the
+    very rows the code writes, so tag filters find its tagged snapshots and the invariants hold."""
+    db = tmp_path / "world.db"
+    with Cloud(backend=SqliteBackend(db), seed=3) as cloud:
+        ecs = cloud.ecs(REGION)
+        (instance_id,) = ecs.run_instances(
+            zone_id=ZONE, instance_type="ecs.g7.large", tags=[("env", "prod")]
+        )
+        cloud.advance(dt.timedelta(minutes=5))
+        (system,) = ecs.describe_disks(instance_id=instance_id).items
+        tagged = ecs.create_snapshot(disk_id=system.disk_id, tags=[("env", "prod"), ("b", "2")])
+        ecs.create_snapshot(disk_id=system.disk_id, tags=[("env", "dev")])
+        ecs.create_image(snapshot_id=tagged, tags=[("c", "3")])
+    written = tag_index_rows(db)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        f"DELETE FROM records WHERE kind IN ({', '.join('?' * len(TAG_INDEX_KINDS))})",
+        TAG_INDEX_KINDS,
+    )
+    conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert [] == tag_index_rows(db)
+    with Cloud(backend=SqliteBackend(db), seed=3) as cloud:
+        ecs = cloud.ecs(REGION)
+        found = [s.snapshot_id for s in ecs.describe_snapshots(tags=[("env", "prod")]).items]
+        assert [tagged] == found
+        check_invariants(cloud)
+    assert {kind for kind, _, _ in written} == set(TAG_INDEX_KINDS)
+    assert written == tag_index_rows(db)
+
+
+def test_the_tag_index_migration_skips_values_it_cannot_read(tmp_path: Path) -> None:
+    """A damaged or tagless resource value gets no index row; the migration still runs."""
+    db = tmp_path / "world.db"
+    shutil.copyfile(WORLD_V1, db)
+    conn = sqlite3.connect(db)
+    for key, value in [("s-bad", "[1]"), ("s-odd", '["a","x",{"region_id":1,"tags":["t"]}]')]:
+        conn.execute(
+            "INSERT INTO records (kind, partition, key, value) "
+            "VALUES ('ecs.snapshot', 'cn-hangzhou', ?, CAST(? AS BLOB))",
+            (key, value),
+        )
+    conn.commit()
+    conn.close()
+    SqliteBackend(db).close()
+    conn = sqlite3.connect(db)
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    conn.close()
+    assert ([], str(SCHEMA_VERSION)) == (tag_index_rows(db), version)

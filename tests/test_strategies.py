@@ -607,3 +607,10 @@ def test_snapshot_group_members_agree_with_themselves(member: Any) -> None:
     assert ("100%" == member.progress) is (member.status.value == "accomplished")
     if member.status.value != "progressing":
         assert 0 == member.remain_time
+
+
+def test_every_strategy_shows_its_public_path() -> None:
+    """The split into private modules is invisible: each public strategy lives, by its
+    ``__module__``, at ``cloudbackup.testing.strategies``."""
+    modules = {getattr(cbst, name).__module__ for name in cbst.__all__}
+    assert {"cloudbackup.testing.strategies"} == modules

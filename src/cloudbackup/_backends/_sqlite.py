@@ -12,13 +12,11 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
     record_changes(seq INTEGER PRIMARY KEY, kind, partition, key) records written, in order,
                                                                   logged by triggers on records
 
-The schema and its migrations from every older version live in :mod:`._sqlite_schema`.
-
-A blob is stored without the runs of zero bytes at its start and end, in whole
-:data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
-the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB into an empty
-512 KiB block stores about 16 KiB, not 512, so the file grows with what guests wrote rather
-than with the block size. Ciphertext has no such runs and is stored whole.
+The backend is this module's :class:`SqliteBackend` (units of work, savepoints, reads and
+writes, cross-process cache upkeep) and three helpers beside it: :mod:`._sqlite_schema` (the
+schema, its migrations from every older version, and how a blob is stored without its zero
+margins), :mod:`._sqlite_files` (whether a file is ours, and what SQLite's failures mean) and
+:mod:`._sqlite_cache` (the decoded-record cache and how it follows the change log).
 
 Triggers on ``records`` log the address of every record inserted, replaced or deleted to
 ``record_changes``, inside the writing transaction, whatever version of this module wrote it;
@@ -50,37 +48,25 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final
 
-from ..errors import InvalidParameterError, StorageBackendError
+from ..errors import StorageBackendError
 from . import _sqlite_schema as _schema
 from ._codec import DEFAULT_CODEC
 from ._protocol import check_storable, storable
-from ._sqlite_schema import SCHEMA_VERSION
+from ._sqlite_cache import ABSENT, RecordCache
+from ._sqlite_files import check_path, identify, too_new, translate
+from ._sqlite_schema import APPLICATION_ID, SCHEMA_VERSION, ZERO_RUN, with_margins, without_margins
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteBackend"]
-
-#: ``PRAGMA application_id`` of every cloudbackup database: the bytes ``b"CBak"``.
-APPLICATION_ID: Final = 0x4342616B
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "ZERO_RUN", "SqliteBackend"]
 
 #: How many rows of ``record_changes`` are kept. A backend that falls further behind than this
 #: (idle while others commit) drops its whole cache instead.
 CHANGES_KEPT: Final = 50_000
 
-#: Zero runs at the start and end of a blob are left out of the file in steps of this many bytes.
-ZERO_RUN: Final = 4096
-_ZEROS = bytes(ZERO_RUN)
 
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MAX_TIMEOUT = 3600.0
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
-_SQLITE_CORRUPT = 11
-# The SQLite file header; bytes 68-71 hold the application_id, big-endian.
-_HEADER_SIZE = 100
-_SQLITE_NOTADB = 26
 # SQLite refuses more than 32,766 host parameters per statement (999 before 3.32).
 _IN_CHUNK = 500
-
-_ABSENT = object()
 
 
 class SqliteBackend:
@@ -143,11 +129,11 @@ class SqliteBackend:
                 code="StorageBackend.InvalidSetting",
                 recommend="Pass cache_size=0 to disable the cache.",
             )
-        self._path = _check_path(path)
+        self._path = check_path(path)
         self._timeout = float(timeout)
         self._synchronous = level
         self._cache_size = cache_size
-        self._cache = _RecordCache(cache_size)
+        self._cache = RecordCache(cache_size)
         # Addresses whose cache entries a rollback must forget (written or read in the unit).
         self._touched: set[tuple[str, str, str]] = set()
         # Whether the open unit of work wrote records (so its commit prunes record_changes).
@@ -185,9 +171,9 @@ class SqliteBackend:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         # Look before touching: nothing below writes to a file that is not ours.
-        version = self._identify(conn)
+        version = identify(conn, self._path, self._timeout)
         if version is not None and version > _schema.SCHEMA_VERSION:
-            raise self._too_new(version)
+            raise too_new(self._path, version)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() not in ("wal", "memory"):
@@ -205,12 +191,12 @@ class SqliteBackend:
         # done it while this one waited.
         self._execute(conn, "BEGIN IMMEDIATE", "creating the schema in")
         try:
-            version = self._identify(conn)
+            version = identify(conn, self._path, self._timeout)
             if version is None:
                 version = _schema.create(conn)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             if version > _schema.SCHEMA_VERSION:
-                raise self._too_new(version)
+                raise too_new(self._path, version)
             _schema.migrate(conn, version)
             conn.execute("COMMIT")
         except BaseException as exc:
@@ -219,68 +205,6 @@ class SqliteBackend:
             if isinstance(exc, sqlite3.Error):
                 raise self._translate(exc, "creating the schema in") from exc
             raise
-
-    def _identify(self, conn: sqlite3.Connection) -> int | None:
-        """The schema version of a cloudbackup file, ``None`` for an empty file, else raise.
-
-        A file is empty only if it holds no schema object at all (no table, view, index or
-        trigger): anything else without our ``application_id`` belongs to someone else.
-        """
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            if app_id == 0:
-                objects = [
-                    f"{row[0]} {row[1]}"
-                    for row in conn.execute(
-                        "SELECT type, name FROM sqlite_master ORDER BY type, name LIMIT 6"
-                    )
-                ]
-                if not objects:
-                    return None
-                raise self._not_ours(f"it holds other schema objects ({', '.join(objects[:5])})")
-            if app_id != APPLICATION_ID:
-                raise self._not_ours(f"its application_id is {app_id:#x}")
-        except sqlite3.DatabaseError as exc:
-            if _is_busy(exc) or (_is_corrupt(exc) and self._header_is_ours()):
-                raise self._translate(exc, "opening") from exc
-            raise self._not_ours(str(exc)) from exc
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            # Our application_id, but its schema cannot be read: a damaged cloudbackup file.
-            raise self._translate(exc, "opening") from exc
-        if row is None or not str(row[0]).isdigit():
-            raise StorageBackendError(
-                f"{self._path} is a cloudbackup database without a valid schema version.",
-                code="StorageBackend.Corrupt",
-                recommend="Restore the file from a backup.",
-            )
-        return int(row[0])
-
-    def _header_is_ours(self) -> bool:
-        """Whether the file's header (read directly: SQLite refused it) has our application_id."""
-        try:
-            with open(self._path, "rb") as file:
-                header = file.read(_HEADER_SIZE)
-        except OSError:
-            return False
-        return header[68:72] == APPLICATION_ID.to_bytes(4, "big")
-
-    def _not_ours(self, why: str) -> StorageBackendError:
-        return StorageBackendError(
-            f"{self._path} is not a cloudbackup database: {why}.",
-            code="StorageBackend.NotCloudbackup",
-            recommend="Pass the path of a cloudbackup database, or of a new file.",
-        )
-
-    def _too_new(self, version: int) -> StorageBackendError:
-        return StorageBackendError(
-            f"{self._path} has schema version {version}, newer than the "
-            f"{_schema.SCHEMA_VERSION} this version of cloudbackup understands; it was left "
-            "untouched.",
-            code="StorageBackend.SchemaTooNew",
-            recommend="Upgrade cloudbackup to open this database.",
-        )
 
     # -- units of work -------------------------------------------------------------------
     def begin(self) -> None:
@@ -426,13 +350,13 @@ class SqliteBackend:
         address = (kind, partition, key)
         cached = self._cache.get(address)
         if cached is not None:
-            return None if cached is _ABSENT else cached
+            return None if cached is ABSENT else cached
         row = self._query_one(
             "SELECT value FROM records WHERE kind = ? AND partition = ? AND key = ?",
             address,
         )
         value = None if row is None else DEFAULT_CODEC.decode(row[0])
-        self._cache_read(address, _ABSENT if value is None else value)
+        self._cache_read(address, ABSENT if value is None else value)
         return value
 
     def get_many(self, kind: str, partition: str, keys: Iterable[str]) -> dict[str, object]:
@@ -452,7 +376,7 @@ class SqliteBackend:
                 cached = self._cache.get((kind, partition, key))
                 if cached is None:
                     missing.append(key)
-                elif cached is not _ABSENT:
+                elif cached is not ABSENT:
                     found[key] = cached
             raw: dict[str, bytes] = {}
             for start in range(0, len(missing), _IN_CHUNK):
@@ -467,9 +391,9 @@ class SqliteBackend:
                 )
         for key in missing:
             data = raw.get(key)
-            value = _ABSENT if data is None else DEFAULT_CODEC.decode(data)
+            value = ABSENT if data is None else DEFAULT_CODEC.decode(data)
             self._cache_read((kind, partition, key), value)
-            if value is not _ABSENT:
+            if value is not ABSENT:
                 found[key] = value
         return {key: found[key] for key in wanted if key in found}
 
@@ -507,7 +431,7 @@ class SqliteBackend:
         self._touched.add(address)
         self._wrote = True
         self._write("DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?", address)
-        self._cache.put(address, _ABSENT)
+        self._cache.put(address, ABSENT)
 
     def first(self, kind: str, partition: str) -> tuple[str, object] | None:
         """The ``(key, value)`` with the smallest key of a partition, or None (one indexed read).
@@ -552,7 +476,7 @@ class SqliteBackend:
             for key, data in rows:
                 address = (kind, partition, key)
                 value = self._cache.get(address)
-                if value is None or value is _ABSENT:
+                if value is None or value is ABSENT:
                     value = DEFAULT_CODEC.decode(data)
                     if keep:
                         self._cache_read(address, value)
@@ -642,7 +566,7 @@ class SqliteBackend:
                 ids=(bytes(digest).hex(),),
                 recommend="Restore the file from a backup.",
             )
-        return _with_margins(size, offset, body)
+        return with_margins(size, offset, body)
 
     def put_blob(self, digest: bytes, data: bytes) -> None:
         """Store ``data`` under ``digest`` inside the open unit of work, unless already there.
@@ -652,7 +576,7 @@ class SqliteBackend:
         """
         self._check_in_unit()
         data = bytes(data)
-        offset, body = _without_margins(data)
+        offset, body = without_margins(data)
         self._write(
             "INSERT OR IGNORE INTO blobs (digest, size, body_offset, body) VALUES (?, ?, ?, ?)",
             (bytes(digest), len(data), offset, body),
@@ -785,34 +709,14 @@ class SqliteBackend:
         if row[0] == self._data_version:
             return
         try:
-            self._change_seq = self._forget_changes_since(self._change_seq)
+            self._change_seq = self._cache.forget_changes_since(
+                self._change_seq, self._query_one, self._query_all
+            )
         except BaseException:
             self._cache.clear()
             self._data_version = self._change_seq = None
             raise
         self._data_version = row[0]
-
-    def _forget_changes_since(self, since: int | None) -> int:
-        """Forget what record_changes rows after ``since`` name; return the newest seq."""
-        if since is None or not len(self._cache):
-            self._cache.clear()
-            last = self._query_one("SELECT max(seq) FROM record_changes", ())
-            return 0 if last is None or last[0] is None else int(last[0])
-        changes = self._query_all(
-            "SELECT seq, kind, partition, key FROM record_changes WHERE seq > ? ORDER BY seq",
-            (since,),
-        )
-        if not changes:
-            return since
-        # Sequence numbers have no gaps (each is the largest so far plus one, and pruning
-        # keeps the largest), so a first row past since + 1 means rows this cache needed
-        # were pruned, even if that happened between this backend's statements.
-        if changes[0][0] != since + 1 or len(changes) > len(self._cache):
-            self._cache.clear()
-        else:
-            for _, kind, partition, key in changes:
-                self._cache.forget((kind, partition, key))
-        return int(changes[-1][0])
 
     @contextmanager
     def read_snapshot(self) -> Iterator[None]:
@@ -848,6 +752,9 @@ class SqliteBackend:
                 except sqlite3.Error as exc:
                     raise self._translate(exc, "reading") from exc
 
+    def _translate(self, exc: sqlite3.Error, action: str) -> StorageBackendError:
+        return translate(exc, action, self._path, self._timeout)
+
     def _query_one(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
         try:
             row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
@@ -873,136 +780,3 @@ class SqliteBackend:
             conn.execute(sql)
         except sqlite3.Error as exc:
             raise self._translate(exc, action) from exc
-
-    def _translate(self, exc: sqlite3.Error, action: str) -> StorageBackendError:
-        if _is_busy(exc):
-            return StorageBackendError(
-                f"Gave up {action} {self._path} after waiting {self._timeout:g} s: another "
-                "connection holds its write lock.",
-                code="StorageBackend.Busy",
-                recommend=(
-                    "Retry later, keep other processes' units of work short, or open the "
-                    "backend with a longer timeout."
-                ),
-            )
-        if _is_corrupt(exc):
-            return StorageBackendError(
-                f"{self._path} is damaged: SQLite failed while {action} it: {exc}.",
-                code="StorageBackend.Corrupt",
-                recommend=(
-                    "Restore the file from a backup (or a copy taken with the backup API); "
-                    "do not write to it."
-                ),
-            )
-        return StorageBackendError(
-            f"SQLite failed while {action} {self._path}: {exc}.",
-            code="StorageBackend.SqliteError",
-            recommend="Check the file system (space, permissions) and the database file.",
-        )
-
-
-class _RecordCache:
-    """Decoded records by address, oldest evicted first, indexed by partition.
-
-    Holds the decoded value, or ``_ABSENT`` for a record known not to exist. ``get`` returns
-    ``None`` for an address it knows nothing about.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: dict[tuple[str, str, str], object] = {}
-        self._by_partition: dict[tuple[str, str], set[str]] = {}
-
-    def get(self, address: tuple[str, str, str]) -> object | None:
-        return self._entries.get(address)
-
-    def put(self, address: tuple[str, str, str], value: object) -> None:
-        if not self._size:
-            return
-        entries = self._entries
-        if address not in entries:
-            if len(entries) >= self._size:
-                # Dicts keep insertion order: the first key is the oldest entry.
-                self.forget(next(iter(entries)))
-            self._by_partition.setdefault((address[0], address[1]), set()).add(address[2])
-        entries[address] = value
-
-    def forget(self, address: tuple[str, str, str]) -> None:
-        if self._entries.pop(address, None) is not None:
-            keys = self._by_partition[(address[0], address[1])]
-            keys.discard(address[2])
-            if not keys:
-                del self._by_partition[(address[0], address[1])]
-
-    def forget_partition(self, kind: str, partition: str) -> None:
-        for key in self._by_partition.pop((kind, partition), ()):
-            del self._entries[(kind, partition, key)]
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self._by_partition.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def _is_corrupt(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-    text = str(exc)
-    return "malformed" in text or "not a database" in text
-
-
-def _check_path(path: object) -> str:
-    """``path`` as a string SQLite can open, or InvalidParameterError before anything opens."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise InvalidParameterError(
-            f"path {path!r} is not a file path.",
-            code="InvalidParameter.Path",
-            recommend="Pass a str or pathlib.Path, or ':memory:' for a private database.",
-        )
-    text = os.fspath(path)
-    if not isinstance(text, str) or "\x00" in text or not storable(text):
-        raise InvalidParameterError(
-            f"path {path!r} cannot name a file: it must be a str without NUL "
-            "characters or lone surrogates.",
-            code="InvalidParameter.Path",
-            recommend="Pass a str or pathlib.Path, or ':memory:' for a private database.",
-        )
-    return str.__str__(text)  # a plain str, even when given a str subclass
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    text = str(exc)
-    return "database is locked" in text or "database is busy" in text
-
-
-def _without_margins(data: bytes) -> tuple[int, bytes]:
-    """``(offset, body)``: ``data`` without its leading and trailing zeros, in ZERO_RUN steps.
-
-    Compares whole ZERO_RUN slices (a memcmp each), so a 512 KiB block costs microseconds.
-    """
-    size = len(data)
-    start = 0
-    while start + ZERO_RUN <= size and data[start : start + ZERO_RUN] == _ZEROS:
-        start += ZERO_RUN
-    end = start + (size - start) // ZERO_RUN * ZERO_RUN
-    if end == size or data[end:] == _ZEROS[: size - end]:
-        while end > start and data[end - ZERO_RUN : end] == _ZEROS:
-            end -= ZERO_RUN
-    else:
-        end = size
-    if start == 0 and end == size:
-        return 0, data
-    return start, data[start:end]
-
-
-def _with_margins(size: int, offset: int, body: bytes) -> bytes:
-    """The ``size``-byte blob whose bytes ``offset`` onwards start with ``body``, zeros else."""
-    if offset == 0 and len(body) == size:
-        return bytes(body)
-    return b"".join((bytes(offset), body, bytes(size - offset - len(body))))

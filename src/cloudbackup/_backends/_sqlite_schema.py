@@ -7,6 +7,14 @@ Version history (each step is one function, run inside the opening transaction):
 3. Triggers log every record written to ``record_changes``, so other processes' caches survive.
 4. Stored classes are named by stable type name (``ecs.Snapshot``), not module path.
 5. The index of each KMS key's aliases (``kms.key_aliases``) is filled from the stored aliases.
+6. The ECS tag indexes (``ecs.instance_tags``, ``ecs.disk_tags``, ``ecs.snapshot_tags``,
+   ``ecs.image_tags``) are filled from the stored resources' tags.
+
+A blob is stored without the runs of zero bytes at its start and end, in whole
+:data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
+the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB into an empty
+512 KiB block stores about 16 KiB, not 512, so the file grows with what guests wrote rather
+than with the block size. Ciphertext has no such runs and is stored whole.
 """
 
 from __future__ import annotations
@@ -14,14 +22,31 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from typing import Final
 
 from ..errors import StorageBackendError
 from ._codec import rename_legacy_types
 
-__all__ = ["SCHEMA_VERSION", "create", "migrate", "set_schema_version"]
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "ZERO_RUN",
+    "create",
+    "migrate",
+    "set_schema_version",
+    "with_margins",
+    "without_margins",
+]
+
+#: ``PRAGMA application_id`` of every cloudbackup database: the bytes ``b"CBak"``.
+APPLICATION_ID: Final = 0x4342616B
+
+#: Zero runs at the start and end of a blob are left out of the file in steps of this many bytes.
+ZERO_RUN: Final = 4096
+_ZEROS = bytes(ZERO_RUN)
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -157,6 +182,54 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
         )
 
 
+#: The record kinds whose tags version 6 indexes, each with the raw kind of its tag index.
+_TAG_INDEXES = (
+    ("ecs.instance", "ecs.instance_tags"),
+    ("ecs.disk", "ecs.disk_tags"),
+    ("ecs.snapshot", "ecs.snapshot_tags"),
+    ("ecs.image", "ecs.image_tags"),
+)
+
+
+def _tag_entries(value: bytes) -> list[str]:
+    """The tag-index partitions of one stored resource (``[region, key, value]`` as ASCII
+    JSON, as ``cloudbackup._services.ecs._core.tag_partition`` writes them); none for a value
+    that is not a resource of the expected shape (decoding it later says what is wrong)."""
+    try:
+        fields = json.loads(value)[2]
+        region_id, tags = fields["region_id"], fields.get("tags", ["t"])
+        if not isinstance(region_id, str) or not isinstance(tags, list) or tags[:1] != ["t"]:
+            return []
+        pairs = [(tag[1], tag[2]) for tag in tags[1:] if isinstance(tag, list) and len(tag) == 3]
+    except (ValueError, TypeError, KeyError, IndexError):
+        return []
+    return [
+        json.dumps([region_id, key, tag_value])
+        for key, tag_value in pairs
+        if isinstance(key, str) and isinstance(tag_value, str)
+    ]
+
+
+def _v5_to_v6(conn: sqlite3.Connection) -> None:
+    """Version 6 keeps, beside ECS instances, disks, snapshots and images, an index of the
+    resources that carry each tag, so a ``tags=`` filter reads only the tagged resources.
+
+    Each index (raw kind ``ecs.<resource>_tags``: partition ``[region, tag key, tag value]``
+    as JSON, key the resource id, value ``true``) is built from the stored resources at the
+    JSON level. Snapshots could carry tags before this version; without the index a tag
+    filter would silently miss them.
+    """
+    for kind, index_kind in _TAG_INDEXES:
+        rows = conn.execute("SELECT key, value FROM records WHERE kind = ?", (kind,)).fetchall()
+        for key, value in rows:
+            for partition in _tag_entries(value):
+                conn.execute(
+                    "INSERT OR REPLACE INTO records (kind, partition, key, value) "
+                    "VALUES (?, ?, ?, ?)",
+                    (index_kind, partition, key, b"true"),
+                )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -166,6 +239,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
@@ -199,3 +273,30 @@ def set_schema_version(conn: sqlite3.Connection, version: int) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),)
     )
+
+
+def without_margins(data: bytes) -> tuple[int, bytes]:
+    """``(offset, body)``: ``data`` without its leading and trailing zeros, in ZERO_RUN steps.
+
+    Compares whole ZERO_RUN slices (a memcmp each), so a 512 KiB block costs microseconds.
+    """
+    size = len(data)
+    start = 0
+    while start + ZERO_RUN <= size and data[start : start + ZERO_RUN] == _ZEROS:
+        start += ZERO_RUN
+    end = start + (size - start) // ZERO_RUN * ZERO_RUN
+    if end == size or data[end:] == _ZEROS[: size - end]:
+        while end > start and data[end - ZERO_RUN : end] == _ZEROS:
+            end -= ZERO_RUN
+    else:
+        end = size
+    if start == 0 and end == size:
+        return 0, data
+    return start, data[start:end]
+
+
+def with_margins(size: int, offset: int, body: bytes) -> bytes:
+    """The ``size``-byte blob whose bytes ``offset`` onwards start with ``body``, zeros else."""
+    if offset == 0 and len(body) == size:
+        return bytes(body)
+    return b"".join((bytes(offset), body, bytes(size - offset - len(body))))

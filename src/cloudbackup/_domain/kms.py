@@ -10,7 +10,22 @@ import attrs
 
 from .._typenames import stored_as
 
-__all__ = ["Alias", "KeySpec", "KeyState", "KeyUsage", "KmsKey"]
+__all__ = [
+    "ALIAS_NAME_MAX",
+    "ALIAS_NAME_MIN",
+    "PENDING_WINDOW_MAX",
+    "PENDING_WINDOW_MIN",
+    "Alias",
+    "KeySpec",
+    "KeyState",
+    "KeyUsage",
+    "KmsKey",
+]
+
+PENDING_WINDOW_MIN, PENDING_WINDOW_MAX = 7, 366
+"""``PendingWindowInDays`` of ``ScheduleKeyDeletion``: 7–366 days."""
+ALIAS_NAME_MIN, ALIAS_NAME_MAX = 7, 255
+"""``AliasName``: 7–255 characters, ``alias/`` included."""
 
 
 @stored_as("kms.KeySpec")

@@ -14,6 +14,8 @@ import attrs
 __all__ = [
     "MAX_TAGS_PER_RESOURCE",
     "SYSTEM_TAG_PREFIXES",
+    "TAG_KEY_MAX_LENGTH",
+    "TAG_VALUE_MAX_LENGTH",
     "TAG_RESOURCE_TYPES",
     "TagResource",
     "Tags",
@@ -26,6 +28,12 @@ Tags = tuple[tuple[str, str], ...]
 
 MAX_TAGS_PER_RESOURCE = 20
 """How many tags one resource may hold (the real "Tag limits")."""
+
+TAG_KEY_MAX_LENGTH = 128
+"""A tag key is 1–128 characters."""
+
+TAG_VALUE_MAX_LENGTH = 128
+"""A tag value is at most 128 characters (it may be empty)."""
 
 TAG_RESOURCE_TYPES = ("instance", "disk", "snapshot", "image")
 """The ``ResourceType`` values of ``TagResources`` that this model has resources for."""
