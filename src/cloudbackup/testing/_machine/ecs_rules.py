@@ -298,9 +298,16 @@ class EcsRules(EcsInstanceRules):
         retention=st.none() | st.integers(1, 3) | cbst.retention_days(),
         restored=st.booleans(),
         aim=AIM,
+        tags=st.dictionaries(st.sampled_from(["k0", "k1", "k2"]), st.sampled_from(["prod", ""])),
     )
     def create_snapshot(
-        self, pick: int, name: str | None, retention: int | None, restored: bool, aim: bool
+        self,
+        pick: int,
+        name: str | None,
+        retention: int | None,
+        restored: bool,
+        aim: bool,
+        tags: dict[str, str] | None = None,
     ) -> None:
         """``create_snapshot``: captures the model's bytes of the disk at this instant; half
         the aimed calls prefer disks that were themselves restored from a snapshot."""
@@ -321,11 +328,15 @@ class EcsRules(EcsInstanceRules):
             "create_snapshot",
             problems,
             lambda: self.ecs(disk.region_id).create_snapshot(
-                disk_id=disk_id, snapshot_name=name, retention_days=retention
+                disk_id=disk_id,
+                snapshot_name=name,
+                retention_days=retention,
+                tags=list((tags or {}).items()),
             ),
         )
         if not isinstance(result, _Rejected):
             self.model.new_snapshot(result, disk, retention, None)
+            self.model.tags[result] = dict(tags or {})
             if disk.source_snapshot_id is not None:
                 self.note("snapshot of a restored disk")
 
