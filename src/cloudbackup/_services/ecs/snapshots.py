@@ -120,6 +120,8 @@ class SnapshotActions(SnapshotChains):
         pairs = self._tag_filter(tags)
 
         def answer(found: list[Snapshot]) -> Page[Snapshot]:
+            now = self._world.now()
+            found = [s.observed(now) for s in found]  # progress at this instant, not stored
             page = token_page(
                 found,
                 lambda s: (s.creation_time.isoformat(timespec="microseconds"), s.snapshot_id),
@@ -208,9 +210,11 @@ class SnapshotActions(SnapshotChains):
         """Helper (no real action): one snapshot by id, or ``InvalidSnapshotId.NotFound``.
 
         The real API reads one snapshot with ``describe_snapshots(snapshot_ids=[...])``, which
-        answers an empty page for a missing id; this helper raises instead.
+        answers an empty page for a missing id; this helper raises instead. Like
+        ``describe_snapshots``, a progressing snapshot shows its ``progress`` and
+        ``remain_time`` at this instant.
         """
-        return self._snapshots.get(snapshot_id)
+        return self._snapshots.get(snapshot_id).observed(self._world.now())
 
     def describe_snapshot_links(
         self,
