@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from ... import _validate as v
 from ..._domain.requests import Page, paginate
 from ...errors import DependencyViolationError, DryRunOperationError, InvalidParameterError
+from .._base import _builtin_arguments
 
 __all__ = [
     "CLIENT_TOKENS",
@@ -109,6 +110,8 @@ def ecs_action(
 
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            # Subclassed builtins made exact, as for every other unit of work.
+            args, kwargs = _builtin_arguments(args, kwargs)
             store = self._world.store
             with store.unit():
                 dry = v.boolean("DryRun", kwargs.get("dry_run", False)) if dry_run else False

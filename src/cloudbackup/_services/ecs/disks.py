@@ -561,7 +561,7 @@ class DiskActions(GroupActions):
             new_size=size,
         )
 
-    @ecs_action("ModifyDiskAttribute", dry_run=True)
+    @ecs_action("ModifyDiskAttribute")
     def modify_disk_attribute(
         self,
         *,
@@ -569,10 +569,9 @@ class DiskActions(GroupActions):
         disk_name: str | None = None,
         description: str | None = None,
         delete_with_instance: bool | None = None,
-        dry_run: bool = False,
     ) -> None:
-        """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance``
-        (``dry_run=True`` only checks: ``DryRunOperation`` if it would succeed)."""
+        """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance`` (the
+        real action has no ``DryRun``)."""
         disk = self._disks.get(disk_id)
         changes: dict[str, Any] = {}
         if disk_name is not None:

@@ -27,7 +27,6 @@ from ..._engine import Timer
 from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
 from ..._regions import require_zone
 from ...errors import IncorrectStatusError, InvalidParameterError, QuotaExceededError
-from .._base import unit_of_work
 from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS
 from ._requests import ecs_action, finish_read, token_page
 from .images import ImageActions
@@ -317,13 +316,16 @@ class InstanceActions(ImageActions):
             timings.instance_stop + timings.instance_start,
         )
 
-    @unit_of_work
-    def delete_instance(self, instance_id: str, *, force: bool = False) -> None:
+    @ecs_action("DeleteInstance", dry_run=True)
+    def delete_instance(
+        self, instance_id: str, *, force: bool = False, dry_run: bool = False
+    ) -> None:
         """``DeleteInstance``: release an instance.
 
         The instance must be ``Stopped`` (or ``Running`` with ``force=True``). Disks with
         ``delete_with_instance`` are released with it, the others are detached and stay as
-        ``Available`` disks. Manual snapshots always survive the release.
+        ``Available`` disks. Manual snapshots always survive the release. ``dry_run=True``
+        only checks: ``DryRunOperation`` if the release would succeed.
         """
         instance = self._instances.get(instance_id)
         v.boolean("Force", force)

@@ -307,18 +307,19 @@ class EcsRequestRules(EcsRules):
     # ================================================================================
     @precondition(lambda self: self.instances)
     @rule(
-        action=st.sampled_from(["start", "stop", "reboot"]),
+        action=st.sampled_from(["start", "stop", "reboot", "delete"]),
         pick=PICK,
         gone=RARELY,
         aim=AIM,
     )
     def dry_run_instance(self, action: str, pick: int, gone: bool, aim: bool) -> None:
-        """``start/stop/reboot_instance(dry_run=True)``: ``DryRunOperation`` when the call would
-        succeed, its refusal otherwise; nothing changes either way."""
+        """``start/stop/reboot/delete_instance(dry_run=True)``: ``DryRunOperation`` when the
+        call would succeed, its refusal otherwise; nothing changes either way."""
         allowed = {
             "start": (InstanceStatus.Stopped,),
             "stop": (InstanceStatus.Running,),
             "reboot": (InstanceStatus.Running,),
+            "delete": (InstanceStatus.Stopped,),  # without force
         }[action]
         chosen = self._instance_rule(pick, gone, aim, allowed)
         if chosen is None:
