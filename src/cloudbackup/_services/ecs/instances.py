@@ -33,6 +33,11 @@ from .images import ImageActions
 
 __all__ = ["InstanceActions"]
 
+SYSTEM_DISK_MIN_SIZE = 20
+"""``SystemDisk.Size``: at least 20 GiB (``InvalidSystemDiskSize.LessThanMinSize``)."""
+SYSTEM_DISK_MAX_SIZE = 2048
+"""``SystemDisk.Size``: at most 2,048 GiB (``InvalidSystemDiskSize.MoreThanMaxSize``)."""
+
 _INSTANCE_TYPE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9]+$")
 
 
@@ -192,7 +197,7 @@ class InstanceActions(ImageActions):
                 recommend="Use cloud_essd, cloud_auto, cloud_essd_entry, cloud_ssd, "
                 "cloud_efficiency or cloud.",
             )
-        v.integer("SystemDisk.Size", system.size, 20, 2048, code="InvalidSystemDiskSize")
+        self._check_system_disk_size(system.size)
 
         now = world.now()
         instance_id = world.ids.new_id("i-", self.region.id_infix)
@@ -231,6 +236,7 @@ class InstanceActions(ImageActions):
             disk_type=DiskType.system,
             attach=(instance_id, SYSTEM_DEVICE),
             delete_with_instance=True,
+            size_code="InvalidSystemDiskSize.ValueNotSupported",  # below the level's minimum
         )
         for index, spec in enumerate(data_disks):
             category = self._category(spec.category)
@@ -250,6 +256,7 @@ class InstanceActions(ImageActions):
                     "DataDisk.DeleteWithInstance", spec.delete_with_instance
                 ),
                 allow_local=True,
+                size_code="InvalidDataDiskSize.ValueNotSupported",
             )
         if tags:  # RunInstances/CreateInstance tag the instance's disks too
             for disk in self._disks.members(ATTACHED_TO, instance_id):
@@ -410,6 +417,35 @@ class InstanceActions(ImageActions):
     def describe_instance_attribute(self, instance_id: str) -> Instance:
         """``DescribeInstanceAttribute``: one instance by id (``InvalidInstanceId.NotFound``)."""
         return self._instances.get(instance_id)
+
+    @staticmethod
+    def _check_system_disk_size(size: object) -> None:
+        """``SystemDisk.Size``: an integer from 20 to 2,048 GiB, refused with the real
+        ``InvalidSystemDiskSize`` family (404, as the RunInstances/CreateInstance error tables
+        document it)."""
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise InvalidParameterError(
+                f"The specified parameter SystemDisk.Size {size!r} is invalid.",
+                code="InvalidSystemDiskSize",
+                http_status=404,
+                recommend="Pass the system disk size as an integer number of GiB, 20 to 2048.",
+            )
+        if size < SYSTEM_DISK_MIN_SIZE:
+            raise InvalidParameterError(
+                f"The specified parameter SystemDisk.Size {int(size)} is less than the min "
+                f"size {SYSTEM_DISK_MIN_SIZE} GiB.",
+                code="InvalidSystemDiskSize.LessThanMinSize",
+                http_status=404,
+                recommend=f"Use a system disk of at least {SYSTEM_DISK_MIN_SIZE} GiB.",
+            )
+        if size > SYSTEM_DISK_MAX_SIZE:
+            raise InvalidParameterError(
+                f"The specified parameter SystemDisk.Size {int(size)} is more than the max "
+                f"size {SYSTEM_DISK_MAX_SIZE} GiB.",
+                code="InvalidSystemDiskSize.MoreThanMaxSize",
+                http_status=404,
+                recommend=f"Use a system disk of at most {SYSTEM_DISK_MAX_SIZE} GiB.",
+            )
 
     def _schedule_transition(self, instance: Instance, delay: _dt.timedelta) -> None:
         target = instance.transition_target
