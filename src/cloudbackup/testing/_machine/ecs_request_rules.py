@@ -68,6 +68,8 @@ class EcsRequestRules(EcsRules):
         self, kind: str, region_pick: int, picks: list[int], gone: bool
     ) -> tuple[str, list[str], set[str]]:
         region = self.pick(self.REGION_IDS, region_pick)
+        if not self.live(kind, region):  # aim at a region that has resources of the kind
+            region = next((r for r in self.REGION_IDS if self.live(kind, r)), region)
         pool = self.live(kind, region)
         ids = sorted({self.pick(pool, p) for p in picks}) if pool else []
         problems: set[str] = set()
@@ -85,16 +87,25 @@ class EcsRequestRules(EcsRules):
         picks=st.lists(PICK, min_size=1, max_size=3),
         tags=tag_lists(),
         gone=RARELY,
+        aim=AIM,
     )
     def tag_resources(
-        self, kind: str, region_pick: int, picks: list[int], tags: list[tuple[str, str]], gone: bool
+        self,
+        kind: str,
+        region_pick: int,
+        picks: list[int],
+        tags: list[tuple[str, str]],
+        gone: bool,
+        aim: bool,
     ) -> None:
         """``tag_resources``: every named resource gets the tags (a key it has takes the new
-        value)."""
+        value); aimed, the request names each key once and at least one."""
         region, ids, problems = self._tag_targets(kind, region_pick, picks, gone)
         if not ids:
             self.idle("tag_resources")
             return
+        if aim:
+            tags = list(dict(tags).items()) or [("k0", "prod"), ("k1", "")]
         keys = [k for k, _ in tags]
         if not tags:
             problems.add("MissingParameter.Tags")
@@ -117,6 +128,7 @@ class EcsRequestRules(EcsRules):
         keys=st.lists(st.sampled_from(TAG_KEYS[:6]), min_size=1, max_size=3) | st.just([]),
         every=RARELY,
         gone=RARELY,
+        aim=AIM,
     )
     def untag_resources(
         self,
@@ -126,12 +138,17 @@ class EcsRequestRules(EcsRules):
         keys: list[str],
         every: bool,
         gone: bool,
+        aim: bool,
     ) -> None:
-        """``untag_resources``: the named keys (or, with ``all``, every user tag) go."""
+        """``untag_resources``: the named keys (or, with ``all``, every user tag) go; aimed,
+        the keys are ones the resources carry."""
         region, ids, problems = self._tag_targets(kind, region_pick, picks, gone)
         if not ids:
             self.idle("untag_resources")
             return
+        carried = sorted({k for i in ids for k in self.tags_of(i)})
+        if aim and carried:
+            keys = carried[: 2 + len(keys)]  # several, so each key counts
         if not keys and not every:
             problems.add("MissingParameter.TagKey")
         if len(set(keys)) != len(keys):
@@ -145,6 +162,8 @@ class EcsRequestRules(EcsRules):
         ):
             for resource_id in ids:
                 kept = {} if not keys else self.tags_of(resource_id)
+                if len(set(keys) & set(kept)) > 1:
+                    self.note("untag_resources: several carried keys removed")
                 self.model.tags[resource_id] = {k: v for k, v in kept.items() if k not in keys}
 
     @rule(kind=st.sampled_from(KINDS), region_pick=PICK, by_tag=st.booleans(), pick=PICK)
@@ -230,9 +249,14 @@ class EcsRequestRules(EcsRules):
         kind=st.sampled_from(["instance", "disk", "snapshot", "lock"]),
         region_pick=PICK,
         max_results=st.integers(1, 7),
+        dry_run=RARELY,
     )
-    def walk_pages(self, kind: str, region_pick: int, max_results: int) -> None:
-        """A walk over the tokens yields every resource of the region exactly once."""
+    def walk_pages(self, kind: str, region_pick: int, max_results: int, dry_run: bool) -> None:
+        """A walk over the tokens yields every resource of the region exactly once; as a
+        dry run, the describe raises ``DryRunOperation`` and changes nothing."""
+        if dry_run:
+            self.dry_run_describe(kind, region_pick)
+            return
         region = self.pick(self.REGION_IDS, region_pick)
         found = self.walk(kind, region, max_results)
         if kind == "lock":
@@ -248,6 +272,8 @@ class EcsRequestRules(EcsRules):
         if kind == "lock":  # an expired lock may still be listed; every holding one must be
             missing = set(expected) - set(found)
             same("locked snapshots missing from a walk", region, set(), missing)
+            locked = {s for s in self.live("snapshot", region) if self.snapshots[s].lock}
+            same("unlocked snapshots in a walk of locks", region, set(), set(found) - locked)
         else:
             same(f"{kind}s walked with max_results={max_results}", region, expected, sorted(found))
         self.note(f"walk_pages({kind}): ok")
@@ -337,7 +363,6 @@ class EcsRequestRules(EcsRules):
             f"{action}_instance(dry_run)", problems, lambda: method(instance_id, dry_run=True)
         )
 
-    @rule(kind=st.sampled_from(["instance", "disk", "snapshot", "lock"]), region_pick=PICK)
     def dry_run_describe(self, kind: str, region_pick: int) -> None:
         """A ``describe_*(dry_run=True)`` raises ``DryRunOperation`` and changes nothing."""
         ecs = self.ecs(self.pick(self.REGION_IDS, region_pick))

@@ -613,10 +613,16 @@ class EcsRules(EcsInstanceRules):
         self.advance_time(int((end - self.now).total_seconds()) + 1)
 
     @precondition(lambda self: any(s.lock for s in self.snapshots.values()))
-    @rule(pick=PICK)
-    def unlock_snapshot(self, pick: int) -> None:
-        """``unlock_snapshot``: only during the cool-off period."""
-        snapshot_id = self.pick([s for s, x in self.snapshots.items() if x.lock is not None], pick)
+    @rule(pick=PICK, aim=AIM)
+    def unlock_snapshot(self, pick: int, aim: bool = False) -> None:
+        """``unlock_snapshot``: only during the cool-off period (aimed: a lock still in it)."""
+        locked = [s for s, x in self.snapshots.items() if x.lock is not None]
+        cooling = [
+            s
+            for s in locked
+            if (lock := self.snapshots[s].lock) is not None and lock.status(self.now) == "cooloff"
+        ]
+        snapshot_id = self.pick(cooling if aim and cooling else locked, pick)
         snapshot = self.snapshots[snapshot_id]
         assert snapshot.lock is not None
         status = snapshot.lock.status(self.now)
