@@ -58,6 +58,14 @@ class EcsRequestRules(EcsRules):
         """The model's user tags of a resource."""
         return self.model.tags.get(resource_id, {})
 
+    def tagged_region(self, kind: str, region_pick: int) -> str:
+        """The picked region, or another whose resources of ``kind`` carry tags."""
+        picked = self.pick(self.REGION_IDS, region_pick)
+        for region in (picked, *self.REGION_IDS):
+            if any(self.tags_of(i) for i in self.live(kind, region)):
+                return region
+        return picked
+
     def tag_count(self, resource_id: str, new: Sequence[tuple[str, str]]) -> int:
         """How many tags a resource would hold with ``new`` added (its system tags too)."""
         snapshot = self.snapshots.get(resource_id)
@@ -171,7 +179,11 @@ class EcsRequestRules(EcsRules):
         """``list_tag_resources``, walked over its tokens: by ids (50 at a time) it lists
         exactly the model's tags of those resources; by one tag, exactly the resources the
         model gave that tag."""
-        region = self.pick(self.REGION_IDS, region_pick)
+        region = (
+            self.tagged_region(kind, region_pick)
+            if by_tag
+            else self.pick(self.REGION_IDS, region_pick)
+        )
         ecs = self.ecs(region)
         live = self.live(kind, region)
 
@@ -208,7 +220,7 @@ class EcsRequestRules(EcsRules):
     @rule(kind=st.sampled_from(KINDS[:3]), region_pick=PICK, pick=PICK, max_results=PICK)
     def describe_by_tag(self, kind: str, region_pick: int, pick: int, max_results: int) -> None:
         """``describe_*(tags=[pair])`` answers exactly the model's resources with that tag."""
-        region = self.pick(self.REGION_IDS, region_pick)
+        region = self.tagged_region(kind, region_pick)
         live = self.live(kind, region)
         pairs = sorted({(k, v) for i in live for k, v in self.tags_of(i).items()})
         if not pairs:
