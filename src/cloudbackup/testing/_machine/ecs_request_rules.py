@@ -217,20 +217,34 @@ class EcsRequestRules(EcsRules):
             raise AssertionError(f"list_tag_resources repeated a tag: {listed}")
         self.note(f"list_tag_resources({kind}): ok")
 
-    @rule(kind=st.sampled_from(KINDS[:3]), region_pick=PICK, pick=PICK, max_results=PICK)
-    def describe_by_tag(self, kind: str, region_pick: int, pick: int, max_results: int) -> None:
-        """``describe_*(tags=[pair])`` answers exactly the model's resources with that tag."""
+    @rule(
+        kind=st.sampled_from(KINDS[:3]),
+        region_pick=PICK,
+        pick=PICK,
+        max_results=PICK,
+        two=st.booleans(),
+    )
+    def describe_by_tag(
+        self, kind: str, region_pick: int, pick: int, max_results: int, two: bool
+    ) -> None:
+        """``describe_*(tags=[...])`` answers exactly the model's resources that carry every
+        given pair: one pair, or (``two``) two pairs of one resource, so a filter that checks
+        only the first pair is caught."""
         region = self.tagged_region(kind, region_pick)
         live = self.live(kind, region)
         pairs = sorted({(k, v) for i in live for k, v in self.tags_of(i).items()})
         if not pairs:
             self.idle("describe_by_tag")
             return
-        pair = self.pick(pairs, pick)
-        found = self.walk(kind, region, 1 + max_results % 4, tags=[pair])
-        expected = {i for i in live if pair in self.tags_of(i).items()}
-        same(f"{kind}s with tag {pair}", region, sorted(expected), sorted(found))
-        self.note(f"describe_by_tag({kind}): ok")
+        wanted = [self.pick(pairs, pick)]
+        rich = [i for i in live if len(self.tags_of(i)) > 1]
+        if two and rich:
+            own = sorted(self.tags_of(self.pick(rich, pick)).items())
+            wanted = [own[pick % len(own)], own[(pick + 1) % len(own)]]
+        found = self.walk(kind, region, 1 + max_results % 4, tags=wanted)
+        expected = {i for i in live if all(p in self.tags_of(i).items() for p in wanted)}
+        same(f"{kind}s with tags {wanted}", region, sorted(expected), sorted(found))
+        self.note(f"describe_by_tag({kind}, {len(wanted)} tags): ok")
 
     # ================================================================================
     # Token paging

@@ -616,13 +616,9 @@ class EcsRules(EcsInstanceRules):
     @rule(pick=PICK, aim=AIM)
     def unlock_snapshot(self, pick: int, aim: bool = False) -> None:
         """``unlock_snapshot``: only during the cool-off period (aimed: a lock still in it)."""
-        locked = [s for s, x in self.snapshots.items() if x.lock is not None]
-        cooling = [
-            s
-            for s in locked
-            if (lock := self.snapshots[s].lock) is not None and lock.status(self.now) == "cooloff"
-        ]
-        snapshot_id = self.pick(cooling if aim and cooling else locked, pick)
+        locks = {s: x.lock for s, x in self.snapshots.items() if x.lock is not None}
+        cooling = [s for s, lock in locks.items() if lock.status(self.now) == "cooloff"]
+        snapshot_id = self.pick(cooling if aim and cooling else list(locks), pick)
         snapshot = self.snapshots[snapshot_id]
         assert snapshot.lock is not None
         status = snapshot.lock.status(self.now)
