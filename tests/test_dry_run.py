@@ -5,6 +5,7 @@ that failure."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Callable
 
 import pytest
@@ -21,7 +22,7 @@ from _helpers import (
     start,
     stop,
 )
-from cloudbackup import Cloud, EcsService, ResetDiskSpec, errors
+from cloudbackup import Cloud, DiskDeviceMapping, EcsService, ResetDiskSpec, errors
 
 Call = Callable[[EcsService, str, str, str], object]
 
@@ -44,8 +45,15 @@ SUCCEEDING: dict[str, Call] = {
         zone_id=ZONE, instance_type=INSTANCE_TYPE, dry_run=True
     ),
     "start_instance": lambda e, i, d, s: e.start_instance(i, dry_run=True),
-    "modify_disk_attribute": lambda e, i, d, s: e.modify_disk_attribute(
-        disk_id=d, disk_name="renamed", dry_run=True
+    "delete_instance": lambda e, i, d, s: e.delete_instance(i, dry_run=True),
+    "create_image": lambda e, i, d, s: e.create_image(
+        disk_device_mappings=[DiskDeviceMapping(snapshot_id=s, disk_type="system")],
+        dry_run=True,
+    ),
+    "create_image with a client token": lambda e, i, d, s: e.create_image(
+        disk_device_mappings=[DiskDeviceMapping(snapshot_id=s, disk_type="system")],
+        client_token="image-1",
+        dry_run=True,
     ),
     "reset_disk": lambda e, i, d, s: e.reset_disk(disk_id=d, snapshot_id=s, dry_run=True),
     "reset_disks": lambda e, i, d, s: e.reset_disks(
@@ -177,3 +185,88 @@ def test_a_dry_run_schedules_no_timer() -> None:
     cloud.advance(dt.timedelta(hours=1))
     assert before == len(cloud.events.list())
     assert 0 == ecs.describe_instances().total_count
+
+
+def test_a_dry_run_image_deletion_keeps_the_image_and_its_snapshot_held() -> None:
+    """delete_image(dry_run=True) raises DryRunOperation; the image stays and still holds its
+    snapshot (SnapshotCreatedImage), then a real deletion frees it."""
+    cloud = make_cloud()
+    ecs, _, _, snapshot_id = _world(cloud)
+    image_id = ecs.create_image(
+        disk_device_mappings=[DiskDeviceMapping(snapshot_id=snapshot_id, disk_type="system")]
+    )
+    before = backend_state(cloud)
+    raises_code(
+        errors.DryRunOperationError,
+        "DryRunOperation",
+        lambda: ecs.delete_image(image_id, dry_run=True),
+    )
+    assert before == backend_state(cloud)
+    assert [image_id] == [i.image_id for i in ecs.describe_images().items]
+    raises_code(
+        errors.OperationDeniedError,
+        "SnapshotCreatedImage",
+        lambda: ecs.delete_snapshot(snapshot_id),
+    )
+    ecs.delete_image(image_id)
+    ecs.delete_snapshot(snapshot_id)
+    assert 0 == ecs.describe_snapshots(snapshot_ids=[snapshot_id]).total_count
+
+
+def test_a_dry_run_instance_release_keeps_the_instance_and_its_disks() -> None:
+    """delete_instance(dry_run=True) on a Running instance without force is refused like the
+    real call (IncorrectInstanceStatus); on a Stopped one it raises DryRunOperation and the
+    instance and its disks are all still there."""
+    cloud = make_cloud()
+    ecs, instance_id, disk_id, _ = _world(cloud)
+    raises_code(
+        errors.DryRunOperationError,
+        "DryRunOperation",
+        lambda: ecs.delete_instance(instance_id, dry_run=True),
+    )
+    assert [instance_id] == [i.instance_id for i in ecs.describe_instances().items]
+    assert instance_id == ecs.describe_disk(disk_id).instance_id
+    start(cloud, ecs, instance_id)
+    before = backend_state(cloud)
+    raises_code(
+        errors.IncorrectStatusError,
+        "IncorrectInstanceStatus",
+        lambda: ecs.delete_instance(instance_id, dry_run=True),
+    )
+    assert before == backend_state(cloud)
+
+
+#: The modelled actions whose real API has ``DryRun`` (checked against the ECS API models;
+#: see docs/reference/api.md, "DryRun by action").
+ACTIONS_WITH_DRY_RUN = {
+    "run_instances",
+    "create_instance",
+    "start_instance",
+    "stop_instance",
+    "reboot_instance",
+    "delete_instance",
+    "describe_instances",
+    "describe_disks",
+    "describe_snapshots",
+    "describe_images",
+    "create_image",
+    "delete_image",
+    "lock_snapshot",
+    "unlock_snapshot",
+    "describe_locked_snapshots",
+    "reset_disk",
+    "reset_disks",
+}
+
+
+def test_exactly_the_actions_whose_real_api_has_dry_run_take_dry_run() -> None:
+    """dry_run= is offered by every modelled action whose real API has DryRun and by no
+    other (ModifyDiskAttribute, CreateDisk, CreateSnapshot, tags... have none)."""
+    with_dry_run = {
+        name
+        for name in dir(EcsService)
+        if not name.startswith("_")
+        and callable(getattr(EcsService, name))
+        and "dry_run" in inspect.signature(getattr(EcsService, name)).parameters
+    }
+    assert ACTIONS_WITH_DRY_RUN == with_dry_run

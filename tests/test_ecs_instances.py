@@ -174,8 +174,9 @@ def test_data_disk_limit_is_configurable() -> None:
     [
         ({"instance_type": "g7.large"}, "InvalidInstanceType.ValueNotSupported"),
         ({"instance_type": ""}, "InvalidInstanceType.ValueNotSupported"),
-        ({"system_disk": SystemDisk(size=19)}, "InvalidSystemDiskSize"),
-        ({"system_disk": SystemDisk(size=2049)}, "InvalidSystemDiskSize"),
+        ({"system_disk": SystemDisk(size=19)}, "InvalidSystemDiskSize.LessThanMinSize"),
+        ({"system_disk": SystemDisk(size=2049)}, "InvalidSystemDiskSize.MoreThanMaxSize"),
+        ({"system_disk": SystemDisk(size="40")}, "InvalidSystemDiskSize"),  # type: ignore[arg-type]
         (
             {"system_disk": SystemDisk(category="local_ssd_pro")},
             "InvalidSystemDiskCategory.ValueNotSupported",
@@ -188,7 +189,7 @@ def test_data_disk_limit_is_configurable() -> None:
         ({"description": "d" * 257}, "InvalidDescription.Malformed"),
         (
             {"data_disks": [DataDisk(size=19, category="cloud_ssd")]},
-            "InvalidSize.ValueNotSupported",
+            "InvalidDataDiskSize.ValueNotSupported",
         ),
         ({"data_disks": "disk"}, "InvalidParameter.DataDisk"),
         ({"data_disks": [{"size": 20}]}, "InvalidParameter.DataDisk"),
@@ -405,3 +406,78 @@ def test_describe_filters_of_the_wrong_type_are_refused(call: Any) -> None:
     cloud = make_cloud()
     with pytest.raises((errors.InvalidParameterError, errors.ResourceNotFoundError)):
         call(cloud.ecs("cn-hangzhou"))
+
+
+@pytest.mark.parametrize(
+    ("system_disk", "code", "status"),
+    [
+        (SystemDisk(size=19), "InvalidSystemDiskSize.LessThanMinSize", 404),
+        (SystemDisk(size=2049), "InvalidSystemDiskSize.MoreThanMaxSize", 404),
+        (SystemDisk(size=True), "InvalidSystemDiskSize", 404),  # type: ignore[arg-type]
+        (
+            SystemDisk(size=460, performance_level="PL2"),
+            "InvalidSystemDiskSize.ValueNotSupported",
+            400,
+        ),
+    ],
+)
+def test_system_disk_sizes_answer_the_real_invalid_system_disk_size_family(
+    system_disk: SystemDisk, code: str, status: int
+) -> None:
+    """Outside 20–2,048 GiB, not an integer, or under the level's minimum (PL2: 461 GiB):
+    the documented InvalidSystemDiskSize code and status, for run_instances and
+    create_instance alike, and nothing is created."""
+    cloud = make_cloud()
+    ecs = cloud.ecs(REGION)
+    for create in (ecs.run_instances, ecs.create_instance):
+        error = rejected_unchanged(
+            cloud,
+            errors.InvalidParameterError,
+            code,
+            lambda create=create: create(
+                zone_id=ZONE, instance_type=INSTANCE_TYPE, system_disk=system_disk
+            ),
+        )
+        assert status == error.http_status
+
+
+@pytest.mark.parametrize("size", [20, 2048])
+def test_system_disk_size_bounds_are_accepted(size: int) -> None:
+    """20 and 2,048 GiB, the two ends of the range, make a system disk of that size."""
+    cloud = make_cloud()
+    ecs = cloud.ecs(REGION)
+    [instance_id] = ecs.run_instances(
+        zone_id=ZONE, instance_type=INSTANCE_TYPE, system_disk=SystemDisk(size=size)
+    )
+    [disk] = ecs.describe_disks(instance_id=instance_id, disk_type="system").items
+    assert size == disk.size
+
+
+@pytest.mark.parametrize(
+    "data_disk",
+    [
+        DataDisk(size=19, category="cloud_ssd"),
+        DataDisk(size=32769, category="cloud_ssd"),
+        DataDisk(size=460, performance_level="PL2"),
+        DataDisk(size=65537),
+        DataDisk(size="20"),  # type: ignore[arg-type]
+    ],
+)
+def test_data_disk_sizes_out_of_range_answer_invalid_data_disk_size(data_disk: DataDisk) -> None:
+    """A data disk outside its category's (or level's) range is the RunInstances code
+    InvalidDataDiskSize.ValueNotSupported (400), not CreateDisk's InvalidSize.ValueNotSupported;
+    no instance and no disk is created."""
+    cloud = make_cloud()
+    ecs = cloud.ecs(REGION)
+    error = rejected_unchanged(
+        cloud,
+        errors.InvalidParameterError,
+        "InvalidDataDiskSize.ValueNotSupported",
+        lambda: ecs.run_instances(
+            zone_id=ZONE,
+            instance_type=INSTANCE_TYPE,
+            data_disks=[DataDisk(size=20), data_disk],
+        ),
+    )
+    assert 400 == error.http_status
+    assert (0, 0) == (ecs.describe_instances().total_count, ecs.describe_disks().total_count)

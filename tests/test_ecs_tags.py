@@ -15,6 +15,7 @@ from _helpers import (
     raises_code,
     rejected_unchanged,
     run_instance,
+    settle,
 )
 from cloudbackup import DiskDeviceMapping, TagResource, errors
 from cloudbackup.testing import check_invariants
@@ -319,3 +320,39 @@ def test_str_subclass_tags_are_stored_alike_on_every_backend() -> None:
     tags = ecs.describe_disk(disk_id).tags
     assert (("k", "v"), ("j", "w")) == tags
     assert {str} == {type(part) for pair in tags for part in pair}
+
+
+@pytest.mark.parametrize("ids", [False, True])
+def test_describe_filters_by_several_tags_are_their_and(ids: bool) -> None:
+    """describe_instances, describe_disks and describe_snapshots with two pairs answer only
+    the resources carrying both (through the tag index, or among named ids)."""
+    cloud = make_cloud()
+    ecs = cloud.ecs("cn-hangzhou")
+    both, other = (
+        ecs.run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE, tags=tags)[0]
+        for tags in ([("env", "prod"), ("team", "a")], [("env", "prod"), ("team", "b")])
+    )
+    settle(cloud)
+    disks = {
+        i: ecs.describe_disks(instance_id=i, disk_type="system").items[0].disk_id
+        for i in (both, other)
+    }
+    snapshots = {
+        i: ecs.create_snapshot(disk_id=disks[i], tags=[("env", "prod"), ("team", t)])
+        for i, t in ((both, "a"), (other, "b"))
+    }
+    wanted = [("env", "prod"), ("team", "a")]
+
+    instance_kwargs: dict[str, object] = {"tags": wanted}
+    disk_kwargs: dict[str, object] = {"tags": wanted}
+    snapshot_kwargs: dict[str, object] = {"tags": wanted}
+    if ids:
+        instance_kwargs["instance_ids"] = [both, other]
+        disk_kwargs["disk_ids"] = list(disks.values())
+        snapshot_kwargs["snapshot_ids"] = list(snapshots.values())
+    assert [both] == [i.instance_id for i in ecs.describe_instances(**instance_kwargs).items]  # type: ignore[arg-type]
+    assert [disks[both]] == [d.disk_id for d in ecs.describe_disks(**disk_kwargs).items]  # type: ignore[arg-type]
+    assert [snapshots[both]] == [
+        s.snapshot_id
+        for s in ecs.describe_snapshots(**snapshot_kwargs).items  # type: ignore[arg-type]
+    ]

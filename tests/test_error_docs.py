@@ -57,7 +57,10 @@ def source_codes() -> dict[str, str]:
         constants = _constants(tree)
         where = str(path.relative_to(ROOT))
         for node in ast.walk(tree):
-            if isinstance(node, ast.keyword) and node.arg == "code":
+            # ``code=`` and keywords that pass a code on (``size_code=`` of ``_new_disk``).
+            if isinstance(node, ast.keyword) and (
+                node.arg == "code" or (node.arg or "").endswith("_code")
+            ):
                 for code in _strings(node.value, constants):
                     codes.setdefault(code, where)
             elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:

@@ -137,8 +137,11 @@ def _build_world() -> _World:
     ecs.lock_snapshot(snapshot_id=locked, lock_duration=2, cool_off_period=1)
     image = ecs.create_image(snapshot_id=locked)
     from_snapshot = ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", snapshot_id=first)
-    progressing = ecs.create_snapshot(disk_id=ultra)
+    progressing = ecs.create_snapshot(disk_id=ultra, tags=[("env", "prod")])
+    ecs.tag_resources(resource_type="disk", resource_ids=[plain, sealed], tags=[("env", "prod")])
     link = ecs.describe_snapshot(first).snapshot_link_id
+    token = ecs.describe_disks(max_results=1).next_token
+    assert token is not None
     arn = kms.describe_key(key).arn
     raw = base64.b64decode(ciphertext)
     ids: tuple[object, ...] = (
@@ -157,6 +160,10 @@ def _build_world() -> _World:
         group,
         image,
         link,
+        token,
+        "retry-1",
+        "env",
+        "prod",
         key,
         disabled,
         dying,
@@ -343,8 +350,14 @@ def _hints(world: _World, name: str) -> st.SearchStrategy[Any] | None:
         ),
         "tags": st.lists(st.tuples(leaf, leaf) | leaf, max_size=3),
         "next_token": st.text(st.characters(categories=["Nd", "No"]), max_size=5)
-        | st.just(4400).map(lambda n: "9" * n),
+        | st.just(4400).map(lambda n: "9" * n)
+        | real,
         "status": st.lists(leaf, max_size=3),
+        "resource_type": st.sampled_from(["instance", "disk", "snapshot", "image"]) | leaf,
+        "tag_keys": st.lists(st.sampled_from(["env", "acs:x", "aliyunX"]) | leaf, max_size=3),
+        "client_token": st.sampled_from(["retry-1", "x" * 65, "é"]) | leaf,
+        "dry_run": st.booleans() | leaf,
+        "max_results": st.integers(-1, 101) | leaf,
         "ciphertext_blob": st.builds(
             lambda key, body: base64.b64encode(key.encode() + b"\x00" + body).decode(),
             keys,
@@ -422,6 +435,10 @@ def test_every_public_method_is_discovered_and_fuzzable() -> None:
         "decrypt",
     }
     assert known <= found
+    request_parameters = {"tags", "client_token", "dry_run", "next_token", "max_results"}
+    reached = {p.name for target in TARGETS for p in _parameters(*target)}
+    assert request_parameters <= reached
+    assert {"tag_resources", "untag_resources", "list_tag_resources"} <= found
     others = {owner: _public_others(cls) for owner, cls in CLASSES.items()}
     assert {owner: [] for owner in CLASSES} == others
     unfuzzable = [

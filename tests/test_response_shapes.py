@@ -22,6 +22,7 @@ from cloudbackup import (
     SnapshotStatus,
     Timings,
 )
+from cloudbackup.testing import world_state
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -172,3 +173,29 @@ def test_snapshot_groups_list_their_members_with_progress() -> None:
         )
         == data_member
     )
+
+
+def test_describe_snapshots_reports_progress_at_the_instant_of_the_call() -> None:
+    """24 s into a 64 s snapshot, describe_snapshots shows 37% with 40 s to go; at 48 s,
+    75% with 16 s; once accomplished, 100% and 0."""
+    cloud, snapshot_id, _ = _progressing_snapshot()
+    ecs = cloud.ecs("cn-hangzhou")
+    cloud.advance(24 * SECOND)
+    [early] = ecs.describe_snapshots(snapshot_ids=[snapshot_id]).items
+    assert ("37%", 40) == (early.progress, early.remain_time)
+    cloud.advance(24 * SECOND)
+    later = ecs.describe_snapshot(snapshot_id)
+    assert ("75%", 16) == (later.progress, later.remain_time)
+    cloud.advance(16 * SECOND)
+    [done] = ecs.describe_snapshots(snapshot_ids=[snapshot_id], max_results=10).items
+    assert ("100%", 0) == (done.progress, done.remain_time)
+
+
+def test_reading_progress_writes_nothing() -> None:
+    """A describe that reports 37% leaves the stored world exactly as it was."""
+    cloud, snapshot_id, _ = _progressing_snapshot()
+    ecs = cloud.ecs("cn-hangzhou")
+    cloud.advance(24 * SECOND)
+    before = world_state(cloud)
+    assert "37%" == ecs.describe_snapshots(snapshot_ids=[snapshot_id]).items[0].progress
+    assert before == world_state(cloud)

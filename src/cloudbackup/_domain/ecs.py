@@ -1,4 +1,5 @@
-"""ECS domain: value types and records for instances, disks, snapshots, groups and images.
+"""ECS domain: the records of instances, disks, snapshots, chains, groups and images (their
+kinds, enums and category rules are in :mod:`.ecs_kinds`, re-exported here).
 
 Records are frozen; services change them with :func:`attrs.evolve`. Field names follow the real
 API's fields in snake_case; enum values are the real ones.
@@ -333,6 +334,11 @@ class Snapshot:
     expected_completion_time: _dt.datetime | None = None
     """When a progressing standard snapshot finishes uploading, by the throughput model
     (:meth:`Timings.snapshot_duration`); None for instant-access snapshots."""
+    observed_at: _dt.datetime | None = attrs.field(default=None, eq=False)
+    """The virtual instant a ``describe_*`` call read this record at, which
+    :attr:`progress` and :attr:`remain_time` are computed for; None on a stored record (its
+    progress then shows only ``"0%"``/``"100%"``). Not part of equality: two reads of one
+    snapshot at different instants are the same snapshot."""
 
     def progress_at(self, now: _dt.datetime) -> str:
         """``Progress`` at ``now``: ``"100%"`` once accomplished; while progressing, the share
@@ -376,8 +382,26 @@ class Snapshot:
 
     @property
     def progress(self) -> str:
-        """``Progress`` as the API shows it, e.g. ``"100%"``."""
+        """``Progress`` as the API shows it, e.g. ``"37%"``: at :attr:`observed_at` (see
+        :meth:`progress_at`); a stored record, read at no instant, shows ``"0%"``/``"100%"``."""
+        if self.observed_at is not None:
+            return self.progress_at(self.observed_at)
         return "100%" if self.status is SnapshotStatus.accomplished else "0%"
+
+    @property
+    def remain_time(self) -> int:
+        """``RemainTime``: whole seconds until accomplished, at :attr:`observed_at` (see
+        :meth:`remain_time_at`); 0 on a stored record, read at no instant."""
+        if self.observed_at is None:
+            return 0
+        return self.remain_time_at(self.observed_at)
+
+    def observed(self, now: _dt.datetime) -> Snapshot:
+        """This record as a read at ``now`` shows it (:attr:`progress`, :attr:`remain_time`
+        at ``now``); the stored record is unchanged. Only a progressing record is copied."""
+        if self.status is not SnapshotStatus.progressing:
+            return self
+        return attrs.evolve(self, observed_at=now)
 
     @property
     def available(self) -> bool:

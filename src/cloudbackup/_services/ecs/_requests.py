@@ -30,6 +30,7 @@ from ... import _validate as v
 from ..._domain.requests import Page, paginate
 from ..._store import raw_kind
 from ...errors import DependencyViolationError, DryRunOperationError, InvalidParameterError
+from .._base import _builtin_arguments
 
 __all__ = [
     "CLIENT_TOKENS",
@@ -110,6 +111,8 @@ def ecs_action(
 
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            # Subclassed builtins made exact, as for every other unit of work.
+            args, kwargs = _builtin_arguments(args, kwargs)
             store = self._world.store
             with store.unit():
                 dry = v.boolean("DryRun", kwargs.get("dry_run", False)) if dry_run else False

@@ -149,6 +149,7 @@ class DiskActions(GroupActions):
         multi_attach: str = "Disabled",
         allow_local: bool = False,
         grow_to_snapshot: bool = False,
+        size_code: str = "InvalidSize.ValueNotSupported",
     ) -> str:
         world = self._world
         spec = CATEGORY_SPECS[category]
@@ -200,7 +201,7 @@ class DiskActions(GroupActions):
                 recommend="Pass size in GiB.",
             )
         minimum = PL_MIN_SIZE[level] if level is not None else spec.min_size
-        gib = v.integer("Size", size, minimum, spec.max_size, code="InvalidSize.ValueNotSupported")
+        gib = v.integer("Size", size, minimum, spec.max_size, code=size_code)
         if snapshot is not None and gib < snapshot.source_disk_size:
             raise InvalidParameterError(
                 f"Size {gib} GiB is smaller than the snapshot's {snapshot.source_disk_size} GiB.",
@@ -561,7 +562,7 @@ class DiskActions(GroupActions):
             new_size=size,
         )
 
-    @ecs_action("ModifyDiskAttribute", dry_run=True)
+    @ecs_action("ModifyDiskAttribute")
     def modify_disk_attribute(
         self,
         *,
@@ -569,10 +570,9 @@ class DiskActions(GroupActions):
         disk_name: str | None = None,
         description: str | None = None,
         delete_with_instance: bool | None = None,
-        dry_run: bool = False,
     ) -> None:
-        """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance``
-        (``dry_run=True`` only checks: ``DryRunOperation`` if it would succeed)."""
+        """``ModifyDiskAttribute``: rename, describe, or change ``DeleteWithInstance`` (the
+        real action has no ``DryRun``)."""
         disk = self._disks.get(disk_id)
         changes: dict[str, Any] = {}
         if disk_name is not None:

@@ -15,7 +15,6 @@ from ..._domain.ecs import DATA_DEVICES, SYSTEM_DEVICE, DiskType, Image, ImageDi
 from ..._domain.requests import DiskDeviceMapping, Page, paginate
 from ..._events import ImageCreated, ImageDeleted
 from ...errors import DependencyViolationError, InvalidParameterError
-from .._base import unit_of_work
 from ._requests import ecs_action, finish_read
 from .reset import ResetActions
 
@@ -25,7 +24,7 @@ __all__ = ["ImageActions"]
 class ImageActions(ResetActions):
     """Custom images from snapshots: CreateImage, DescribeImages, DeleteImage."""
 
-    @ecs_action("CreateImage", client_token=True)
+    @ecs_action("CreateImage", dry_run=True, client_token=True)
     def create_image(
         self,
         *,
@@ -35,12 +34,14 @@ class ImageActions(ResetActions):
         description: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
         client_token: str | None = None,
+        dry_run: bool = False,
     ) -> str:
         """``CreateImage`` from snapshots: a system-disk snapshot, or device mappings of one
         system disk and up to 16 data disks.
 
         ``tags`` are up to 20 ``(key, value)`` pairs; ``client_token`` (≤64 ASCII) makes a
-        retry with the same parameters return the first image id and create nothing.
+        retry with the same parameters return the first image id and create nothing;
+        ``dry_run=True`` only checks: ``DryRunOperation`` if the image would be created.
 
         Returns:
             The new ``m-…`` image id.
@@ -190,11 +191,12 @@ class ImageActions(ResetActions):
         ]
         return finish_read("DescribeImages", dry_run, paginate(found, number, size))
 
-    @unit_of_work
-    def delete_image(self, image_id: str) -> None:
+    @ecs_action("DeleteImage", dry_run=True)
+    def delete_image(self, image_id: str, *, dry_run: bool = False) -> None:
         """``DeleteImage``: the image's snapshots become deletable again.
 
         A snapshot whose retention ran out while the image held it is released now.
+        ``dry_run=True`` only checks: ``DryRunOperation`` if the image would be deleted.
         """
         image = self._images.get(image_id)
         world = self._world

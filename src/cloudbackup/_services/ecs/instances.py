@@ -27,12 +27,16 @@ from ..._engine import Timer
 from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
 from ..._regions import require_zone
 from ...errors import IncorrectStatusError, InvalidParameterError, QuotaExceededError
-from .._base import unit_of_work
 from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS
 from ._requests import ecs_action, finish_read, token_page
 from .images import ImageActions
 
 __all__ = ["InstanceActions"]
+
+SYSTEM_DISK_MIN_SIZE = 20
+"""``SystemDisk.Size``: at least 20 GiB (``InvalidSystemDiskSize.LessThanMinSize``)."""
+SYSTEM_DISK_MAX_SIZE = 2048
+"""``SystemDisk.Size``: at most 2,048 GiB (``InvalidSystemDiskSize.MoreThanMaxSize``)."""
 
 _INSTANCE_TYPE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9]+$")
 
@@ -193,7 +197,7 @@ class InstanceActions(ImageActions):
                 recommend="Use cloud_essd, cloud_auto, cloud_essd_entry, cloud_ssd, "
                 "cloud_efficiency or cloud.",
             )
-        v.integer("SystemDisk.Size", system.size, 20, 2048, code="InvalidSystemDiskSize")
+        self._check_system_disk_size(system.size)
 
         now = world.now()
         instance_id = world.ids.new_id("i-", self.region.id_infix)
@@ -232,6 +236,7 @@ class InstanceActions(ImageActions):
             disk_type=DiskType.system,
             attach=(instance_id, SYSTEM_DEVICE),
             delete_with_instance=True,
+            size_code="InvalidSystemDiskSize.ValueNotSupported",  # below the level's minimum
         )
         for index, spec in enumerate(data_disks):
             category = self._category(spec.category)
@@ -251,6 +256,7 @@ class InstanceActions(ImageActions):
                     "DataDisk.DeleteWithInstance", spec.delete_with_instance
                 ),
                 allow_local=True,
+                size_code="InvalidDataDiskSize.ValueNotSupported",
             )
         if tags:  # RunInstances/CreateInstance tag the instance's disks too
             for disk in self._disks.members(ATTACHED_TO, instance_id):
@@ -317,13 +323,16 @@ class InstanceActions(ImageActions):
             timings.instance_stop + timings.instance_start,
         )
 
-    @unit_of_work
-    def delete_instance(self, instance_id: str, *, force: bool = False) -> None:
+    @ecs_action("DeleteInstance", dry_run=True)
+    def delete_instance(
+        self, instance_id: str, *, force: bool = False, dry_run: bool = False
+    ) -> None:
         """``DeleteInstance``: release an instance.
 
         The instance must be ``Stopped`` (or ``Running`` with ``force=True``). Disks with
         ``delete_with_instance`` are released with it, the others are detached and stay as
-        ``Available`` disks. Manual snapshots always survive the release.
+        ``Available`` disks. Manual snapshots always survive the release. ``dry_run=True``
+        only checks: ``DryRunOperation`` if the release would succeed.
         """
         instance = self._instances.get(instance_id)
         v.boolean("Force", force)
@@ -408,6 +417,35 @@ class InstanceActions(ImageActions):
     def describe_instance_attribute(self, instance_id: str) -> Instance:
         """``DescribeInstanceAttribute``: one instance by id (``InvalidInstanceId.NotFound``)."""
         return self._instances.get(instance_id)
+
+    @staticmethod
+    def _check_system_disk_size(size: object) -> None:
+        """``SystemDisk.Size``: an integer from 20 to 2,048 GiB, refused with the real
+        ``InvalidSystemDiskSize`` family (404, as the RunInstances/CreateInstance error tables
+        document it)."""
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise InvalidParameterError(
+                f"The specified parameter SystemDisk.Size {size!r} is invalid.",
+                code="InvalidSystemDiskSize",
+                http_status=404,
+                recommend="Pass the system disk size as an integer number of GiB, 20 to 2048.",
+            )
+        if size < SYSTEM_DISK_MIN_SIZE:
+            raise InvalidParameterError(
+                f"The specified parameter SystemDisk.Size {int(size)} is less than the min "
+                f"size {SYSTEM_DISK_MIN_SIZE} GiB.",
+                code="InvalidSystemDiskSize.LessThanMinSize",
+                http_status=404,
+                recommend=f"Use a system disk of at least {SYSTEM_DISK_MIN_SIZE} GiB.",
+            )
+        if size > SYSTEM_DISK_MAX_SIZE:
+            raise InvalidParameterError(
+                f"The specified parameter SystemDisk.Size {int(size)} is more than the max "
+                f"size {SYSTEM_DISK_MAX_SIZE} GiB.",
+                code="InvalidSystemDiskSize.MoreThanMaxSize",
+                http_status=404,
+                recommend=f"Use a system disk of at most {SYSTEM_DISK_MAX_SIZE} GiB.",
+            )
 
     def _schedule_transition(self, instance: Instance, delay: _dt.timedelta) -> None:
         target = instance.transition_target

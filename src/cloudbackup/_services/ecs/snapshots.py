@@ -120,6 +120,8 @@ class SnapshotActions(SnapshotChains):
         pairs = self._tag_filter(tags)
 
         def answer(found: list[Snapshot]) -> Page[Snapshot]:
+            now = self._world.now()
+            found = [s.observed(now) for s in found]  # progress at this instant, not stored
             page = token_page(
                 found,
                 lambda s: (s.creation_time.isoformat(timespec="microseconds"), s.snapshot_id),
@@ -208,9 +210,11 @@ class SnapshotActions(SnapshotChains):
         """Helper (no real action): one snapshot by id, or ``InvalidSnapshotId.NotFound``.
 
         The real API reads one snapshot with ``describe_snapshots(snapshot_ids=[...])``, which
-        answers an empty page for a missing id; this helper raises instead.
+        answers an empty page for a missing id; this helper raises instead. Like
+        ``describe_snapshots``, a progressing snapshot shows its ``progress`` and
+        ``remain_time`` at this instant.
         """
-        return self._snapshots.get(snapshot_id)
+        return self._snapshots.get(snapshot_id).observed(self._world.now())
 
     def describe_snapshot_links(
         self,
@@ -225,6 +229,10 @@ class SnapshotActions(SnapshotChains):
     ) -> Page[SnapshotLink]:
         """``DescribeSnapshotLinks``: snapshot chains with ``TotalSize`` and ``TotalCount``.
 
+        Named chains are read directly, and so are the chains of named disks that exist (a
+        disk names its chain); only a filter by instance alone, or a disk that no longer
+        exists, reads every chain of the region.
+
         Args:
             next_token: ``NextToken`` of the previous page (token paging, in id order).
             max_results: ``MaxResults`` 1–100 (default 10) for token paging.
@@ -233,9 +241,16 @@ class SnapshotActions(SnapshotChains):
         v.optional_text("InstanceId", instance_id, 1, 256)
         links = v.id_list("SnapshotLinkIds", snapshot_link_ids, max_items=100)
         disks = v.id_list("DiskIds", disk_ids, max_items=100)
+        with self._world.store.reading():
+            if links:
+                candidates = self._links.named_or_all(links)
+            elif disks:
+                candidates = self._links_of_disks(disks)
+            else:
+                candidates = self._links.scan()
         found = [
             link
-            for link in self._links.scan()
+            for link in sorted(candidates, key=lambda link: link.snapshot_link_id)
             if link.snapshot_ids
             and (not links or link.snapshot_link_id in links)
             and (not disks or link.source_disk_id in disks)
@@ -250,6 +265,18 @@ class SnapshotActions(SnapshotChains):
             page_number=number,
             page_size=size,
         )
+
+    def _links_of_disks(self, disk_ids: Sequence[str]) -> list[SnapshotLink]:
+        """The chains of the named disks: through each disk's ``snapshot_link_id`` (a direct
+        read), or every chain of the region when a named disk no longer exists."""
+        link_ids = []
+        for disk_id in disk_ids:
+            disk = self._disks.find(disk_id)
+            if disk is None:
+                return self._links.scan()  # a released disk's chain may outlive it
+            if disk.snapshot_link_id is not None:
+                link_ids.append(disk.snapshot_link_id)
+        return self._links.named_or_all(link_ids) if link_ids else []
 
     @unit_of_work
     def modify_snapshot_attribute(

@@ -32,6 +32,7 @@ from .model import (
     DiskModel,
     InstanceModel,
     KeyModel,
+    user_tags,
 )
 
 __all__ = ["EcsInstanceRules", "disk_specs"]
@@ -157,6 +158,7 @@ class EcsInstanceRules(MachineBase):
         instance_type=cbst.instance_types(),
         settle=st.booleans(),
         aim=AIM,
+        tags=st.dictionaries(st.sampled_from(["k0", "k1", "k2"]), st.sampled_from(["prod", ""])),
     )
     def create_instance(
         self,
@@ -168,9 +170,12 @@ class EcsInstanceRules(MachineBase):
         instance_type: str,
         settle: bool = False,
         aim: bool = False,
+        tags: dict[str, str] | None = None,
     ) -> None:
-        """``run_instances`` (starts) or ``create_instance`` (stays Stopped); with ``settle``
-        a minute passes afterwards, so the instance is Running or Stopped."""
+        """``run_instances`` (starts) or ``create_instance`` (stays Stopped), with ``tags`` on
+        the instance and its disks; with ``settle`` a minute passes afterwards, so the
+        instance is Running or Stopped."""
+        tags = tags or {}
         region = self.pick(self.REGION_IDS, region_pick)
         zone = self.pick(self.zones(region), zone_pick)
         if aim:
@@ -208,6 +213,7 @@ class EcsInstanceRules(MachineBase):
                 "instance_type": instance_type,
                 "system_disk": system_disk,
                 "data_disks": data_disks,
+                "tags": list(tags.items()),
             }
             if start:
                 [instance_id] = ecs.run_instances(**kwargs)
@@ -228,6 +234,7 @@ class EcsInstanceRules(MachineBase):
             InstanceStatus.Running if start else InstanceStatus.Stopped,
             self.now + delay,
         )
+        self.model.tags[result] = dict(tags)
         # The system disk, then the data disks in device order (the order they were asked for).
         disks = sorted(
             ecs.describe_disks(instance_id=result, page_size=100).items,
@@ -253,6 +260,7 @@ class EcsInstanceRules(MachineBase):
                 delete_with_instance=dwi,
                 ever_attached=True,
             )
+            self.model.tags[disk.disk_id] = dict(tags)
         if settle:
             self.advance_time(60)
 
@@ -651,17 +659,32 @@ class EcsInstanceRules(MachineBase):
         """The ECS ``describe_*`` calls show exactly the model's resources and states."""
         for region in self.REGION_IDS:
             ecs = self.ecs(region)
-            actual_instances = {i.instance_id: i.status for i in all_pages(ecs.describe_instances)}
+            actual_instances = {
+                i.instance_id: (i.status, user_tags(i.tags))
+                for i in all_pages(ecs.describe_instances)
+            }
             expected_instances = {
-                i.instance_id: i.status for i in self.instances.values() if i.region_id == region
+                i.instance_id: (i.status, self.model.tags.get(i.instance_id, {}))
+                for i in self.instances.values()
+                if i.region_id == region
             }
             same("instances", region, expected_instances, actual_instances)
             actual_disks = {
-                d.disk_id: (sorted(a.instance_id for a in d.attachments), d.size, d.kms_key_id)
+                d.disk_id: (
+                    sorted(a.instance_id for a in d.attachments),
+                    d.size,
+                    d.kms_key_id,
+                    user_tags(d.tags),
+                )
                 for d in all_pages(ecs.describe_disks)
             }
             expected_disks = {
-                d.disk_id: (sorted(d.attached), d.size, d.key_id)
+                d.disk_id: (
+                    sorted(d.attached),
+                    d.size,
+                    d.key_id,
+                    self.model.tags.get(d.disk_id, {}),
+                )
                 for d in self.disks.values()
                 if d.region_id == region
             }
@@ -675,6 +698,7 @@ class EcsInstanceRules(MachineBase):
                     s.disk_refs,
                     s.image_refs,
                     s.snapshot_group_id,
+                    user_tags(s.tags),
                 )
                 for s in all_pages(ecs.describe_snapshots)
             }
@@ -687,6 +711,7 @@ class EcsInstanceRules(MachineBase):
                     s.disk_refs,
                     s.image_refs,
                     s.group_id,
+                    self.model.tags.get(s.snapshot_id, {}),
                 )
                 for s in self.snapshots.values()
                 if s.region_id == region

@@ -298,9 +298,16 @@ class EcsRules(EcsInstanceRules):
         retention=st.none() | st.integers(1, 3) | cbst.retention_days(),
         restored=st.booleans(),
         aim=AIM,
+        tags=st.dictionaries(st.sampled_from(["k0", "k1", "k2"]), st.sampled_from(["prod", ""])),
     )
     def create_snapshot(
-        self, pick: int, name: str | None, retention: int | None, restored: bool, aim: bool
+        self,
+        pick: int,
+        name: str | None,
+        retention: int | None,
+        restored: bool,
+        aim: bool,
+        tags: dict[str, str] | None = None,
     ) -> None:
         """``create_snapshot``: captures the model's bytes of the disk at this instant; half
         the aimed calls prefer disks that were themselves restored from a snapshot."""
@@ -321,11 +328,15 @@ class EcsRules(EcsInstanceRules):
             "create_snapshot",
             problems,
             lambda: self.ecs(disk.region_id).create_snapshot(
-                disk_id=disk_id, snapshot_name=name, retention_days=retention
+                disk_id=disk_id,
+                snapshot_name=name,
+                retention_days=retention,
+                tags=list((tags or {}).items()),
             ),
         )
         if not isinstance(result, _Rejected):
             self.model.new_snapshot(result, disk, retention, None)
+            self.model.tags[result] = dict(tags or {})
             if disk.source_snapshot_id is not None:
                 self.note("snapshot of a restored disk")
 
@@ -602,10 +613,12 @@ class EcsRules(EcsInstanceRules):
         self.advance_time(int((end - self.now).total_seconds()) + 1)
 
     @precondition(lambda self: any(s.lock for s in self.snapshots.values()))
-    @rule(pick=PICK)
-    def unlock_snapshot(self, pick: int) -> None:
-        """``unlock_snapshot``: only during the cool-off period."""
-        snapshot_id = self.pick([s for s, x in self.snapshots.items() if x.lock is not None], pick)
+    @rule(pick=PICK, aim=AIM)
+    def unlock_snapshot(self, pick: int, aim: bool = False) -> None:
+        """``unlock_snapshot``: only during the cool-off period (aimed: a lock still in it)."""
+        locks = {s: x.lock for s, x in self.snapshots.items() if x.lock is not None}
+        cooling = [s for s, lock in locks.items() if lock.status(self.now) == "cooloff"]
+        snapshot_id = self.pick(cooling if aim and cooling else list(locks), pick)
         snapshot = self.snapshots[snapshot_id]
         assert snapshot.lock is not None
         status = snapshot.lock.status(self.now)

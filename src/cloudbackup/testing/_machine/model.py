@@ -19,6 +19,7 @@ import attrs
 from ... import Limits, Timings
 from ..._domain.ecs import CATEGORY_SPECS, DiskCategory, DiskType, InstanceStatus
 from ..._domain.kms import KeySpec, KeyState
+from ..._domain.tags import SYSTEM_TAG_PREFIXES
 
 __all__ = [
     "KMS_NOT_ENABLED",
@@ -31,6 +32,7 @@ __all__ = [
     "LockModel",
     "Model",
     "SnapshotModel",
+    "user_tags",
 ]
 
 NOT_FOUND = {
@@ -45,6 +47,11 @@ KMS_NOT_FOUND = "InvalidParameter.KMSKeyId.NotFound"
 KMS_NOT_ENABLED = "InvalidParameter.KMSKeyId.CMKNotEnabled"
 STABLE = (InstanceStatus.Running, InstanceStatus.Stopped)
 """Instance statuses in which disks may be attached, detached and snapshotted."""
+
+
+def user_tags(tags: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The tags a user set (the service's own ``acs:``/``aliyun`` tags left out)."""
+    return {k: v for k, v in tags if not k.startswith(SYSTEM_TAG_PREFIXES)}
 
 
 @attrs.define
@@ -131,6 +138,9 @@ class SnapshotModel:
     group_id: str | None = None
     of_restored_disk: bool = False
     """Whether its disk was itself created from a snapshot (a second-generation snapshot)."""
+    system_tags: int = 0
+    """How many of the service's own tags it carries (a group member of an attached disk
+    carries ``acs:ecs:createFrom``); they count towards the 20 tags a resource may hold."""
 
     @property
     def progressing(self) -> bool:
@@ -187,6 +197,8 @@ class Model:
         """image id -> (region, snapshot ids of its mappings)."""
         self.keys: dict[str, KeyModel] = {}
         self.aliases: dict[tuple[str, str], str] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        """resource id -> the tags a user set on it (key -> value); none when absent."""
         self.gone: dict[str, list[str]] = {k: [] for k in (*NOT_FOUND, "key")}
         """Ids of every kind that existed once, to try calls on them."""
 
@@ -399,6 +411,7 @@ class Model:
             retention=retention,
             group_id=group_id,
             of_restored_disk=disk.source_snapshot_id is not None,
+            system_tags=1 if group_id is not None and disk.attached else 0,
         )
         return snapshot
 

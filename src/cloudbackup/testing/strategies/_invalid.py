@@ -133,9 +133,11 @@ def invalid_disk_sizes(
 ) -> st.SearchStrategy[int]:
     """Sizes in GiB outside the range of ``category`` (and ``performance_level``).
 
-    ``create_disk`` answers ``InvalidSize.ValueNotSupported``. For ``disk_type="system"``,
-    ``run_instances`` answers ``InvalidSystemDiskSize`` outside 20–2,048 GiB and
-    ``InvalidSize.ValueNotSupported`` below the category's or level's minimum.
+    ``create_disk`` answers ``InvalidSize.ValueNotSupported``, ``run_instances`` for a data
+    disk ``InvalidDataDiskSize.ValueNotSupported``. For ``disk_type="system"``,
+    ``run_instances`` answers ``InvalidSystemDiskSize.LessThanMinSize`` below 20 GiB,
+    ``InvalidSystemDiskSize.MoreThanMaxSize`` above 2,048 GiB and
+    ``InvalidSystemDiskSize.ValueNotSupported`` below the category's or level's minimum.
     """
     lo, hi = _size_range(_as_category(category), _as_level(performance_level), disk_type)
     return _outside(lo, hi)

@@ -1,0 +1,113 @@
+"""Reads that name their records read only those records: describe_locked_snapshots with
+snapshot ids and describe_snapshot_links with chain ids or disk ids never scan the region."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+
+from _helpers import instance_with_disk, make_cloud, pattern, settle
+from cloudbackup import Cloud, DataDisk, InMemoryBackend, SnapshotLink
+from cloudbackup._domain.ecs import Snapshot
+
+ZONE = "cn-hangzhou-h"
+
+
+class CountingBackend(InMemoryBackend):
+    """An in-memory backend that counts its reads by kind: whole partitions scanned, and
+    single records read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scans: collections.Counter[str] = collections.Counter()
+        self.gets: collections.Counter[str] = collections.Counter()
+
+    def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
+        self.scans[kind] += 1
+        return super().scan(kind, partition)
+
+    def get(self, kind: str, partition: str, key: str) -> object | None:
+        self.gets[kind] += 1
+        return super().get(kind, partition, key)
+
+    def reset(self) -> None:
+        """Forget the counts so far."""
+        self.scans.clear()
+        self.gets.clear()
+
+
+def _region_of_chains(backend: CountingBackend) -> tuple[Cloud, list[str], list[str]]:
+    """A region with five disks, each with a locked snapshot: (cloud, disk ids, snapshot ids)."""
+    cloud = make_cloud(backend=backend)
+    ecs, instance_id, first = instance_with_disk(cloud)
+    disks = [first]
+    for _ in range(4):
+        disk_id = ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+        ecs.attach_disk(disk_id=disk_id, instance_id=instance_id)
+        disks.append(disk_id)
+    settle(cloud)
+    snapshots = []
+    for index, disk_id in enumerate(disks):
+        ecs.write_disk(disk_id, 0, pattern(index, 4096))
+        snapshot_id = ecs.create_snapshot(disk_id=disk_id)
+        ecs.lock_snapshot(snapshot_id=snapshot_id, lock_duration=1)
+        snapshots.append(snapshot_id)
+    return cloud, disks, snapshots
+
+
+def test_locked_snapshots_by_id_read_only_the_named_snapshots() -> None:
+    """describe_locked_snapshots(snapshot_ids=[one]) reads one snapshot and scans none."""
+    backend = CountingBackend()
+    cloud, _, snapshots = _region_of_chains(backend)
+    backend.reset()
+    page = cloud.ecs("cn-hangzhou").describe_locked_snapshots(snapshot_ids=[snapshots[2]])
+    assert [snapshots[2]] == [info.snapshot_id for info in page.items]
+    assert (0, 1) == (backend.scans[Snapshot.KIND], backend.gets[Snapshot.KIND])
+
+
+def test_snapshot_links_by_id_read_only_the_named_chains() -> None:
+    """describe_snapshot_links(snapshot_link_ids=[one]) reads one chain and scans none."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    link_id = ecs.describe_disk(disks[3]).snapshot_link_id
+    assert link_id is not None
+    backend.reset()
+    page = ecs.describe_snapshot_links(snapshot_link_ids=[link_id])
+    assert [link_id] == [link.snapshot_link_id for link in page.items]
+    assert (0, 1) == (backend.scans[SnapshotLink.KIND], backend.gets[SnapshotLink.KIND])
+
+
+def test_snapshot_links_by_disk_read_the_disk_and_its_chain_only() -> None:
+    """describe_snapshot_links(disk_ids=[two]) reads two disks and two chains, scans none,
+    and answers exactly those disks' chains in id order."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    expected = sorted(str(ecs.describe_disk(d).snapshot_link_id) for d in (disks[4], disks[1]))
+    backend.reset()
+    page = ecs.describe_snapshot_links(disk_ids=[disks[4], disks[1]])
+    assert expected == [link.snapshot_link_id for link in page.items]
+    assert (0, 0) == (backend.scans[SnapshotLink.KIND], backend.scans["ecs.disk"])
+    assert (2, 2) == (backend.gets[SnapshotLink.KIND], backend.gets["ecs.disk"])
+
+
+def test_the_chain_of_a_released_disk_is_still_found_by_its_disk_id() -> None:
+    """A disk released after its snapshot keeps its chain: describe_snapshot_links by that
+    disk id still answers it (by reading the region's chains)."""
+    cloud = make_cloud()
+    ecs = cloud.ecs("cn-hangzhou")
+    [instance_id] = ecs.run_instances(
+        zone_id=ZONE, instance_type="ecs.g7.large", data_disks=[DataDisk(size=20)]
+    )
+    settle(cloud)
+    [disk] = ecs.describe_disks(instance_id=instance_id, disk_type="data").items
+    ecs.write_disk(disk.disk_id, 0, pattern(1, 4096))
+    snapshot_id = ecs.create_snapshot(disk_id=disk.disk_id)
+    link_id = ecs.describe_snapshot(snapshot_id).snapshot_link_id
+    ecs.detach_disk(disk_id=disk.disk_id, instance_id=instance_id)
+    ecs.delete_disk(disk.disk_id)
+    page = ecs.describe_snapshot_links(disk_ids=[disk.disk_id])
+    assert [(link_id, (snapshot_id,))] == [
+        (link.snapshot_link_id, link.snapshot_ids) for link in page.items
+    ]
