@@ -151,7 +151,14 @@ def test_system_disk_size_bounds(cloud: Cloud) -> None:
         return ecs.run_instances(zone_id=ZONE, instance_type="ecs.g7.large", system_disk=system)
 
     lo, hi = SYSTEM_DISK_SIZE_MIN, SYSTEM_DISK_SIZE_MAX
-    edges(run, lo, hi, lo - 1, hi + 1, "InvalidSystemDiskSize")
+    run(lo)
+    run(hi)
+    raises_code(
+        errors.CloudBackupError, "InvalidSystemDiskSize.LessThanMinSize", lambda: run(lo - 1)
+    )
+    raises_code(
+        errors.CloudBackupError, "InvalidSystemDiskSize.MoreThanMaxSize", lambda: run(hi + 1)
+    )
 
 
 def test_reset_disks_takes_at_most_reset_disks_max_pairs(cloud: Cloud) -> None:
