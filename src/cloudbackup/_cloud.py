@@ -9,6 +9,7 @@ from types import TracebackType
 import attrs
 
 from ._backends import InMemoryBackend, StorageBackend
+from ._domain.limits import BLOCK_SIZE_MAX, BLOCK_SIZE_MIN
 from ._engine import Engine
 from ._events import EventLog
 from ._ids import IdFactory
@@ -136,7 +137,7 @@ class Cloud:
         if (
             isinstance(block_size, bool)
             or not isinstance(block_size, int)
-            or not 4096 <= block_size <= 4 * 1024 * 1024
+            or not BLOCK_SIZE_MIN <= block_size <= BLOCK_SIZE_MAX
             or block_size & (block_size - 1)
         ):
             raise InvalidParameterError(

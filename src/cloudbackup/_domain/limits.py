@@ -1,9 +1,9 @@
 """The bounds of request values, named once: the real API's documented limits and the
 model's own (facts §8.3–8.5, §10).
 
-``cloudbackup.testing`` reads these names instead of keeping copies of the numbers, and
-``tests/test_limits.py`` calls the services at each bound and one step past it, so a bound
-that changes in a service and not here (or the other way round) fails a test.
+The services check requests against these names and ``cloudbackup.testing`` draws values from
+them, so each number is written once; ``tests/test_limits.py`` calls the services at each bound
+and one step past it.
 """
 
 from __future__ import annotations

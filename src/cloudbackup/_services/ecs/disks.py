@@ -29,6 +29,7 @@ from ..._domain.ecs import (
     Snapshot,
     SnapshotStatus,
 )
+from ..._domain.limits import DESCRIPTION_MAX, DESCRIPTION_MIN, SYSTEM_DISK_SIZE_MAX
 from ..._domain.requests import Page
 from ..._events import (
     DiskAttached,
@@ -162,7 +163,11 @@ class DiskActions(GroupActions):
             )
         name = v.name_text("DiskName", disk_name, code="InvalidDiskName.Malformed")
         desc = v.optional_text(
-            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+            "Description",
+            description,
+            DESCRIPTION_MIN,
+            DESCRIPTION_MAX,
+            code="InvalidDescription.Malformed",
         )
         level: PerformanceLevel | None = None
         if category is DiskCategory.cloud_essd:
@@ -533,7 +538,11 @@ class DiskActions(GroupActions):
                 ids=(disk.disk_id,),
                 recommend="Resize cloud disks only.",
             )
-        limit = min(2048, spec.max_size) if disk.type is DiskType.system else spec.max_size
+        limit = (
+            min(SYSTEM_DISK_SIZE_MAX, spec.max_size)
+            if disk.type is DiskType.system
+            else spec.max_size
+        )
         size = v.integer("NewSize", new_size, -(2**63), 2**63)  # type only; range below
         if size > limit:
             raise InvalidParameterError(
@@ -581,7 +590,11 @@ class DiskActions(GroupActions):
             )
         if description is not None:
             changes["description"] = v.text(
-                "Description", description, 2, 256, code="InvalidDescription.Malformed"
+                "Description",
+                description,
+                DESCRIPTION_MIN,
+                DESCRIPTION_MAX,
+                code="InvalidDescription.Malformed",
             )
         if delete_with_instance is not None:
             changes["delete_with_instance"] = v.boolean("DeleteWithInstance", delete_with_instance)

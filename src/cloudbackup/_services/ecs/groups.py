@@ -20,6 +20,7 @@ from ..._domain.ecs import (
     SnapshotGroupStatus,
     SnapshotStatus,
 )
+from ..._domain.limits import DESCRIPTION_MAX, DESCRIPTION_MIN
 from ..._domain.requests import Page
 from ..._events import SnapshotGroupCreated
 from ...errors import (
@@ -83,7 +84,11 @@ class GroupActions(LockActions):
         exclude = v.id_list("ExcludeDiskId", exclude_disk_ids, max_items=10**6)
         group_name = v.name_text("Name", name, code="InvalidParameter.Name")
         desc = v.optional_text(
-            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+            "Description",
+            description,
+            DESCRIPTION_MIN,
+            DESCRIPTION_MAX,
+            code="InvalidDescription.Malformed",
         )
         pairs = self._tags(tags)
         if include and exclude:

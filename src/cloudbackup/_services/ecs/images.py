@@ -12,6 +12,7 @@ import attrs
 
 from ... import _validate as v
 from ..._domain.ecs import DATA_DEVICES, SYSTEM_DEVICE, DiskType, Image, ImageDiskMapping, Snapshot
+from ..._domain.limits import DESCRIPTION_MAX, DESCRIPTION_MIN, IMAGE_DATA_DISKS_MAX
 from ..._domain.requests import DiskDeviceMapping, Page, paginate
 from ..._events import ImageCreated, ImageDeleted
 from ...errors import DependencyViolationError, InvalidParameterError
@@ -50,7 +51,11 @@ class ImageActions(ResetActions):
         pairs = self._tags(tags)
         name = v.name_text("ImageName", image_name, code="InvalidImageName.Malformed")
         desc = v.optional_text(
-            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+            "Description",
+            description,
+            DESCRIPTION_MIN,
+            DESCRIPTION_MAX,
+            code="InvalidDescription.Malformed",
         )
         if isinstance(disk_device_mappings, (str, bytes)) or not isinstance(
             disk_device_mappings, (list, tuple)
@@ -83,9 +88,9 @@ class ImageActions(ResetActions):
                 code="InvalidSystemSnapshot.Missing",
                 recommend="Pass snapshot_id, or a DiskDeviceMapping with disk_type='system'.",
             )
-        if len(specs) > 17:
+        if len(specs) > 1 + IMAGE_DATA_DISKS_MAX:
             raise InvalidParameterError(
-                "An image takes one system disk and at most 16 data disks.",
+                f"An image takes one system disk and at most {IMAGE_DATA_DISKS_MAX} data disks.",
                 code="InvalidParameter.DiskDeviceMapping",
                 recommend="Use fewer mappings.",
             )

@@ -22,6 +22,7 @@ from ..._domain.ecs import (
     Instance,
     InstanceStatus,
 )
+from ..._domain.limits import SYSTEM_DISK_SIZE_MAX, SYSTEM_DISK_SIZE_MIN
 from ..._domain.requests import DataDisk, Page, SystemDisk
 from ..._engine import Timer
 from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
@@ -33,9 +34,9 @@ from .images import ImageActions
 
 __all__ = ["InstanceActions"]
 
-SYSTEM_DISK_MIN_SIZE = 20
+SYSTEM_DISK_MIN_SIZE = SYSTEM_DISK_SIZE_MIN
 """``SystemDisk.Size``: at least 20 GiB (``InvalidSystemDiskSize.LessThanMinSize``)."""
-SYSTEM_DISK_MAX_SIZE = 2048
+SYSTEM_DISK_MAX_SIZE = SYSTEM_DISK_SIZE_MAX
 """``SystemDisk.Size``: at most 2,048 GiB (``InvalidSystemDiskSize.MoreThanMaxSize``)."""
 
 _INSTANCE_TYPE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9]+$")

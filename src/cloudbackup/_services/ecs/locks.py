@@ -12,6 +12,12 @@ import attrs
 
 from ... import _validate as v
 from ..._domain.ecs import LockStatus, SnapshotLock, SnapshotStatus
+from ..._domain.limits import (
+    COOL_OFF_PERIOD_MAX,
+    COOL_OFF_PERIOD_MIN,
+    LOCK_DURATION_MAX,
+    LOCK_DURATION_MIN,
+)
 from ..._domain.requests import Page
 from ..._domain.responses import LockedSnapshotInfo
 from ..._events import SnapshotLocked, SnapshotUnlocked
@@ -47,10 +53,18 @@ class LockActions(SnapshotActions):
         snapshot = self._snapshots.get(snapshot_id)
         v.choice("LockMode", lock_mode, ("compliance",), code="InvalidParameter.LockMode")
         days = v.integer(
-            "LockDuration", lock_duration, 1, 36500, code="InvalidParameter.LockDuration"
+            "LockDuration",
+            lock_duration,
+            LOCK_DURATION_MIN,
+            LOCK_DURATION_MAX,
+            code="InvalidParameter.LockDuration",
         )
         hours = v.integer(
-            "CoolOffPeriod", cool_off_period, 0, 72, code="InvalidParameter.CoolOffPeriod"
+            "CoolOffPeriod",
+            cool_off_period,
+            COOL_OFF_PERIOD_MIN,
+            COOL_OFF_PERIOD_MAX,
+            code="InvalidParameter.CoolOffPeriod",
         )
         now = self._world.now()
         existing = snapshot.lock

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..._domain.ecs import Disk, InstanceStatus, Snapshot, SnapshotStatus
+from ..._domain.limits import RESET_DISKS_MAX
 from ..._domain.requests import ResetDiskSpec
 from ..._events import DiskReset
 from ...errors import DependencyViolationError, IncorrectStatusError, InvalidParameterError
@@ -43,10 +44,10 @@ class ResetActions(GuestIo):
         if (
             isinstance(disks, (str, bytes))
             or not isinstance(disks, (list, tuple))
-            or not (1 <= len(disks) <= 16)
+            or not (1 <= len(disks) <= RESET_DISKS_MAX)
         ):
             raise InvalidParameterError(
-                "Disk must be a list of 1 to 16 ResetDiskSpec items.",
+                f"Disk must be a list of 1 to {RESET_DISKS_MAX} ResetDiskSpec items.",
                 code="InvalidParameter.Disk",
                 recommend="Pass [ResetDiskSpec(disk_id=..., snapshot_id=...), ...].",
             )

@@ -14,6 +14,12 @@ import attrs
 
 from ... import _validate as v
 from ..._domain.ecs import Snapshot, SnapshotLink
+from ..._domain.limits import (
+    DESCRIPTION_MAX,
+    DESCRIPTION_MIN,
+    RETENTION_DAYS_MAX,
+    RETENTION_DAYS_MIN,
+)
 from ..._domain.requests import Page
 from ..._events import SnapshotModified
 from ...errors import InvalidParameterError
@@ -71,13 +77,21 @@ class SnapshotActions(SnapshotChains):
             "SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed", forbid_auto=True
         )
         desc = v.optional_text(
-            "Description", description, 2, 256, code="InvalidDescription.Malformed"
+            "Description",
+            description,
+            DESCRIPTION_MIN,
+            DESCRIPTION_MAX,
+            code="InvalidDescription.Malformed",
         )
         days = (
             None
             if retention_days is None
             else v.integer(
-                "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed"
+                "RetentionDays",
+                retention_days,
+                RETENTION_DAYS_MIN,
+                RETENTION_DAYS_MAX,
+                code="InvalidRetentionDays.Malformed",
             )
         )
         if instant_access is not None:
@@ -304,11 +318,19 @@ class SnapshotActions(SnapshotChains):
             )
         if description is not None:
             changes["description"] = v.text(
-                "Description", description, 2, 256, code="InvalidDescription.Malformed"
+                "Description",
+                description,
+                DESCRIPTION_MIN,
+                DESCRIPTION_MAX,
+                code="InvalidDescription.Malformed",
             )
         if retention_days is not None:
             days = v.integer(
-                "RetentionDays", retention_days, 1, 65536, code="InvalidRetentionDays.Malformed"
+                "RetentionDays",
+                retention_days,
+                RETENTION_DAYS_MIN,
+                RETENTION_DAYS_MAX,
+                code="InvalidRetentionDays.Malformed",
             )
             changes["retention_days"] = snapshot.with_retention(days).retention_days
         if not changes:
