@@ -239,3 +239,38 @@ def test_a_tampered_ciphertext_is_invalid_parameter_400() -> None:
         lambda: kms.decrypt(ciphertext_blob=tampered),
     )
     assert 400 == error.http_status
+
+
+def test_text_with_a_lone_surrogate_is_refused_and_changes_nothing() -> None:
+    """Names, descriptions and tags must be UTF-8, as on the wire: a lone surrogate is a 400 on
+    every backend, and the refused call leaves the world as it was."""
+    cloud = make_cloud()
+    ecs, instance_id = run_instance(cloud)
+    disk_id = ecs.describe_disks(instance_id=instance_id).items[0].disk_id
+    bad = "ab\ud800"
+    cases = [
+        (
+            "InvalidSnapshotName.Malformed",
+            lambda: ecs.create_snapshot(disk_id=disk_id, snapshot_name=bad),
+        ),
+        (
+            "InvalidDescription.Malformed",
+            lambda: ecs.create_snapshot(disk_id=disk_id, description=bad),
+        ),
+        (
+            "InvalidTagKey.Malformed",
+            lambda: ecs.create_disk(zone_id=ZONE, size=20, tags=[(bad, "v")]),
+        ),
+        (
+            "InvalidTagValue.Malformed",
+            lambda: ecs.create_disk(zone_id=ZONE, size=20, tags=[("k", bad)]),
+        ),
+        (
+            "InvalidTagKey.Malformed",
+            lambda: ecs.tag_resources(
+                resource_type="instance", resource_ids=[instance_id], tags=[(bad, "v")]
+            ),
+        ),
+    ]
+    for code, call in cases:
+        rejected_unchanged(cloud, errors.InvalidParameterError, code, call)

@@ -146,12 +146,21 @@ def boolean(name: str, value: object, *, code: str | None = None) -> bool:
     return value
 
 
+def is_utf8(value: str) -> bool:
+    """Whether ``value`` can travel as UTF-8 (the real API's encoding): no lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text(name: str, value: object, lo: int, hi: int, *, code: str | None = None) -> str:
-    """``value`` as an exact ``str`` if it is a str of ``lo``..``hi`` characters."""
+    """``value`` as an exact ``str`` if it is a UTF-8 str of ``lo``..``hi`` characters."""
     if not isinstance(value, str):
         raise _bad(name, value, f"a string of {lo} to {hi} characters", code)
     string = exact_str(value)
-    if not lo <= len(string) <= hi:
+    if not lo <= len(string) <= hi or not is_utf8(string):
         raise _bad(name, string, f"a string of {lo} to {hi} characters", code)
     return string
 
@@ -187,6 +196,7 @@ def name_text(
         not isinstance(value, str)
         or not lo <= len(value) <= hi
         or not _NAME_START.match(value)
+        or not is_utf8(value)
         or value.startswith(("http://", "https://"))
         or (forbid_auto and value.lower().startswith("auto"))
     ):

@@ -209,6 +209,7 @@ class EcsCore(RegionalService):
                 or len(item) != 2
                 or not isinstance(item[0], str)
                 or not 1 <= len(item[0]) <= 128
+                or not v.is_utf8(item[0])
                 or item[0].startswith(("aliyun", "acs:"))
             ):
                 raise InvalidParameterError(
@@ -217,7 +218,7 @@ class EcsCore(RegionalService):
                     recommend="Tag keys are 1–128 characters and may not start with 'aliyun' "
                     "or 'acs:'; values at most 128 characters.",
                 )
-            if not isinstance(item[1], str) or len(item[1]) > 128:
+            if not isinstance(item[1], str) or len(item[1]) > 128 or not v.is_utf8(item[1]):
                 raise InvalidParameterError(
                     f"The value of tag {item[0]!r} is not valid.",
                     code="InvalidTagValue.Malformed",
