@@ -8,7 +8,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ClassVar, Protocol, TypeVar
 
-from ._backends import StorageBackend, clear_partition, count, get_many, read_snapshot
+from ._backends import (
+    StorageBackend,
+    clear_partition,
+    count,
+    get_many,
+    read_snapshot,
+    scan_range,
+)
 from .errors import StorageBackendError
 
 __all__ = [
@@ -251,6 +258,20 @@ class Store:
     def raw_scan(self, kind: str, partition: str) -> list[tuple[str, object]]:
         """Every raw ``(key, value)`` of a partition, ordered by key."""
         return list(self.backend.scan(kind, partition))
+
+    def raw_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None = None,
+        stop: str | None = None,
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, object]]:
+        """Raw ``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
+        ``reverse``), at most ``limit``: see :func:`cloudbackup._backends.scan_range`."""
+        return scan_range(self.backend, kind, partition, start, stop, reverse=reverse, limit=limit)
 
     def raw_count(self, kind: str, partition: str) -> int:
         """How many records a partition holds."""

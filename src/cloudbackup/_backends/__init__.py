@@ -1,7 +1,7 @@
 """Storage backends: the protocol and the implementations that ship with cloudbackup."""
 
 from ._memory import InMemoryBackend
-from ._protocol import StorageBackend, clear_partition, count, get_many, read_snapshot
+from ._protocol import StorageBackend, clear_partition, count, get_many, read_snapshot, scan_range
 from ._sqlite import SqliteBackend
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "count",
     "get_many",
     "read_snapshot",
+    "scan_range",
 ]

@@ -25,10 +25,12 @@ them with ``SAVEPOINT``/``RELEASE``/``ROLLBACK TO``, the in-memory backend with 
 logs. :meth:`cloudbackup._store.Store.unit` opened inside an open unit becomes a savepoint, so a
 nested call that fails leaves no trace while the outer call carries on.
 
-Required methods are those of the protocol. Three optional methods may be added for speed:
-``get_many(kind, partition, keys) -> dict``, ``count(kind, partition) -> int`` and
-``clear_partition(kind, partition) -> None``; the functions of the same names in this module use
-them when present and fall back to the required methods otherwise. A backend that several
+Required methods are those of the protocol. Four optional methods may be added for speed:
+``get_many(kind, partition, keys) -> dict``, ``count(kind, partition) -> int``,
+``clear_partition(kind, partition) -> None`` and ``scan_range(kind, partition, start, stop,
+reverse, limit) -> list`` (an ordered slice of a partition: what block maps and ordered indexes
+read); the functions of the same names in this module use them when present and fall back to the
+required methods otherwise. A backend that several
 processes can share should also offer ``generation() -> int``, a number that changes whenever
 another process commits, so that caches above it (the event loop's timer queue) know to reload,
 and a durable one ``first(kind, partition) -> (key, value) | None``, the record with the smallest
@@ -70,6 +72,7 @@ __all__ = [
     "count",
     "get_many",
     "read_snapshot",
+    "scan_range",
     "storable",
 ]
 
@@ -206,6 +209,38 @@ def clear_partition(backend: StorageBackend, kind: str, partition: str) -> None:
         return
     for key, _ in list(backend.scan(kind, partition)):
         backend.delete(kind, partition, key)
+
+
+def scan_range(
+    backend: StorageBackend,
+    kind: str,
+    partition: str,
+    start: str | None = None,
+    stop: str | None = None,
+    *,
+    reverse: bool = False,
+    limit: int | None = None,
+) -> list[tuple[str, object]]:
+    """The records of a partition with ``start <= key < stop``, in key order.
+
+    ``None`` leaves that end open. With ``reverse`` the order is descending (so ``stop=k,
+    reverse=True, limit=1`` is the record just below ``k``); ``limit`` keeps the first
+    ``limit`` of that order. Uses ``backend.scan_range(kind, partition, start, stop, reverse,
+    limit)`` when it has one, which must cost the records it returns (plus a logarithm), not the
+    partition; the fallback scans the partition.
+    """
+    fast = getattr(backend, "scan_range", None)
+    if fast is not None:
+        result: list[tuple[str, object]] = list(fast(kind, partition, start, stop, reverse, limit))
+        return result
+    items = [
+        (key, value)
+        for key, value in backend.scan(kind, partition)
+        if (start is None or key >= start) and (stop is None or key < stop)
+    ]
+    if reverse:
+        items.reverse()
+    return items if limit is None else items[: max(limit, 0)]
 
 
 def storable(*parts: str) -> bool:
