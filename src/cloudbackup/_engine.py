@@ -128,10 +128,11 @@ class Engine:
             target_id=target_id,
             payload=payload,
         )
-        self._store.put(Timer, "", timer.key, timer)
-        self._store.raw_put(_INDEX, action, f"{region_id}|{target_id}", timer.key)
+        key = timer.key  # computed once: a property
+        self._store.put(Timer, "", key, timer)
+        self._store.raw_put(_INDEX, action, f"{region_id}|{target_id}", key)
         if self._heap is not None:
-            heapq.heappush(self._heap, (timer.key, timer))
+            heapq.heappush(self._heap, (key, timer))
         return timer
 
     def cancel_for(self, action: str, region_id: str, target_id: str) -> None:

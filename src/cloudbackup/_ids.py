@@ -3,6 +3,11 @@
 Ids are derived from the world's seed and a counter kept in the backend, so the same calls on the
 same seed give the same ids on every run, a rolled-back call consumes no id, and a reopened world
 (a durable backend) goes on without collisions.
+
+An id's characters are the BLAKE2b digest of ``"{seed}:id:{number}"``, each byte taken modulo
+36 into ``0-9a-z``. The hash of the constant prefix is computed once and copied for each id, and
+the bytes are mapped by one ``bytes.translate``: the same values as hashing the whole text and
+mapping byte by byte, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from ._store import Store
 __all__ = ["IdFactory"]
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Byte b -> the ASCII code of _ALPHABET[b % 36], for bytes.translate.
+_BASE36 = bytes(ord(_ALPHABET[b % 36]) for b in range(256))
 
 
 class IdFactory:
@@ -22,11 +29,9 @@ class IdFactory:
     def __init__(self, store: Store, seed: int) -> None:
         self._store = store
         self._seed = seed
-
-    def _digest(self, purpose: str, number: int, size: int = 32) -> bytes:
-        return hashlib.blake2b(
-            f"{self._seed}:{purpose}:{number}".encode(), digest_size=size
-        ).digest()
+        # The hash state after the constant prefix of each purpose, copied per number.
+        self._id_prefix = hashlib.blake2b(f"{seed}:id:".encode(), digest_size=32)
+        self._key_prefix = hashlib.blake2b(f"{seed}:key-material:".encode(), digest_size=64)
 
     def new_id(self, prefix: str, infix: str, length: int = 20) -> str:
         """A new id such as ``i-bp1x7c…``: ``prefix`` + ``infix`` + random base-36 characters.
@@ -34,14 +39,17 @@ class IdFactory:
         ``length`` counts the characters after ``prefix`` (infix included), as real ids do.
         """
         number = self._store.next_number("id")
-        digest = self._digest("id", number)
-        body = "".join(_ALPHABET[b % 36] for b in digest)[: length - len(infix)]
+        digest = self._id_prefix.copy()
+        digest.update(b"%d" % number)
+        body = digest.digest().translate(_BASE36)[: length - len(infix)].decode("ascii")
         return f"{prefix}{infix}{body}"
 
     def new_key_material(self, size: int) -> bytes:
         """Deterministic key material of ``size`` bytes (a simulator's keys, not real secrets)."""
         number = self._store.next_number("key-material")
-        return self._digest("key-material", number, 64)[:size]
+        digest = self._key_prefix.copy()
+        digest.update(b"%d" % number)
+        return digest.digest()[:size]
 
     def new_nonces(self, amount: int) -> list[bytes]:
         """``amount`` unique 96-bit AES-GCM nonces."""
