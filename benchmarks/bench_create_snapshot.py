@@ -5,7 +5,8 @@ item 5). Run by hand; prints its figures.
     python benchmarks/bench_create_snapshot.py --calls 2000 --reps 3
     python benchmarks/bench_create_snapshot.py --profile       # and a cProfile top-15 of ours
 
-Ours: ``ecs.create_snapshot(disk_id=..., description=..., retention_days=30)`` on the data disks
+Ours: ``ecs.create_snapshot(disk_id=..., description=..., retention_days=30)`` (a Cloud Backup
+job's arguments; ``--no-retention`` leaves retention out, as moto's call has none) on the data disks
 of running instances (2 instances × 16 ESSD data disks, calls spread round-robin so no disk
 nears the real quota of 256 manual snapshots), each repetition on a fresh ``Cloud``. Theirs:
 ``ec2_backends[account][region].create_snapshot(volume_id, description)`` on a volume, inside
@@ -52,7 +53,9 @@ def _fleet(seed: int) -> tuple[Cloud, list[str]]:
     return cloud, disks
 
 
-def ours(calls: int, seed: int = 1, profile: cProfile.Profile | None = None) -> float:
+def ours(
+    calls: int, seed: int = 1, profile: cProfile.Profile | None = None, retention: bool = True
+) -> float:
     """Calls per second of ``create_snapshot`` on a fresh cloud."""
     cloud, disks = _fleet(seed)
     ecs = cloud.ecs(REGION)
@@ -61,8 +64,9 @@ def ours(calls: int, seed: int = 1, profile: cProfile.Profile | None = None) -> 
     if profile is not None:
         profile.enable()
     start = time.perf_counter()
+    days = 30 if retention else None
     for disk_id in targets:
-        create(disk_id=disk_id, description="daily backup", retention_days=30)
+        create(disk_id=disk_id, description="daily backup", retention_days=days)
     elapsed = time.perf_counter() - start
     if profile is not None:
         profile.disable()
@@ -91,13 +95,19 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--calls", type=int, default=4000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile top-15 of ours")
+    parser.add_argument(
+        "--no-retention", action="store_true", help="moto's arguments only: no retention_days"
+    )
     args = parser.parse_args(argv)
     assert args.calls <= INSTANCES * DISKS_PER_INSTANCE * 256, "more calls than the quota allows"
-    print(f"python {sys.version.split()[0]}; {args.calls} calls x {args.reps} repetitions")
+    print(
+        f"python {sys.version.split()[0]}; {args.calls} calls x {args.reps} repetitions; "
+        f"retention_days={'none' if args.no_retention else 30}"
+    )
     mine: list[float] = []
     moto: list[float] = []
     for _ in range(args.reps):  # interleaved, so a load change hits both alike
-        mine.append(ours(args.calls))
+        mine.append(ours(args.calls, retention=not args.no_retention))
         rate = theirs(args.calls)
         if rate is not None:
             moto.append(rate)
@@ -118,7 +128,7 @@ def main(argv: list[str]) -> None:
         print("moto not installed (pip install '.[bench]'): no ratio")
     if args.profile:
         profile = cProfile.Profile()
-        ours(args.calls, profile=profile)
+        ours(args.calls, profile=profile, retention=not args.no_retention)
         stats = pstats.Stats(profile)
         stats.sort_stats("tottime").print_stats(15)
 

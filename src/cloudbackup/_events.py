@@ -9,6 +9,7 @@ from typing import ClassVar, TypeVar
 
 import attrs
 
+from ._ids import Counter
 from ._settings import EventRetention
 from ._store import Store, damaged_value
 from ._typenames import stored_as
@@ -342,6 +343,7 @@ class EventLog:
         # Cached from the backend (the sequence of the oldest event kept), dropped on every
         # rollback and when another process commits, so it is never stale.
         self._first: int | None = None
+        self._sequences = Counter(store, "event")
         store.on_rollback(self._forget)
         store.on_external_change(self._forget)
 
@@ -384,7 +386,7 @@ class EventLog:
     def _emit(self, cls: type[E], **fields: object) -> E:
         """Record a new event (inside the current unit of work)."""
         store = self._store
-        sequence = store.next_number("event")
+        sequence = self._sequences.take()
         event = cls(sequence=sequence, **fields)  # type: ignore[arg-type]
         store.put(Event, "", f"{sequence:016d}", event)
         if self._max_age is not None or (
