@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 import functools
 from collections.abc import Callable, Iterator
@@ -501,14 +502,14 @@ class EventLog:
             out.append(event)
         return out  # type: ignore[return-value]
 
-    def _read(self, since: int) -> list[Event]:
+    def _read(self, since: int) -> builtins.list[Event]:
         """The events kept with a sequence of at least ``since``, in order."""
         with self._store.reading():
             if since <= 0:
                 return self._store.scan(Event, "")
             if since >= 10**16:  # past any key: none
                 return []
-            out: list[Event] = []
+            out: builtins.list[Event] = []
             for key, event in self._store.raw_range(Event.KIND, "", f"{since:016d}"):
                 if not isinstance(event, Event):
                     raise damaged_value(Event.KIND, "", key, event, "an Event")
