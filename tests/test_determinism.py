@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _helpers import REGION, ZONE, backend_state, data_disk_ids, pattern
-from cloudbackup import Cloud, DataDisk, Event, errors
+from cloudbackup import Cloud, DataDisk, Event, SqliteBackend, errors
+from cloudbackup.testing import check_invariants
 
 
 def scenario(seed: int) -> tuple[Cloud, list[str]]:
@@ -112,3 +114,48 @@ def test_encryption_is_deterministic_too() -> None:
     a, _ = scenario(11)
     b, _ = scenario(11)
     assert backend_state(a)[1] == backend_state(b)[1]
+
+
+def test_two_processes_sharing_a_world_never_reuse_an_id_or_a_sequence(tmp_path: Path) -> None:
+    """Two Clouds on one SQLite file, calls alternating: each sees the other's commits, so the
+    counters each keeps in memory are read again and no id, event or timer number repeats."""
+    path = tmp_path / "shared.db"
+    one = Cloud(seed=3, block_size=4096, backend=SqliteBackend(path))
+    two = Cloud(seed=3, block_size=4096, backend=SqliteBackend(path))
+    made: list[str] = []
+    for n in range(6):
+        cloud = (one, two)[n % 2]
+        made.append(
+            cloud.ecs(REGION).create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+        )
+        made.append(cloud.kms(REGION).create_key().key_id)
+    assert len(set(made)) == len(made)
+    assert list(range(12)) == [e.sequence for e in one.events]
+    check_invariants(two)
+    one.close()
+    two.close()
+
+
+def test_a_rolled_back_unit_forgets_the_counters_it_advanced() -> None:
+    """A call rejected after taking ids and event numbers (a dry run) gives them back: the next
+    call takes the very numbers a world that never saw the rejected call would."""
+    plain = Cloud(seed=5, block_size=4096)
+    tried = Cloud(seed=5, block_size=4096)
+    for cloud in (plain, tried):
+        cloud.ecs(REGION).create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+    with pytest.raises(errors.DryRunOperationError):
+        tried.ecs(REGION).run_instances(
+            zone_id=ZONE,
+            instance_type="ecs.g7.large",
+            data_disks=[DataDisk(size=20)],
+            dry_run=True,
+        )
+    after = [
+        (
+            cloud.ecs(REGION).run_instances(zone_id=ZONE, instance_type="ecs.g7.large"),
+            [(e.sequence, type(e).__name__) for e in cloud.events],
+            [t.sequence for t in cloud._world.engine.pending()],
+        )
+        for cloud in (plain, tried)
+    ]
+    assert after[0] == after[1]
