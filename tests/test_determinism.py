@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _helpers import REGION, ZONE, backend_state, data_disk_ids, pattern
+import cloudbackup
 from cloudbackup import Cloud, DataDisk, Event, SqliteBackend, errors
 from cloudbackup.testing import check_invariants
 
@@ -159,3 +160,44 @@ def test_a_rolled_back_unit_forgets_the_counters_it_advanced() -> None:
         for cloud in (plain, tried)
     ]
     assert after[0] == after[1]
+
+
+class _Text(str):
+    """A str subclass whose ``__str__`` lies."""
+
+    def __str__(self) -> str:
+        return "lie"
+
+
+class _Count(int):
+    """An int subclass whose ``__index__``/``__int__`` lie."""
+
+    def __index__(self) -> int:
+        return 7
+
+    def __int__(self) -> int:
+        return 7
+
+
+def test_subclassed_arguments_reach_records_and_events_as_the_exact_builtins() -> None:
+    """Positional and keyword arguments of a subclassed str or int (which the wrappers'
+    all-exact fast path must not let through) are recorded as the plain values they equal."""
+    cloud = Cloud(block_size=4096)
+    ecs = cloud.ecs(REGION)
+    [instance_id] = ecs.run_instances(
+        zone_id=ZONE, instance_type="ecs.g7.large", data_disks=[DataDisk(size=20)]
+    )
+    cloud.advance(dt.timedelta(minutes=2))
+    [disk_id] = data_disk_ids(ecs, instance_id)
+    ecs.write_disk(_Text(disk_id), _Count(8192), b"abc")
+    ecs.modify_disk_attribute(disk_id=_Text(disk_id), disk_name=_Text("data-disk"))
+    written = cloud.events.list(cloudbackup.DiskWritten)[-1]
+    modified = cloud.events.list(cloudbackup.DiskModified)[-1]
+    assert (disk_id, 8192, "data-disk") == (written.disk_id, written.offset, modified.disk_name)
+    assert (str, int, str, str) == (
+        type(written.disk_id),
+        type(written.offset),
+        type(modified.disk_id),
+        type(modified.disk_name),
+    )
+    assert b"abc" == ecs.read_disk(disk_id, 8192, 3)
