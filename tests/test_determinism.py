@@ -163,10 +163,17 @@ def test_a_rolled_back_unit_forgets_the_counters_it_advanced() -> None:
 
 
 class _Text(str):
-    """A str subclass whose ``__str__`` lies."""
+    """A str subclass whose ``__str__``, ``__eq__`` and ``__hash__`` lie (so it finds no
+    record by itself)."""
 
     def __str__(self) -> str:
         return "lie"
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return 0
 
 
 class _Count(int):
