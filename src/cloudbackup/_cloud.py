@@ -186,9 +186,11 @@ class Cloud:
         existing = store.meta("world")
         if existing is None:
             start = DEFAULT_START if clock is None else require_aware(clock.now(), "clock.now()")
+            first_retention = EventRetention() if event_retention is None else event_retention
             with store.unit():
                 store.set_meta("world", tuple(sorted(settings.items())))
                 store.set_meta("clock", start)
+                store.set_meta(_RETENTION, first_retention.stored())
         else:
             stored = dict(existing)  # type: ignore[call-overload]
             if stored != settings:
