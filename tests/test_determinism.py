@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _helpers import REGION, ZONE, backend_state, data_disk_ids, pattern
 import cloudbackup
+from _helpers import REGION, ZONE, backend_state, data_disk_ids, pattern
 from cloudbackup import Cloud, DataDisk, Event, SqliteBackend, errors
 from cloudbackup.testing import check_invariants
 
