@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cloudbackup
 from _helpers import REGION, ZONE, backend_state, data_disk_ids, pattern
-from cloudbackup import Cloud, DataDisk, Event, errors
+from cloudbackup import Cloud, DataDisk, Event, SqliteBackend, errors
+from cloudbackup.testing import check_invariants
 
 
 def scenario(seed: int) -> tuple[Cloud, list[str]]:
@@ -112,3 +115,96 @@ def test_encryption_is_deterministic_too() -> None:
     a, _ = scenario(11)
     b, _ = scenario(11)
     assert backend_state(a)[1] == backend_state(b)[1]
+
+
+def test_two_processes_sharing_a_world_never_reuse_an_id_or_a_sequence(tmp_path: Path) -> None:
+    """Two Clouds on one SQLite file, calls alternating: each sees the other's commits, so the
+    counters each keeps in memory are read again and no id, event or timer number repeats."""
+    path = tmp_path / "shared.db"
+    one = Cloud(seed=3, block_size=4096, backend=SqliteBackend(path))
+    two = Cloud(seed=3, block_size=4096, backend=SqliteBackend(path))
+    made: list[str] = []
+    for n in range(6):
+        cloud = (one, two)[n % 2]
+        made.append(
+            cloud.ecs(REGION).create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+        )
+        made.append(cloud.kms(REGION).create_key().key_id)
+    assert len(set(made)) == len(made)
+    assert list(range(12)) == [e.sequence for e in one.events]
+    check_invariants(two)
+    one.close()
+    two.close()
+
+
+def test_a_rolled_back_unit_forgets_the_counters_it_advanced() -> None:
+    """A call rejected after taking ids and event numbers (a dry run) gives them back: the next
+    call takes the very numbers a world that never saw the rejected call would."""
+    plain = Cloud(seed=5, block_size=4096)
+    tried = Cloud(seed=5, block_size=4096)
+    for cloud in (plain, tried):
+        cloud.ecs(REGION).create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+    with pytest.raises(errors.DryRunOperationError):
+        tried.ecs(REGION).run_instances(
+            zone_id=ZONE,
+            instance_type="ecs.g7.large",
+            data_disks=[DataDisk(size=20)],
+            dry_run=True,
+        )
+    after = [
+        (
+            cloud.ecs(REGION).run_instances(zone_id=ZONE, instance_type="ecs.g7.large"),
+            [(e.sequence, type(e).__name__) for e in cloud.events],
+            [t.sequence for t in cloud._world.engine.pending()],
+        )
+        for cloud in (plain, tried)
+    ]
+    assert after[0] == after[1]
+
+
+class _Text(str):
+    """A str subclass whose ``__str__``, ``__eq__`` and ``__hash__`` lie (so it finds no
+    record by itself)."""
+
+    def __str__(self) -> str:
+        return "lie"
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return 0
+
+
+class _Count(int):
+    """An int subclass whose ``__index__``/``__int__`` lie."""
+
+    def __index__(self) -> int:
+        return 7
+
+    def __int__(self) -> int:
+        return 7
+
+
+def test_subclassed_arguments_reach_records_and_events_as_the_exact_builtins() -> None:
+    """Positional and keyword arguments of a subclassed str or int (which the wrappers'
+    all-exact fast path must not let through) are recorded as the plain values they equal."""
+    cloud = Cloud(block_size=4096)
+    ecs = cloud.ecs(REGION)
+    [instance_id] = ecs.run_instances(
+        zone_id=ZONE, instance_type="ecs.g7.large", data_disks=[DataDisk(size=20)]
+    )
+    cloud.advance(dt.timedelta(minutes=2))
+    [disk_id] = data_disk_ids(ecs, instance_id)
+    ecs.write_disk(_Text(disk_id), _Count(8192), b"abc")
+    ecs.modify_disk_attribute(disk_id=_Text(disk_id), disk_name=_Text("data-disk"))
+    written = cloud.events.list(cloudbackup.DiskWritten)[-1]
+    modified = cloud.events.list(cloudbackup.DiskModified)[-1]
+    assert (disk_id, 8192, "data-disk") == (written.disk_id, written.offset, modified.disk_name)
+    assert (str, int, str, str) == (
+        type(written.disk_id),
+        type(written.offset),
+        type(modified.disk_id),
+        type(modified.disk_name),
+    )
+    assert b"abc" == ecs.read_disk(disk_id, 8192, 3)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cloudbackup
 from _helpers import (
     REGION,
     ZONE,
+    backend_state,
     data_disk_ids,
     entity_records,
     make_cloud,
+    raises_code,
+    rejected_unchanged,
     run_instance,
     settle,
     stop,
@@ -24,9 +31,13 @@ from cloudbackup import (
     DataDisk,
     DiskDeviceMapping,
     Event,
+    EventRetention,
+    InMemoryBackend,
     ResetDiskSpec,
+    SqliteBackend,
     errors,
 )
+from cloudbackup.testing import check_invariants
 
 EVENT_TYPES = sorted(
     (
@@ -353,3 +364,247 @@ def test_subscribe_accepts_any_callable_object() -> None:
     cloud.events.subscribe(recorder)
     cloud.kms(REGION).create_key()
     assert ["KeyCreated"] == recorder.names
+
+
+# -- a bounded event log ------------------------------------------------------------------------
+def _busy(cloud: Cloud, snapshots: int, *, step: dt.timedelta = dt.timedelta(hours=1)) -> None:
+    """An instance with a data disk, then ``snapshots`` rounds of write + snapshot, ``step``
+    apart in virtual time (each round records at least three events)."""
+    ecs, instance_id = run_instance(cloud, data_disks=[DataDisk(size=20)])
+    [disk_id] = data_disk_ids(ecs, instance_id)
+    for n in range(snapshots):
+        ecs.write_disk(disk_id, 4096 * (n % 8), bytes([n % 251 + 1]) * 4096)
+        ecs.create_snapshot(disk_id=disk_id, retention_days=1)
+        cloud.advance(step)
+
+
+def _recorded(cloud: Cloud) -> list[Event]:
+    """Subscribe to ``cloud`` and return the list every later event is appended to."""
+    seen: list[Event] = []
+    cloud.events.subscribe(seen.append)
+    return seen
+
+
+def test_the_default_retention_keeps_the_newest_100000_events() -> None:
+    """Cloud() keeps a bounded log by default: the newest 100,000 events, no age bound."""
+    cloud = Cloud()
+    assert EventRetention(max_events=100_000, max_age=None) == cloud.events.retention
+    assert 100_000 == cloudbackup._settings.DEFAULT_MAX_EVENTS
+    assert 0 == cloud.events.first_sequence
+
+
+def test_a_count_bound_keeps_the_newest_events_and_subscribers_see_all() -> None:
+    """With max_events=5 the log holds the newest 5 events, numbered on from first_sequence,
+    while a subscriber saw every event from 0."""
+    cloud = Cloud(block_size=4096, event_retention=EventRetention(max_events=5))
+    seen = _recorded(cloud)
+    _busy(cloud, 4)
+    kept = cloud.events.list()
+    assert list(range(len(seen))) == [e.sequence for e in seen]
+    assert seen[-5:] == kept
+    assert 5 == len(cloud.events)
+    assert len(seen) - 5 == cloud.events.first_sequence == cloud.events.dropped
+    check_invariants(cloud)
+
+
+def test_an_age_bound_drops_events_older_than_the_newest_minus_max_age() -> None:
+    """With max_age=3 h the log keeps exactly the events at most 3 hours older than the newest."""
+    retention = EventRetention(max_events=None, max_age=dt.timedelta(hours=3))
+    cloud = Cloud(block_size=4096, event_retention=retention)
+    seen = _recorded(cloud)
+    _busy(cloud, 8)
+    newest = seen[-1].time
+    assert [e for e in seen if e.time >= newest - dt.timedelta(hours=3)] == list(cloud.events)
+    assert cloud.events.first_sequence > 0
+    check_invariants(cloud)
+
+
+def test_both_bounds_apply_together() -> None:
+    """A count and an age bound together keep what both allow."""
+    retention = EventRetention(max_events=4, max_age=dt.timedelta(minutes=90))
+    cloud = Cloud(block_size=4096, event_retention=retention)
+    seen = _recorded(cloud)
+    _busy(cloud, 6)
+    tail = seen[-4:]
+    expected = [e for e in tail if e.time >= seen[-1].time - dt.timedelta(minutes=90)]
+    assert expected == cloud.events.list()
+    check_invariants(cloud)
+
+
+def test_no_bound_keeps_every_event() -> None:
+    """EventRetention(max_events=None) keeps the whole log."""
+    cloud = Cloud(block_size=4096, event_retention=EventRetention(max_events=None))
+    seen = _recorded(cloud)
+    _busy(cloud, 3)
+    assert seen == cloud.events.list()
+    assert 0 == cloud.events.first_sequence
+
+
+def test_list_since_on_a_bounded_log_returns_what_is_kept_from_there() -> None:
+    """list(since=n) returns the kept events from n on; below the first kept, all kept."""
+    cloud = Cloud(block_size=4096, event_retention=EventRetention(max_events=6))
+    _busy(cloud, 4)
+    first = cloud.events.first_sequence
+    kept = cloud.events.list()
+    assert kept == cloud.events.list(since=0)
+    assert kept == cloud.events.list(since=first - 1)
+    assert kept[2:] == cloud.events.list(since=first + 2)
+    assert [] == cloud.events.list(since=first + 6)
+    assert [] == cloud.events.list(since=10**20)
+
+
+def test_a_rejected_call_on_a_full_log_changes_nothing() -> None:
+    """A call that emits and trims before it fails (a dry run) leaves the log, its first kept
+    sequence and every record as they were, and the log goes on from there."""
+    cloud = Cloud(block_size=4096, event_retention=EventRetention(max_events=3))
+    _busy(cloud, 2)
+    ecs = cloud.ecs(REGION)
+    before = backend_state(cloud)
+    first = cloud.events.first_sequence
+    with pytest.raises(errors.DryRunOperationError):  # it emitted several events, then failed
+        ecs.run_instances(
+            zone_id=ZONE, instance_type="ecs.g7.large", data_disks=[DataDisk(size=20)], dry_run=True
+        )
+    assert before == backend_state(cloud)
+    assert first == cloud.events.first_sequence
+    seen = _recorded(cloud)
+    ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+    assert [first + 3] == [e.sequence for e in seen]
+    assert first + 1 == cloud.events.first_sequence
+    check_invariants(cloud)
+
+
+def _kept(cloud: Cloud) -> list[tuple[int, str, dt.datetime]]:
+    """The kept events as comparable tuples (sequence, type, time)."""
+    return [(e.sequence, type(e).__name__, e.time) for e in cloud.events]
+
+
+def test_the_retention_is_stored_with_the_world_and_kept_on_reopen(tmp_path: Path) -> None:
+    """A reopened SQLite world without event_retention keeps the one it was made with, and the
+    same calls keep the same events as on a world that never closed, on both backends."""
+    retention = EventRetention(max_events=6, max_age=dt.timedelta(hours=2))
+    whole = Cloud(block_size=4096, backend=InMemoryBackend(), event_retention=retention)
+    _busy(whole, 3)
+    _busy(whole, 3)
+    path = tmp_path / "world.db"
+    with Cloud(block_size=4096, backend=SqliteBackend(path), event_retention=retention) as first:
+        _busy(first, 3)
+    with Cloud(block_size=4096, backend=SqliteBackend(path)) as again:
+        assert retention == again.events.retention
+        _busy(again, 3)
+        assert _kept(whole) == _kept(again)
+        assert whole.events.first_sequence == again.events.first_sequence
+        check_invariants(again)
+
+
+def test_reopening_with_another_retention_stores_it_and_trims_at_once(tmp_path: Path) -> None:
+    """A reopened world given a smaller retention drops what it no longer allows right away,
+    and keeps the new retention on the next reopen."""
+    path = tmp_path / "world.db"
+    with Cloud(block_size=4096, backend=SqliteBackend(path)) as first:
+        _busy(first, 3)
+        everything = _kept(first)
+    smaller = EventRetention(max_events=4)
+    with Cloud(block_size=4096, backend=SqliteBackend(path), event_retention=smaller) as again:
+        assert everything[-4:] == _kept(again)
+        check_invariants(again)
+    with Cloud(block_size=4096, backend=SqliteBackend(path)) as third:
+        assert smaller == third.events.retention
+        assert everything[-4:] == _kept(third)
+
+
+def test_a_damaged_stored_retention_or_first_sequence_is_a_corrupt_error() -> None:
+    """A stored retention or first kept sequence of the wrong shape is StorageBackend.Corrupt."""
+    backend = InMemoryBackend()
+    Cloud(backend=backend, event_retention=EventRetention(max_events=2))
+    backend.begin()
+    backend.put("meta", "", "event_retention", ("many", None))
+    backend.commit()
+    raises_code(
+        errors.StorageBackendError, "StorageBackend.Corrupt", lambda: Cloud(backend=backend)
+    )
+    other = InMemoryBackend()
+    first = Cloud(backend=other, block_size=4096, event_retention=EventRetention(max_events=1))
+    first.ecs(REGION).create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+    other.begin()
+    other.put("meta", "", "event_log.first", -1)
+    other.commit()
+    reopened = Cloud(backend=other, block_size=4096)
+    rejected_unchanged(
+        reopened,
+        errors.StorageBackendError,
+        "StorageBackend.Corrupt",
+        lambda: reopened.ecs(REGION).create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20),
+    )
+
+
+class _CountingBackend(InMemoryBackend):
+    """Counts scans, deletes and reads of the event log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: collections.Counter[str] = collections.Counter()
+
+    def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
+        self.ops[f"scan {kind}"] += 1
+        return super().scan(kind, partition)
+
+    def get(self, kind: str, partition: str, key: str) -> object | None:
+        self.ops[f"get {kind}"] += 1
+        return super().get(kind, partition, key)
+
+    def delete(self, kind: str, partition: str, key: str) -> None:
+        self.ops[f"delete {kind}"] += 1
+        super().delete(kind, partition, key)
+
+
+@pytest.mark.parametrize("bound", [10, 2000])
+def test_trimming_costs_one_deletion_per_dropped_event_whatever_the_log_holds(bound: int) -> None:
+    """On a full log each new event deletes exactly one old event and reads none; no call
+    scans the log, whether it keeps 10 events or 2,000."""
+    backend = _CountingBackend()
+    cloud = Cloud(
+        backend=backend, block_size=4096, event_retention=EventRetention(max_events=bound)
+    )
+    ecs = cloud.ecs(REGION)
+    while len(cloud.events) < bound:
+        ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+    backend.ops.clear()
+    seen = _recorded(cloud)
+    for _ in range(5):
+        ecs.create_disk(zone_id=ZONE, disk_category="cloud_essd", size=20)
+    assert 5 == len(seen)
+    assert (5, 0, 0) == (
+        backend.ops["delete event"],
+        backend.ops["get event"],
+        backend.ops["scan event"],
+    )
+    assert bound == len(cloud.events)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    count=st.one_of(st.none(), st.integers(1, 12)),
+    minutes=st.one_of(st.none(), st.integers(0, 300)),
+    steps=st.lists(st.integers(0, 120), min_size=1, max_size=6),
+)
+def test_the_stored_log_is_always_the_allowed_tail_of_what_subscribers_saw(
+    count: int | None, minutes: int | None, steps: list[int]
+) -> None:
+    """Any retention, any pacing: the stored log is exactly the newest events the retention
+    allows of the full stream subscribers saw, and the world's invariants hold."""
+    age = None if minutes is None else dt.timedelta(minutes=minutes)
+    cloud = Cloud(block_size=4096, event_retention=EventRetention(max_events=count, max_age=age))
+    seen = _recorded(cloud)
+    ecs, instance_id = run_instance(cloud, data_disks=[DataDisk(size=20)])
+    [disk_id] = data_disk_ids(ecs, instance_id)
+    for n, step in enumerate(steps):
+        ecs.write_disk(disk_id, 0, bytes([n + 1]) * 512)
+        ecs.create_snapshot(disk_id=disk_id, retention_days=1)
+        cloud.advance(dt.timedelta(minutes=step))
+    expected = seen if count is None else seen[-count:]
+    if age is not None:
+        expected = [e for e in expected if e.time >= seen[-1].time - age]
+    assert expected == cloud.events.list()
+    assert len(seen) - len(expected) == cloud.events.first_sequence
+    check_invariants(cloud)

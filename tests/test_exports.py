@@ -46,6 +46,7 @@ EXPECTED = [
     "EcsService",
     "Event",
     "EventLog",
+    "EventRetention",
     "Image",
     "ImageCreated",
     "ImageDeleted",

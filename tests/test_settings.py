@@ -11,9 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _helpers import make_cloud, raises_code, run_instance
-from cloudbackup import Cloud, DataDisk, Limits, Timings, errors
+from cloudbackup import Cloud, DataDisk, EventRetention, InMemoryBackend, Limits, Timings, errors
 from cloudbackup._settings import (
     MAX_DURATION,
+    MAX_EVENT_AGE,
+    MAX_EVENTS,
     MAX_SNAPSHOT_THROUGHPUT,
     MIN_SNAPSHOT_THROUGHPUT,
 )
@@ -166,3 +168,74 @@ def test_any_integer_limit_is_accepted_exactly_within_its_bounds(a: int, b: int)
             except errors.InvalidParameterError:
                 accepted = False
             assert inside == accepted
+
+
+# -- EventRetention -----------------------------------------------------------------------------
+def test_event_retention_accepts_both_bounds_of_each_field_and_none() -> None:
+    """max_events 1..MAX_EVENTS and max_age 0..MAX_EVENT_AGE are accepted, and None for each."""
+    for count in (1, MAX_EVENTS, None):
+        assert count == EventRetention(max_events=count).max_events
+    for age in (dt.timedelta(0), MAX_EVENT_AGE, None):
+        assert age == EventRetention(max_age=age).max_age
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_events": 0},
+        {"max_events": -1},
+        {"max_events": MAX_EVENTS + 1},
+        {"max_events": True},
+        {"max_events": 5.0},
+        {"max_events": "5"},
+        {"max_age": dt.timedelta(microseconds=-1)},
+        {"max_age": MAX_EVENT_AGE + dt.timedelta(microseconds=1)},
+        {"max_age": 3600},
+        {"max_age": False},
+    ],
+    ids=repr,
+)
+def test_event_retention_refuses_values_past_its_bounds(kwargs: dict[str, object]) -> None:
+    """Out-of-bounds, bool, float, str or a number of seconds for max_age: InvalidParameter."""
+    error = refused(EventRetention, **kwargs)
+    assert next(iter(kwargs)) in error.message
+
+
+def test_event_retention_normalises_subclassed_values() -> None:
+    """An int subclass and a timedelta subclass become the plain int and timedelta."""
+    retention = EventRetention(max_events=Count(7), max_age=Days(hours=2))
+    assert (int, dt.timedelta) == (type(retention.max_events), type(retention.max_age))
+    assert (7, dt.timedelta(hours=2)) == (retention.max_events, retention.max_age)
+
+
+@pytest.mark.parametrize("value", [42, "100", Limits(), (5, None)], ids=repr)
+def test_cloud_refuses_an_event_retention_of_the_wrong_type(value: object) -> None:
+    """Cloud(event_retention=...) with anything but an EventRetention is refused before the
+    backend is touched."""
+    backend = InMemoryBackend()
+    raises_code(
+        errors.InvalidParameterError,
+        "InvalidParameter.EventRetention",
+        lambda: Cloud(backend=backend, event_retention=value),  # type: ignore[arg-type]
+    )
+    assert {} == backend._records
+
+
+@given(
+    st.one_of(st.none(), st.integers(-3, MAX_EVENTS + 3)),
+    st.one_of(st.none(), st.integers(-3, MAX_EVENT_AGE // dt.timedelta(microseconds=1) + 3)),
+)
+def test_event_retention_is_accepted_exactly_within_its_bounds(
+    count: int | None, micros: int | None
+) -> None:
+    """Any count and age: accepted iff each is None or within its bounds, and round-trips
+    through the form stored with a world."""
+    age = None if micros is None else dt.timedelta(microseconds=micros)
+    fits = (count is None or 1 <= count <= MAX_EVENTS) and (
+        age is None or dt.timedelta(0) <= age <= MAX_EVENT_AGE
+    )
+    if fits:
+        retention = EventRetention(max_events=count, max_age=age)
+        assert retention == EventRetention.from_stored(retention.stored())
+    else:
+        refused(EventRetention, max_events=count, max_age=age)

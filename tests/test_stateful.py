@@ -9,13 +9,15 @@ from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
-from hypothesis.stateful import get_state_machine_test, run_state_machine_as_test
+from hypothesis.stateful import get_state_machine_test, invariant, run_state_machine_as_test
 
 from cloudbackup import (
     Cloud,
     DataDisk,
     DiskDeviceMapping,
     EcsService,
+    Event,
+    EventRetention,
     InMemoryBackend,
     InstanceStatus,
     SystemDisk,
@@ -190,6 +192,40 @@ def test_cloud_state_machine_runs_on_the_sqlite_backend() -> None:
     """A subclass that overrides make_cloud runs the same workloads on SQLite."""
     run_state_machine_as_test(
         _SqliteCloudMachine,
+        settings=settings(MACHINE_SETTINGS, max_examples=100, stateful_step_count=50),
+    )
+
+
+class _BoundedEventLogMachine(CloudStateMachine):
+    """The machine on a world whose log keeps at most 7 events and none 6 hours older than the
+    newest, with a subscriber that sees everything: the stored log must always be the tail of
+    what the subscriber saw that the retention allows."""
+
+    EVENT_RETENTION = EventRetention(max_events=7, max_age=dt.timedelta(hours=6))
+
+    def make_cloud(self) -> Cloud:
+        cloud = super().make_cloud()
+        self.seen: list[Event] = []
+        cloud.events.subscribe(self.seen.append)
+        return cloud
+
+    @invariant()
+    def stored_log_is_the_retained_tail_of_every_event(self) -> None:
+        seen = self.seen
+        assert list(range(len(seen))) == [e.sequence for e in seen]
+        kept = seen[-7:]
+        if kept:
+            cutoff = kept[-1].time - dt.timedelta(hours=6)
+            kept = [e for e in kept if e.time >= cutoff]
+        assert kept == list(self.cloud.events)
+        assert len(seen) - len(kept) == self.cloud.events.first_sequence
+
+
+def test_cloud_state_machine_keeps_a_bounded_event_log() -> None:
+    """Every rule on a world with a tiny event retention: the log keeps exactly the allowed tail
+    of the events subscribers saw, and every world invariant holds."""
+    run_state_machine_as_test(
+        _BoundedEventLogMachine,
         settings=settings(MACHINE_SETTINGS, max_examples=100, stateful_step_count=50),
     )
 

@@ -93,6 +93,7 @@ from ._regions import Region as Region
 from ._services.ecs import EcsService as EcsService
 from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
 from ._services.kms import KmsService as KmsService
+from ._settings import EventRetention as EventRetention
 from ._settings import Limits as Limits
 from ._settings import Timings as Timings
 from ._time import DEFAULT_START as DEFAULT_START
@@ -137,6 +138,7 @@ __all__ = [
     "EcsService",
     "Event",
     "EventLog",
+    "EventRetention",
     "Image",
     "ImageCreated",
     "ImageDeleted",

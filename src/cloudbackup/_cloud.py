@@ -16,7 +16,7 @@ from ._ids import IdFactory
 from ._regions import REGIONS, Region, get_region
 from ._services.ecs import EcsService
 from ._services.kms import KmsService
-from ._settings import Limits, Timings
+from ._settings import EventRetention, Limits, Timings
 from ._store import BlockStore, Store
 from ._time import DEFAULT_START, LATEST, Clock, ManualClock, require_aware
 from ._world import World
@@ -55,19 +55,24 @@ class StorageStats:
     """Bytes of block contents stored."""
 
 
-def _check_collaborators(backend: object, clock: object, timings: object, limits: object) -> None:
-    """Refuse a backend, clock, timings or limits of the wrong type before anything uses them."""
+def _check_collaborators(
+    backend: object, clock: object, timings: object, limits: object, retention: object = None
+) -> None:
+    """Refuse a backend, clock, timings, limits or event retention of the wrong type before
+    anything uses them."""
     checks = (
         ("backend", backend, StorageBackend, "a StorageBackend such as InMemoryBackend()"),
         ("clock", clock, Clock, "a Clock such as ManualClock()"),
         ("timings", timings, Timings, "a cloudbackup.Timings"),
         ("limits", limits, Limits, "a cloudbackup.Limits"),
+        ("event_retention", retention, EventRetention, "a cloudbackup.EventRetention"),
     )
     for name, value, kind, what in checks:
         if value is not None and not isinstance(value, kind):
+            code = "".join(part.capitalize() for part in name.split("_"))
             raise InvalidParameterError(
                 f"{name} {value!r} is not {what}.",
-                code=f"InvalidParameter.{name.capitalize()}",
+                code=f"InvalidParameter.{code}",
                 recommend=f"Pass {what}, or None for the default.",
             )
     if isinstance(clock, Clock) and require_aware(clock.now(), "clock.now()") > LATEST:
@@ -85,6 +90,26 @@ def _describe(values: dict[str, object], order: dict[str, object]) -> str:
     return ", ".join(f"{key}={values[key]!r}" for key in keys)
 
 
+def _retention_of(store: Store, given: EventRetention | None) -> tuple[EventRetention, bool]:
+    """The event retention of the world in ``store`` (``given``, else the stored one, else the
+    default), and whether it differs from what is stored."""
+    stored_value = store.meta(_RETENTION)
+    stored = EventRetention.from_stored(stored_value)
+    if stored_value is not None and stored is None:
+        raise StorageBackendError(
+            f"The world's stored event retention {stored_value!r:.60} is not one.",
+            code="StorageBackend.Corrupt",
+            ids=(_RETENTION,),
+            recommend="The stored world is damaged; restore it from a backup.",
+        )
+    retention = given if given is not None else stored if stored is not None else EventRetention()
+    return retention, stored != retention
+
+
+_RETENTION = "event_retention"
+"""Meta record: the world's :class:`EventRetention`, as :meth:`EventRetention.stored` gives."""
+
+
 class Cloud:
     """The whole simulated account: every region's ECS and KMS, one clock, one event log.
 
@@ -100,6 +125,10 @@ class Cloud:
         block_size: Bytes per block of the disks' block maps (a power of two, 4 KiB–4 MiB).
         timings: Simulated durations (boot, stop, snapshot upload).
         limits: Quotas (snapshots per disk, snapshot-consistent group size).
+        event_retention: How much of the event log is stored (default: the newest 100,000
+            events, see :class:`EventRetention`; subscribers see every event regardless).
+            Stored with the world: None on a reopened world keeps the retention it was made
+            with; another one replaces it from the next event on.
 
     Use ``cloud.ecs("cn-hangzhou")`` and ``cloud.kms("cn-hangzhou")`` for the services, and
     :meth:`advance` / :meth:`run_until` to move virtual time.
@@ -115,6 +144,7 @@ class Cloud:
         block_size: int = DEFAULT_BLOCK_SIZE,
         timings: Timings | None = None,
         limits: Limits | None = None,
+        event_retention: EventRetention | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidParameterError(
@@ -144,7 +174,7 @@ class Cloud:
                 f"block_size {block_size!r} must be a power of two from 4 KiB to 4 MiB.",
                 recommend=f"Pass e.g. {DEFAULT_BLOCK_SIZE}.",
             )
-        _check_collaborators(backend, clock, timings, limits)
+        _check_collaborators(backend, clock, timings, limits, event_retention)
         self._backend: StorageBackend = _default_backend_factory() if backend is None else backend
         store = Store(self._backend)
         settings = {
@@ -156,9 +186,11 @@ class Cloud:
         existing = store.meta("world")
         if existing is None:
             start = DEFAULT_START if clock is None else require_aware(clock.now(), "clock.now()")
+            first_retention = EventRetention() if event_retention is None else event_retention
             with store.unit():
                 store.set_meta("world", tuple(sorted(settings.items())))
                 store.set_meta("clock", start)
+                store.set_meta(_RETENTION, first_retention.stored())
         else:
             stored = dict(existing)  # type: ignore[call-overload]
             if stored != settings:
@@ -168,6 +200,7 @@ class Cloud:
                     code="StorageBackend.WorldMismatch",
                     recommend="Open it with the same seed, account_id and block_size.",
                 )
+        retention, new_retention = _retention_of(store, event_retention)
         stored_now = store.meta("clock")
         assert isinstance(stored_now, _dt.datetime)
         if clock is None:
@@ -188,12 +221,16 @@ class Cloud:
             blocks=BlockStore(store, block_size),
             ids=IdFactory(store, seed),
             engine=Engine(store, clock),
-            events=EventLog(store),
+            events=EventLog(store, retention),
             clock=clock,
             account_id=account_id,
             timings=Timings() if timings is None else timings,
             limits=Limits() if limits is None else limits,
         )
+        if new_retention:  # stored with the world, and the log trimmed to it at once
+            with store.unit():
+                store.set_meta(_RETENTION, retention.stored())
+                self._world.events._trim_to_retention()
 
     def _catch_up_clock(self) -> None:
         stored = self._store.meta("clock")

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import attrs
 
+from ._ids import Counter
 from ._store import Store, damaged_value, raw_kind
 from ._time import LATEST, Clock, ManualClock, require_aware
 from ._typenames import stored_as
@@ -32,6 +33,7 @@ __all__ = ["FAILED_TIMER", "TIMER_INDEX", "Engine", "FailedTimer", "Timer"]
 
 # Keys count microseconds from year 1, so that every representable instant sorts correctly.
 _ORIGIN = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
+_MICROSECOND = _dt.timedelta(microseconds=1)
 TIMER_INDEX = raw_kind("engine.timer_index")
 """Raw kind: partition = action, key = ``region|target``, value = the pending timer's key."""
 _INDEX = TIMER_INDEX
@@ -55,7 +57,7 @@ class Timer:
     @property
     def key(self) -> str:
         """The record key: sorts by due time, then sequence."""
-        micros = (self.due - _ORIGIN) // _dt.timedelta(microseconds=1)
+        micros = (self.due - _ORIGIN) // _MICROSECOND
         return f"{micros:020d}:{self.sequence:012d}"
 
 
@@ -104,6 +106,7 @@ class Engine:
         self._store = store
         self._clock = clock
         self._handlers: dict[str, Handler] = {}
+        self._sequences = Counter(store, "timer")
         self._heap: list[tuple[str, Timer]] | None = None
         self._first: Callable[[str, str], tuple[str, object] | None] | None = getattr(
             store.backend, "first", None
@@ -116,22 +119,35 @@ class Engine:
         self._handlers[action] = handler
 
     def schedule(
-        self, due: _dt.datetime, action: str, region_id: str, target_id: str, payload: str = ""
+        self,
+        due: _dt.datetime,
+        action: str,
+        region_id: str,
+        target_id: str,
+        payload: str = "",
+        *,
+        new_target: bool = False,
     ) -> Timer:
-        """Set the timer of ``(action, region_id, target_id)``, replacing a pending one."""
-        self.cancel_for(action, region_id, target_id)
+        """Set the timer of ``(action, region_id, target_id)``, replacing a pending one.
+
+        ``new_target=True`` says the target was created in this unit of work, so it has no
+        pending timer to replace and none is looked for.
+        """
+        if not new_target:
+            self.cancel_for(action, region_id, target_id)
         timer = Timer(
             due=due,
-            sequence=self._store.next_number("timer"),
+            sequence=self._sequences.take(),
             action=action,
             region_id=region_id,
             target_id=target_id,
             payload=payload,
         )
-        self._store.put(Timer, "", timer.key, timer)
-        self._store.raw_put(_INDEX, action, f"{region_id}|{target_id}", timer.key)
+        key = timer.key  # computed once: a property
+        self._store.put(Timer, "", key, timer)
+        self._store.raw_put(_INDEX, action, f"{region_id}|{target_id}", key)
         if self._heap is not None:
-            heapq.heappush(self._heap, (timer.key, timer))
+            heapq.heappush(self._heap, (key, timer))
         return timer
 
     def cancel_for(self, action: str, region_id: str, target_id: str) -> None:

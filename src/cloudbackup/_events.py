@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
+import functools
 from collections.abc import Callable, Iterator
 from typing import ClassVar, TypeVar
 
 import attrs
 
-from ._store import Store
+from ._ids import Counter
+from ._settings import EventRetention
+from ._store import Store, damaged_value
 from ._typenames import stored_as
 from .errors import InvalidParameterError
 
@@ -314,26 +318,117 @@ class AliasDeleted(Event):
 
 E = TypeVar("E", bound=Event)
 
+_FIRST = "event_log.first"
+"""Meta record: the sequence of the oldest event the stored log keeps (absent: 0)."""
+
 
 class EventLog:
-    """The ordered log of every :class:`Event`; read it, filter it, or subscribe to it.
+    """The ordered log of events; read it, filter it, or subscribe to it.
 
     Subscribers are called after the unit of work that produced an event commits, in order;
-    events of a rejected call never reach them.
+    events of a rejected call never reach them. Every event reaches them, whether or not the
+    stored log keeps it.
+
+    The stored log keeps what the world's :class:`~cloudbackup.EventRetention` allows (by
+    default the newest 100,000 events): older ones are dropped, oldest first, as new ones are
+    recorded. :meth:`list`, iteration and ``len`` see the events kept; :attr:`first_sequence`
+    says where they start (how many were dropped), :attr:`retention` what is kept.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, retention: EventRetention | None = None) -> None:
         self._store = store
         self._subscribers: list[Callable[[Event], None]] = []
+        self._retention = EventRetention() if retention is None else retention
+        self._max_events = self._retention.max_events
+        self._max_age = self._retention.max_age
+        # Cached from the backend (the sequence of the oldest event kept), dropped on every
+        # rollback and when another process commits, so it is never stale.
+        self._first: int | None = None
+        self._sequences = Counter(store, "event")
+        store.on_rollback(self._forget)
+        store.on_external_change(self._forget)
+
+    def _forget(self) -> None:
+        self._first = None
+
+    @property
+    def retention(self) -> EventRetention:
+        """What the stored log keeps."""
+        return self._retention
+
+    def _set_retention(self, retention: EventRetention) -> None:
+        """Keep ``retention`` from the next event on (the caller stores it with the world)."""
+        self._retention = retention
+        self._max_events = retention.max_events
+        self._max_age = retention.max_age
+
+    @property
+    def first_sequence(self) -> int:
+        """The sequence of the oldest event kept: how many older events were dropped (0 if
+        none was). The next event's sequence is ``first_sequence + len(log)``."""
+        return self._load_first()
+
+    @property
+    def dropped(self) -> int:
+        """How many events the stored log no longer holds (all older than the ones it does)."""
+        return self._load_first()
+
+    def _load_first(self) -> int:
+        first = self._first
+        if first is None:
+            value = self._store.meta(_FIRST)
+            if value is None:
+                value = 0
+            elif type(value) is not int or value < 0:
+                raise damaged_value("meta", "", _FIRST, value, "an event sequence")
+            first = self._first = value
+        return first
 
     def _emit(self, cls: type[E], **fields: object) -> E:
         """Record a new event (inside the current unit of work)."""
-        sequence = self._store.next_number("event")
+        store = self._store
+        sequence = self._sequences.take()
         event = cls(sequence=sequence, **fields)  # type: ignore[arg-type]
-        self._store.put(Event, "", f"{sequence:016d}", event)
+        store.put(Event, "", f"{sequence:016d}", event)
+        if self._max_age is not None or (
+            self._max_events is not None and sequence >= self._max_events
+        ):
+            self._trim(event)
         if self._subscribers:
-            self._store.after_commit(lambda: self._notify(event))
+            store.after_commit(functools.partial(self._notify, event))
         return event
+
+    def _trim(self, newest: Event) -> None:
+        """Drop the oldest events the retention no longer allows: one deletion each, and one
+        read more when an age bound stops at an event young enough to stay."""
+        store = self._store
+        first = self._load_first()
+        stop = first
+        if self._max_events is not None:
+            stop = max(stop, newest.sequence + 1 - self._max_events)
+        if self._max_age is not None:
+            cutoff = newest.time - self._max_age
+            while stop < newest.sequence:
+                oldest = store.get(Event, "", f"{stop:016d}")
+                if oldest is not None and oldest.time >= cutoff:
+                    break
+                stop += 1
+        if stop == first:
+            return
+        for sequence in range(first, stop):
+            store.delete(Event, "", f"{sequence:016d}")
+        store.set_meta(_FIRST, stop)
+        self._first = stop
+
+    def _trim_to_retention(self) -> None:
+        """Drop what the retention no longer allows, measured from the newest event kept
+        (after the retention changed; inside a unit of work)."""
+        newest = self._store.raw_range(Event.KIND, "", reverse=True, limit=1)
+        if newest:
+            key, event = newest[0]
+            if not isinstance(event, Event):
+                raise damaged_value(Event.KIND, "", key, event, "an Event")
+            self._trim(event)
 
     def _notify(self, event: Event) -> None:
         # Every subscriber sees every event even if one of them raises; the first exception
@@ -352,7 +447,8 @@ class EventLog:
 
         Callbacks run after the call that produced the event has committed. If one raises,
         the others still see the event, and the first exception then propagates out of that
-        call, whose changes stand.
+        call, whose changes stand. They see every event, including those the stored log
+        drops later (see :class:`~cloudbackup.EventRetention`).
 
         Raises:
             InvalidParameterError: ``callback`` is not callable (refused before it is added,
@@ -379,7 +475,11 @@ class EventLog:
         since: int = 0,
         region_id: str | None = None,
     ) -> list[E]:
-        """Events in order, optionally only of ``event_type``, from sequence ``since``."""
+        """Events kept, in order, optionally only of ``event_type``, from sequence ``since``.
+
+        Events older than :attr:`first_sequence` were dropped by the retention and are not
+        listed. Reads only the events from ``since`` on.
+        """
         if event_type is not None and not (
             isinstance(event_type, type) and issubclass(event_type, Event)
         ):
@@ -394,16 +494,30 @@ class EventLog:
             )
         wanted: type[Event] = event_type or Event
         out = []
-        for event in self._store.scan(Event, ""):
-            if event.sequence < since or not isinstance(event, wanted):
+        for event in self._read(since):
+            if not isinstance(event, wanted):
                 continue
             if region_id is not None and event.region_id != region_id:
                 continue
             out.append(event)
         return out  # type: ignore[return-value]
 
+    def _read(self, since: int) -> builtins.list[Event]:
+        """The events kept with a sequence of at least ``since``, in order."""
+        with self._store.reading():
+            if since <= 0:
+                return self._store.scan(Event, "")
+            if since >= 10**16:  # past any key: none
+                return []
+            out: builtins.list[Event] = []
+            for key, event in self._store.raw_range(Event.KIND, "", f"{since:016d}"):
+                if not isinstance(event, Event):
+                    raise damaged_value(Event.KIND, "", key, event, "an Event")
+                out.append(event)
+            return out
+
     def __iter__(self) -> Iterator[Event]:
-        return iter(self._store.scan(Event, ""))
+        return iter(self._read(0))
 
     def __len__(self) -> int:
         return self._store.raw_count(Event.KIND, "")

@@ -3,17 +3,69 @@
 Ids are derived from the world's seed and a counter kept in the backend, so the same calls on the
 same seed give the same ids on every run, a rolled-back call consumes no id, and a reopened world
 (a durable backend) goes on without collisions.
+
+An id's characters are the BLAKE2b digest of ``"{seed}:id:{number}"``, each byte taken modulo
+36 into ``0-9a-z``. The hash of the constant prefix is computed once and copied for each id, and
+the bytes are mapped by one ``bytes.translate``: the same values as hashing the whole text and
+mapping byte by byte, at a fraction of the cost.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from ._store import Store
+from ._store import Store, damaged_value
 
-__all__ = ["IdFactory"]
+__all__ = ["Counter", "IdFactory"]
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Byte b -> the ASCII code of _ALPHABET[b % 36], for bytes.translate.
+_BASE36 = bytes(ord(_ALPHABET[b % 36]) for b in range(256))
+
+
+class Counter:
+    """One of the world's counters (``Store.next_number``'s records), with its next value kept
+    in memory between calls.
+
+    The stored counter is written on every :meth:`take`, so it is durable and rolled back with
+    the unit; the in-memory copy only saves reading it back. It is forgotten on every rollback
+    (whole or to a savepoint) and whenever another process commits to a shared backend, and then
+    read again, so it never runs ahead of or behind the stored value.
+    """
+
+    def __init__(self, store: Store, name: str) -> None:
+        self._store = store
+        self._name = name
+        self._next: int | None = None
+        store.on_rollback(self._forget)
+        store.on_external_change(self._forget)
+
+    def _forget(self) -> None:
+        self._next = None
+
+    def take(self, amount: int = 1) -> int:
+        """Reserve ``amount`` consecutive numbers (inside a unit of work); returns the first."""
+        first = self._next
+        if first is None:
+            first = self._store.next_number(self._name, amount)
+        else:
+            self._store.raw_put(_META, _COUNTERS, self._name, first + amount)
+        self._next = first + amount
+        return first
+
+    def peek(self) -> int:
+        """The next number :meth:`take` would return (reads the stored counter if need be)."""
+        if self._next is None:
+            value = self._store.raw_get(_META, _COUNTERS, self._name)
+            if value is not None and (type(value) is not int or value < 0):
+                raise damaged_value(_META, _COUNTERS, self._name, value, "a counter")
+            return 0 if value is None else value
+        return self._next
+
+
+# Where Store.next_number keeps counters.
+_META = "meta"
+_COUNTERS = "counter"
 
 
 class IdFactory:
@@ -22,26 +74,28 @@ class IdFactory:
     def __init__(self, store: Store, seed: int) -> None:
         self._store = store
         self._seed = seed
-
-    def _digest(self, purpose: str, number: int, size: int = 32) -> bytes:
-        return hashlib.blake2b(
-            f"{self._seed}:{purpose}:{number}".encode(), digest_size=size
-        ).digest()
+        self._ids = Counter(store, "id")
+        # The hash state after the constant prefix of each purpose, copied per number.
+        self._id_prefix = hashlib.blake2b(f"{seed}:id:".encode(), digest_size=32)
+        self._key_prefix = hashlib.blake2b(f"{seed}:key-material:".encode(), digest_size=64)
 
     def new_id(self, prefix: str, infix: str, length: int = 20) -> str:
         """A new id such as ``i-bp1x7c…``: ``prefix`` + ``infix`` + random base-36 characters.
 
         ``length`` counts the characters after ``prefix`` (infix included), as real ids do.
         """
-        number = self._store.next_number("id")
-        digest = self._digest("id", number)
-        body = "".join(_ALPHABET[b % 36] for b in digest)[: length - len(infix)]
+        number = self._ids.take()
+        digest = self._id_prefix.copy()
+        digest.update(b"%d" % number)
+        body = digest.digest().translate(_BASE36)[: length - len(infix)].decode("ascii")
         return f"{prefix}{infix}{body}"
 
     def new_key_material(self, size: int) -> bytes:
         """Deterministic key material of ``size`` bytes (a simulator's keys, not real secrets)."""
         number = self._store.next_number("key-material")
-        return self._digest("key-material", number, 64)[:size]
+        digest = self._key_prefix.copy()
+        digest.update(b"%d" % number)
+        return digest.digest()[:size]
 
     def new_nonces(self, amount: int) -> list[bytes]:
         """``amount`` unique 96-bit AES-GCM nonces."""

@@ -245,9 +245,13 @@ def scan_range(
 
 def storable(*parts: str) -> bool:
     """Whether every part of an address has a UTF-8 encoding (holds no lone surrogate)."""
+    # One check of the joined text (every write pays it): ASCII has no surrogate, and the
+    # encoder refuses any surrogate code point, paired across two parts or not.
+    joined = "".join(parts)
+    if joined.isascii():
+        return True
     try:
-        for part in parts:
-            part.encode("utf-8")
+        joined.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True

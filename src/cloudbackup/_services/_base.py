@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from .._regions import Region
 from .._settings import Limits, Timings
-from .._validate import builtin
+from .._validate import _EXACT, builtin
 from .._world import World
 
 __all__ = ["Limits", "RegionalService", "Timings", "unit_of_work"]
@@ -38,7 +38,20 @@ def _builtin_arguments(
     args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The arguments with callers' subclasses of builtin types made exact (see
-    :func:`cloudbackup._validate.builtin`): identical answers on every backend."""
+    :func:`cloudbackup._validate.builtin`): identical answers on every backend.
+
+    Most calls pass only exact ``str``/``int``/``None``/... values: they are returned as they
+    are after one type lookup each.
+    """
+    for value in args:
+        if type(value) not in _EXACT:
+            break
+    else:
+        for value in kwargs.values():
+            if type(value) not in _EXACT:
+                break
+        else:
+            return args, kwargs
     return (
         tuple(builtin(a) for a in args),
         {k: builtin(a) for k, a in kwargs.items()},

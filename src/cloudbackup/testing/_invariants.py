@@ -198,7 +198,8 @@ def check_invariants(cloud: Cloud) -> None:
     images that use them; retention has released every expired snapshot nothing holds;
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
     have a deletion date and a timer; the key -> aliases index lists exactly the aliases;
-    the event log is numbered 0..n-1 in time order; a failed
+    the event log is numbered on from its first kept event in time order, within the
+    retention; a failed
     timer is stored under its own key, was due, is no longer pending and says what it raised.
     """
     world = _World(cloud)
@@ -554,7 +555,13 @@ def _key_kind(key: KmsKey) -> str:
 
 def _check_events_and_timers(world: _World) -> None:
     previous: _dt.datetime | None = None
-    for index, (key, event) in enumerate(world.events):
+    # The retention drops the oldest events: the ones kept are numbered on from the first.
+    first = world.cloud.backend.get(_META, "", "event_log.first")
+    if first is not None and (type(first) is not int or first < 0):
+        world.fail(f"the first event kept is {first!r}, not a sequence")
+        first = 0
+    first = first or 0
+    for index, (key, event) in enumerate(world.events, start=first):
         if event.sequence != index or key != f"{index:016d}":
             world.fail(f"event {key} has sequence {event.sequence}, expected {index}")
             break
@@ -564,8 +571,15 @@ def _check_events_and_timers(world: _World) -> None:
             world.fail(f"event {index} is in the future")
         previous = event.time
     counter = world.cloud.backend.get(_META, "counter", "event")
-    if (counter or 0) != len(world.events):
-        world.fail(f"event counter {counter} but {len(world.events)} events")
+    if (counter or 0) != first + len(world.events):
+        world.fail(f"event counter {counter} but {len(world.events)} events kept from {first}")
+    retention = world.cloud.events.retention
+    if retention.max_events is not None and len(world.events) > retention.max_events:
+        world.fail(f"{len(world.events)} events kept, more than {retention.max_events}")
+    if retention.max_age is not None and world.events:
+        cutoff = world.events[-1][1].time - retention.max_age
+        if world.events[0][1].time < cutoff:
+            world.fail(f"event {first} is older than the retention's {retention.max_age}")
     sequences = [t.sequence for t in world.timers]
     if len(set(sequences)) != len(sequences):
         world.fail("two timers share a sequence number")

@@ -117,8 +117,8 @@ def ecs_action(
             with store.unit():
                 dry = v.boolean("DryRun", kwargs.get("dry_run", False)) if dry_run else False
                 token = _client_token(kwargs.get("client_token")) if client_token else None
-                key = f"{action}:{token}"
                 if token is not None:
+                    key = f"{action}:{token}"
                     fingerprint = _fingerprint(signature, (self, *args), kwargs)
                     first = store.raw_get(CLIENT_TOKENS, self.region_id, key)
                     if first is not None:

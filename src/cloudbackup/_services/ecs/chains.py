@@ -39,7 +39,9 @@ class SnapshotChains(EcsCore):
     one, and the timers that complete and expire snapshots.
     """
 
-    def _check_snapshot_allowed(self, disk: Disk) -> None:
+    def _check_snapshot_allowed(self, disk: Disk) -> SnapshotLink | None:
+        """Raise if ``disk`` cannot be snapshotted now; returns its chain (None before its
+        first snapshot), read once here for :meth:`_take_snapshot`."""
         world = self._world
         spec = CATEGORY_SPECS[disk.category]
         if not spec.snapshot:
@@ -82,7 +84,9 @@ class SnapshotChains(EcsCore):
                 ids=(disk.disk_id,),
                 recommend="Wait until the disk is In_use or Available.",
             )
-        chain = self._chain_ids(disk)
+        link = self._links.find(disk.snapshot_link_id) if disk.snapshot_link_id else None
+        assert link is not None or disk.snapshot_link_id is None
+        chain = link.snapshot_ids if link is not None else ()
         # Only one snapshot of a disk can progress at a time, so only the newest can be.
         newest = self._snapshots.find(chain[-1]) if chain else None
         if newest is not None and newest.status is SnapshotStatus.progressing:
@@ -102,6 +106,7 @@ class SnapshotChains(EcsCore):
             )
         if disk.data_key is not None:
             self._key_ring.check_usable(disk.data_key.kms_key_id)
+        return link
 
     def _take_snapshot(
         self,
@@ -111,11 +116,14 @@ class SnapshotChains(EcsCore):
         retention_days: int | None,
         tags: tuple[tuple[str, str], ...],
         group_id: str | None,
+        link: SnapshotLink | None = None,
     ) -> Snapshot:
+        """Take a snapshot of ``disk`` (checked by :meth:`_check_snapshot_allowed`, whose
+        answer ``link`` is, if given: the disk's chain as read there)."""
         world = self._world
         now = world.now()
         snapshot_id = world.ids.new_id("s-", self.region.id_infix)
-        link = self._link_of(disk)
+        link = link if link is not None else self._link_of(disk)
         held = self._maps.capture(disk.disk_id, snapshot_id)
         snapshot = Snapshot.of_disk(
             disk,
@@ -156,7 +164,7 @@ class SnapshotChains(EcsCore):
                 snapshot_id,
             )
         if retention_days is not None:
-            self._schedule_expiry(snapshot)
+            self._schedule_expiry(snapshot, new=True)
         world.events._emit(
             SnapshotCreated,
             time=now,
@@ -271,11 +279,16 @@ class SnapshotChains(EcsCore):
             ):
                 self._groups.put(attrs.evolve(group, status=SnapshotGroupStatus.accomplished))
 
-    def _schedule_expiry(self, snapshot: Snapshot) -> None:
+    def _schedule_expiry(self, snapshot: Snapshot, *, new: bool = False) -> None:
+        """Set the snapshot's expiry timer; ``new``: it was taken in this unit (no timer yet)."""
         expire = snapshot.expire_time
         if expire is not None:
             self._world.engine.schedule(
-                expire, ACTION_SNAPSHOT_EXPIRE, self.region_id, snapshot.snapshot_id
+                expire,
+                ACTION_SNAPSHOT_EXPIRE,
+                self.region_id,
+                snapshot.snapshot_id,
+                new_target=new,
             )
 
     def _on_snapshot_expire(self, timer: Timer) -> None:

@@ -98,8 +98,8 @@ class SnapshotActions(SnapshotChains):
             v.boolean("InstantAccess", instant_access)
         pairs = self._tags(tags)
         disk = self._disks.get(disk_id)
-        self._check_snapshot_allowed(disk)
-        return self._take_snapshot(disk, name, desc, days, pairs, group_id=None).snapshot_id
+        link = self._check_snapshot_allowed(disk)
+        return self._take_snapshot(disk, name, desc, days, pairs, None, link).snapshot_id
 
     def describe_snapshots(
         self,

@@ -20,7 +20,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ... import Cloud, EcsService, KmsService, Limits, Timings
+from ... import Cloud, EcsService, EventRetention, KmsService, Limits, Timings
 from ...errors import CloudBackupError
 from .._invariants import check_invariants, world_state
 from .model import DiskModel, InstanceModel, KeyModel, Model, SnapshotModel
@@ -68,6 +68,9 @@ class MachineBase(RuleBasedStateMachine):
     #: Snapshot uploads of any size take exactly ``snapshot_base``, so the model knows when a
     #: standard snapshot completes.
     TIMINGS: Timings = Timings(snapshot_throughput=10**18)
+    #: How much of the event log the world keeps (None: the default retention). Set a small
+    #: one to run every rule against a log that drops events all the time.
+    EVENT_RETENTION: EventRetention | None = None
     #: At most this many instances, disks (counting instances' disks) and keys are created,
     #: so that runs build deep histories on a few resources rather than many shallow ones.
     MAX_INSTANCES: int = 8
@@ -91,7 +94,11 @@ class MachineBase(RuleBasedStateMachine):
     def make_cloud(self) -> Cloud:
         """The world under test; override to use another backend."""
         return Cloud(
-            seed=self.SEED, block_size=self.BLOCK_SIZE, timings=self.TIMINGS, limits=self.LIMITS
+            seed=self.SEED,
+            block_size=self.BLOCK_SIZE,
+            timings=self.TIMINGS,
+            limits=self.LIMITS,
+            event_retention=self.EVENT_RETENTION,
         )
 
     def teardown(self) -> None:
