@@ -184,6 +184,60 @@ class ReleaseUndoesWrites(Base):
         self.rollback_to()
 
 
+class RangesIncludeStop(Base):
+    """scan_range includes a key equal to its stop bound."""
+
+    def scan_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None,
+        stop: str | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[str, object]]:
+        found = super().scan_range(kind, partition, start, None, reverse, None)
+        found = [(key, value) for key, value in found if stop is None or key <= stop]
+        return found if limit is None else found[: max(limit, 0)]
+
+
+class RangesMissUncommittedWrites(InMemoryBackend):
+    """scan_range answers from the last committed state, not the open unit's writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.committed: list[tuple[str, str, str, object]] = []
+
+    def commit(self) -> None:
+        super().commit()
+        self.committed = [
+            (kind, partition, key, value)
+            for kind, parts in self._records.items()
+            for partition, part in parts.items()
+            for key, value in part.items()
+        ]
+
+    def scan_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None,
+        stop: str | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[str, object]]:
+        found = sorted(
+            (key, value)
+            for k, p, key, value in self.committed
+            if (k, p) == (kind, partition)
+            and (start is None or key >= start)
+            and (stop is None or key < stop)
+        )
+        if reverse:
+            found.reverse()
+        return found if limit is None else found[: max(limit, 0)]
+
+
 class RollbackToUndoesTheWholeUnit(InMemoryBackend):
     """rollback_to undoes every write of the unit, not only those since the savepoint."""
 
@@ -217,9 +271,9 @@ class StoresSurrogateKeys(InMemoryBackend):
 
     def put(self, kind: str, partition: str, key: str, value: object) -> None:
         undo, _ = self._check_in_unit()
-        part = self._records.setdefault(kind, {}).setdefault(partition, {})
+        part = self._records.get(kind, {}).get(partition, {})
         undo.setdefault((kind, partition, key), part.get(key, _MISSING))
-        part[key] = value
+        self._raw_put(kind, partition, key, value)
 
 
 @pytest.mark.parametrize(
@@ -238,6 +292,8 @@ class StoresSurrogateKeys(InMemoryBackend):
         StaleAfterDelete,
         CountsDuplicateBlobs,
         ListsEmptyPartitions,
+        RangesIncludeStop,
+        RangesMissUncommittedWrites,
         IgnoresClose,
         WrongErrorType,
     ],

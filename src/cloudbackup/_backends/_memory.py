@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sortedcontainers import SortedList
 
 from ..errors import StorageBackendError
 from ._protocol import check_storable
@@ -10,6 +14,92 @@ from ._protocol import check_storable
 __all__ = ["InMemoryBackend"]
 
 _MISSING = object()
+
+#: A partition whose key list grows past this many keys moves it into a ``SortedList``.
+#: Below it a plain list kept with ``bisect`` is faster (one C-level memmove per new key);
+#: above it, inserting or deleting near the front of a plain list moves the whole list
+#: (8.4 us per insert + delete at 100k keys against 1.9 us for a ``SortedList``).
+SORTED_LIST_FROM: int = 2048
+
+
+class _Partition(dict[str, object]):
+    """The records of one partition by key, and its keys in code point order (``order``).
+
+    A ``dict`` itself, so that reads by key cost what they cost in a dict. ``order`` is built
+    by the first ordered read (:meth:`ordered`) and kept from then on: a partition that is only
+    ever read by key (most are) never pays for ordering its keys. Keeping it costs a binary
+    search per new or deleted key, and string comparisons touch memory that a dict insert never
+    touches (a new key in a 333-key partition: 1.9 us without, 4.6 us with, measured).
+    """
+
+    __slots__ = ("order",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # None until the first ordered read; then a sorted plain list while small, a
+        # SortedList once past SORTED_LIST_FROM keys.
+        self.order: Any = None
+
+    def ordered(self) -> Any:
+        """The keys in order, building the order on the first call."""
+        keys = self.order
+        if keys is None:
+            keys = sorted(self)
+            if len(keys) > SORTED_LIST_FROM:
+                keys = SortedList(keys)
+            self.order = keys
+        return keys
+
+    def add_key(self, key: str) -> None:
+        keys = self.order
+        if keys is None:
+            return
+        if type(keys) is list:
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+            if len(keys) > SORTED_LIST_FROM:
+                self.order = SortedList(keys)
+        else:
+            keys.add(key)
+
+    def remove_key(self, key: str) -> None:
+        keys = self.order
+        if keys is None:
+            return
+        if type(keys) is list:
+            del keys[bisect_left(keys, key)]
+        else:
+            keys.remove(key)
+
+    def key_range(
+        self, start: str | None, stop: str | None, reverse: bool, limit: int | None
+    ) -> list[str]:
+        """The keys with ``start <= key < stop``, ascending (descending with ``reverse``),
+        at most ``limit``: two binary searches and a slice."""
+        keys = self.ordered()
+        plain = type(keys) is list
+        low = 0
+        if start is not None:
+            low = bisect_left(keys, start) if plain else keys.bisect_left(start)
+        high = len(keys)
+        if stop is not None:
+            high = bisect_left(keys, stop) if plain else keys.bisect_left(stop)
+        if limit is not None:
+            if limit <= 0:
+                return []
+            if reverse:
+                low = max(low, high - limit)
+            else:
+                high = min(high, low + limit)
+        if low >= high:
+            return []
+        found: list[str] = list(keys[low:high])
+        if reverse:
+            found.reverse()
+        return found
+
 
 _Undo = dict[tuple[str, str, str], object]
 _BlobUndo = dict[bytes, bytes | None]
@@ -27,7 +117,7 @@ class InMemoryBackend:
     """
 
     def __init__(self) -> None:
-        self._records: dict[str, dict[str, dict[str, object]]] = {}
+        self._records: dict[str, dict[str, _Partition]] = {}
         self._blobs: dict[bytes, bytes] = {}
         self._blob_bytes = 0
         # One (record log, blob log) pair for the unit, and one more per open savepoint.
@@ -83,7 +173,7 @@ class InMemoryBackend:
             if old is _MISSING:
                 self._raw_delete(kind, partition, key)
             else:
-                self._records.setdefault(kind, {}).setdefault(partition, {})[key] = old
+                self._raw_put(kind, partition, key, old)
         for digest, old_blob in blob_undo.items():
             if old_blob is None:
                 self._raw_delete_blob(digest)
@@ -103,7 +193,7 @@ class InMemoryBackend:
         """The records present among ``keys``."""
         self._check_open()
         part = self._records.get(kind, {}).get(partition)
-        if not part:
+        if part is None:
             return {}
         return {key: part[key] for key in keys if key in part}
 
@@ -113,11 +203,11 @@ class InMemoryBackend:
         if value is None:
             raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
         check_storable(kind, partition, key)
-        part = self._records.setdefault(kind, {}).setdefault(partition, {})
         address = (kind, partition, key)
         if address not in undo:
-            undo[address] = part.get(key, _MISSING)
-        part[key] = value
+            part = self._records.get(kind, {}).get(partition)
+            undo[address] = _MISSING if part is None else part.get(key, _MISSING)
+        self._raw_put(kind, partition, key, value)
 
     def delete(self, kind: str, partition: str, key: str) -> None:
         """Remove a record if present."""
@@ -134,19 +224,50 @@ class InMemoryBackend:
         """Every ``(key, value)`` of a partition, ordered by key."""
         self._check_open()
         part = self._records.get(kind, {}).get(partition)
-        if not part:
+        if part is None:
             return iter(())
-        return iter(sorted(part.items()))
+        return iter([(key, part[key]) for key in part.ordered()])
+
+    def scan_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None,
+        stop: str | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[str, object]]:
+        """The records with ``start <= key < stop`` in key order (descending with ``reverse``),
+        at most ``limit``; costs O(log n + returned). See :func:`._protocol.scan_range`."""
+        self._check_open()
+        part = self._records.get(kind, {}).get(partition)
+        if part is None:
+            return []
+        return [(key, part[key]) for key in part.key_range(start, stop, reverse, limit)]
 
     def count(self, kind: str, partition: str) -> int:
         """How many records a partition holds."""
         self._check_open()
-        return len(self._records.get(kind, {}).get(partition, ()))
+        part = self._records.get(kind, {}).get(partition)
+        return 0 if part is None else len(part)
+
+    def clear_partition(self, kind: str, partition: str) -> None:
+        """Delete every record of a partition inside the open unit of work."""
+        undo, _ = self._check_in_unit()
+        part = self._records.get(kind, {}).get(partition)
+        if part is None:
+            return
+        for key, old in part.items():
+            undo.setdefault((kind, partition, key), old)
+        parts = self._records[kind]
+        del parts[partition]
+        if not parts:
+            del self._records[kind]
 
     def partitions(self, kind: str) -> Iterator[str]:
         """Every non-empty partition of ``kind``, sorted."""
         self._check_open()
-        return iter(sorted(p for p, part in self._records.get(kind, {}).items() if part))
+        return iter(sorted(self._records.get(kind, {})))
 
     # -- blobs ---------------------------------------------------------------------------
     def get_blob(self, digest: bytes) -> bytes | None:
@@ -217,14 +338,26 @@ class InMemoryBackend:
                 recommend="Call savepoint() before release() or rollback_to().",
             )
 
+    def _raw_put(self, kind: str, partition: str, key: str, value: object) -> None:
+        parts = self._records.get(kind)
+        if parts is None:
+            parts = self._records[kind] = {}
+        part = parts.get(partition)
+        if part is None:
+            part = parts[partition] = _Partition()
+        if key not in part:
+            part.add_key(key)
+        part[key] = value
+
     def _raw_delete(self, kind: str, partition: str, key: str) -> None:
         parts = self._records.get(kind)
         if parts is None:
             return
         part = parts.get(partition)
-        if part is None:
+        if part is None or key not in part:
             return
-        part.pop(key, None)
+        del part[key]
+        part.remove_key(key)
         if not part:
             del parts[partition]
             if not parts:
