@@ -111,3 +111,84 @@ def test_the_chain_of_a_released_disk_is_still_found_by_its_disk_id() -> None:
     assert [(link_id, (snapshot_id,))] == [
         (link.snapshot_link_id, link.snapshot_ids) for link in page.items
     ]
+
+
+class RangeCountingBackend(CountingBackend):
+    """A counting backend that also counts the entries its ordered slices return, by kind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranged: collections.Counter[str] = collections.Counter()
+
+    def scan_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None,
+        stop: str | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[str, object]]:
+        found = super().scan_range(kind, partition, start, stop, reverse, limit)
+        self.ranged[kind] += len(found)
+        return found
+
+    def reset(self) -> None:
+        """Forget the counts so far."""
+        super().reset()
+        self.ranged.clear()
+
+
+def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int]:
+    """(snapshot scans, snapshot gets, index entries read, total count) for a first page of 10
+    and a NextToken page of 10 of a region-wide describe_snapshots over ``snapshots``."""
+    backend = RangeCountingBackend()
+    cloud = make_cloud(backend=backend)
+    ecs, _, disk_id = instance_with_disk(cloud)
+    for _ in range(snapshots):
+        ecs.create_snapshot(disk_id=disk_id, retention_days=30)
+        settle(cloud)
+    backend.reset()
+    first = ecs.describe_snapshots(max_results=10)
+    ecs.describe_snapshots(max_results=10, next_token=first.next_token)
+    ranged = sum(backend.ranged.values())
+    return backend.scans[Snapshot.KIND], backend.gets[Snapshot.KIND], ranged, first.total_count
+
+
+def test_a_region_wide_snapshot_page_reads_the_page_not_the_region() -> None:
+    """Two region-wide describe_snapshots pages of 10 read 11 index entries and their 11
+    snapshots each (the 11th says whether a next page exists), for 25 snapshots as for 100."""
+    assert (0, 22, 22, 25) == _reads_of_region_pages(25)
+    assert (0, 22, 22, 100) == _reads_of_region_pages(100)
+
+
+def test_snapshot_links_of_an_instance_read_only_its_chains() -> None:
+    """describe_snapshot_links(instance_id=...) reads the instance's chains through the index
+    of chains by instance and scans none."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    instance_id = ecs.describe_disk(disks[0]).attachments[0].instance_id
+    expected = sorted(str(ecs.describe_disk(disk_id).snapshot_link_id) for disk_id in disks)
+    backend.reset()
+    page = ecs.describe_snapshot_links(instance_id=instance_id, page_size=50)
+    assert expected == [link.snapshot_link_id for link in page.items]
+    assert (0, 5) == (backend.scans[SnapshotLink.KIND], backend.gets[SnapshotLink.KIND])
+
+
+def test_snapshot_links_of_a_released_disk_read_only_its_chain() -> None:
+    """describe_snapshot_links(disk_ids=[a released disk]) finds the chain that outlived the
+    disk through the index of chains by source disk, and scans none."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    link_id = ecs.describe_disk(disks[4]).snapshot_link_id
+    ecs.detach_disk(
+        disk_id=disks[4], instance_id=ecs.describe_disk(disks[4]).attachments[0].instance_id
+    )
+    settle(cloud)
+    ecs.delete_disk(disk_id=disks[4])
+    backend.reset()
+    page = ecs.describe_snapshot_links(disk_ids=[disks[4]])
+    assert [link_id] == [link.snapshot_link_id for link in page.items]
+    assert (0, 1) == (backend.scans[SnapshotLink.KIND], backend.gets[SnapshotLink.KIND])

@@ -43,7 +43,10 @@ from .._services.ecs._core import (
     DISK_TAGS,
     IMAGE_TAGS,
     INSTANCE_TAGS,
+    LINKS_OF_DISK,
+    LINKS_OF_INSTANCE,
     SNAPSHOT_TAGS,
+    SNAPSHOTS_BY_TIME,
     tag_partition,
 )
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
@@ -197,7 +200,9 @@ def check_invariants(cloud: Cloud) -> None:
     disk progresses and it has a completion timer; snapshot usage counts equal the disks and
     images that use them; retention has released every expired snapshot nothing holds;
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
-    have a deletion date and a timer; the key -> aliases index lists exactly the aliases;
+    have a deletion date and a timer; the key -> aliases index lists exactly the aliases, and the
+    snapshots-by-time index each region's snapshots at their creation time, the chain indexes
+    each instance's and source disk's chains;
     the event log is numbered 0..n-1 in time order; a failed
     timer is stored under its own key, was due, is no longer pending and says what it raised.
     """
@@ -206,6 +211,7 @@ def check_invariants(cloud: Cloud) -> None:
     _check_chains(world)
     _check_instances_and_disks(world)
     _check_tag_indexes(world)
+    _check_snapshot_order(world)
     _check_snapshots(world)
     _check_groups_and_images(world)
     _check_kms(world)
@@ -347,6 +353,25 @@ def _check_tag_indexes(world: _World) -> None:
                 f"the tag index {kind} disagrees with the records at "
                 f"{sorted(index_pairs ^ record_pairs)[:5]}"
             )
+
+
+def _check_snapshot_order(world: _World) -> None:
+    # The snapshots-by-time index lists exactly each region's snapshots, at their creation time.
+    indexed = {(p, k, v) for p, k, v in world.raw[SNAPSHOTS_BY_TIME.kind]}
+    expected = {
+        (s.region_id, SNAPSHOTS_BY_TIME.entry(s, s.snapshot_id), s.snapshot_id)
+        for s in world.snapshots.values()
+    }
+    if indexed != expected:
+        world.fail(f"the snapshots-by-time index disagrees at {sorted(indexed ^ expected)[:5]}")
+    # The chains of each instance and of each source disk are what the chains say.
+    for index in (LINKS_OF_INSTANCE, LINKS_OF_DISK):
+        listed = {(p, k) for p, k, _ in world.raw[index.kind]}
+        owned = {
+            (p, link_id) for link_id, link in world.links.items() for p in index.partitions(link)
+        }
+        if listed != owned:
+            world.fail(f"the chain index {index.kind} disagrees at {sorted(listed ^ owned)[:5]}")
 
 
 def _check_instances_and_disks(world: _World) -> None:
