@@ -114,8 +114,11 @@ class Repository(Generic[T]):
                     self._store.raw_delete(ordered.kind, self._region_id, old_entry)
                 self._store.raw_put(ordered.kind, self._region_id, entry, record_id)
             for index in self._spec.indexes:
-                before = set(index.partitions(old)) if old is not None else set()
-                after = set(index.partitions(record))
+                after_parts = tuple(index.partitions(record))
+                before_parts = () if old is None else tuple(index.partitions(old))
+                if before_parts == after_parts:
+                    continue  # the common case: an update that moves no index entry
+                before, after = set(before_parts), set(after_parts)
                 for partition in before - after:
                     self._store.raw_delete(index.kind, partition, record_id)
                 for partition in after - before:
