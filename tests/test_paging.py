@@ -235,15 +235,21 @@ def test_region_wide_describes_page_as_the_filtered_ones_do() -> None:
     _same_pages(ecs.describe_instances, functools.partial(ecs.describe_instances, status="Running"))
 
 
-def test_a_snapshot_token_holding_nul_is_answered_as_before() -> None:
-    """A NextToken whose creation time holds NUL (no snapshot's does) places the page where the
-    sorted answer places it, as the slow path does."""
+def test_hand_made_snapshot_tokens_are_answered_as_before() -> None:
+    """A NextToken naming no snapshot (its creation time cut short, holding NUL, a lone
+    surrogate or an astral code point) places the page where the sorted answer places it."""
     ecs, _ = _paged_world()
-    newest = ecs.describe_snapshots(max_results=1).items[0]
-    when = newest.creation_time.isoformat(timespec="microseconds")
+    middle = ecs.describe_snapshots(max_results=4).items[-1]
+    when = middle.creation_time.isoformat(timespec="microseconds")
     for token in (
         _token("DescribeSnapshots", when[:10] + "\x00", "s"),
         _token("DescribeSnapshots", when, "\x00"),
+        _token("DescribeSnapshots", when + "\x00", ""),
+        _token("DescribeSnapshots", when[:16], middle.snapshot_id),
+        _token("DescribeSnapshots", when, middle.snapshot_id[:5] + "\ud800"),
+        _token("DescribeSnapshots", when[:12] + "\udfff", ""),
+        _token("DescribeSnapshots", when, middle.snapshot_id + "\U0001f600"),
+        _token("DescribeSnapshots", "", ""),
     ):
         slow = ecs.describe_snapshots(max_results=5, next_token=token, encrypted=False)
         assert slow == ecs.describe_snapshots(max_results=5, next_token=token)
