@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterator
 
-from _helpers import instance_with_disk, make_cloud, pattern, settle
+from _helpers import instance_with_disk, make_cloud, pattern, settle, system_disk_id
 from cloudbackup import Cloud, DataDisk, InMemoryBackend, SnapshotLink
 from cloudbackup._domain.ecs import Snapshot
 
@@ -192,3 +192,30 @@ def test_snapshot_links_of_a_released_disk_read_only_its_chain() -> None:
     page = ecs.describe_snapshot_links(disk_ids=[disks[4]])
     assert [link_id] == [link.snapshot_link_id for link in page.items]
     assert (0, 1) == (backend.scans[SnapshotLink.KIND], backend.gets[SnapshotLink.KIND])
+
+
+def test_region_wide_describes_in_id_order_scan_nothing() -> None:
+    """describe_disks, describe_instances, describe_images and KMS list_keys without filters
+    read their page from an ordered slice of the region and scan no partition of it."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    instance_id = ecs.describe_disk(disks[0]).attachments[0].instance_id
+    system = system_disk_id(ecs, instance_id)
+    images = []
+    for _ in range(3):
+        images.append(ecs.create_image(snapshot_id=ecs.create_snapshot(disk_id=system)))
+        settle(cloud)
+    kms = cloud.kms("cn-hangzhou")
+    keys = sorted(kms.create_key().key_id for _ in range(3))
+    every_disk = sorted([*disks, system])
+    backend.reset()
+    assert every_disk[1:3] == [
+        d.disk_id for d in ecs.describe_disks(page_number=2, page_size=1)
+    ] + [d.disk_id for d in ecs.describe_disks(page_number=3, page_size=1)]
+    assert sorted(images)[1:2] == [
+        i.image_id for i in ecs.describe_images(page_number=2, page_size=1)
+    ]
+    assert [instance_id] == [i.instance_id for i in ecs.describe_instances(page_size=5)]
+    assert keys[2:] == [k.key_id for k in kms.list_keys(page_number=2, page_size=2)]
+    assert 0 == sum(backend.scans.values())
