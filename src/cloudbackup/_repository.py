@@ -31,6 +31,11 @@ __all__ = ["ORDER_SEPARATOR", "Index", "OrderedIndex", "Repository", "Repository
 #: the pairs ``(key, id)`` do.
 ORDER_SEPARATOR = "\x00"
 
+#: How many entries each ordered index holds per region (partition the region, key the index's
+#: kind, value the count; absent for none), so a page's ``TotalCount`` is one read on every
+#: backend (SQLite's ``count(*)`` walks the rows).
+ORDER_COUNTS = raw_kind("index.counts")
+
 T = TypeVar("T")
 
 
@@ -112,6 +117,8 @@ class Repository(Generic[T]):
                     if old_entry == entry:
                         continue
                     self._store.raw_delete(ordered.kind, self._region_id, old_entry)
+                else:
+                    self._add_to_count(ordered, 1)
                 self._store.raw_put(ordered.kind, self._region_id, entry, record_id)
             for index in self._spec.indexes:
                 after_parts = tuple(index.partitions(record))
@@ -132,7 +139,10 @@ class Repository(Generic[T]):
             for partition in index.partitions(record):
                 self._store.raw_delete(index.kind, partition, record_id)
         for ordered in self._spec.ordered:
-            self._store.raw_delete(ordered.kind, self._region_id, ordered.entry(record, record_id))
+            entry = ordered.entry(record, record_id)
+            if self._store.raw_get(ordered.kind, self._region_id, entry) is not None:
+                self._store.raw_delete(ordered.kind, self._region_id, entry)
+                self._add_to_count(ordered, -1)
         self._store.delete(self._cls, self._region_id, record_id)
 
     def scan(self) -> list[T]:
@@ -188,8 +198,20 @@ class Repository(Generic[T]):
         return self._store.raw_count(self._cls.KIND, self._region_id)  # type: ignore[attr-defined]
 
     def count(self, index: OrderedIndex[T]) -> int:
-        """How many records ``index`` lists (every record of the region it covers)."""
-        return self._store.raw_count(index.kind, self._region_id)
+        """How many records ``index`` lists (every record of the region it covers): one read."""
+        found = self._store.raw_get(ORDER_COUNTS, self._region_id, index.kind)
+        if found is None:
+            return 0
+        if type(found) is not int or found < 1:
+            raise damaged_value(ORDER_COUNTS, self._region_id, index.kind, found, "a count")
+        return found
+
+    def _add_to_count(self, index: OrderedIndex[T], change: int) -> None:
+        count = self.count(index) + change
+        if count:
+            self._store.raw_put(ORDER_COUNTS, self._region_id, index.kind, count)
+        else:
+            self._store.raw_delete(ORDER_COUNTS, self._region_id, index.kind)
 
     def members(self, index: Index[T], partition: str) -> list[T]:
         """The records ``index`` lists under ``partition``, in id order."""

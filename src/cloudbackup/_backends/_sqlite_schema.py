@@ -266,6 +266,13 @@ def _v6_to_v7(conn: sqlite3.Connection) -> None:
         if entry is not None:
             encoded = json.dumps(snapshot_id, ensure_ascii=False).encode()
             conn.execute(insert, ("ecs.snapshots_by_time", region_id, entry, encoded))
+    # And how many entries each region's index holds (raw kind ``index.counts``).
+    counts = conn.execute(
+        "SELECT partition, count(*) FROM records WHERE kind = 'ecs.snapshots_by_time' "
+        "GROUP BY partition"
+    ).fetchall()
+    for region_id, count in counts:
+        conn.execute(insert, ("index.counts", region_id, "ecs.snapshots_by_time", b"%d" % count))
     # The chains of each instance and source disk (partition the instance or disk id, key the
     # chain id, value ``true``), so a describe of them reads their chains, not the region's.
     links = conn.execute("SELECT key, value FROM records WHERE kind = 'ecs.snapshot_link'")

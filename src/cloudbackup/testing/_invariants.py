@@ -35,6 +35,7 @@ from .._domain.kms import Alias, KeyState, KmsKey
 from .._engine import TIMER_INDEX, FailedTimer, Timer
 from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
+from .._repository import ORDER_COUNTS
 from .._services.ecs import INSTANCE_DISKS
 from .._services.ecs._core import (
     ACTION_INSTANCE_TRANSITION,
@@ -364,6 +365,10 @@ def _check_snapshot_order(world: _World) -> None:
     }
     if indexed != expected:
         world.fail(f"the snapshots-by-time index disagrees at {sorted(indexed ^ expected)[:5]}")
+    per_region = collections.Counter(p for p, _, _ in indexed)
+    counted = {(p, k): v for p, k, v in world.raw[ORDER_COUNTS]}
+    if counted != {(p, SNAPSHOTS_BY_TIME.kind): n for p, n in per_region.items()}:
+        world.fail(f"the ordered index counts {counted} != the entries {dict(per_region)}")
     # The chains of each instance and of each source disk are what the chains say.
     for index in (LINKS_OF_INSTANCE, LINKS_OF_DISK):
         listed = {(p, k) for p, k, _ in world.raw[index.kind]}
