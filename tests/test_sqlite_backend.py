@@ -1370,12 +1370,12 @@ def test_the_tag_index_migration_skips_values_it_cannot_read(tmp_path: Path) -> 
 
 
 def snapshot_order_rows(path: Path) -> list[tuple[str, str, bytes]]:
-    """Every row of the snapshots-by-creation-time index, sorted."""
+    """Every row of the snapshots-by-creation-time index and of its counts, sorted."""
     conn = sqlite3.connect(path)
     try:
         rows = conn.execute(
-            "SELECT partition, key, value FROM records WHERE kind = 'ecs.snapshots_by_time' "
-            "ORDER BY partition, key"
+            "SELECT partition, key, value FROM records "
+            "WHERE kind IN ('ecs.snapshots_by_time', 'index.counts') ORDER BY kind, partition, key"
         ).fetchall()
     finally:
         conn.close()
@@ -1414,6 +1414,7 @@ def test_a_version_6_world_gets_its_snapshot_order_when_migrated(tmp_path: Path)
     conn = sqlite3.connect(db)
     conn.execute("DELETE FROM records WHERE kind = 'ecs.snapshots_by_time'")
     conn.execute("DELETE FROM records WHERE kind IN ('ecs.instance_links', 'ecs.disk_links')")
+    conn.execute("DELETE FROM records WHERE kind = 'index.counts'")
     conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
@@ -1422,7 +1423,7 @@ def test_a_version_6_world_gets_its_snapshot_order_when_migrated(tmp_path: Path)
         after = cloud.ecs(REGION).describe_snapshots(page_size=100)
         links = cloud.ecs(REGION).describe_snapshot_links(instance_id=instance_id)
         check_invariants(cloud)
-    assert (3, list(reversed(taken))) == (len(written), [s.snapshot_id for s in after.items])
+    assert (4, list(reversed(taken))) == (len(written), [s.snapshot_id for s in after.items])
     assert (before, written) == (after, snapshot_order_rows(db))
     chain_of_instance = [
         ("ecs.instance_links", instance_id, link.snapshot_link_id) for link in links
