@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterator
 
-from _helpers import instance_with_disk, make_cloud, pattern, settle
+from _helpers import instance_with_disk, make_cloud, pattern, settle, system_disk_id
 from cloudbackup import Cloud, DataDisk, InMemoryBackend, SnapshotLink
 from cloudbackup._domain.ecs import Snapshot
 
@@ -111,3 +111,111 @@ def test_the_chain_of_a_released_disk_is_still_found_by_its_disk_id() -> None:
     assert [(link_id, (snapshot_id,))] == [
         (link.snapshot_link_id, link.snapshot_ids) for link in page.items
     ]
+
+
+class RangeCountingBackend(CountingBackend):
+    """A counting backend that also counts the entries its ordered slices return, by kind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranged: collections.Counter[str] = collections.Counter()
+
+    def scan_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None,
+        stop: str | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[str, object]]:
+        found = super().scan_range(kind, partition, start, stop, reverse, limit)
+        self.ranged[kind] += len(found)
+        return found
+
+    def reset(self) -> None:
+        """Forget the counts so far."""
+        super().reset()
+        self.ranged.clear()
+
+
+def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int]:
+    """(snapshot scans, snapshot gets, index entries read, total count) for a first page of 10
+    and a NextToken page of 10 of a region-wide describe_snapshots over ``snapshots``."""
+    backend = RangeCountingBackend()
+    cloud = make_cloud(backend=backend)
+    ecs, _, disk_id = instance_with_disk(cloud)
+    for _ in range(snapshots):
+        ecs.create_snapshot(disk_id=disk_id, retention_days=30)
+        settle(cloud)
+    backend.reset()
+    first = ecs.describe_snapshots(max_results=10)
+    ecs.describe_snapshots(max_results=10, next_token=first.next_token)
+    ranged = sum(backend.ranged.values())
+    return backend.scans[Snapshot.KIND], backend.gets[Snapshot.KIND], ranged, first.total_count
+
+
+def test_a_region_wide_snapshot_page_reads_the_page_not_the_region() -> None:
+    """Two region-wide describe_snapshots pages of 10 read 11 index entries and their 11
+    snapshots each (the 11th says whether a next page exists), for 25 snapshots as for 100."""
+    assert (0, 22, 22, 25) == _reads_of_region_pages(25)
+    assert (0, 22, 22, 100) == _reads_of_region_pages(100)
+
+
+def test_snapshot_links_of_an_instance_read_only_its_chains() -> None:
+    """describe_snapshot_links(instance_id=...) reads the instance's chains through the index
+    of chains by instance and scans none."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    instance_id = ecs.describe_disk(disks[0]).attachments[0].instance_id
+    expected = sorted(str(ecs.describe_disk(disk_id).snapshot_link_id) for disk_id in disks)
+    backend.reset()
+    page = ecs.describe_snapshot_links(instance_id=instance_id, page_size=50)
+    assert expected == [link.snapshot_link_id for link in page.items]
+    assert (0, 5) == (backend.scans[SnapshotLink.KIND], backend.gets[SnapshotLink.KIND])
+
+
+def test_snapshot_links_of_a_released_disk_read_only_its_chain() -> None:
+    """describe_snapshot_links(disk_ids=[a released disk]) finds the chain that outlived the
+    disk through the index of chains by source disk, and scans none."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    link_id = ecs.describe_disk(disks[4]).snapshot_link_id
+    ecs.detach_disk(
+        disk_id=disks[4], instance_id=ecs.describe_disk(disks[4]).attachments[0].instance_id
+    )
+    settle(cloud)
+    ecs.delete_disk(disk_id=disks[4])
+    backend.reset()
+    page = ecs.describe_snapshot_links(disk_ids=[disks[4]])
+    assert [link_id] == [link.snapshot_link_id for link in page.items]
+    assert (0, 1) == (backend.scans[SnapshotLink.KIND], backend.gets[SnapshotLink.KIND])
+
+
+def test_region_wide_describes_in_id_order_scan_nothing() -> None:
+    """describe_disks, describe_instances, describe_images and KMS list_keys without filters
+    read their page from an ordered slice of the region and scan no partition of it."""
+    backend = CountingBackend()
+    cloud, disks, _ = _region_of_chains(backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    instance_id = ecs.describe_disk(disks[0]).attachments[0].instance_id
+    system = system_disk_id(ecs, instance_id)
+    images = []
+    for _ in range(3):
+        images.append(ecs.create_image(snapshot_id=ecs.create_snapshot(disk_id=system)))
+        settle(cloud)
+    kms = cloud.kms("cn-hangzhou")
+    keys = sorted(kms.create_key().key_id for _ in range(3))
+    every_disk = sorted([*disks, system])
+    backend.reset()
+    assert every_disk[1:3] == [
+        d.disk_id for d in ecs.describe_disks(page_number=2, page_size=1)
+    ] + [d.disk_id for d in ecs.describe_disks(page_number=3, page_size=1)]
+    assert sorted(images)[1:2] == [
+        i.image_id for i in ecs.describe_images(page_number=2, page_size=1)
+    ]
+    assert [instance_id] == [i.instance_id for i in ecs.describe_instances(page_size=5)]
+    assert keys[2:] == [k.key_id for k in kms.list_keys(page_number=2, page_size=2)]
+    assert 0 == sum(backend.scans.values())

@@ -1367,3 +1367,89 @@ def test_the_tag_index_migration_skips_values_it_cannot_read(tmp_path: Path) -> 
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     conn.close()
     assert ([], str(SCHEMA_VERSION)) == (tag_index_rows(db), version)
+
+
+def snapshot_order_rows(path: Path) -> list[tuple[str, str, bytes]]:
+    """Every row of the snapshots-by-creation-time index and of its counts, sorted."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT partition, key, value FROM records "
+            "WHERE kind IN ('ecs.snapshots_by_time', 'index.counts') ORDER BY kind, partition, key"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [tuple(row) for row in rows]
+
+
+def chain_index_rows(path: Path) -> list[tuple[str, str, str]]:
+    """Every row of the indexes of chains by instance and by source disk, sorted."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT kind, partition, key FROM records "
+            "WHERE kind IN ('ecs.instance_links', 'ecs.disk_links') ORDER BY kind, partition, key"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [tuple(row) for row in rows]
+
+
+def test_a_version_6_world_gets_its_snapshot_order_when_migrated(tmp_path: Path) -> None:
+    """A world saved before the snapshots-by-time index (schema 6, no index rows) is migrated to
+    hold the very rows the code writes, so a region-wide describe still lists every snapshot."""
+    db = tmp_path / "world.db"
+    with Cloud(backend=SqliteBackend(db), seed=3) as cloud:
+        ecs = cloud.ecs(REGION)
+        (instance_id,) = ecs.run_instances(zone_id=ZONE, instance_type="ecs.g7.large")
+        cloud.advance(dt.timedelta(minutes=5))
+        (system,) = ecs.describe_disks(instance_id=instance_id).items
+        taken = []
+        for _ in range(3):
+            taken.append(ecs.create_snapshot(disk_id=system.disk_id))
+            cloud.advance(dt.timedelta(seconds=1))
+        before = ecs.describe_snapshots(page_size=100)
+    written = snapshot_order_rows(db)
+    chains = chain_index_rows(db)
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM records WHERE kind = 'ecs.snapshots_by_time'")
+    conn.execute("DELETE FROM records WHERE kind IN ('ecs.instance_links', 'ecs.disk_links')")
+    conn.execute("DELETE FROM records WHERE kind = 'index.counts'")
+    conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert ([], []) == (snapshot_order_rows(db), chain_index_rows(db))
+    with Cloud(backend=SqliteBackend(db), seed=3) as cloud:
+        after = cloud.ecs(REGION).describe_snapshots(page_size=100)
+        links = cloud.ecs(REGION).describe_snapshot_links(instance_id=instance_id)
+        check_invariants(cloud)
+    assert (4, list(reversed(taken))) == (len(written), [s.snapshot_id for s in after.items])
+    assert (before, written) == (after, snapshot_order_rows(db))
+    chain_of_instance = [
+        ("ecs.instance_links", instance_id, link.snapshot_link_id) for link in links
+    ]
+    assert (2, 1, chains) == (len(chains), len(links), chain_index_rows(db))
+    assert chain_of_instance == [row for row in chains if row[0] == "ecs.instance_links"]
+
+
+def test_the_snapshot_order_migration_skips_values_it_cannot_read(tmp_path: Path) -> None:
+    """A damaged snapshot value, or one without a readable creation time, gets no index row."""
+    db = tmp_path / "world.db"
+    shutil.copyfile(WORLD_V1, db)
+    conn = sqlite3.connect(db)
+    values = [
+        ("s-bad", "[1]"),
+        ("s-odd", '["a","x",{"creation_time":["dt",5,null,0]}]'),
+        ("s-late", '["a","x",{"creation_time":["dt","not a time",null,0]}]'),
+        ("s-tag", '["a","x",{"creation_time":["da","2026-01-01"]}]'),
+    ]
+    for key, value in values:
+        conn.execute(
+            "INSERT INTO records (kind, partition, key, value) "
+            "VALUES ('ecs.snapshot', 'cn-hangzhou', ?, CAST(? AS BLOB))",
+            (key, value),
+        )
+    conn.commit()
+    conn.close()
+    SqliteBackend(db).close()
+    assert [] == [row for row in snapshot_order_rows(db) if row[1].endswith(tuple(dict(values)))]

@@ -7,6 +7,11 @@ which raises the typed error, or :meth:`~Repository.find`), write with :meth:`~R
 and :meth:`~Repository.delete`, and read an index with :meth:`~Repository.members`. Every read
 costs the records it returns: a describe of named ids reads those ids, an index lookup reads
 that index's partition.
+
+An :class:`OrderedIndex` lists a region's records in the order a describe action returns them
+(``DescribeSnapshots``: newest first), so a page is read from a position in it
+(:meth:`~Repository.ordered`: ``Store.raw_range`` for page size + 1 entries, then those records)
+instead of sorting the region.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from ._store import Store, raw_kind
+from ._store import Store, damaged_value, raw_kind
 from .errors import InvalidParameterError, ResourceNotFoundError
 
-__all__ = ["Index", "Repository", "RepositorySpec"]
+__all__ = ["ORDER_SEPARATOR", "Index", "OrderedIndex", "Repository", "RepositorySpec"]
+
+#: Joins an ordered index's sort key and the record id in the entry's key. NUL sorts below every
+#: other code point and neither part holds it, so ``key + NUL + id`` orders entries exactly as
+#: the pairs ``(key, id)`` do.
+ORDER_SEPARATOR = "\x00"
+
+#: How many entries each ordered index holds per region (partition the region, key the index's
+#: kind, value the count; absent for none), so a page's ``TotalCount`` is one read on every
+#: backend (SQLite's ``count(*)`` walks the rows).
+ORDER_COUNTS = raw_kind("index.counts")
 
 T = TypeVar("T")
 
@@ -31,6 +46,23 @@ class Index(Generic[T]):
 
     kind: str = attrs.field(converter=raw_kind)
     partitions: Callable[[T], Iterable[str]]
+
+
+@attrs.frozen
+class OrderedIndex(Generic[T]):
+    """An index of a region's records in one order: raw kind ``kind``, partition = the region,
+    key = ``sort_key(record)``, :data:`ORDER_SEPARATOR` and the record's id, value = the id.
+
+    ``sort_key`` must not change while the record lives (a creation time does) or the entry
+    moves on every :meth:`Repository.put` that changes it; it must not hold NUL.
+    """
+
+    kind: str = attrs.field(converter=raw_kind)
+    sort_key: Callable[[T], str]
+
+    def entry(self, record: T, record_id: str) -> str:
+        """The index key of ``record``."""
+        return self.sort_key(record) + ORDER_SEPARATOR + record_id
 
 
 class Repository(Generic[T]):
@@ -76,11 +108,24 @@ class Repository(Generic[T]):
     def put(self, record: T) -> None:
         """Write a record, moving its index entries to where it now belongs."""
         record_id = self._spec.id_of(record)
-        if self._spec.indexes:
+        if self._spec.indexes or self._spec.ordered:
             old = self._store.get(self._cls, self._region_id, record_id)
+            for ordered in self._spec.ordered:
+                entry = ordered.entry(record, record_id)
+                if old is not None:
+                    old_entry = ordered.entry(old, record_id)
+                    if old_entry == entry:
+                        continue
+                    self._store.raw_delete(ordered.kind, self._region_id, old_entry)
+                else:
+                    self._add_to_count(ordered, 1)
+                self._store.raw_put(ordered.kind, self._region_id, entry, record_id)
             for index in self._spec.indexes:
-                before = set(index.partitions(old)) if old is not None else set()
-                after = set(index.partitions(record))
+                after_parts = tuple(index.partitions(record))
+                before_parts = () if old is None else tuple(index.partitions(old))
+                if before_parts == after_parts:
+                    continue  # the common case: an update that moves no index entry
+                before, after = set(before_parts), set(after_parts)
                 for partition in before - after:
                     self._store.raw_delete(index.kind, partition, record_id)
                 for partition in after - before:
@@ -93,6 +138,11 @@ class Repository(Generic[T]):
         for index in self._spec.indexes:
             for partition in index.partitions(record):
                 self._store.raw_delete(index.kind, partition, record_id)
+        for ordered in self._spec.ordered:
+            entry = ordered.entry(record, record_id)
+            if self._store.raw_get(ordered.kind, self._region_id, entry) is not None:
+                self._store.raw_delete(ordered.kind, self._region_id, entry)
+                self._add_to_count(ordered, -1)
         self._store.delete(self._cls, self._region_id, record_id)
 
     def scan(self) -> list[T]:
@@ -106,6 +156,62 @@ class Repository(Generic[T]):
             return self.scan()
         named = (self._store.get(self._cls, self._region_id, i) for i in ids)
         return [record for record in named if record is not None]
+
+    def ordered(
+        self,
+        index: OrderedIndex[T],
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        descending: bool,
+        limit: int,
+    ) -> list[T]:
+        """Up to ``limit`` records in ``index``'s order (reversed when ``descending``), from
+        just past the entry key ``before`` (descending) or ``after`` (ascending).
+
+        Reads ``limit`` index entries and their records: the cost follows the page, not the
+        region.
+        """
+        if descending:
+            entries = self._store.raw_range(
+                index.kind, self._region_id, None, before, reverse=True, limit=limit
+            )
+        else:
+            # Strictly after ``after``: every entry key that extends it sorts above it.
+            start = None if after is None else after + ORDER_SEPARATOR
+            entries = self._store.raw_range(index.kind, self._region_id, start, limit=limit)
+        return self.named_or_all([str(record_id) for _, record_id in entries]) if entries else []
+
+    def in_id_order(self, *, after: str | None, limit: int) -> list[T]:
+        """Up to ``limit`` records of the region in id order, from just past the id ``after``:
+        one ordered slice of the region's records, so the cost follows the page."""
+        start = None if after is None else after + ORDER_SEPARATOR  # the least string above
+        kind: str = self._cls.KIND  # type: ignore[attr-defined]
+        entries = self._store.raw_range(kind, self._region_id, start, limit=limit)
+        for key, value in entries:
+            if not isinstance(value, self._cls):
+                raise damaged_value(kind, self._region_id, key, value, f"a {self._cls.__name__}")
+        return [value for _, value in entries]  # type: ignore[misc]
+
+    def count_all(self) -> int:
+        """How many records the region holds."""
+        return self._store.raw_count(self._cls.KIND, self._region_id)  # type: ignore[attr-defined]
+
+    def count(self, index: OrderedIndex[T]) -> int:
+        """How many records ``index`` lists (every record of the region it covers): one read."""
+        found = self._store.raw_get(ORDER_COUNTS, self._region_id, index.kind)
+        if found is None:
+            return 0
+        if type(found) is not int or found < 1:
+            raise damaged_value(ORDER_COUNTS, self._region_id, index.kind, found, "a count")
+        return found
+
+    def _add_to_count(self, index: OrderedIndex[T], change: int) -> None:
+        count = self.count(index) + change
+        if count:
+            self._store.raw_put(ORDER_COUNTS, self._region_id, index.kind, count)
+        else:
+            self._store.raw_delete(ORDER_COUNTS, self._region_id, index.kind)
 
     def members(self, index: Index[T], partition: str) -> list[T]:
         """The records ``index`` lists under ``partition``, in id order."""
@@ -124,6 +230,7 @@ class RepositorySpec(Generic[T]):
     """The real API's code for a missing record, e.g. ``InvalidDiskId.NotFound``."""
     noun: str
     indexes: tuple[Index[T], ...] = ()
+    ordered: tuple[OrderedIndex[T], ...] = ()
 
     def open(self, store: Store, region_id: str) -> Repository[T]:
         """The repository of this aggregate in ``region_id``."""

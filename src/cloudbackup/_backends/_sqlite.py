@@ -53,7 +53,7 @@ from . import _sqlite_schema as _schema
 from ._codec import DEFAULT_CODEC
 from ._protocol import check_storable, storable
 from ._sqlite_cache import ABSENT, RecordCache
-from ._sqlite_files import check_path, identify, too_new, translate
+from ._sqlite_files import check_path, identify, range_query, too_new, translate
 from ._sqlite_schema import APPLICATION_ID, SCHEMA_VERSION, ZERO_RUN, with_margins, without_margins
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "ZERO_RUN", "SqliteBackend"]
@@ -434,23 +434,10 @@ class SqliteBackend:
         self._cache.put(address, ABSENT)
 
     def first(self, kind: str, partition: str) -> tuple[str, object] | None:
-        """The ``(key, value)`` with the smallest key of a partition, or None (one indexed read).
-
-        The event loop asks for its next timer this way instead of loading every timer.
-        """
-        self._check_open()
-        if not storable(kind, partition):
-            return None
-        with self._snapshot():
-            rows = self._query_all(
-                "SELECT key, value FROM records WHERE kind = ? AND partition = ? "
-                "ORDER BY key LIMIT 1",
-                (kind, partition),
-            )
-        if not rows:
-            return None
-        key, data = rows[0]
-        return key, DEFAULT_CODEC.decode(data)
+        """The ``(key, value)`` with the smallest key of a partition, or None (one indexed read):
+        the event loop finds its next timer without loading every timer."""
+        found = self.scan_range(kind, partition, None, None, False, 1)
+        return found[0] if found else None
 
     def scan(self, kind: str, partition: str) -> Iterator[tuple[str, object]]:
         """Every ``(key, value)`` of a partition, ordered by key, as of this call.
@@ -463,25 +450,56 @@ class SqliteBackend:
             StorageBackendError: The backend is closed, or a stored value cannot be decoded.
         """
         self._check_open()
-        found: list[tuple[str, object]] = []
         if not storable(kind, partition):
-            return iter(found)
+            return iter(())
         with self._snapshot():
             rows = self._query_all(
                 "SELECT key, value FROM records WHERE kind = ? AND partition = ? ORDER BY key",
                 (kind, partition),
             )
-            # Decode inside the snapshot: the cache was checked against exactly this state.
-            keep = len(rows) <= self._cache_size
-            for key, data in rows:
-                address = (kind, partition, key)
-                value = self._cache.get(address)
-                if value is None or value is ABSENT:
-                    value = DEFAULT_CODEC.decode(data)
-                    if keep:
-                        self._cache_read(address, value)
-                found.append((key, value))
+            found = self._decode_rows(kind, partition, rows)
         return iter(found)
+
+    def _decode_rows(
+        self, kind: str, partition: str, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[str, object]]:
+        """Decode ``(key, data)`` rows through the cache, inside the reading snapshot (the cache
+        was checked against that state); more rows than the cache holds are not cached."""
+        found: list[tuple[str, object]] = []
+        keep = len(rows) <= self._cache_size
+        for key, data in rows:
+            address = (kind, partition, key)
+            value = self._cache.get(address)
+            if value is None or value is ABSENT:
+                value = DEFAULT_CODEC.decode(data)
+                if keep:
+                    self._cache_read(address, value)
+            found.append((key, value))
+        return found
+
+    def scan_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None,
+        stop: str | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[str, object]]:
+        """The records with ``start <= key < stop`` in key order (descending with ``reverse``),
+        at most ``limit``, in one snapshot and one ``SELECT`` along the primary key (see
+        :func:`._sqlite_files.range_query`); decoded values are cached as :meth:`scan` does.
+
+        Raises:
+            StorageBackendError: The backend is closed, or a stored value cannot be decoded.
+        """
+        self._check_open()
+        if not storable(kind, partition) or (limit is not None and limit <= 0):
+            return []
+        sql, params = range_query(start, stop, reverse, limit)
+        with self._snapshot():
+            rows = self._query_all(sql, (kind, partition, *params))
+            return self._decode_rows(kind, partition, rows)
 
     def count(self, kind: str, partition: str) -> int:
         """How many records a partition holds.

@@ -23,6 +23,8 @@ __all__ = [
     "is_busy",
     "is_corrupt",
     "not_ours",
+    "range_query",
+    "storable_bound",
     "too_new",
     "translate",
 ]
@@ -166,3 +168,45 @@ def is_busy(exc: sqlite3.Error) -> bool:
         return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
     text = str(exc)
     return "database is locked" in text or "database is busy" in text
+
+
+def range_query(
+    start: str | None, stop: str | None, reverse: bool, limit: int | None
+) -> tuple[str, tuple[object, ...]]:
+    """The ``SELECT`` of ``scan_range`` and its parameters after ``(kind, partition)``.
+
+    It walks the primary key ``(kind, partition, key)`` from one bound, so its cost follows the
+    rows returned, not the partition. SQLite compares ``TEXT`` byte-wise in UTF-8, which is code
+    point order, the order Python gives ``str``.
+    """
+    where = "kind = ? AND partition = ?"
+    params: list[object] = []
+    if start is not None:
+        where += " AND key >= ?"
+        params.append(storable_bound(start))
+    if stop is not None:
+        where += " AND key < ?"
+        params.append(storable_bound(stop))
+    sql = f"SELECT key, value FROM records WHERE {where} ORDER BY key"
+    if reverse:
+        sql += " DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    return sql, tuple(params)
+
+
+def storable_bound(bound: str) -> str:
+    """A range bound that orders every storable key exactly as ``bound`` does, and has UTF-8.
+
+    A stored key holds no lone surrogate, so at the first surrogate of ``bound`` every key that
+    agrees with the text before it holds either a code point below U+D800 (it sorts lower) or
+    one above U+DFFF (it sorts higher): the text before it plus U+E000, the first code point
+    past the surrogates, splits the keys in the same place.
+    """
+    if storable(bound):
+        return str.__str__(bound)
+    for index, char in enumerate(bound):
+        if "\ud800" <= char <= "\udfff":
+            return str.__str__(bound[:index]) + "\ue000"
+    raise AssertionError("unreachable: a bound without a surrogate is storable")

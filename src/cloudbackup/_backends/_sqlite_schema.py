@@ -9,6 +9,8 @@ Version history (each step is one function, run inside the opening transaction):
 5. The index of each KMS key's aliases (``kms.key_aliases``) is filled from the stored aliases.
 6. The ECS tag indexes (``ecs.instance_tags``, ``ecs.disk_tags``, ``ecs.snapshot_tags``,
    ``ecs.image_tags``) are filled from the stored resources' tags.
+7. Each region's snapshots by creation time (``ecs.snapshots_by_time``) are filled from the
+   stored snapshots, so a region-wide ``DescribeSnapshots`` page reads the page.
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
@@ -19,6 +21,7 @@ than with the block size. Ciphertext has no such runs and is stored whole.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import sqlite3
 from collections.abc import Callable
@@ -46,7 +49,7 @@ ZERO_RUN: Final = 4096
 _ZEROS = bytes(ZERO_RUN)
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -230,6 +233,61 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
                 )
 
 
+def _snapshot_order_entry(snapshot_id: str, value: bytes) -> str | None:
+    """The ``ecs.snapshots_by_time`` key of one stored snapshot (its creation time in ISO
+    format to the microsecond, NUL, its id, as ``cloudbackup._repository.OrderedIndex``
+    writes it); ``None`` for a value that is not a snapshot of the expected shape (decoding it
+    later says what is wrong)."""
+    try:
+        tag, text, _, _ = json.loads(value)[2]["creation_time"]
+        if tag != "dt" or not isinstance(text, str):
+            return None
+        when = _dt.datetime.fromisoformat(text)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return when.isoformat(timespec="microseconds") + "\x00" + snapshot_id
+
+
+def _v6_to_v7(conn: sqlite3.Connection) -> None:
+    """Version 7 keeps each region's snapshots in creation-time order, so a region-wide
+    ``DescribeSnapshots`` page reads page size + 1 index entries instead of every snapshot.
+
+    The index (raw kind ``ecs.snapshots_by_time``: partition the region, key the creation time
+    to the microsecond, NUL and the id, value the id) is built from the stored snapshots at the
+    JSON level; without it, older worlds would describe no snapshot region-wide. So are the
+    indexes of chains by instance and by source disk, read by ``DescribeSnapshotLinks``.
+    """
+    insert = "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)"
+    rows = conn.execute(
+        "SELECT partition, key, value FROM records WHERE kind = 'ecs.snapshot'"
+    ).fetchall()
+    for region_id, snapshot_id, value in rows:
+        entry = _snapshot_order_entry(snapshot_id, value)
+        if entry is not None:
+            encoded = json.dumps(snapshot_id, ensure_ascii=False).encode()
+            conn.execute(insert, ("ecs.snapshots_by_time", region_id, entry, encoded))
+    # And how many entries each region's index holds (raw kind ``index.counts``).
+    counts = conn.execute(
+        "SELECT partition, count(*) FROM records WHERE kind = 'ecs.snapshots_by_time' "
+        "GROUP BY partition"
+    ).fetchall()
+    for region_id, count in counts:
+        conn.execute(insert, ("index.counts", region_id, "ecs.snapshots_by_time", b"%d" % count))
+    # The chains of each instance and source disk (partition the instance or disk id, key the
+    # chain id, value ``true``), so a describe of them reads their chains, not the region's.
+    links = conn.execute("SELECT key, value FROM records WHERE kind = 'ecs.snapshot_link'")
+    for link_id, value in links.fetchall():
+        try:
+            fields = json.loads(value)[2]
+            owners = [("ecs.instance_links", fields.get("instance_id"))]
+            owners.append(("ecs.disk_links", fields["source_disk_id"]))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            continue
+        for index_kind, owner in owners:
+            if isinstance(owner, str):
+                conn.execute(insert, (index_kind, owner, link_id, b"true"))
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -240,6 +298,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
 }
 
 

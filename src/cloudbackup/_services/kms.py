@@ -11,7 +11,7 @@ import attrs
 from .. import _validate as v
 from .._backends._protocol import storable
 from .._domain.kms import Alias, KeySpec, KeyState, KeyUsage, KmsKey
-from .._domain.requests import Page, paginate
+from .._domain.requests import Page
 from .._engine import Timer
 from .._events import (
     AliasCreated,
@@ -21,7 +21,7 @@ from .._events import (
     KeyDeleted,
     KeyStateChanged,
 )
-from .._store import raw_kind
+from .._store import damaged_value, raw_kind
 from .._world import Scope, ServiceSpec, register_service
 from ..errors import (
     InvalidParameterError,
@@ -144,8 +144,16 @@ class KmsService(RegionalService):
         """``ListKeys``: the region's keys, a page at a time (``PageSize`` 1–100)."""
         number = v.integer("PageNumber", page_number, 1, 2**31 - 1, code=_INVALID)
         size = v.integer("PageSize", page_size, 1, 100, code=_INVALID)
-        keys = self._world.store.scan(KmsKey, self.region_id)
-        return paginate(keys, number, size)
+        store = self._world.store
+        with store.reading():  # the region's keys in id order: the page and those before it
+            total = store.raw_count(KmsKey.KIND, self.region_id)
+            entries = store.raw_range(KmsKey.KIND, self.region_id, limit=number * size)
+        keys: list[KmsKey] = []
+        for key_id, value in entries[(number - 1) * size :]:
+            if not isinstance(value, KmsKey):
+                raise damaged_value(KmsKey.KIND, self.region_id, key_id, value, "a KmsKey")
+            keys.append(value)
+        return Page(tuple(keys), total, number, size)
 
     @unit_of_work
     def enable_key(self, key_id: str) -> None:

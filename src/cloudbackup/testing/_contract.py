@@ -23,9 +23,10 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from .._backends._protocol import StorageBackend, clear_partition, count, get_many
+from .._backends._protocol import StorageBackend, clear_partition, count, get_many, scan_range
 from ..errors import StorageBackendError
 from ._contract_machine import _BackendMachine
+from ._contract_ranges import check_scan_range
 from ._contract_values import (
     _KINDS,
     _PARTITIONS,
@@ -426,6 +427,7 @@ def _check_closed_backend_refuses(backend: StorageBackend) -> None:
         ("get_many", lambda: get_many(backend, address[0], address[1], [address[2]])),
         ("count", lambda: count(backend, *address[:2])),
         ("clear_partition", lambda: clear_partition(backend, *address[:2])),
+        ("scan_range", lambda: scan_range(backend, *address[:2], limit=1)),
     ]
     for what, call in calls:
         _expect_refused(call, f"{what} after close")
@@ -462,6 +464,7 @@ _UNIT_CHECKS: tuple[Callable[[StorageBackend], None], ...] = (
     _check_blobs,
     _check_delete_missing_is_a_no_op,
     _check_optional_methods,
+    check_scan_range,
     _check_write_after_materialised_scan,
     _check_closed_backend_refuses,
     _check_closed_inside_unit,
@@ -482,7 +485,10 @@ def check_storage_backend(
     unit of work, nested ``begin``, savepoints (``savepoint``, ``release``, ``rollback_to``,
     nested, and closed by ``commit``/``rollback``), ``None`` values, addresses holding a lone
     surrogate (absent, and refused by ``put``), ``close``, and the optional
-    ``get_many``, ``count`` and ``clear_partition`` through the protocol's helpers), then a
+    ``get_many``, ``count``, ``clear_partition`` and ``scan_range`` through the protocol's
+    helpers (``scan_range`` with every combination of bounds, direction and limit, on empty,
+    committed, uncommitted, rolled-back and large partitions, against the scanning fallback),
+    then a
     Hypothesis state machine that runs random units of work and savepoints against a backend
     and a dictionary model and compares them after every step. Stored values include nested
     frozen ``attrs`` instances, enums, datetimes, timedeltas, bytes, tuples, frozensets and

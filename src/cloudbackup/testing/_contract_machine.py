@@ -15,7 +15,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from .._backends._protocol import StorageBackend, clear_partition, count, get_many
+from .._backends._protocol import StorageBackend, clear_partition, count, get_many, scan_range
 from ._contract_values import (
     _CHINA,
     _KEY_CHARS,
@@ -224,6 +224,40 @@ class _BackendMachine(RuleBasedStateMachine):
             if (kind, partition, key) in self.records
         }
         _expect(expected, get_many(self.backend, kind, partition, keys), "get_many")
+
+    @rule(
+        kind=st.sampled_from(_KINDS),
+        partition=st.sampled_from(_PARTITIONS),
+        start=st.none() | _keys,
+        stop=st.none() | _keys,
+        reverse=st.booleans(),
+        limit=st.none() | st.integers(-1, 4),
+    )
+    def scan_range(
+        self,
+        kind: str,
+        partition: str,
+        start: str | None,
+        stop: str | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> None:
+        """scan_range returns exactly the model's slice of the partition."""
+        expected = sorted(
+            (a[2], value)
+            for a, value in self.records.items()
+            if a[:2] == (kind, partition)
+            and (start is None or a[2] >= start)
+            and (stop is None or a[2] < stop)
+        )
+        if reverse:
+            expected.reverse()
+        if limit is not None:
+            expected = expected[: max(limit, 0)]
+        actual = scan_range(
+            self.backend, kind, partition, start, stop, reverse=reverse, limit=limit
+        )
+        _expect(expected, actual, f"scan_range({kind!r}, {partition!r}, {start!r}, {stop!r})")
 
     # -- blobs -------------------------------------------------------------------------------
     @rule(target=digests, data=st.binary(max_size=48))

@@ -35,6 +35,7 @@ from .._domain.kms import Alias, KeyState, KmsKey
 from .._engine import TIMER_INDEX, FailedTimer, Timer
 from .._events import Event, SnapshotCreated
 from .._regions import REGIONS
+from .._repository import ORDER_COUNTS
 from .._services.ecs import INSTANCE_DISKS
 from .._services.ecs._core import (
     ACTION_INSTANCE_TRANSITION,
@@ -43,7 +44,10 @@ from .._services.ecs._core import (
     DISK_TAGS,
     IMAGE_TAGS,
     INSTANCE_TAGS,
+    LINKS_OF_DISK,
+    LINKS_OF_INSTANCE,
     SNAPSHOT_TAGS,
+    SNAPSHOTS_BY_TIME,
     tag_partition,
 )
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
@@ -197,7 +201,9 @@ def check_invariants(cloud: Cloud) -> None:
     disk progresses and it has a completion timer; snapshot usage counts equal the disks and
     images that use them; retention has released every expired snapshot nothing holds;
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
-    have a deletion date and a timer; the key -> aliases index lists exactly the aliases;
+    have a deletion date and a timer; the key -> aliases index lists exactly the aliases, and the
+    snapshots-by-time index each region's snapshots at their creation time, the chain indexes
+    each instance's and source disk's chains;
     the event log is numbered on from its first kept event in time order, within the
     retention; a failed
     timer is stored under its own key, was due, is no longer pending and says what it raised.
@@ -207,6 +213,7 @@ def check_invariants(cloud: Cloud) -> None:
     _check_chains(world)
     _check_instances_and_disks(world)
     _check_tag_indexes(world)
+    _check_snapshot_order(world)
     _check_snapshots(world)
     _check_groups_and_images(world)
     _check_kms(world)
@@ -348,6 +355,29 @@ def _check_tag_indexes(world: _World) -> None:
                 f"the tag index {kind} disagrees with the records at "
                 f"{sorted(index_pairs ^ record_pairs)[:5]}"
             )
+
+
+def _check_snapshot_order(world: _World) -> None:
+    # The snapshots-by-time index lists exactly each region's snapshots, at their creation time.
+    indexed = {(p, k, v) for p, k, v in world.raw[SNAPSHOTS_BY_TIME.kind]}
+    expected = {
+        (s.region_id, SNAPSHOTS_BY_TIME.entry(s, s.snapshot_id), s.snapshot_id)
+        for s in world.snapshots.values()
+    }
+    if indexed != expected:
+        world.fail(f"the snapshots-by-time index disagrees at {sorted(indexed ^ expected)[:5]}")
+    per_region = collections.Counter(p for p, _, _ in indexed)
+    counted = {(p, k): v for p, k, v in world.raw[ORDER_COUNTS]}
+    if counted != {(p, SNAPSHOTS_BY_TIME.kind): n for p, n in per_region.items()}:
+        world.fail(f"the ordered index counts {counted} != the entries {dict(per_region)}")
+    # The chains of each instance and of each source disk are what the chains say.
+    for index in (LINKS_OF_INSTANCE, LINKS_OF_DISK):
+        listed = {(p, k) for p, k, _ in world.raw[index.kind]}
+        owned = {
+            (p, link_id) for link_id, link in world.links.items() for p in index.partitions(link)
+        }
+        if listed != owned:
+            world.fail(f"the chain index {index.kind} disagrees at {sorted(listed ^ owned)[:5]}")
 
 
 def _check_instances_and_disks(world: _World) -> None:

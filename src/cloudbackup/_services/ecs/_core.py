@@ -26,7 +26,7 @@ from ..._domain.ecs import (
 )
 from ..._domain.tags import MAX_TAGS_PER_RESOURCE
 from ..._regions import Region
-from ..._repository import Index, Repository, RepositorySpec
+from ..._repository import Index, OrderedIndex, Repository, RepositorySpec
 from ..._time import LATEST
 from ..._world import World
 from ...errors import IncorrectStatusError, InvalidParameterError, UnsupportedOperationError
@@ -42,6 +42,9 @@ __all__ = [
     "IMAGE_TAGS",
     "INSTANCE_DISKS",
     "INSTANCE_TAGS",
+    "LINKS_OF_DISK",
+    "LINKS_OF_INSTANCE",
+    "SNAPSHOTS_BY_TIME",
     "SNAPSHOT_TAGS",
     "TAG_INDEX_KINDS",
     "EcsCore",
@@ -102,14 +105,30 @@ INSTANCES = RepositorySpec(
 DISKS = RepositorySpec(
     Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO, DISK_TAGS)
 )
-SNAPSHOTS = RepositorySpec(
-    Snapshot, lambda s: s.snapshot_id, "InvalidSnapshotId.NotFound", "snapshot", (SNAPSHOT_TAGS,)
+SNAPSHOTS_BY_TIME: OrderedIndex[Snapshot] = OrderedIndex(
+    "ecs.snapshots_by_time", lambda s: s.creation_time.isoformat(timespec="microseconds")
 )
+"""A region's snapshots by ``(creation time, id)``: ``DescribeSnapshots`` pages newest first."""
+SNAPSHOTS = RepositorySpec(
+    Snapshot,
+    lambda s: s.snapshot_id,
+    "InvalidSnapshotId.NotFound",
+    "snapshot",
+    (SNAPSHOT_TAGS,),
+    (SNAPSHOTS_BY_TIME,),
+)
+LINKS_OF_INSTANCE: Index[SnapshotLink] = Index(
+    "ecs.instance_links", lambda link: () if link.instance_id is None else (link.instance_id,)
+)
+"""The snapshot chains of each instance, kept by the chain repository."""
+LINKS_OF_DISK: Index[SnapshotLink] = Index("ecs.disk_links", lambda link: (link.source_disk_id,))
+"""The snapshot chains of each source disk, which may outlive the disk."""
 LINKS = RepositorySpec(
     SnapshotLink,
     lambda link: link.snapshot_link_id,
     "InvalidSnapshotLinkId.NotFound",
     "snapshot chain",
+    (LINKS_OF_INSTANCE, LINKS_OF_DISK),
 )
 GROUPS = RepositorySpec(
     SnapshotGroup,

@@ -13,6 +13,8 @@ One mechanism each, used by every action that has the parameter:
 - :func:`token_page` cuts a sorted result into keyset pages: a ``NextToken`` holds the sort key
   of the last record returned, so a walk over the tokens returns every record that exists
   throughout the walk exactly once, whatever is created or deleted between pages.
+  :func:`keyset_page` gives the same pages from an ordered source (an ordered index) that it
+  reads from the token's position, so a page costs the page, not every matching record.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, TypeVar
 
 from ... import _validate as v
 from ..._domain.requests import Page, paginate
+from ..._repository import Repository
 from ..._store import raw_kind
 from ...errors import DependencyViolationError, DryRunOperationError, InvalidParameterError
 from .._base import _builtin_arguments
@@ -37,6 +40,8 @@ __all__ = [
     "MAX_CLIENT_TOKEN_LENGTH",
     "ecs_action",
     "finish_read",
+    "id_order_page",
+    "keyset_page",
     "token_page",
 ]
 
@@ -234,3 +239,71 @@ def token_page(
     chosen = ordered[:limit]
     token = _encode_token(scope, sort_key(chosen[-1])) if len(ordered) > limit else None
     return Page(tuple(chosen), len(items), 1, limit, token)
+
+
+def keyset_page(
+    fetch: Callable[[tuple[str, ...] | None, int], Sequence[T]],
+    total: int,
+    sort_key: Callable[[T], tuple[str, ...]],
+    *,
+    scope: str,
+    next_token: object,
+    max_results: object,
+    page_number: int,
+    page_size: int,
+    width: int = 1,
+    max_limit: int = 100,
+    default_results: int = 10,
+) -> Page[T] | None:
+    """The page :func:`token_page` would cut from every matching record, read from an ordered
+    source instead: ``fetch(after, n)`` returns the first ``n`` records in page order past the
+    sort key ``after`` (``None``: from the first), and ``total`` is how many match.
+
+    Token pages read ``MaxResults + 1`` records from the token's position; numbered pages read
+    the records before the page and the page. Returns ``None`` for a ``NextToken`` of several
+    parts one of which holds NUL (no record's does, but an ordered index joins its parts with
+    NUL), which the caller answers the slow way so that the answer stays exactly
+    :func:`token_page`'s.
+    """
+    if next_token is None and max_results is None:
+        start = (page_number - 1) * page_size
+        items = fetch(None, start + page_size)[start:]
+        return Page(tuple(items), total, page_number, page_size)
+    limit = v.integer(
+        "MaxResults", default_results if max_results is None else max_results, 1, max_limit
+    )
+    after = None if next_token is None else _decode_token(scope, next_token, width)
+    if after is not None and width > 1 and any("\x00" in part for part in after):
+        return None
+    chosen = fetch(after, limit + 1)
+    token = _encode_token(scope, sort_key(chosen[limit - 1])) if len(chosen) > limit else None
+    return Page(tuple(chosen[:limit]), total, 1, limit, token)
+
+
+def id_order_page(
+    repository: Repository[T],
+    *,
+    scope: str,
+    next_token: object,
+    max_results: object,
+    page_number: int,
+    page_size: int,
+    max_limit: int = 100,
+) -> Page[T]:
+    """The page :func:`token_page` cuts from every record of the region in id order, read as
+    an ordered slice of the region's records from the token's position."""
+    page = keyset_page(
+        lambda after, limit: repository.in_id_order(
+            after=None if after is None else after[0], limit=limit
+        ),
+        repository.count_all(),
+        lambda record: (repository.id_of(record),),
+        scope=scope,
+        next_token=next_token,
+        max_results=max_results,
+        page_number=page_number,
+        page_size=page_size,
+        max_limit=max_limit,
+    )
+    assert page is not None  # one-part keys never send a token the slow way
+    return page

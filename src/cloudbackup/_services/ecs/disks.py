@@ -50,7 +50,7 @@ from ...errors import (
 from .. import _crypto
 from .._base import unit_of_work
 from ._core import ATTACHED_TO, DISK_TAGS
-from ._requests import ecs_action, finish_read, token_page
+from ._requests import ecs_action, finish_read, id_order_page, token_page
 from .groups import GroupActions
 
 __all__ = ["DiskActions"]
@@ -659,6 +659,20 @@ class DiskActions(GroupActions):
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
+        filters = (instance_id, zone_id, cat, state, encrypted, snapshot_id)
+        if not ids and not pairs and kind == "all" and all(f is None for f in filters):
+            # The whole region in id order: a slice of it from the token's position.
+            with self._world.store.reading():
+                page = id_order_page(
+                    self._disks,
+                    scope="DescribeDisks",
+                    next_token=next_token,
+                    max_results=max_results,
+                    page_number=number,
+                    page_size=size,
+                    max_limit=500,
+                )
+            return finish_read("DescribeDisks", dry_run, page)
         if pairs and not ids and instance_id is None:  # through the tag index
             candidates = self._tagged(self._disks, DISK_TAGS, pairs)
         elif ids or instance_id is None:

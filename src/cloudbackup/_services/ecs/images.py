@@ -186,6 +186,13 @@ class ImageActions(ResetActions):
         number, size = v.page(page_number, page_size)
         v.optional_text("SnapshotId", snapshot_id, 1, 256)
         ids = v.id_list("ImageId", image_ids, max_items=100)
+        if not ids and snapshot_id is None:
+            # The region's images in id order: the page and the images before it, not the rest.
+            with self._world.store.reading():
+                total = self._images.count_all()
+                found = self._images.in_id_order(after=None, limit=number * size)
+            page = Page(tuple(found[(number - 1) * size :]), total, number, size)
+            return finish_read("DescribeImages", dry_run, page)
         found = [
             i
             for i in self._images.named_or_all(ids)

@@ -29,7 +29,7 @@ from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
 from ..._regions import require_zone
 from ...errors import IncorrectStatusError, InvalidParameterError, QuotaExceededError
 from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS
-from ._requests import ecs_action, finish_read, token_page
+from ._requests import ecs_action, finish_read, id_order_page, token_page
 from .images import ImageActions
 
 __all__ = ["InstanceActions"]
@@ -392,6 +392,23 @@ class InstanceActions(ImageActions):
         ids = v.id_list("InstanceIds", instance_ids, max_items=100)
         wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
         with self._world.store.reading():
+            if (
+                not ids
+                and not pairs
+                and zone_id is None
+                and wanted is None
+                and instance_name is None
+            ):
+                # The whole region in id order: a slice of it from the token's position.
+                page = id_order_page(
+                    self._instances,
+                    scope="DescribeInstances",
+                    next_token=next_token,
+                    max_results=max_results,
+                    page_number=number,
+                    page_size=size,
+                )
+                return finish_read("DescribeInstances", dry_run, page)
             if pairs and not ids:
                 candidates = self._tagged(self._instances, INSTANCE_TAGS, pairs)
             else:

@@ -22,10 +22,11 @@ from ..._domain.limits import (
 )
 from ..._domain.requests import Page
 from ..._events import SnapshotModified
+from ..._repository import ORDER_SEPARATOR
 from ...errors import InvalidParameterError
 from .._base import unit_of_work
-from ._core import SNAPSHOT_TAGS
-from ._requests import ecs_action, finish_read, token_page
+from ._core import LINKS_OF_DISK, LINKS_OF_INSTANCE, SNAPSHOT_TAGS, SNAPSHOTS_BY_TIME
+from ._requests import ecs_action, finish_read, keyset_page, token_page
 from .chains import SnapshotChains
 
 __all__ = ["SnapshotActions"]
@@ -187,6 +188,17 @@ class SnapshotActions(SnapshotChains):
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
+        unfiltered = (disk_id, instance_id, snapshot_link_id, use, src, encrypted, kms_key_id)
+        if (
+            not ids
+            and not pairs
+            and all(value is None for value in unfiltered)
+            and snapshot_name is None
+            and (state, stype) == ("all", "all")
+        ):
+            page = self._newest_snapshots(number, size, next_token, max_results)
+            if page is not None:
+                return finish_read("DescribeSnapshots", dry_run, page)
         link_id = snapshot_link_id
         if link_id is None and disk_id is not None and not ids:
             disk = self._disks.find(disk_id)
@@ -220,6 +232,34 @@ class SnapshotActions(SnapshotChains):
         found.sort(key=lambda s: (s.creation_time, s.snapshot_id), reverse=True)
         return answer(found)
 
+    def _newest_snapshots(
+        self, number: int, size: int, next_token: object, max_results: object
+    ) -> Page[Snapshot] | None:
+        """A region-wide ``DescribeSnapshots`` page read from the region's snapshots by creation
+        time (newest first): page size + 1 index entries from the token's position and their
+        snapshots, not the region. ``None`` sends a token the index cannot place the slow way."""
+        now = self._world.now()
+
+        def fetch(after: tuple[str, ...] | None, limit: int) -> list[Snapshot]:
+            before = None if after is None else ORDER_SEPARATOR.join(after)
+            newest = self._snapshots.ordered(
+                SNAPSHOTS_BY_TIME, before=before, descending=True, limit=limit
+            )
+            return [s.observed(now) for s in newest]  # progress at this instant, not stored
+
+        with self._world.store.reading():
+            return keyset_page(
+                fetch,
+                self._snapshots.count(SNAPSHOTS_BY_TIME),
+                lambda s: (s.creation_time.isoformat(timespec="microseconds"), s.snapshot_id),
+                scope="DescribeSnapshots",
+                next_token=next_token,
+                max_results=max_results,
+                page_number=number,
+                page_size=size,
+                width=2,
+            )
+
     def describe_snapshot(self, snapshot_id: str) -> Snapshot:
         """Helper (no real action): one snapshot by id, or ``InvalidSnapshotId.NotFound``.
 
@@ -244,8 +284,9 @@ class SnapshotActions(SnapshotChains):
         """``DescribeSnapshotLinks``: snapshot chains with ``TotalSize`` and ``TotalCount``.
 
         Named chains are read directly, and so are the chains of named disks that exist (a
-        disk names its chain); only a filter by instance alone, or a disk that no longer
-        exists, reads every chain of the region.
+        disk names its chain); an instance's chains and those of a disk that no longer exists
+        are read through the indexes of chains by instance and by source disk. Only a call
+        without ids or instance reads every chain of the region.
 
         Args:
             next_token: ``NextToken`` of the previous page (token paging, in id order).
@@ -260,6 +301,8 @@ class SnapshotActions(SnapshotChains):
                 candidates = self._links.named_or_all(links)
             elif disks:
                 candidates = self._links_of_disks(disks)
+            elif instance_id is not None:
+                candidates = self._links.members(LINKS_OF_INSTANCE, instance_id)
             else:
                 candidates = self._links.scan()
         found = [
@@ -282,15 +325,21 @@ class SnapshotActions(SnapshotChains):
 
     def _links_of_disks(self, disk_ids: Sequence[str]) -> list[SnapshotLink]:
         """The chains of the named disks: through each disk's ``snapshot_link_id`` (a direct
-        read), or every chain of the region when a named disk no longer exists."""
-        link_ids = []
+        read), or for a disk that no longer exists (its chain may outlive it) through the index
+        of chains by source disk."""
+        found: dict[str, SnapshotLink] = {}
+        link_ids: list[str] = []
         for disk_id in disk_ids:
             disk = self._disks.find(disk_id)
             if disk is None:
-                return self._links.scan()  # a released disk's chain may outlive it
-            if disk.snapshot_link_id is not None:
+                for link in self._links.members(LINKS_OF_DISK, disk_id):
+                    found[link.snapshot_link_id] = link
+            elif disk.snapshot_link_id is not None:
                 link_ids.append(disk.snapshot_link_id)
-        return self._links.named_or_all(link_ids) if link_ids else []
+        wanted = [link_id for link_id in dict.fromkeys(link_ids) if link_id not in found]
+        if wanted:  # (named_or_all of no id would read the region)
+            found.update((link.snapshot_link_id, link) for link in self._links.named_or_all(wanted))
+        return list(found.values())
 
     @unit_of_work
     def modify_snapshot_attribute(
