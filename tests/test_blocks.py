@@ -153,7 +153,12 @@ class Chain:
         """Disk, every snapshot, references and the dirty set agree with the model."""
         assert bytes(self.model) == self.disk()
         assert {s: self.expected[s] for s in self.chain} == {s: self.content(s) for s in self.chain}
-        assert self.refs() == self.maps.blocks.all_refcounts()
+        refs = self.maps.blocks.all_refcounts()
+        assert self.refs() == refs
+        backend = self.store.backend
+        sizes = [len(backend.get_blob(digest) or b"") for digest in refs]
+        page = PAGE_SIZE + (28 if self.cipher is not None else 0)
+        assert ([page] * len(refs), (len(refs), sum(sizes))) == (sizes, backend.blob_stats())
         dirty = set()
         for key, count in self.store.raw_scan(DISK_DIRTY, DISK):
             assert isinstance(count, int)
@@ -269,10 +274,19 @@ def test_any_sequence_keeps_every_snapshot_exact_on_512k_blocks(
 @settings(max_examples=40, deadline=None)
 @given(_operations(4 * PAGE_SIZE * BLOCKS))
 def test_the_same_holds_for_sealed_pages_and_seeds(ops: list[tuple[str, object]]) -> None:
-    """Property: with a data key the chain still reads back the model's bytes, and no seed
-    is stored in the clear."""
+    """Property: with a data key the chain still reads back the model's bytes, no stored blob
+    holds plaintext of any page, and no seed is stored in the clear."""
     chain = Chain(4 * PAGE_SIZE, AESGCM(bytes(32)))
     run(chain, ops)
+    pages = {bytes(chain.model[i : i + PAGE_SIZE]) for i in range(0, chain.size, PAGE_SIZE)}
+    pages |= {
+        data[i : i + PAGE_SIZE]
+        for data in chain.expected.values()
+        for i in range(0, chain.size, PAGE_SIZE)
+    }
+    pages.discard(bytes(PAGE_SIZE))
+    blobs = [chain.store.backend.get_blob(d) or b"" for d in chain.maps.blocks.all_refcounts()]
+    assert [] == [page for page in pages for blob in blobs if page[:64] in blob]
     for kind in (DISK_EXTENTS, SNAPSHOT_EXTENTS):
         for partition in chain.store.backend.partitions(kind):
             for _, value in chain.store.raw_scan(kind, partition):
