@@ -16,6 +16,7 @@ from cloudbackup._blocks import (
     DISK_DIRTY,
     DISK_EXTENTS,
     SNAPSHOT_EXTENTS,
+    SNAPSHOT_ZERO_BLOCKS,
     BlockMaps,
     block_key,
 )
@@ -164,6 +165,21 @@ class Chain:
             assert isinstance(count, int)
             dirty.update(range(page_of(key), page_of(key) + count))
         assert self.dirty == dirty
+        per = self.block_size // PAGE_SIZE
+        zero_block = bytes(self.block_size)
+        for snapshot_id in self.chain:
+            touched = {p // per for p in self.touched[snapshot_id]}
+            content = self.expected[snapshot_id]
+            zero = {
+                b
+                for b in touched
+                if content[b * self.block_size : (b + 1) * self.block_size] == zero_block
+            }
+            stored = set()
+            for key, count in self.store.raw_scan(SNAPSHOT_ZERO_BLOCKS, snapshot_id):
+                assert isinstance(count, int)
+                stored.update(range(page_of(key), page_of(key) + count))
+            assert (zero, len(touched) - len(zero)) == (stored, self.counted[snapshot_id])
 
 
 def _operations(size: int) -> st.SearchStrategy[list[tuple[str, object]]]:
@@ -232,6 +248,18 @@ def run(chain: Chain, ops: list[tuple[str, object]]) -> None:
         ("write", (0, bytes(PAGE_SIZE))),
         ("snapshot", None),
         ("delete", 0),
+    ]
+)
+# A block zeroed in a deleted snapshot stays a zero block of the next one.
+@example(
+    [
+        ("write", (0, b"a" * PAGE_SIZE)),
+        ("snapshot", None),
+        ("write", (0, bytes(PAGE_SIZE))),
+        ("snapshot", None),
+        ("write", (5 * 4 * PAGE_SIZE, b"b")),
+        ("snapshot", None),
+        ("delete", 1),
     ]
 )
 # A fill's unaligned edges are stored pages spliced into the old content.
