@@ -151,6 +151,9 @@ from ._world import (
 from ._world import (
     clouds as clouds,
 )
+from ._world import (
+    fill_requests as fill_requests,
+)
 
 __all__ = [
     "account_ids",
@@ -166,6 +169,7 @@ __all__ = [
     "disk_categories",
     "disk_names",
     "disk_sizes",
+    "fill_requests",
     "instance_types",
     "invalid_alias_names",
     "invalid_client_tokens",
