@@ -145,7 +145,7 @@ def flatness(days: list[float]) -> tuple[float, float, float]:
     return early, late, late / early
 
 
-def stored_bytes(_: dict[str, Any]) -> dict[str, Any]:
+def stored_bytes(options: dict[str, Any]) -> dict[str, Any]:
     """Random unique 4 KiB writes: stored bytes vs written; a 4 KiB vs a 512 KiB write."""
     import random
 
@@ -162,7 +162,7 @@ def stored_bytes(_: dict[str, Any]) -> dict[str, Any]:
     rng = random.Random(9)
     pages = 100 * 2**30 // 4096
     before = cloud.storage_stats().blob_bytes
-    writes = 20_000
+    writes = options.get("writes", 20_000)
     for _ in range(writes):
         ecs.write_disk(disk, rng.randrange(pages) * 4096, rng.randbytes(4096))
     ratio = (cloud.storage_stats().blob_bytes - before) / (writes * 4096)
@@ -281,6 +281,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--backend", choices=["memory", "sqlite"], default="memory")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--writes", type=int, default=20_000, help="4 KiB writes in 'bytes'")
     args = parser.parse_args()
     todo = ["real", "generated", "bytes", "expiry"] if args.what == "all" else [args.what]
     for what in todo:
@@ -293,7 +294,7 @@ def main() -> None:
             }
             report_fleet(options, args.repeat)
         else:
-            runs = [in_child(what, {}) for _ in range(args.repeat)]
+            runs = [in_child(what, {"writes": args.writes}) for _ in range(args.repeat)]
             for run in runs:
                 print(what, {k: round(v, 4) for k, v in run.items()})
 
