@@ -129,6 +129,7 @@ def start(cloud: Cloud, ecs: EcsService, instance_id: str) -> None:
 def _known_kinds() -> list[str]:
     from cloudbackup import Alias as _Alias
     from cloudbackup import Disk, Image, Instance, KmsKey, Snapshot, SnapshotGroup, SnapshotLink
+    from cloudbackup._blocks import SNAPSHOT_ZERO_BLOCKS
     from cloudbackup._engine import TIMER_INDEX, Timer
     from cloudbackup._services import ecs as _ecs
 
@@ -139,6 +140,7 @@ def _known_kinds() -> list[str]:
         _ecs.DISK_BLOCKS,
         _ecs.DISK_DIRTY,
         _ecs.SNAPSHOT_BLOCKS,
+        SNAPSHOT_ZERO_BLOCKS,
         _ecs.INSTANCE_DISKS,
         _ecs.CLIENT_TOKENS,
         *_ecs.TAG_INDEX_KINDS,

@@ -339,7 +339,7 @@ def test_a_sealed_block_moved_to_another_position_does_not_open() -> None:
     cloud, backend = memory_cloud()
     ecs, _, disk = encrypted_instance(cloud)
     ecs.write_disk(disk, 0, b"A" * BS + b"B" * BS)
-    blocks = backend._records["ecs.disk_blocks"][disk]
+    blocks = backend._records["ecs.disk_extents"][disk]
     first, second = sorted(blocks)
     blocks[first], blocks[second] = blocks[second], blocks[first]
     raises_code(

@@ -26,6 +26,7 @@ REQUIRED: dict[str, object] = {
     "new_size": 40,
     "offset": 0,
     "length": 1,
+    "seed": 1,
     "data": b"x",
     "plaintext": b"x",
     "pending_window_in_days": 7,
@@ -251,7 +252,7 @@ _DECODABLE_DAMAGE = {
         "'\"zone_id\":7') AS BLOB) WHERE kind = 'ecs.disk'"
     ),
     "block-digest-number": "UPDATE records SET value = CAST('7' AS BLOB) "
-    "WHERE kind = 'ecs.disk_blocks'",
+    "WHERE kind = 'ecs.disk_extents'",
     "refcount-text": "UPDATE records SET value = CAST('\"x\"' AS BLOB) WHERE kind = 'blob.refs'",
     "refcount-zero": "UPDATE records SET value = CAST('0' AS BLOB) WHERE kind = 'blob.refs'",
     "counter-text": "UPDATE records SET value = CAST('\"x\"' AS BLOB) "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -199,16 +201,16 @@ def test_read_snapshot_is_one_consistent_read_while_another_process_deletes(
         snapshot_id = source(first).take_snapshot(disk_id)
         first.advance(dt.timedelta(hours=1))
         store = ecs._maps.store
-        original = store.raw_get_many
+        original = store.raw_range
         interleaved: list[int] = []
 
-        def delete_meanwhile(kind: str, partition: str, keys: list[str]) -> dict[str, object]:
-            if not interleaved:
+        def delete_meanwhile(*args: Any, **kwargs: Any) -> list[tuple[str, object]]:
+            if not interleaved:  # the extent maps are read by ranges
                 interleaved.append(1)
                 second.ecs(REGION).delete_snapshot(snapshot_id)
-            return original(kind, partition, keys)
+            return original(*args, **kwargs)
 
-        store.raw_get_many = delete_meanwhile  # type: ignore[method-assign]
+        store.raw_range = delete_meanwhile  # type: ignore[method-assign]
         assert (b"XXXX", [1]) == (source(first).read_snapshot(snapshot_id, 0, 4), interleaved)
 
 

@@ -1,23 +1,38 @@
-"""Block maps and snapshot chains: the algorithms every piece of disk data goes through.
+"""Extent maps and snapshot chains: the algorithms every piece of disk data goes through.
 
-A disk is a sparse map ``block index -> content digest`` (record kind :data:`DISK_BLOCKS`); the
-blocks changed since its latest snapshot are marked in :data:`DISK_DIRTY`. A snapshot stores only
-its delta against the previous snapshot of its chain (:data:`SNAPSHOT_BLOCKS`), so the full
-content at a snapshot is the chain's deltas up to it, oldest first. Block contents live once in
-the :class:`~cloudbackup._store.BlockStore`, reference counted; :data:`~cloudbackup._store.ZERO`
-stands for an all-zero block, which is never stored.
+Guest content is stored in 4 KiB pages (:data:`~cloudbackup._extents.PAGE_SIZE`), each a
+content-addressed, reference-counted blob of the :class:`~cloudbackup._store.BlockStore`
+(sealed per page with the disk's data key on an encrypted disk), or described, not stored, as
+generated content (a seed). Three ordered maps of extents (see :mod:`cloudbackup._extents`)
+hold who has what:
 
-:class:`BlockMaps` holds the operations on these maps, each costing the blocks it touches:
+- :data:`DISK_EXTENTS` (partition = disk id): the disk's current contents; unwritten or zeroed
+  pages have no entry (disks are sparse);
+- :data:`DISK_DIRTY` (partition = disk id): page ranges changed since the disk's latest
+  snapshot, value = the run's length in pages;
+- :data:`SNAPSHOT_EXTENTS` (partition = snapshot id): the snapshot's delta against the previous
+  snapshot of its chain, with explicit zero extents where pages became zeros; the content at a
+  snapshot is the chain's deltas up to it, newest first wins;
+- :data:`SNAPSHOT_ZERO_BLOCKS` (partition = snapshot id, key = block index): runs of blocks the
+  delta touches that were all zeros at the snapshot, value = the run's length in blocks.
 
-- :meth:`~BlockMaps.write` / :meth:`~BlockMaps.read`: a guest's byte range, sealed with the
-  disk's data key when it has one;
-- :meth:`~BlockMaps.capture`: a new snapshot takes the disk's dirty blocks;
-- :meth:`~BlockMaps.merge_into_next`: a deleted snapshot hands the blocks the next snapshot
-  still needs to it (or, as the newest, marks them dirty on its disk again);
-- :meth:`~BlockMaps.materialize`: the full map at a snapshot; :meth:`~BlockMaps.read_at`
-  a byte range of it;
-- :meth:`~BlockMaps.reset`: roll a disk back to a materialized map;
-- :meth:`~BlockMaps.fill`: give a new disk a materialized map;
+Snapshots keep block-level accounting (what the real service bills): a snapshot's
+incremental blocks are the blocks of the world's ``block_size`` its delta touches, minus the
+blocks that were all zeros at the snapshot. Every figure is interval arithmetic over extents,
+never a loop over blocks or pages.
+
+:class:`BlockMaps` holds the operations on these maps; each costs the extents it touches (and,
+for guest I/O, the bytes it moves), never the size of the disk:
+
+- :meth:`~BlockMaps.write` / :meth:`~BlockMaps.generate` / :meth:`~BlockMaps.read`: a guest's
+  byte range (real bytes, or generated content from a seed);
+- :meth:`~BlockMaps.capture`: a new snapshot takes the disk's dirty extents;
+- :meth:`~BlockMaps.merge_into_next`: a deleted snapshot hands the pages the next snapshot does
+  not override to it (or, as the newest, marks them dirty on its disk again);
+- :meth:`~BlockMaps.chain_extents`: the full contents at a snapshot, as extents;
+  :meth:`~BlockMaps.read_at` a byte range of them;
+- :meth:`~BlockMaps.reset`: roll a disk back to a snapshot's extents;
+- :meth:`~BlockMaps.populate`: give a new disk a snapshot's extents;
 - :meth:`~BlockMaps.release`: drop a disk's map.
 
 They know nothing about instances, statuses or events: the ECS service checks the rules, then
@@ -26,32 +41,62 @@ calls these. Replication and restore reuse them.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ._extents import (
+    PAGE_SIZE,
+    Ranges,
+    block_cover,
+    extent_digest,
+    extent_length,
+    intersect,
+    join,
+    page_key,
+    page_of,
+    parse_extent,
+    size,
+    slice_extent,
+    subtract,
+    union,
+)
 from ._services import _crypto
-from ._store import ZERO, BlockStore, Store, digest_of, raw_kind
+from ._store import BlockStore, Store, damaged_value, raw_kind
 from .errors import StorageBackendError
 
 __all__ = [
     "DISK_BLOCKS",
     "DISK_DIRTY",
+    "DISK_EXTENTS",
     "SNAPSHOT_BLOCKS",
+    "SNAPSHOT_EXTENTS",
+    "SNAPSHOT_ZERO_BLOCKS",
     "BlockMaps",
-    "block_index",
+    "Piece",
     "block_key",
 ]
 
-# Raw record kinds of the block maps. Keys are block indexes as 12 hex digits, so that key
-# order is block order.
-DISK_BLOCKS = raw_kind("ecs.disk_blocks")
-"""partition = disk id: the disk's current contents, block index -> digest."""
-DISK_DIRTY = raw_kind("ecs.disk_dirty")
-"""partition = disk id: blocks changed since the disk's latest snapshot."""
-SNAPSHOT_BLOCKS = raw_kind("ecs.snapshot_blocks")
-"""partition = snapshot id: the snapshot's delta against the previous snapshot of its chain."""
+DISK_EXTENTS = raw_kind("ecs.disk_extents")
+"""partition = disk id: the disk's current contents, start page -> extent value."""
+DISK_DIRTY = raw_kind("ecs.disk_dirty_pages")
+"""partition = disk id: page runs changed since the disk's latest snapshot (start -> pages)."""
+SNAPSHOT_EXTENTS = raw_kind("ecs.snapshot_extents")
+"""partition = snapshot id: the snapshot's delta, start page -> extent value (zeros explicit)."""
+SNAPSHOT_ZERO_BLOCKS = raw_kind("ecs.snapshot_zero_blocks")
+"""partition = snapshot id: runs of touched blocks that were all zeros (start block -> blocks)."""
+
+#: Older names of the content maps (before schema 7 they were block maps).
+DISK_BLOCKS = DISK_EXTENTS
+SNAPSHOT_BLOCKS = SNAPSHOT_EXTENTS
+
+_ZERO_PAGE = bytes(PAGE_SIZE)
+_FAR = 2**48  # beyond every page of every disk (64 TiB is 2**34 pages)
+
+Piece = tuple[int, object]
+"""``(start page, extent value)``."""
 
 
 def block_key(index: int) -> str:
@@ -59,61 +104,218 @@ def block_key(index: int) -> str:
     return f"{index:012x}"
 
 
-def block_index(key: str) -> int:
-    """The block index a record key names."""
-    return int(key, 16)
+def _run(value: object, kind: str, partition: str, key: str) -> int:
+    """A stored run length (of a dirty or zero-block run): an int of at least 1."""
+    if type(value) is not int or value < 1:
+        raise damaged_value(kind, partition, key, value, "a run length")
+    return value
 
 
 class BlockMaps:
-    """The block-map and chain operations over one store and its block contents."""
+    """The extent-map and chain operations over one store and its page contents."""
 
     def __init__(self, store: Store, blocks: BlockStore) -> None:
         self.store = store
         self.blocks = blocks
+        self.pages_per_block = blocks.block_size // PAGE_SIZE
 
     @property
     def block_size(self) -> int:
-        """Bytes per block."""
+        """Bytes per block (the unit of snapshot accounting)."""
         return self.blocks.block_size
 
-    # -- guest I/O -------------------------------------------------------------------------
-    def plain(self, digest: bytes, cipher: AESGCM | None, index: int) -> bytes:
-        """The plaintext of block ``index`` stored under ``digest`` (zeros for ``ZERO``)."""
-        stored = self.blocks.load(digest)
-        if digest == ZERO:
-            return stored
-        if cipher is None:
-            # A plaintext block is its own proof: its digest is its SHA-256 (an encrypted
-            # block is authenticated by AES-GCM instead), so damage is caught on every read.
-            if hashlib.sha256(stored).digest() != digest:
-                raise StorageBackendError(
-                    f"Block {digest.hex()} does not match its digest: the stored data is damaged.",
-                    code="StorageBackend.Corrupt",
-                    ids=(digest.hex(),),
-                    recommend="The stored world is damaged; restore it from a backup.",
-                )
-            return stored
-        return _crypto.decrypt_block(cipher, stored, index)
+    # -- references -------------------------------------------------------------------------
+    def _hold(self, value: object) -> None:
+        digest = extent_digest(value)
+        if digest is not None:
+            self.blocks.incref(digest)
 
-    def read(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
-        """``length`` (> 0) bytes of a disk at ``offset``; unwritten blocks read as zeros."""
-        bs = self.blocks.block_size
-        first, last = offset // bs, (offset + length - 1) // bs
-        keys = [block_key(i) for i in range(first, last + 1)]
-        found = self.store.raw_get_many(DISK_BLOCKS, disk_id, keys)
-        zero = self.blocks.zero_block
-        parts: list[bytes] = []
-        for index, key in enumerate(keys, start=first):
-            digest = found.get(key)
-            if digest is None:
-                parts.append(zero)
+    def _drop(self, value: object) -> None:
+        digest = extent_digest(value)
+        if digest is not None:
+            self.blocks.decref(digest)
+
+    # -- ordered maps ----------------------------------------------------------------------
+    def _extents(self, kind: str, partition: str) -> list[Piece]:
+        """Every extent of a map, in page order."""
+        return [
+            (page_of(key), parse_extent(value, kind, partition, key))
+            for key, value in self.store.raw_scan(kind, partition)
+        ]
+
+    def _overlapping(self, kind: str, partition: str, a: int, b: int) -> list[Piece]:
+        """The extents of a map that overlap pages ``[a, b)``, in page order: O(log n + k)."""
+        store = self.store
+        out: list[Piece] = []
+        below = store.raw_range(kind, partition, stop=page_key(a), reverse=True, limit=1)
+        if below:
+            key, value = below[0]
+            value = parse_extent(value, kind, partition, key)
+            start = page_of(key)
+            if start + extent_length(value) > a:
+                out.append((start, value))
+        for key, value in store.raw_range(kind, partition, start=page_key(a), stop=page_key(b)):
+            out.append((page_of(key), parse_extent(value, kind, partition, key)))
+        return out
+
+    def _cut(self, kind: str, partition: str, a: int, b: int) -> list[Piece]:
+        """Remove pages ``[a, b)`` from a map; the removed pieces, clipped to ``[a, b)``.
+
+        Each removed piece carries the reference its value names, now owned by the caller
+        (who moves it elsewhere or drops it). An extent cut in two keeps a reference per part.
+        """
+        store = self.store
+        removed: list[Piece] = []
+        for start, value in self._overlapping(kind, partition, a, b):
+            end = start + extent_length(value)
+            lo, hi = max(start, a), min(end, b)
+            if start < a:
+                store.raw_put(kind, partition, page_key(start), slice_extent(value, 0, a - start))
+                self._hold(value)
             else:
-                digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
-                parts.append(self.plain(digest, cipher, index))
-        head = offset - first * bs
-        if head == 0 and len(parts) * bs == length:
-            return b"".join(parts)
-        return b"".join(parts)[head : head + length]
+                store.raw_delete(kind, partition, page_key(start))
+            if end > b:
+                store.raw_put(kind, partition, page_key(b), slice_extent(value, b - start, end - b))
+                self._hold(value)
+            removed.append((lo, slice_extent(value, lo - start, hi - lo)))
+        return removed
+
+    def _coalesce(self, kind: str, partition: str, at: int) -> None:
+        """Join the extent ending at page ``at`` with the one starting there, if they can be one."""
+        store = self.store
+        right_key = page_key(at)
+        right = store.raw_get(kind, partition, right_key)
+        if right is None:
+            return
+        below = store.raw_range(kind, partition, stop=right_key, reverse=True, limit=1)
+        if not below:
+            return
+        left_key, left = below[0]
+        left = parse_extent(left, kind, partition, left_key)
+        left_length = extent_length(left)
+        if page_of(left_key) + left_length != at:
+            return
+        right = parse_extent(right, kind, partition, right_key)
+        joined = join(left, left_length, right)
+        if joined is None:
+            return
+        store.raw_delete(kind, partition, right_key)
+        store.raw_put(kind, partition, left_key, joined)
+        self._drop(right)  # two references became one
+
+    def _add_run(self, kind: str, partition: str, a: int, b: int) -> None:
+        """Add ``[a, b)`` to a map of runs (dirty pages, zero blocks), merging what it meets."""
+        store = self.store
+        lo, hi = a, b
+        below = store.raw_range(kind, partition, stop=page_key(a + 1), reverse=True, limit=1)
+        if below:
+            key, value = below[0]
+            start = page_of(key)
+            end = start + _run(value, kind, partition, key)
+            if end >= a:  # overlaps or touches: the merged run is stored under its key
+                lo, hi = start, max(hi, end)
+        for key, value in store.raw_range(
+            kind, partition, start=page_key(a + 1), stop=page_key(b + 1)
+        ):
+            hi = max(hi, page_of(key) + _run(value, kind, partition, key))
+            store.raw_delete(kind, partition, key)
+        store.raw_put(kind, partition, page_key(lo), hi - lo)
+
+    def _runs(self, kind: str, partition: str) -> Ranges:
+        """Every run of a map of runs, as ranges."""
+        return [
+            (page_of(key), page_of(key) + _run(value, kind, partition, key))
+            for key, value in self.store.raw_scan(kind, partition)
+        ]
+
+    # -- page contents ---------------------------------------------------------------------
+    def _checked(self, stored: bytes, digest: bytes) -> bytes:
+        # A plaintext blob is its own proof: its digest is its SHA-256 (an encrypted one is
+        # authenticated by AES-GCM instead), so damage is caught on every read.
+        if hashlib.sha256(stored).digest() != digest:
+            raise StorageBackendError(
+                f"Block {digest.hex()} does not match its digest: the stored data is damaged.",
+                code="StorageBackend.Corrupt",
+                ids=(digest.hex(),),
+                recommend="The stored world is damaged; restore it from a backup.",
+            )
+        return stored
+
+    def _content(self, start: int, value: object, a: int, b: int, cipher: AESGCM | None) -> bytes:
+        """The plaintext of pages ``[a, b)`` of the extent ``value`` starting at ``start``
+        (empty bytes for zeros)."""
+        if type(value) is bytes:
+            stored = self.blocks.load(value)
+            plain = (
+                self._checked(stored, value)
+                if cipher is None
+                else _crypto.decrypt_page(cipher, stored, start)
+            )
+            wanted = PAGE_SIZE
+        else:
+            assert isinstance(value, tuple)
+            head = value[0]
+            wanted = (b - a) * PAGE_SIZE
+            if head == "z":
+                return b""
+            if head == "g":
+                return _crypto.keystream(value[2], a * PAGE_SIZE, wanted)
+            if head == "G":
+                if cipher is None:
+                    raise StorageBackendError(
+                        "Generated content with a sealed seed is on a disk without a data key.",
+                        code="StorageBackend.Corrupt",
+                        recommend="The stored world is damaged; restore it from a backup.",
+                    )
+                return _crypto.keystream(_crypto.open_seed(cipher, value[2]), a * PAGE_SIZE, wanted)
+            digest, skip = value[1], value[2]
+            stored = self.blocks.load(digest)
+            if cipher is None:
+                whole = self._checked(stored, digest)
+            else:
+                block = (start - skip) // self.pages_per_block
+                whole = _crypto.decrypt_block(cipher, stored, block)
+            first = skip + a - start
+            plain = whole[first * PAGE_SIZE : (first + b - a) * PAGE_SIZE]
+        if len(plain) != wanted:
+            raise StorageBackendError(
+                f"An extent at page {start} names {wanted} bytes, its blob holds {len(plain)}.",
+                code="StorageBackend.Corrupt",
+                recommend="The stored world is damaged; restore it from a backup.",
+            )
+        return plain
+
+    def _assemble(
+        self, pieces: list[tuple[int, object, int, int]], p0: int, p1: int, cipher: AESGCM | None
+    ) -> bytearray:
+        buf = bytearray((p1 - p0) * PAGE_SIZE)
+        for start, value, a, b in pieces:
+            data = self._content(start, value, a, b, cipher)
+            if data:
+                buf[(a - p0) * PAGE_SIZE : (b - p0) * PAGE_SIZE] = data
+        return buf
+
+    def _store_page(
+        self, disk_id: str, page: int, data: bytes, cipher: AESGCM | None, nonce: bytes | None
+    ) -> None:
+        """Store one non-zero page of plaintext at ``page`` of a disk (an empty slot)."""
+        if cipher is not None:
+            assert nonce is not None
+            data = _crypto.encrypt_page(cipher, nonce, data, page)
+        digest = self.blocks.intern(data)
+        self.store.raw_put(DISK_EXTENTS, disk_id, page_key(page), digest)
+
+    # -- guest I/O -------------------------------------------------------------------------
+    def read(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
+        """``length`` (> 0) bytes of a disk at ``offset``; unwritten pages read as zeros."""
+        p0, p1 = offset // PAGE_SIZE, (offset + length - 1) // PAGE_SIZE + 1
+        pieces = [
+            (s, v, max(s, p0), min(s + extent_length(v), p1))
+            for s, v in self._overlapping(DISK_EXTENTS, disk_id, p0, p1)
+        ]
+        buf = self._assemble(pieces, p0, p1, cipher)
+        head = offset - p0 * PAGE_SIZE
+        return bytes(memoryview(buf)[head : head + length])
 
     def write(
         self,
@@ -123,129 +325,257 @@ class BlockMaps:
         cipher: AESGCM | None,
         nonces: Callable[[int], list[bytes]],
     ) -> None:
-        """Write ``payload`` (non-empty) at ``offset``; changed blocks are marked dirty.
+        """Write ``payload`` (non-empty) at ``offset``; changed pages are marked dirty.
 
-        A block that becomes all zeros is dropped (disks are sparse). With a ``cipher`` every
-        new block is sealed with a fresh nonce from ``nonces(count)``; rewriting a block with
-        the plaintext it already holds changes nothing.
+        Only the pages the range covers are touched (a read-modify-write of at most two
+        partial edge pages). A page that becomes all zeros is dropped (disks are sparse);
+        rewriting a page with the plaintext it already holds changes nothing. With a
+        ``cipher`` every new page is sealed with a fresh nonce from ``nonces(count)``.
         """
-        store, blocks = self.store, self.blocks
-        bs = blocks.block_size
-        first, last = offset // bs, (offset + len(payload) - 1) // bs
-        keys = [block_key(i) for i in range(first, last + 1)]
-        current = store.raw_get_many(DISK_BLOCKS, disk_id, keys)
-        fresh = nonces(len(keys)) if cipher is not None else []
-        zero = blocks.zero_block
-        for n, index in enumerate(range(first, last + 1)):
-            key = keys[n]
-            start = index * bs
-            lo = max(offset, start) - start
-            hi = min(offset + len(payload), start + bs) - start
-            piece = payload[start + lo - offset : start + hi - offset]
-            old = current.get(key, ZERO)
-            old = digest_of(old, DISK_BLOCKS, disk_id, key)
-            old_plain: bytes | None = None
-            block: bytes | bytearray
-            if lo == 0 and hi == bs:
-                block = piece
-            else:
-                old_plain = self.plain(old, cipher, index)
-                block = bytearray(old_plain)  # one copy, spliced in place
-                block[lo:hi] = piece
-            # Only a block whose new piece is all zeros can have become all zeros.
-            if piece.count(0) == len(piece) and block == zero:
-                new = ZERO
-            elif cipher is not None:
-                if old != ZERO:
-                    if old_plain is None:
-                        old_plain = self.plain(old, cipher, index)
-                    if old_plain == block:
-                        continue
-                sealed = _crypto.encrypt_block(cipher, fresh[n], bytes(block), index)
-                new = blocks.intern(sealed)
-            else:
-                new = blocks.intern(bytes(block))
-            if new == old:
-                blocks.decref(new)
-                continue
-            if new == ZERO:
-                store.raw_delete(DISK_BLOCKS, disk_id, key)
-            else:
-                store.raw_put(DISK_BLOCKS, disk_id, key, new)
-            blocks.decref(old)
-            store.raw_put(DISK_DIRTY, disk_id, key, True)
+        p0, p1 = offset // PAGE_SIZE, (offset + len(payload) - 1) // PAGE_SIZE + 1
+        old = self.read(disk_id, p0 * PAGE_SIZE, (p1 - p0) * PAGE_SIZE, cipher)
+        head = offset - p0 * PAGE_SIZE
+        if head == 0 and len(payload) == len(old):
+            new: bytes | bytearray = payload
+        else:
+            new = bytearray(old)
+            new[head : head + len(payload)] = payload
+        old_view, new_view = memoryview(old), memoryview(new)
+        changed: list[int] = []
+        for i in range(p1 - p0):
+            lo, hi = i * PAGE_SIZE, (i + 1) * PAGE_SIZE
+            if old_view[lo:hi] != new_view[lo:hi]:
+                changed.append(p0 + i)
+        if not changed:
+            return
+        runs = union((p, p + 1) for p in changed)
+        stored = [
+            p
+            for p in changed
+            if new_view[(p - p0) * PAGE_SIZE : (p - p0 + 1) * PAGE_SIZE] != _ZERO_PAGE
+        ]
+        fresh = iter(nonces(len(stored)) if cipher is not None and stored else ())
+        for a, b in runs:
+            for _, value in self._cut(DISK_EXTENTS, disk_id, a, b):
+                self._drop(value)
+        for p in stored:
+            lo = (p - p0) * PAGE_SIZE
+            data = bytes(new_view[lo : lo + PAGE_SIZE])
+            self._store_page(disk_id, p, data, cipher, next(fresh, None))
+        for a, b in runs:
+            self._add_run(DISK_DIRTY, disk_id, a, b)
+
+    def generate(
+        self,
+        disk_id: str,
+        offset: int,
+        length: int,
+        seed: int,
+        cipher: AESGCM | None,
+        nonces: Callable[[int], list[bytes]],
+    ) -> None:
+        """Make bytes ``[offset, offset + length)`` (length > 0) generated content of ``seed``.
+
+        Whole pages become one extent holding the seed (sealed under ``cipher`` when there is
+        one), joined with a neighbour of the same seed; a partly covered edge page is
+        regenerated, spliced into its old content and stored. The cost is O(1) records and at
+        most two pages of bytes, whatever ``length``. Every covered page is marked dirty.
+        """
+        end = offset + length
+        p0, p1 = offset // PAGE_SIZE, (end - 1) // PAGE_SIZE + 1
+        f0, f1 = -(-offset // PAGE_SIZE), end // PAGE_SIZE
+        if f0 >= f1:
+            f0 = f1 = p1  # no whole page: every covered page is an edge
+        edges = [*range(p0, f0), *range(max(f1, f0), p1)]
+        edge_pages: list[tuple[int, bytes]] = []
+        for p in edges:
+            start = p * PAGE_SIZE
+            page = bytearray(self.read(disk_id, start, PAGE_SIZE, cipher))
+            lo, hi = max(offset, start), min(end, start + PAGE_SIZE)
+            page[lo - start : hi - start] = _crypto.keystream(seed, lo, hi - lo)
+            edge_pages.append((p, bytes(page)))
+        for _, old in self._cut(DISK_EXTENTS, disk_id, p0, p1):
+            self._drop(old)
+        edge_pages = [(p, data) for p, data in edge_pages if data != _ZERO_PAGE]
+        value: object | None = None
+        if f0 < f1:
+            value = (
+                ("g", f1 - f0, seed)
+                if cipher is None
+                else self._sealed_neighbour(disk_id, f0, f1, seed, cipher)
+            )
+        wanted = len(edge_pages) + (1 if value is None and f0 < f1 else 0)
+        fresh = iter(nonces(wanted) if cipher is not None and wanted else ())
+        for p, data in edge_pages:
+            self._store_page(disk_id, p, data, cipher, next(fresh, None))
+        if f0 < f1:
+            if value is None:
+                assert cipher is not None
+                value = ("G", f1 - f0, _crypto.seal_seed(cipher, next(fresh), seed))
+            self.store.raw_put(DISK_EXTENTS, disk_id, page_key(f0), value)
+            self._coalesce(DISK_EXTENTS, disk_id, f1)
+            self._coalesce(DISK_EXTENTS, disk_id, f0)
+        self._add_run(DISK_DIRTY, disk_id, p0, p1)
+
+    def _sealed_neighbour(
+        self, disk_id: str, f0: int, f1: int, seed: int, cipher: AESGCM
+    ) -> object | None:
+        """A sealed-seed value for pages ``[f0, f1)`` reusing a neighbour's sealed seed when
+        the neighbour holds the same seed (so the two join); None if neither does."""
+        store = self.store
+        candidates = store.raw_range(
+            DISK_EXTENTS, disk_id, stop=page_key(f0), reverse=True, limit=1
+        )
+        right = store.raw_get(DISK_EXTENTS, disk_id, page_key(f1))
+        if right is not None:
+            candidates.append((page_key(f1), right))
+        for key, value in candidates:
+            value = parse_extent(value, DISK_EXTENTS, disk_id, key)
+            if (
+                type(value) is tuple
+                and value[0] == "G"
+                and _crypto.open_seed(cipher, value[2]) == seed
+            ):
+                return ("G", f1 - f0, value[2])
+        return None
 
     # -- chains ----------------------------------------------------------------------------
+    def _blocks_of(self, ranges: list[tuple[int, int]]) -> Ranges:
+        ppb = self.pages_per_block
+        return union(block_cover(a, b, ppb) for a, b in ranges)
+
+    def _nonzero_blocks(self, kind: str, partition: str, blocks: Ranges) -> Ranges:
+        """Which of ``blocks`` hold a non-zero extent of a map."""
+        ppb = self.pages_per_block
+        found: list[tuple[int, int]] = []
+        for b0, b1 in blocks:
+            for s, v in self._overlapping(kind, partition, b0 * ppb, b1 * ppb):
+                if not (type(v) is tuple and v[0] == "z"):
+                    lo, hi = max(s, b0 * ppb), min(s + extent_length(v), b1 * ppb)
+                    found.append(block_cover(lo, hi, ppb))
+        return intersect(blocks, union(found))
+
     def capture(self, disk_id: str, snapshot_id: str) -> int:
-        """Give a new snapshot the disk's dirty blocks as its delta; the disk is clean after.
+        """Give a new snapshot the disk's dirty extents as its delta; the disk is clean after.
 
         Returns:
-            How many non-zero blocks the delta holds (its incremental size in blocks).
+            The delta's incremental size in blocks: the blocks it touches that are not all
+            zeros on the disk now.
         """
         store = self.store
-        dirty = [key for key, _ in store.raw_scan(DISK_DIRTY, disk_id)]
-        current = store.raw_get_many(DISK_BLOCKS, disk_id, dirty)
-        held = 0
-        for key in dirty:
-            digest = current.get(key, ZERO)
-            digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
-            store.raw_put(SNAPSHOT_BLOCKS, snapshot_id, key, digest)
-            if digest != ZERO:
-                self.blocks.incref(digest)
-                held += 1
+        dirty = self._runs(DISK_DIRTY, disk_id)
+        entries: list[Piece] = []
+        for a, b in dirty:
+            cur = a
+            for s, v in self._overlapping(DISK_EXTENTS, disk_id, a, b):
+                lo, hi = max(s, a), min(s + extent_length(v), b)
+                if lo > cur:
+                    entries.append((cur, ("z", lo - cur)))
+                piece = slice_extent(v, lo - s, hi - lo)
+                self._hold(piece)
+                entries.append((lo, piece))
+                cur = hi
+            if cur < b:
+                entries.append((cur, ("z", b - cur)))
+        merged: list[Piece] = []
+        for start, value in entries:
+            if merged:
+                prev_start, prev = merged[-1]
+                prev_length = extent_length(prev)
+                if prev_start + prev_length == start:
+                    joined = join(prev, prev_length, value)
+                    if joined is not None:
+                        merged[-1] = (prev_start, joined)
+                        self._drop(value)
+                        continue
+            merged.append((start, value))
+        for start, value in merged:
+            store.raw_put(SNAPSHOT_EXTENTS, snapshot_id, page_key(start), value)
+        touched = self._blocks_of(dirty)
+        zero = subtract(touched, self._nonzero_blocks(DISK_EXTENTS, disk_id, touched))
+        for b0, b1 in zero:
+            store.raw_put(SNAPSHOT_ZERO_BLOCKS, snapshot_id, block_key(b0), b1 - b0)
         store.raw_clear(DISK_DIRTY, disk_id)
-        return held
+        return size(touched) - size(zero)
 
     def merge_into_next(
         self, snapshot_id: str, next_id: str | None, dirty_disk_id: str | None
     ) -> tuple[int, int]:
         """Drop a snapshot's delta, keeping every other snapshot of its chain whole.
 
-        Blocks the next snapshot (``next_id``) does not override move to it; the others are
+        Pages the next snapshot (``next_id``) does not override move to it; the others are
         released. Without a next snapshot the delta is released, and when ``dirty_disk_id``
-        names the disk the chain belongs to, those blocks are marked dirty on it again (its
-        next snapshot must hold them).
+        names the disk the chain belongs to, its pages are marked dirty on it again (its
+        next snapshot must hold them). Costs the extents of the delta (and those of the next
+        snapshot's delta it meets), not the disk.
 
         Returns:
-            ``(moved, freed)``: non-zero blocks moved to the next snapshot, and released.
+            ``(moved, freed)``: counted blocks that moved to the next snapshot's delta, and
+            counted blocks released (they add up to the snapshot's incremental blocks).
         """
         store = self.store
-        delta = store.raw_scan(SNAPSHOT_BLOCKS, snapshot_id)
-        moved = freed = 0
-        if next_id is not None:
-            child_has = store.raw_get_many(SNAPSHOT_BLOCKS, next_id, [k for k, _ in delta])
-            for key, digest in delta:
-                digest = digest_of(digest, SNAPSHOT_BLOCKS, snapshot_id, key)
-                if key in child_has:
-                    if digest != ZERO:
-                        self.blocks.decref(digest)
-                        freed += 1
-                else:
-                    store.raw_put(SNAPSHOT_BLOCKS, next_id, key, digest)
-                    moved += digest != ZERO
-        else:
-            if dirty_disk_id is not None:
-                for key, _ in delta:
-                    store.raw_put(DISK_DIRTY, dirty_disk_id, key, True)
-            for key, digest in delta:
-                digest = digest_of(digest, SNAPSHOT_BLOCKS, snapshot_id, key)
-                if digest != ZERO:
-                    self.blocks.decref(digest)
-                    freed += 1
-        store.raw_clear(SNAPSHOT_BLOCKS, snapshot_id)
-        return moved, freed
+        delta = self._extents(SNAPSHOT_EXTENTS, snapshot_id)
+        zero = self._runs(SNAPSHOT_ZERO_BLOCKS, snapshot_id)
+        touched = self._blocks_of([(s, s + extent_length(v)) for s, v in delta])
+        held = size(touched) - size(zero)
+        store.raw_clear(SNAPSHOT_EXTENTS, snapshot_id)
+        store.raw_clear(SNAPSHOT_ZERO_BLOCKS, snapshot_id)
+        if next_id is None:
+            for s, v in delta:
+                self._drop(v)
+                if dirty_disk_id is not None:
+                    self._add_run(DISK_DIRTY, dirty_disk_id, s, s + extent_length(v))
+            return 0, held
+        ppb = self.pages_per_block
+        child_blocks: list[tuple[int, int]] = []
+        for b0, b1 in touched:
+            for s, v in self._overlapping(SNAPSHOT_EXTENTS, next_id, b0 * ppb, b1 * ppb):
+                lo, hi = max(s, b0 * ppb), min(s + extent_length(v), b1 * ppb)
+                child_blocks.append(block_cover(lo, hi, ppb))
+        moving = subtract(touched, union(child_blocks))
+        zero_moving = intersect(zero, moving)
+        moved = size(moving) - size(zero_moving)
+        seams: list[int] = []
+        for s, v in delta:
+            e = s + extent_length(v)
+            covered = union(
+                (max(cs, s), min(cs + extent_length(cv), e))
+                for cs, cv in self._overlapping(SNAPSHOT_EXTENTS, next_id, s, e)
+            )
+            gaps = subtract([(s, e)], covered)
+            if not gaps:
+                self._drop(v)
+            for n, (a, b) in enumerate(gaps):
+                piece = slice_extent(v, a - s, b - a)
+                if n:
+                    self._hold(piece)
+                store.raw_put(SNAPSHOT_EXTENTS, next_id, page_key(a), piece)
+                seams += (a, b)
+        for at in seams:
+            self._coalesce(SNAPSHOT_EXTENTS, next_id, at)
+        for b0, b1 in zero_moving:
+            self._add_run(SNAPSHOT_ZERO_BLOCKS, next_id, b0, b1)
+        return moved, held - moved
 
-    def materialize(self, chain: Sequence[str], snapshot_id: str) -> dict[str, bytes]:
-        """The full block map at ``snapshot_id``: the deltas of ``chain`` up to it, oldest
-        first, without zero blocks."""
-        full: dict[str, bytes] = {}
-        for member in chain:
-            for key, digest in self.store.raw_scan(SNAPSHOT_BLOCKS, member):
-                digest = digest_of(digest, SNAPSHOT_BLOCKS, member, key)
-                full[key] = digest
-            if member == snapshot_id:
+    def _chain_pieces(
+        self, chain: Sequence[str], snapshot_id: str, wanted: Ranges
+    ) -> list[tuple[int, object, int, int]]:
+        """``(start, value, a, b)``: which extent of which delta holds pages ``[a, b)`` of
+        ``wanted`` at ``snapshot_id`` (newest delta first wins); uncovered pages are zeros."""
+        upto = chain[: list(chain).index(snapshot_id) + 1]
+        missing = wanted
+        pieces: list[tuple[int, object, int, int]] = []
+        for member in reversed(upto):
+            if not missing:
                 break
-        return {k: d for k, d in full.items() if d != ZERO}
+            found: list[tuple[int, int]] = []
+            for a, b in missing:
+                for s, v in self._overlapping(SNAPSHOT_EXTENTS, member, a, b):
+                    lo, hi = max(s, a), min(s + extent_length(v), b)
+                    pieces.append((s, v, lo, hi))
+                    found.append((lo, hi))
+            missing = subtract(missing, union(found))
+        return pieces
 
     def read_at(
         self,
@@ -257,80 +587,118 @@ class BlockMaps:
     ) -> bytes:
         """``length`` (> 0) bytes at ``offset`` of the content a snapshot of ``chain`` holds.
 
-        Each block comes from the newest delta at or before the snapshot that holds it, so
-        the cost is the blocks read times the deltas searched, not the whole chain's blocks.
+        Each page comes from the newest delta at or before the snapshot that holds it, so
+        the cost is the extents read times the deltas searched, not the whole chain.
         """
-        bs = self.blocks.block_size
-        first, last = offset // bs, (offset + length - 1) // bs
-        wanted = [block_key(i) for i in range(first, last + 1)]
-        found: dict[str, bytes] = {}
-        upto = list(chain[: chain.index(snapshot_id) + 1])
-        for member in reversed(upto):
-            missing = [k for k in wanted if k not in found]
-            if not missing:
-                break
-            for key, digest in self.store.raw_get_many(SNAPSHOT_BLOCKS, member, missing).items():
-                digest = digest_of(digest, SNAPSHOT_BLOCKS, member, key)
-                found[key] = digest
-        parts = [
-            self.plain(found.get(key, ZERO), cipher, index)
-            for index, key in enumerate(wanted, start=first)
-        ]
-        head = offset - first * bs
-        return b"".join(parts)[head : head + length]
+        p0, p1 = offset // PAGE_SIZE, (offset + length - 1) // PAGE_SIZE + 1
+        pieces = self._chain_pieces(chain, snapshot_id, [(p0, p1)])
+        buf = self._assemble(pieces, p0, p1, cipher)
+        head = offset - p0 * PAGE_SIZE
+        return bytes(memoryview(buf)[head : head + length])
 
-    def reset(self, disk_id: str, target: Mapping[str, bytes], later: Sequence[str]) -> None:
-        """Make a disk's map equal ``target`` (a materialized snapshot of its own chain).
+    def chain_extents(self, chain: Sequence[str], snapshot_id: str) -> list[Piece]:
+        """The full contents at ``snapshot_id`` as non-zero extents in page order (values
+        sliced from the chain's deltas; they hold no reference of their own).
+
+        Costs the extents of the chain's deltas up to the snapshot, never its pages.
+        """
+        upto = chain[: list(chain).index(snapshot_id) + 1]
+        uncovered: Ranges = [(0, _FAR)]
+        out: list[Piece] = []
+        for member in reversed(upto):
+            if not uncovered:
+                break
+            delta = self._extents(SNAPSHOT_EXTENTS, member)
+            starts = [a for a, _ in uncovered]
+            spans: list[tuple[int, int]] = []
+            for s, v in delta:
+                e = s + extent_length(v)
+                spans.append((s, e))
+                if type(v) is tuple and v[0] == "z":
+                    continue
+                i = max(bisect.bisect_right(starts, s) - 1, 0)
+                while i < len(uncovered) and uncovered[i][0] < e:
+                    lo, hi = max(uncovered[i][0], s), min(uncovered[i][1], e)
+                    if lo < hi:
+                        out.append((lo, slice_extent(v, lo - s, hi - lo)))
+                    i += 1
+            uncovered = subtract(uncovered, union(spans))
+        out.sort(key=lambda piece: piece[0])
+        return out
+
+    def reset(self, disk_id: str, target: list[Piece], later: Sequence[str]) -> None:
+        """Make a disk's map equal ``target`` (:meth:`chain_extents` of its own chain).
 
         ``later`` are the snapshots after that one in the chain: the disk now differs from
-        the newest of them exactly where they changed blocks, so those are marked dirty.
+        the newest of them exactly where they changed pages, so those are marked dirty.
         """
         store = self.store
-        current = dict(store.raw_scan(DISK_BLOCKS, disk_id))
-        for key in set(current) | set(target):
-            old = current.get(key, ZERO)
-            new = target.get(key, ZERO)
-            old = digest_of(old, DISK_BLOCKS, disk_id, key)
-            if old == new:
-                continue
-            if new == ZERO:
-                store.raw_delete(DISK_BLOCKS, disk_id, key)
-            else:
-                self.blocks.incref(new)
-                store.raw_put(DISK_BLOCKS, disk_id, key, new)
-            self.blocks.decref(old)
+        for _, value in target:
+            self._hold(value)  # before the old map goes, so no shared blob is dropped
+        for _, value in self._extents(DISK_EXTENTS, disk_id):
+            self._drop(value)
+        store.raw_clear(DISK_EXTENTS, disk_id)
+        for start, value in target:
+            store.raw_put(DISK_EXTENTS, disk_id, page_key(start), value)
         store.raw_clear(DISK_DIRTY, disk_id)
         for later_id in later:
-            for key, _ in store.raw_scan(SNAPSHOT_BLOCKS, later_id):
-                store.raw_put(DISK_DIRTY, disk_id, key, True)
+            for start, value in self._extents(SNAPSHOT_EXTENTS, later_id):
+                self._add_run(DISK_DIRTY, disk_id, start, start + extent_length(value))
 
-    def fill(
+    def populate(
         self,
         disk_id: str,
-        full: Mapping[str, bytes],
-        reseal: Callable[[int, int, bytes], bytes] | None = None,
+        full: list[Piece],
+        source: AESGCM | None,
+        target: AESGCM | None,
+        nonces: Callable[[int], list[bytes]] | None,
     ) -> None:
-        """Give a new, empty disk the map ``full``; every block is dirty (never snapshotted).
+        """Give a new, empty disk the extents ``full``; all of it is dirty (never snapshotted).
 
-        Without ``reseal`` the disk shares the blocks. With it, block ``n`` (in key order) at
-        ``index`` becomes ``reseal(n, index, digest)``: a new, already interned digest (the
-        content re-encrypted under the disk's own key).
+        With ``nonces`` None the disk shares the pages and seeds (same data key). Otherwise
+        the content is re-encrypted from ``source`` to ``target`` (either may be None for
+        plaintext): stored pages are opened and sealed again page by page, seeds resealed.
         """
         store = self.store
-        for n, (key, digest) in enumerate(sorted(full.items())):
-            if reseal is None:
-                self.blocks.incref(digest)
-                new = digest
-            else:
-                new = reseal(n, block_index(key), digest)
-            store.raw_put(DISK_BLOCKS, disk_id, key, new)
-            store.raw_put(DISK_DIRTY, disk_id, key, True)
+        if nonces is None:
+            for start, value in full:
+                self._hold(value)
+                store.raw_put(DISK_EXTENTS, disk_id, page_key(start), value)
+        else:
+            wanted = 0
+            if target is not None:
+                for _, value in full:
+                    generated = type(value) is tuple and value[0] in ("g", "G")
+                    wanted += 1 if generated else extent_length(value)
+            fresh = iter(nonces(wanted) if wanted else ())
+            for start, value in full:
+                count = extent_length(value)
+                if type(value) is tuple and value[0] in ("g", "G"):
+                    seed = value[2] if value[0] == "g" else None
+                    if seed is None:
+                        assert source is not None
+                        seed = _crypto.open_seed(source, value[2])
+                    assert isinstance(seed, int)
+                    resealed: object = (
+                        ("g", count, seed)
+                        if target is None
+                        else ("G", count, _crypto.seal_seed(target, next(fresh), seed))
+                    )
+                    store.raw_put(DISK_EXTENTS, disk_id, page_key(start), resealed)
+                    continue
+                plain = self._content(start, value, start, start + count, source)
+                for i in range(count):
+                    data = plain[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
+                    nonce = next(fresh, None)
+                    if data != _ZERO_PAGE:
+                        self._store_page(disk_id, start + i, data, target, nonce)
+        for a, b in union((s, s + extent_length(v)) for s, v in full):
+            store.raw_put(DISK_DIRTY, disk_id, page_key(a), b - a)
 
     def release(self, disk_id: str) -> None:
-        """Drop a disk's whole map and dirty marks, releasing its blocks."""
+        """Drop a disk's whole map and dirty marks, releasing its pages."""
         store = self.store
-        for key, digest in store.raw_scan(DISK_BLOCKS, disk_id):
-            digest = digest_of(digest, DISK_BLOCKS, disk_id, key)
-            self.blocks.decref(digest)
-        store.raw_clear(DISK_BLOCKS, disk_id)
+        for _, value in self._extents(DISK_EXTENTS, disk_id):
+            self._drop(value)
+        store.raw_clear(DISK_EXTENTS, disk_id)
         store.raw_clear(DISK_DIRTY, disk_id)

@@ -9,6 +9,9 @@ Version history (each step is one function, run inside the opening transaction):
 5. The index of each KMS key's aliases (``kms.key_aliases``) is filled from the stored aliases.
 6. The ECS tag indexes (``ecs.instance_tags``, ``ecs.disk_tags``, ``ecs.snapshot_tags``,
    ``ecs.image_tags``) are filled from the stored resources' tags.
+7. Disk and snapshot block maps become page-granular extent maps (``ecs.disk_extents``,
+   ``ecs.snapshot_extents``, ``ecs.disk_dirty_pages``, ``ecs.snapshot_zero_blocks``); each old
+   block names a slice of its block-sized blob, which stays as it is.
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
@@ -25,7 +28,7 @@ from collections.abc import Callable
 from typing import Final
 
 from ..errors import StorageBackendError
-from ._codec import rename_legacy_types
+from ._codec import decode, encode, rename_legacy_types
 
 __all__ = [
     "APPLICATION_ID",
@@ -46,7 +49,7 @@ ZERO_RUN: Final = 4096
 _ZEROS = bytes(ZERO_RUN)
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -230,6 +233,76 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
                 )
 
 
+_PAGE_SIZE = 4096
+
+
+def _old_digest(value: bytes) -> bytes | None:
+    """The digest an old block-map record holds, or None if it is not one (damaged)."""
+    try:
+        digest = decode(value)
+    except StorageBackendError:
+        return None
+    return digest if type(digest) is bytes and len(digest) in (0, 32) else None
+
+
+def _v6_to_v7(conn: sqlite3.Connection) -> None:
+    """Version 7 keeps disks and snapshots as extent maps of 4 KiB pages instead of block maps.
+
+    Keys and blobs cannot be re-cut here (the data keys are not available: an encrypted
+    block is sealed whole), so each old block ``b`` becomes one extent of ``block_size / 4096``
+    pages at page ``b * block_size / 4096`` that names its old blob at page offset 0: the value
+    ``(pages, digest, 0)``. The blob and its reference count stay as they are (one reference
+    per extent, as there was one per block entry). A snapshot's all-zero block becomes a zero
+    extent and a one-block run of ``ecs.snapshot_zero_blocks``; a dirty block a dirty run. A
+    record that does not hold a digest is copied unchanged, so reading it still reports the
+    damage. Rows are rewritten in key order per map, so the cost is the old maps' entries.
+    """
+    row = conn.execute(
+        "SELECT value FROM records WHERE kind = 'meta' AND partition = '' AND key = 'world'"
+    ).fetchone()
+    if row is None:
+        return  # an empty file: nothing to migrate
+    try:
+        settings = dict(decode(row[0]))  # type: ignore[call-overload]
+        pages = int(settings["block_size"]) // _PAGE_SIZE
+    except (StorageBackendError, TypeError, ValueError, KeyError) as exc:
+        raise StorageBackendError(
+            "The world's settings record cannot be read, so its block maps cannot be migrated.",
+            code="StorageBackend.Corrupt",
+            recommend="The stored world is damaged; restore it from a backup.",
+        ) from exc
+    put = "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)"
+    for old_kind, new_kind in (
+        ("ecs.disk_blocks", "ecs.disk_extents"),
+        ("ecs.snapshot_blocks", "ecs.snapshot_extents"),
+        ("ecs.disk_dirty", "ecs.disk_dirty_pages"),
+    ):
+        rows = conn.execute(
+            "SELECT partition, key, value FROM records WHERE kind = ?", (old_kind,)
+        ).fetchall()
+        for partition, key, value in rows:
+            try:
+                block = int(key, 16)
+            except ValueError:
+                conn.execute(put, (new_kind, partition, key, value))
+                continue
+            new_key = f"{block * pages:012x}"
+            if old_kind == "ecs.disk_dirty":
+                conn.execute(put, (new_kind, partition, new_key, encode(pages)))
+                continue
+            digest = _old_digest(value)
+            if digest is None:
+                conn.execute(put, (new_kind, partition, new_key, value))
+            elif digest == b"":
+                conn.execute(put, (new_kind, partition, new_key, encode(("z", pages))))
+                conn.execute(
+                    put, ("ecs.snapshot_zero_blocks", partition, f"{block:012x}", encode(1))
+                )
+            else:
+                conn.execute(put, (new_kind, partition, new_key, encode((pages, digest, 0))))
+        conn.execute("DELETE FROM records WHERE kind = ?", (old_kind,))
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -240,6 +313,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
 }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._blocks import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
+from .._blocks import DISK_DIRTY, DISK_EXTENTS, SNAPSHOT_EXTENTS, SNAPSHOT_ZERO_BLOCKS
 from .._domain.ecs import (
     CATEGORY_SPECS,
     SYSTEM_DEVICE,
@@ -34,6 +34,16 @@ from .._domain.ecs import (
 from .._domain.kms import Alias, KeyState, KmsKey
 from .._engine import TIMER_INDEX, FailedTimer, Timer
 from .._events import Event, SnapshotCreated
+from .._extents import (
+    PAGE_SIZE,
+    block_cover,
+    extent_digest,
+    extent_length,
+    parse_extent,
+    size,
+    subtract,
+    union,
+)
 from .._regions import REGIONS
 from .._services.ecs import INSTANCE_DISKS
 from .._services.ecs._core import (
@@ -47,7 +57,7 @@ from .._services.ecs._core import (
     tag_partition,
 )
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
-from .._store import _BLOCKS, _META, ZERO, raw_kinds
+from .._store import _BLOCKS, _META, raw_kinds
 from .._time import ManualClock
 from .._typenames import TYPES
 
@@ -225,31 +235,67 @@ def _block_size(world: _World) -> int:
     return int(dict(settings)["block_size"])  # type: ignore[call-overload]
 
 
+def _extent_maps(
+    world: _World, kind: str, owners: dict[str, Any], what: str
+) -> dict[str, list[tuple[int, object]]]:
+    """Every map of ``kind``, per partition, in page order; bad entries are reported."""
+    maps: dict[str, list[tuple[int, object]]] = collections.defaultdict(list)
+    for partition, key, value in world.raw[kind]:
+        if partition not in owners:
+            world.fail(f"{what} of {partition}, which does not exist")
+        try:
+            start = int(key, 16)
+            if kind in (DISK_DIRTY, SNAPSHOT_ZERO_BLOCKS):
+                if type(value) is not int or value < 1:
+                    raise ValueError(value)
+            else:
+                parse_extent(value, kind, partition, key)
+        except Exception:  # anything damaged is one problem to report, not a crash
+            world.fail(f"{what} of {partition} at {key} holds {value!r:.60}")
+            continue
+        maps[partition].append((start, value))
+    for partition, entries in maps.items():
+        end = 0
+        for start, value in entries:
+            if start < end:
+                world.fail(f"{what} of {partition}: extent at {start:#x} overlaps the one before")
+            length = value if type(value) is int else extent_length(value)
+            end = start + length
+    return maps
+
+
 def _check_blocks(world: _World) -> None:
     backend = world.cloud.backend
-    block_size = _block_size(world)
     held: collections.Counter[bytes] = collections.Counter()
-    for disk_id, key, digest in world.raw[DISK_BLOCKS]:
+    disk_maps = _extent_maps(world, DISK_EXTENTS, world.disks, "disk extents")
+    for disk_id, entries in disk_maps.items():
         disk = world.disks.get(disk_id)
-        if disk is None:
-            world.fail(f"disk blocks of {disk_id}, which does not exist")
-            continue
-        if not isinstance(digest, bytes) or digest == ZERO:
-            world.fail(f"disk {disk_id} block {key} holds {digest!r}, not a digest")
-            continue
-        if int(key, 16) * block_size >= disk.size_bytes:
-            world.fail(f"disk {disk_id} holds block {key} beyond its {disk.size} GiB")
-        held[digest] += 1
-    for disk_id, _, _ in world.raw[DISK_DIRTY]:
-        if disk_id not in world.disks:
-            world.fail(f"dirty map of {disk_id}, which does not exist")
-    for snapshot_id, key, digest in world.raw[SNAPSHOT_BLOCKS]:
-        if snapshot_id not in world.snapshots:
-            world.fail(f"snapshot delta of {snapshot_id}, which does not exist")
-        if not isinstance(digest, bytes):
-            world.fail(f"snapshot {snapshot_id} block {key} holds {digest!r}")
-        elif digest != ZERO:
-            held[digest] += 1
+        for start, value in entries:
+            if type(value) is tuple and value[0] == "z":
+                world.fail(f"disk {disk_id} holds a zero extent at page {start:#x}")
+            if disk is not None and (start + extent_length(value)) * PAGE_SIZE > disk.size_bytes:
+                world.fail(f"disk {disk_id} holds page {start:#x}.. beyond its {disk.size} GiB")
+            head = value[0] if isinstance(value, tuple) else None
+            if disk is not None and head in ("g", "G") and (head == "G") != bool(disk.data_key):
+                world.fail(f"disk {disk_id}: generated extent at {start:#x} is {head!r}")
+            digest = extent_digest(value)
+            if digest is not None:
+                held[digest] += 1
+    dirty = _extent_maps(world, DISK_DIRTY, world.disks, "dirty map")
+    for disk_id, runs in dirty.items():
+        disk = world.disks.get(disk_id)
+        for start, count in runs:
+            end = start + count if isinstance(count, int) else start
+            if disk is not None and end * PAGE_SIZE > disk.size_bytes:
+                world.fail(f"dirty run of {disk_id} at {start:#x} beyond its {disk.size} GiB")
+    for entries in _extent_maps(
+        world, SNAPSHOT_EXTENTS, world.snapshots, "snapshot delta"
+    ).values():
+        for _, value in entries:
+            digest = extent_digest(value)
+            if digest is not None:
+                held[digest] += 1
+    _extent_maps(world, SNAPSHOT_ZERO_BLOCKS, world.snapshots, "zero blocks")
     refs: dict[bytes, int] = {}
     for _, key, count in world.raw[_BLOCKS]:
         refs[bytes.fromhex(key)] = count  # type: ignore[assignment]
@@ -273,13 +319,42 @@ def _check_blocks(world: _World) -> None:
         world.fail(f"blob_stats {stats} but {len(refs)} referenced blobs of {total} bytes")
 
 
+def _counted_blocks(world: _World) -> dict[str, int]:
+    """Per snapshot, the blocks its delta touches minus its recorded all-zero blocks (which
+    must be touched blocks that no non-zero extent of the delta covers)."""
+    ppb = _block_size(world) // PAGE_SIZE
+    touched: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
+    nonzero: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
+    for snapshot_id, key, value in world.raw[SNAPSHOT_EXTENTS]:
+        try:
+            start = int(key, 16)
+            cover = block_cover(start, start + extent_length(value), ppb)
+        except Exception:  # reported by _check_blocks
+            continue
+        touched[snapshot_id].append(cover)
+        if not (type(value) is tuple and value[0] == "z"):
+            nonzero[snapshot_id].append(cover)
+    zero: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
+    for snapshot_id, key, value in world.raw[SNAPSHOT_ZERO_BLOCKS]:
+        if type(value) is int:
+            zero[snapshot_id].append((int(key, 16), int(key, 16) + value))
+    counted: dict[str, int] = {}
+    for snapshot_id in set(touched) | set(zero):
+        blocks = union(touched[snapshot_id])
+        zeros = union(zero[snapshot_id])
+        if subtract(zeros, blocks):
+            world.fail(f"{snapshot_id} records zero blocks its delta does not touch")
+        if size(zeros) != size(subtract(zeros, union(nonzero[snapshot_id]))):
+            world.fail(f"{snapshot_id} records as zero a block its delta holds content in")
+        counted[snapshot_id] = size(blocks) - size(zeros)
+    return counted
+
+
 def _check_chains(world: _World) -> None:
     created_at = {
         e.snapshot_id: e.sequence for _, e in world.events if isinstance(e, SnapshotCreated)
     }
-    deltas: dict[str, list[object]] = collections.defaultdict(list)
-    for snapshot_id, _, digest in world.raw[SNAPSHOT_BLOCKS]:
-        deltas[snapshot_id].append(digest)
+    counted = _counted_blocks(world)
     listed: collections.Counter[str] = collections.Counter()
     for link_id, link in world.links.items():
         members = []
@@ -294,7 +369,7 @@ def _check_chains(world: _World) -> None:
                 world.fail(f"{snapshot_id} is listed by {link_id} but names its own chain")
             if snapshot.source_disk_id != link.source_disk_id:
                 world.fail(f"{snapshot_id} in {link_id} is not of disk {link.source_disk_id}")
-            own = sum(1 for d in deltas.get(snapshot_id, ()) if d != ZERO)
+            own = counted.get(snapshot_id, 0)
             if snapshot.incremental_blocks != own:
                 world.fail(
                     f"{snapshot_id} says it holds {snapshot.incremental_blocks} blocks, its "
@@ -307,7 +382,7 @@ def _check_chains(world: _World) -> None:
         if order != sorted(order):
             world.fail(f"chain {link_id} is not in creation order")
         incremental = sum(s.incremental_blocks for s in members)
-        non_zero = sum(1 for s in link.snapshot_ids for d in deltas.get(s, ()) if d != ZERO)
+        non_zero = sum(counted.get(s, 0) for s in link.snapshot_ids)
         if not link.total_blocks == incremental == non_zero:
             world.fail(
                 f"chain {link_id}: total_blocks {link.total_blocks}, members' incremental "

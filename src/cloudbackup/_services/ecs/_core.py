@@ -284,6 +284,3 @@ class EcsCore(RegionalService):
             return None
         plaintext = self._key_ring.unwrap_data_key(key.kms_key_id, key.ciphertext_blob)
         return AESGCM(plaintext)
-
-    def _plain_block(self, digest: bytes, cipher: AESGCM | None, index: int) -> bytes:
-        return self._maps.plain(digest, cipher, index)

@@ -11,6 +11,7 @@ import datetime as _dt
 
 import attrs
 
+from ..._blocks import Piece
 from ..._domain.ecs import (
     CATEGORY_SPECS,
     Disk,
@@ -235,11 +236,12 @@ class SnapshotChains(EcsCore):
             reason=reason,
         )
 
-    def _snapshot_map(self, snapshot: Snapshot) -> dict[str, bytes]:
-        """The full block map of a snapshot: its chain's deltas up to it, oldest first."""
+    def _snapshot_map(self, snapshot: Snapshot) -> list[Piece]:
+        """The full contents of a snapshot as extents: its chain's deltas up to it, the newest
+        delta winning (costs the chain's extents, never its pages)."""
         link = self._links.find(snapshot.snapshot_link_id)
         assert link is not None
-        return self._maps.materialize(link.snapshot_ids, snapshot.snapshot_id)
+        return self._maps.chain_extents(link.snapshot_ids, snapshot.snapshot_id)
 
     def _drop_group(self, group: SnapshotGroup) -> None:
         self._groups.delete(group)

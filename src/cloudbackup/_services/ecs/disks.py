@@ -47,7 +47,6 @@ from ...errors import (
     QuotaExceededError,
     UnsupportedOperationError,
 )
-from .. import _crypto
 from .._base import unit_of_work
 from ._core import ATTACHED_TO, DISK_TAGS
 from ._requests import ecs_action, finish_read, token_page
@@ -311,25 +310,17 @@ class DiskActions(GroupActions):
 
     def _fill_from_snapshot(self, disk: Disk, snapshot: Snapshot) -> None:
         """Give a new disk the snapshot's contents (re-encrypting if the keys differ)."""
-        world = self._world
         full = self._snapshot_map(snapshot)
         if disk.data_key == snapshot.data_key:
-            self._maps.fill(disk.disk_id, full)  # same key: share the blocks
+            self._maps.populate(disk.disk_id, full, None, None, None)  # same key: share
             return
-        source_cipher = self._data_cipher(snapshot)
-        target_cipher = self._data_cipher(disk)
-        nonces = world.ids.new_nonces(len(full)) if target_cipher is not None else []
-
-        def reseal(n: int, index: int, digest: bytes) -> bytes:
-            plain = self._plain_block(digest, source_cipher, index)
-            sealed = (
-                plain
-                if target_cipher is None
-                else _crypto.encrypt_block(target_cipher, nonces[n], plain, index)
-            )
-            return world.blocks.intern(sealed)
-
-        self._maps.fill(disk.disk_id, full, reseal)
+        self._maps.populate(
+            disk.disk_id,
+            full,
+            self._data_cipher(snapshot),
+            self._data_cipher(disk),
+            self._world.ids.new_nonces,
+        )
 
     @unit_of_work
     def attach_disk(

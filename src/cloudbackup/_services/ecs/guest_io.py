@@ -15,7 +15,10 @@ from ...errors import IncorrectStatusError, InvalidParameterError
 from .._base import consistent_read, unit_of_work
 from .disks import DiskActions
 
-__all__ = ["GUEST_IO_MAX_BYTES", "GuestIo"]
+__all__ = ["FILL_SEED_LIMIT", "GUEST_IO_MAX_BYTES", "GuestIo"]
+
+FILL_SEED_LIMIT = 2**64
+"""Seeds of ``fill_disk`` are integers in ``[0, FILL_SEED_LIMIT)``."""
 
 GUEST_IO_MAX_BYTES = 64 * 2**20
 """The most bytes one ``write_disk`` or ``read_disk`` call moves (64 MiB): beyond it the call is
@@ -30,9 +33,10 @@ class GuestIo(DiskActions):
     def write_disk(self, disk_id: str, offset: int, data: bytes) -> None:
         """Write ``data`` at byte ``offset`` of a disk, as the guest OS of its instance would.
 
-        The disk must be attached to a ``Running`` instance. Writing zeros frees the blocks
-        (disks are sparse). Encrypted disks store only AES-GCM ciphertext, and writing needs
-        their KMS key to be ``Enabled``.
+        The disk must be attached to a ``Running`` instance. Only the 4 KiB pages the range
+        covers are touched, so the cost is O(len(data)) whatever the block size. Writing
+        zeros frees the pages (disks are sparse). Encrypted disks store only AES-GCM
+        ciphertext, and writing needs their KMS key to be ``Enabled``.
         """
         disk = self._disks.get(disk_id)
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -67,6 +71,49 @@ class GuestIo(DiskActions):
             length=len(payload),
         )
 
+    @unit_of_work
+    def fill_disk(self, disk_id: str, offset: int, length: int, *, seed: int) -> None:
+        """Make bytes ``[offset, offset + length)`` of a disk generated content of ``seed``.
+
+        Generated content is deterministic pseudo-random data defined by the seed alone: byte
+        ``x`` of the disk (its absolute offset) is byte ``x`` of the keystream of ``seed``
+        (AES-256-CTR, see ``docs/concepts/data-plane.md``), so two fills with one seed at
+        adjacent ranges are one continuous stream. The range is described, not stored: the
+        cost and the stored bytes are O(1) per call whatever ``length`` (up to the whole
+        disk; there is no per-call cap as for ``write_disk``), plus at most two partly
+        covered 4 KiB edge pages, which are stored. Reads, snapshots, restores, de-duplication
+        and block accounting treat it as any other content. On an encrypted disk the seed is
+        stored only sealed under the disk's data key, so reading it needs the KMS key usable.
+
+        Same preconditions as :meth:`write_disk`: attached to a ``Running`` instance, and on
+        an encrypted disk its KMS key ``Enabled``. A ``length`` of 0 checks and does nothing.
+        """
+        disk = self._disks.get(disk_id)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < FILL_SEED_LIMIT:
+            raise InvalidParameterError(
+                f"seed {seed!r:.60} must be an integer from 0 to 2**64 - 1.",
+                code="InvalidParameter.Seed",
+                ids=(disk.disk_id,),
+                recommend="Pass an integer seed in [0, 2**64).",
+            )
+        seed = v.exact_int(seed)
+        offset, length = self._check_range(disk, offset, length, cap=None)
+        self._require_guest_io(disk)
+        if length == 0:
+            return
+        world = self._world
+        self._maps.generate(
+            disk.disk_id, offset, length, seed, self._data_cipher(disk), world.ids.new_nonces
+        )
+        world.events._emit(
+            DiskWritten,
+            time=world.now(),
+            region_id=self.region_id,
+            disk_id=disk.disk_id,
+            offset=offset,
+            length=length,
+        )
+
     @consistent_read
     def read_disk(self, disk_id: str, offset: int, length: int) -> bytes:
         """Read ``length`` bytes at ``offset`` of a disk, as its instance's guest OS would.
@@ -85,9 +132,11 @@ class GuestIo(DiskActions):
     def _read_blocks(self, disk_id: str, offset: int, length: int, cipher: AESGCM | None) -> bytes:
         return self._maps.read(disk_id, offset, length, cipher)
 
-    def _check_range(self, disk: Disk, offset: object, length: object) -> tuple[int, int]:
-        """``(offset, length)`` as exact ints, if they are a byte range of at most
-        :data:`GUEST_IO_MAX_BYTES` inside ``disk``."""
+    def _check_range(
+        self, disk: Disk, offset: object, length: object, cap: int | None = GUEST_IO_MAX_BYTES
+    ) -> tuple[int, int]:
+        """``(offset, length)`` as exact ints, if they are a byte range of at most ``cap``
+        bytes (no cap: None) inside ``disk``."""
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidParameterError(
                 f"offset {offset!r} must be a non-negative integer.",
@@ -103,12 +152,12 @@ class GuestIo(DiskActions):
                 recommend="Pass a byte count.",
             )
         offset, length = v.exact_int(offset), v.exact_int(length)
-        if length > GUEST_IO_MAX_BYTES:
+        if cap is not None and length > cap:
             raise InvalidParameterError(
-                f"length {length} is more than one read moves ({GUEST_IO_MAX_BYTES} bytes).",
+                f"length {length} is more than one read moves ({cap} bytes).",
                 code="InvalidParameter.Length",
                 ids=(disk.disk_id,),
-                recommend=f"Read at most {GUEST_IO_MAX_BYTES} bytes per call.",
+                recommend=f"Read at most {cap} bytes per call.",
             )
         if offset + length > disk.size_bytes:
             raise InvalidParameterError(

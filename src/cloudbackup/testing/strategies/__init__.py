@@ -152,6 +152,9 @@ from ._world import (
 from ._world import (
     clouds as clouds,
 )
+from ._world import (
+    fill_requests as fill_requests,
+)
 
 __all__ = [
     "account_ids",
@@ -168,6 +171,7 @@ __all__ = [
     "disk_categories",
     "disk_names",
     "disk_sizes",
+    "fill_requests",
     "instance_types",
     "invalid_alias_names",
     "invalid_client_tokens",

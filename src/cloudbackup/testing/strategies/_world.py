@@ -110,3 +110,42 @@ def block_writes(
         return offset, data
 
     return build()
+
+
+def fill_requests(
+    *,
+    disk_size_bytes: int,
+    max_length: int | None = None,
+) -> st.SearchStrategy[tuple[int, int, int]]:
+    """``(offset, length, seed)`` triples a guest can pass to ``fill_disk``: inside the disk.
+
+    Offsets and lengths favour 4 KiB page boundaries and ranges a few bytes off them (so that
+    fills have whole pages and partly covered edge pages), and seeds come mostly from a few
+    small values, so that fills of one seed meet and join, as well as from the whole range
+    ``[0, 2**64)``.
+
+    Args:
+        disk_size_bytes: The disk's size (or the span of it to fill in); required.
+        max_length: Longest fill in bytes; default the whole span.
+    """
+    if isinstance(disk_size_bytes, bool) or not isinstance(disk_size_bytes, int):
+        raise InvalidArgument(f"disk_size_bytes={disk_size_bytes!r} must be an integer.")
+    if disk_size_bytes < 1:
+        raise InvalidArgument(f"disk_size_bytes={disk_size_bytes} must be positive.")
+    high = disk_size_bytes if max_length is None else max_length
+    _bounded("fill_requests max_length", high, 1, disk_size_bytes)
+    page = 4096
+
+    def near_pages(limit: int) -> st.SearchStrategy[int]:
+        pages = st.integers(0, limit // page).map(lambda p: p * page)
+        nudged = st.tuples(pages, st.integers(-3, 3)).map(lambda t: t[0] + t[1])
+        return (pages | nudged | st.integers(0, limit)).filter(lambda n: 0 <= n <= limit)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[int, int, int]:
+        length = draw(near_pages(high).filter(lambda n: n >= 1))
+        offset = draw(near_pages(disk_size_bytes - length))
+        seed = draw(st.integers(0, 3) | st.integers(0, 2**64 - 1))
+        return offset, length, seed
+
+    return build()
