@@ -21,6 +21,8 @@ EXPECTED = [
     "AliasUpdated",
     "CATEGORY_SPECS",
     "CategorySpec",
+    "Churn",
+    "ChurnPattern",
     "Clock",
     "Cloud",
     "DEFAULT_ACCOUNT_ID",
@@ -98,6 +100,8 @@ EXPECTED = [
     "SystemDisk",
     "TagResource",
     "Timings",
+    "Workload",
+    "churn_ranges",
     "errors",
 ]
 

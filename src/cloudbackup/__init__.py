@@ -102,6 +102,10 @@ from ._time import Clock as Clock
 from ._time import ManualClock as ManualClock
 from ._time import SystemClock as SystemClock
 from ._version import version as _version
+from ._workload import Churn as Churn
+from ._workload import ChurnPattern as ChurnPattern
+from ._workload import Workload as Workload
+from ._workload import churn_ranges as churn_ranges
 
 __version__ = _version()  # the installed metadata's version; the source tree's when not installed
 del _version
@@ -113,6 +117,8 @@ __all__ = [
     "AliasUpdated",
     "CATEGORY_SPECS",
     "CategorySpec",
+    "Churn",
+    "ChurnPattern",
     "Clock",
     "Cloud",
     "DEFAULT_ACCOUNT_ID",
@@ -190,6 +196,8 @@ __all__ = [
     "SystemDisk",
     "TagResource",
     "Timings",
+    "Workload",
+    "churn_ranges",
     "errors",
 ]
 

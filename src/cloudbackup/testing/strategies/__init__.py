@@ -139,6 +139,7 @@ from ._snapshots import (
 from ._snapshots import (
     tags as tags,
 )
+from ._workload import churns as churns
 from ._world import (
     account_ids as account_ids,
 )
@@ -160,6 +161,7 @@ __all__ = [
     "alias_names",
     "block_sizes",
     "block_writes",
+    "churns",
     "clouds",
     "client_tokens",
     "cool_off_periods",
