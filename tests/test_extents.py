@@ -273,3 +273,54 @@ def test_the_copy_made_under_another_key_reads_the_first_snapshot(v6_world: Clou
     [instance] = ecs.describe_instances(instance_name="v6").items
     ecs.attach_disk(instance_id=instance.instance_id, disk_id=disks["copy"])
     assert _expected("sealed", 1) == ecs.read_disk(disks["copy"], 0, 8 * BS)
+
+
+def _expire_oldest_cost(extents: int) -> int:
+    """Records read when retention expires a chain's oldest snapshot (its base holds
+    ``extents`` extents) whose successor changed 10 pages."""
+    backend = CountingBackend()
+    cloud = make_cloud(backend=backend, block_size=4096)
+    ecs, _, disk = instance_with_disk(cloud)
+    _scattered(ecs, disk, extents)
+    ecs.create_snapshot(disk_id=disk, retention_days=1)
+    cloud.advance(dt.timedelta(hours=1))
+    for n in range(10):
+        ecs.write_disk(disk, (2 * n + 1) * PAGE_SIZE, b"d" * PAGE_SIZE)
+    ecs.create_snapshot(disk_id=disk)
+    backend.read = 0
+    cloud.advance(dt.timedelta(days=1))
+    expired = backend.read
+    check_invariants(cloud)
+    return expired
+
+
+def test_expiring_the_oldest_snapshot_costs_its_successors_delta_not_the_base() -> None:
+    """Retention expiring a chain's base (40 or 4,000 extents) under a 10-page successor reads
+    as many records either way: the successor's delta is applied onto the base."""
+    small, big = _expire_oldest_cost(40), _expire_oldest_cost(4000)
+    assert small == big
+    assert small < 300
+
+
+def test_a_chain_whose_base_moved_reads_byte_exact_and_keeps_its_accounting() -> None:
+    """After the oldest snapshots expire one by one (each successor takes over the base), every
+    remaining snapshot reads what the disk held when it was taken, and the invariants hold."""
+    cloud = make_cloud(block_size=16384)
+    ecs, _, disk = instance_with_disk(cloud)
+    held: list[tuple[str, bytes]] = []
+    for day in range(6):
+        ecs.write_disk(disk, day * 3 * PAGE_SIZE + 100, bytes([day + 1]) * 9000)
+        if day == 3:
+            ecs.write_disk(disk, 100, bytes(9000))  # zero what day 0 wrote
+        snapshot_id = ecs.create_snapshot(disk_id=disk, retention_days=day + 1)
+        held.append((snapshot_id, ecs.read_disk(disk, 0, 20 * PAGE_SIZE)))
+        cloud.advance(dt.timedelta(hours=2))
+    for _ in range(4):
+        cloud.advance(dt.timedelta(days=1))
+        check_invariants(cloud)
+        alive = {s.snapshot_id for s in ecs.describe_snapshots(disk_id=disk).items}
+        snapshots = cloud._world.provider(ECS_SNAPSHOTS, get_region("cn-hangzhou"))
+        for snapshot_id, content in held:
+            if snapshot_id in alive:
+                assert content == snapshots.read_snapshot(snapshot_id, 0, 20 * PAGE_SIZE)
+    assert 2 == len(alive)

@@ -72,6 +72,7 @@ __all__ = [
     "DISK_DIRTY",
     "DISK_EXTENTS",
     "SNAPSHOT_BLOCKS",
+    "SNAPSHOT_DELTA_HOME",
     "SNAPSHOT_EXTENTS",
     "SNAPSHOT_ZERO_BLOCKS",
     "BlockMaps",
@@ -87,6 +88,12 @@ SNAPSHOT_EXTENTS = raw_kind("ecs.snapshot_extents")
 """partition = snapshot id: the snapshot's delta, start page -> extent value (zeros explicit)."""
 SNAPSHOT_ZERO_BLOCKS = raw_kind("ecs.snapshot_zero_blocks")
 """partition = snapshot id: runs of touched blocks that were all zeros (start block -> blocks)."""
+SNAPSHOT_DELTA_HOME = raw_kind("ecs.snapshot_delta_home")
+"""partition = ``""``, key = snapshot id: the partition of :data:`SNAPSHOT_EXTENTS` and
+:data:`SNAPSHOT_ZERO_BLOCKS` that holds the snapshot's delta, when it is not the snapshot's own
+id. Deleting the oldest snapshot of a chain applies its successor's (small) delta onto the
+oldest one's (large, it is the chain's base) and hands that partition to the successor, so
+retention costs what the successor changed, not what the disk holds."""
 
 #: Older names of the content maps (before schema 7 they were block maps).
 DISK_BLOCKS = DISK_EXTENTS
@@ -134,6 +141,15 @@ class BlockMaps:
         digest = extent_digest(value)
         if digest is not None:
             self.blocks.decref(digest)
+
+    def home(self, snapshot_id: str) -> str:
+        """The partition holding a snapshot's delta (see :data:`SNAPSHOT_DELTA_HOME`)."""
+        value = self.store.raw_get(SNAPSHOT_DELTA_HOME, "", snapshot_id)
+        if value is None:
+            return snapshot_id
+        if type(value) is not str or not value:
+            raise damaged_value(SNAPSHOT_DELTA_HOME, "", snapshot_id, value, "a partition name")
+        return value
 
     # -- ordered maps ----------------------------------------------------------------------
     def _extents(self, kind: str, partition: str) -> list[Piece]:
@@ -514,6 +530,11 @@ class BlockMaps:
             counted blocks released (they add up to the snapshot's incremental blocks).
         """
         store = self.store
+        own = snapshot_id
+        snapshot_id = self.home(own)
+        store.raw_delete(SNAPSHOT_DELTA_HOME, "", own)
+        if next_id is not None:
+            next_id = self.home(next_id)
         delta = self._extents(SNAPSHOT_EXTENTS, snapshot_id)
         zero = self._runs(SNAPSHOT_ZERO_BLOCKS, snapshot_id)
         touched = self._blocks_of([(s, s + extent_length(v)) for s, v in delta])
@@ -557,6 +578,76 @@ class BlockMaps:
             self._add_run(SNAPSHOT_ZERO_BLOCKS, next_id, b0, b1)
         return moved, held - moved
 
+    def absorb_next(self, snapshot_id: str, next_id: str, held: int) -> tuple[int, int]:
+        """Drop the oldest snapshot of a chain (``held`` counted blocks) by applying the next
+        snapshot's delta onto its delta, which then becomes the next snapshot's.
+
+        The result is what :meth:`merge_into_next` gives, but the work is the next snapshot's
+        delta (and the extents of the oldest it overrides), not the oldest one's: under
+        retention the oldest snapshot holds the chain's base, everything the disk held, while
+        its successor holds a day's change.
+
+        Returns:
+            ``(moved, freed)`` as :meth:`merge_into_next`.
+        """
+        store = self.store
+        base, top = self.home(snapshot_id), self.home(next_id)
+        ppb = self.pages_per_block
+        delta = self._extents(SNAPSHOT_EXTENTS, top)
+        top_zero = self._runs(SNAPSHOT_ZERO_BLOCKS, top)
+        overridden = self._blocks_of([(s, s + extent_length(v)) for s, v in delta])
+        # Counted blocks of the oldest snapshot that the next one overrides are freed; the
+        # rest stay counted, now by the next snapshot.
+        base_touched: list[tuple[int, int]] = []
+        for b0, b1 in overridden:
+            for s, v in self._overlapping(SNAPSHOT_EXTENTS, base, b0 * ppb, b1 * ppb):
+                lo, hi = max(s, b0 * ppb), min(s + extent_length(v), b1 * ppb)
+                base_touched.append(block_cover(lo, hi, ppb))
+        base_zero = intersect(overridden, self._cut_runs(SNAPSHOT_ZERO_BLOCKS, base, overridden))
+        freed = size(intersect(overridden, union(base_touched))) - size(base_zero)
+        seams: list[int] = []
+        for s, v in delta:
+            e = s + extent_length(v)
+            for _, piece in self._cut(SNAPSHOT_EXTENTS, base, s, e):
+                self._drop(piece)
+            store.raw_put(SNAPSHOT_EXTENTS, base, page_key(s), v)  # the reference moves
+            seams += (s, e)
+        for at in seams:
+            self._coalesce(SNAPSHOT_EXTENTS, base, at)
+        for b0, b1 in top_zero:
+            self._add_run(SNAPSHOT_ZERO_BLOCKS, base, b0, b1)
+        store.raw_clear(SNAPSHOT_EXTENTS, top)
+        store.raw_clear(SNAPSHOT_ZERO_BLOCKS, top)
+        store.raw_delete(SNAPSHOT_DELTA_HOME, "", snapshot_id)
+        if base == next_id:
+            store.raw_delete(SNAPSHOT_DELTA_HOME, "", next_id)
+        else:
+            store.raw_put(SNAPSHOT_DELTA_HOME, "", next_id, base)
+        return held - freed, freed
+
+    def _cut_runs(self, kind: str, partition: str, ranges: Ranges) -> Ranges:
+        """Remove ``ranges`` from a map of runs; the runs removed (clipped to ``ranges``)."""
+        store = self.store
+        removed: list[tuple[int, int]] = []
+        for a, b in ranges:
+            found: list[tuple[str, int, int]] = []
+            below = store.raw_range(kind, partition, stop=page_key(a), reverse=True, limit=1)
+            for key, value in below + store.raw_range(
+                kind, partition, start=page_key(a), stop=page_key(b)
+            ):
+                start = page_of(key)
+                end = start + _run(value, kind, partition, key)
+                if end > a:
+                    found.append((key, start, end))
+            for key, start, end in found:
+                store.raw_delete(kind, partition, key)
+                if start < a:
+                    store.raw_put(kind, partition, key, a - start)
+                if end > b:
+                    store.raw_put(kind, partition, page_key(b), end - b)
+                removed.append((max(start, a), min(end, b)))
+        return union(removed)
+
     def _chain_pieces(
         self, chain: Sequence[str], snapshot_id: str, wanted: Ranges
     ) -> list[tuple[int, object, int, int]]:
@@ -568,9 +659,10 @@ class BlockMaps:
         for member in reversed(upto):
             if not missing:
                 break
+            home = self.home(member)
             found: list[tuple[int, int]] = []
             for a, b in missing:
-                for s, v in self._overlapping(SNAPSHOT_EXTENTS, member, a, b):
+                for s, v in self._overlapping(SNAPSHOT_EXTENTS, home, a, b):
                     lo, hi = max(s, a), min(s + extent_length(v), b)
                     pieces.append((s, v, lo, hi))
                     found.append((lo, hi))
@@ -608,7 +700,7 @@ class BlockMaps:
         for member in reversed(upto):
             if not uncovered:
                 break
-            delta = self._extents(SNAPSHOT_EXTENTS, member)
+            delta = self._extents(SNAPSHOT_EXTENTS, self.home(member))
             starts = [a for a, _ in uncovered]
             spans: list[tuple[int, int]] = []
             for s, v in delta:
@@ -642,7 +734,7 @@ class BlockMaps:
             store.raw_put(DISK_EXTENTS, disk_id, page_key(start), value)
         store.raw_clear(DISK_DIRTY, disk_id)
         for later_id in later:
-            for start, value in self._extents(SNAPSHOT_EXTENTS, later_id):
+            for start, value in self._extents(SNAPSHOT_EXTENTS, self.home(later_id)):
                 self._add_run(DISK_DIRTY, disk_id, start, start + extent_length(value))
 
     def populate(

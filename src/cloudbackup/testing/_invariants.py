@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._blocks import DISK_DIRTY, DISK_EXTENTS, SNAPSHOT_EXTENTS, SNAPSHOT_ZERO_BLOCKS
+from .._blocks import (
+    DISK_DIRTY,
+    DISK_EXTENTS,
+    SNAPSHOT_DELTA_HOME,
+    SNAPSHOT_EXTENTS,
+    SNAPSHOT_ZERO_BLOCKS,
+)
 from .._domain.ecs import (
     CATEGORY_SPECS,
     SYSTEM_DEVICE,
@@ -272,8 +278,35 @@ def _extent_maps(
     return maps
 
 
+def _resolve_delta_homes(world: _World) -> None:
+    """Name each stored delta by the snapshot it belongs to (a delta may live in the partition
+    of an older, deleted snapshot: see ``SNAPSHOT_DELTA_HOME``), so the checks below compare
+    deltas with snapshots."""
+    owner_of: dict[str, str] = {}
+    for _, snapshot_id, home in world.raw[SNAPSHOT_DELTA_HOME]:
+        if snapshot_id not in world.snapshots:
+            world.fail(f"delta home of {snapshot_id}, which does not exist")
+        if type(home) is not str or not home or home == snapshot_id:
+            world.fail(f"delta home of {snapshot_id} is {home!r:.60}")
+            continue
+        if home in world.snapshots:
+            world.fail(f"the delta of {snapshot_id} lives in live snapshot {home}'s partition")
+        if home in owner_of:
+            world.fail(f"{snapshot_id} and {owner_of[home]} share the delta partition {home}")
+        owner_of[home] = snapshot_id
+    moved_out = set(owner_of.values())
+    for kind in (SNAPSHOT_EXTENTS, SNAPSHOT_ZERO_BLOCKS):
+        entries = []
+        for partition, key, value in world.raw[kind]:
+            if partition in moved_out:
+                world.fail(f"{partition} has a delta home, yet data in its own partition")
+            entries.append((owner_of.get(partition, partition), key, value))
+        world.raw[kind] = entries
+
+
 def _check_blocks(world: _World) -> None:
     backend = world.cloud.backend
+    _resolve_delta_homes(world)
     held: collections.Counter[bytes] = collections.Counter()
     disk_maps = _extent_maps(world, DISK_EXTENTS, world.disks, "disk extents")
     for disk_id, entries in disk_maps.items():

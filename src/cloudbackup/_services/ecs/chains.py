@@ -211,7 +211,12 @@ class SnapshotChains(EcsCore):
             child_id = link.snapshot_ids[position + 1]
             child = self._snapshots.find(child_id)
             assert child is not None
-            moved, freed = self._maps.merge_into_next(snapshot.snapshot_id, child_id, None)
+            if position == 0:  # the chain's base: apply the child's delta onto it instead
+                moved, freed = self._maps.absorb_next(
+                    snapshot.snapshot_id, child_id, snapshot.incremental_blocks
+                )
+            else:
+                moved, freed = self._maps.merge_into_next(snapshot.snapshot_id, child_id, None)
             self._snapshots.put(
                 attrs.evolve(child, incremental_blocks=child.incremental_blocks + moved)
             )
