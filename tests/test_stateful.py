@@ -78,6 +78,10 @@ def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:
     for disk_id in (plain, sealed, ultra):
         ecs.write_disk(disk_id, 0, b"first" * 2000)
     first = ecs.create_snapshot(disk_id=plain, retention_days=3)
+    base = ecs.create_snapshot(disk_id=sealed)
+    ecs.write_disk(sealed, 4096, b"next")
+    ecs.create_snapshot(disk_id=sealed)
+    ecs.delete_snapshot(base)  # its successor takes the chain's base over: a delta home
     ecs.write_disk(plain, 8192, b"second")
     ecs.write_disk(plain, 4096, bytes(4096))  # a block that became zeros: a zero-block run
     ecs.create_snapshot_group(instance_id=instance_id, exclude_disk_ids=[ultra])
