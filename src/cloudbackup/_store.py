@@ -387,9 +387,8 @@ class _Unit:
         kind: type[BaseException] | None,
         failure: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         self._store._end(self._mark, failure)
-        return False
 
 
 def damaged_value(

@@ -252,18 +252,28 @@ class InMemoryBackend:
             self._check_in_unit()
         if value is None:
             raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
-        if not (kind.isascii() and partition.isascii() and key.isascii()):
-            check_storable(kind, partition, key)  # only text beyond ASCII can fail to encode
         parts = self._records.get(kind)
-        if parts is None:
-            parts = self._records[kind] = {}
-        part = parts.get(partition)
+        part = None if parts is None else parts.get(partition)
         if part is None:
+            # Only text beyond ASCII can fail to encode; an existing partition's kind and
+            # name were checked when it was made, so later puts check only the key.
+            if not (kind.isascii() and partition.isascii() and key.isascii()):
+                check_storable(kind, partition, key)
+            if parts is None:
+                parts = self._records[kind] = {}
             part = parts[partition] = _Partition(kind, partition)
-        if part.depth != len(logs):
-            self._enlist(part)
+        elif not key.isascii():
+            check_storable(kind, partition, key)
+        depth = len(logs)
+        if part.depth == depth:
+            log = part.log
+        else:  # the first write here of the innermost unit or savepoint: start its log
+            logs[-1][0].append((part, part.depth, part.log))
+            part.depth = depth
+            log = part.log = {}
         old = part.get(key)
-        part.log.setdefault(key, old)  # type: ignore[union-attr]
+        if key not in log:  # type: ignore[operator]
+            log[key] = old  # type: ignore[index]
         if old is None and part.order is not None:
             part.add_key(key)
         part[key] = value
