@@ -86,6 +86,9 @@ class Store:
         # before it commits or opens a savepoint (see next_number).
         self._numbers: dict[str, int] = {}
         self._unflushed: dict[str, int] = {}
+        self._scan_range: Callable[..., list[tuple[str, object]]] | None = getattr(
+            backend, "scan_range", None
+        )
         self.check_external()  # the generation the world is read at
 
     # -- units of work -------------------------------------------------------------------
@@ -308,6 +311,10 @@ class Store:
     ) -> list[tuple[str, object]]:
         """Raw ``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
         ``reverse``), at most ``limit``: see :func:`cloudbackup._backends.scan_range`."""
+        fast = self._scan_range
+        if fast is not None:  # the backend's own, called without the dispatch (a hot path)
+            found = fast(kind, partition, start, stop, reverse, limit)
+            return found if type(found) is list else list(found)
         return scan_range(self.backend, kind, partition, start, stop, reverse=reverse, limit=limit)
 
     def raw_count(self, kind: str, partition: str) -> int:

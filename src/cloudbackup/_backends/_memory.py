@@ -332,7 +332,8 @@ class InMemoryBackend:
     ) -> list[tuple[str, object]]:
         """The records with ``start <= key < stop`` in key order (descending with ``reverse``),
         at most ``limit``; costs O(log n + returned). See :func:`._protocol.scan_range`."""
-        self._check_open()
+        if self._closed:
+            self._check_open()
         part = self._records.get(kind, _NO_PARTITIONS).get(partition)
         if part is None:
             return []
