@@ -90,29 +90,35 @@ class _Partition(dict[str, object]):
         else:
             keys.remove(key)
 
-    def key_range(
+    def items_range(
         self, start: str | None, stop: str | None, reverse: bool, limit: int | None
-    ) -> list[str]:
-        """The keys with ``start <= key < stop``, ascending (descending with ``reverse``),
-        at most ``limit``: two binary searches and a slice."""
-        keys = self.ordered()
-        plain = type(keys) is list
-        low = 0
-        if start is not None:
-            low = bisect_left(keys, start) if plain else keys.bisect_left(start)
-        high = len(keys)
-        if stop is not None:
-            high = bisect_left(keys, stop) if plain else keys.bisect_left(stop)
+    ) -> list[tuple[str, object]]:
+        """The ``(key, value)`` pairs with ``start <= key < stop``, ascending (descending with
+        ``reverse``), at most ``limit``: two binary searches and a slice."""
+        keys = self.order
+        if keys is None:
+            keys = self.ordered()
+        if type(keys) is list:
+            low = 0 if start is None else bisect_left(keys, start)
+            high = len(keys) if stop is None else bisect_left(keys, stop)
+        else:
+            low = 0 if start is None else keys.bisect_left(start)
+            high = len(keys) if stop is None else keys.bisect_left(stop)
         if limit is not None:
             if limit <= 0:
                 return []
             if reverse:
+                if limit == 1:  # the record just below ``stop``: the block maps' hot path
+                    if low >= high:
+                        return []
+                    key = keys[high - 1]
+                    return [(key, self[key])]
                 low = max(low, high - limit)
             else:
                 high = min(high, low + limit)
         if low >= high:
             return []
-        found: list[str] = list(keys[low:high])
+        found = [(key, self[key]) for key in keys[low:high]]
         if reverse:
             found.reverse()
         return found
@@ -337,7 +343,7 @@ class InMemoryBackend:
         part = self._records.get(kind, _NO_PARTITIONS).get(partition)
         if part is None:
             return []
-        return [(key, part[key]) for key in part.key_range(start, stop, reverse, limit)]
+        return part.items_range(start, stop, reverse, limit)
 
     def count(self, kind: str, partition: str) -> int:
         """How many records a partition holds."""
