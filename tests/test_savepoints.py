@@ -261,7 +261,12 @@ def test_a_counter_failing_to_flush_rolls_the_unit_back() -> None:
             super().put(kind, partition, key, value)
 
     store = Store(FailingCounters())
-    with pytest.raises(StorageBackendError), store.unit():
-        store.raw_put("k", "p", "x", 1)
-        store.next_number("id")
+
+    def write() -> None:
+        with store.unit():
+            store.raw_put("k", "p", "x", 1)
+            store.next_number("id")
+
+    with pytest.raises(StorageBackendError):
+        write()
     assert ([], 0) == (store.raw_scan("k", "p"), store.peek_number("id"))
