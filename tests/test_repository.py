@@ -82,3 +82,41 @@ def test_named_or_all_reads_the_named_records_in_order_and_skips_missing_ones() 
             boxes.put(Box(f"b-{n}"))
     assert ["b-2", "b-3"] == [b.box_id for b in boxes.named_or_all(["b-2", "b-9", "b-3"])]
     assert ["b-1", "b-2", "b-3"] == [b.box_id for b in boxes.named_or_all([])]
+
+
+class ReadCounting(InMemoryBackend):
+    """An in-memory backend that counts record reads."""
+
+    gets = 0
+
+    def get(self, kind: str, partition: str, key: str) -> object | None:
+        self.gets += 1
+        return super().get(kind, partition, key)
+
+
+def test_put_with_the_old_record_given_moves_the_index_without_reading_it() -> None:
+    """put(old=...) moves index entries as a plain put does, and reads no record."""
+    backend = ReadCounting()
+    store = Store(backend)
+    boxes = BOXES.open(store, "cn-hangzhou")
+    first, moved = Box("b-1", ("left",)), Box("b-1", ("right",))
+    with store.unit():
+        boxes.put(first, old=None)
+        boxes.put(moved, old=first)
+    assert (0, [], ["b-1"], moved) == (
+        backend.gets,
+        store.raw_scan("test.shelf", "left"),
+        [key for key, _ in store.raw_scan("test.shelf", "right")],
+        boxes.find("b-1"),
+    )
+
+
+def test_put_without_the_old_record_reads_it() -> None:
+    """A plain put reads the stored record once, to find the index entries to move."""
+    backend = ReadCounting()
+    store = Store(backend)
+    boxes = BOXES.open(store, "cn-hangzhou")
+    with store.unit():
+        boxes.put(Box("b-1", ("left",)))
+        boxes.put(Box("b-1", ("right",)))
+    assert (2, []) == (backend.gets, store.raw_scan("test.shelf", "left"))

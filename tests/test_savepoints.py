@@ -195,3 +195,78 @@ def test_savepoint_calls_need_an_open_savepoint(
         getattr(backend, call)()
     assert "StorageBackend.NoSavepoint" == caught.value.code
     backend.rollback()
+
+
+class CountingBackend(InMemoryBackend):
+    """An in-memory backend that counts the writes of counter records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counter_puts = 0
+
+    def put(self, kind: str, partition: str, key: str, value: object) -> None:
+        if (kind, partition) == ("meta", "counter"):
+            self.counter_puts += 1
+        super().put(kind, partition, key, value)
+
+
+def test_a_counter_is_written_once_per_unit_however_many_numbers_it_takes() -> None:
+    """Ten numbers of one counter in one unit write its record once, with the last value."""
+    backend = CountingBackend()
+    store = Store(backend)
+    with store.unit():
+        taken = [store.next_number("id") for _ in range(10)]
+    assert (list(range(10)), 1, 10) == (
+        taken,
+        backend.counter_puts,
+        backend.get("meta", "counter", "id"),
+    )
+
+
+def test_numbers_taken_before_and_inside_a_failed_savepoint(
+    make_backend: Callable[[], StorageBackend],
+) -> None:
+    """A failed savepoint gives back exactly its own numbers, not those taken before it."""
+    store = Store(make_backend())
+    with store.unit():
+        before = [store.next_number("id"), store.next_number("nonce", 5)]
+        fails(store, lambda: (store.next_number("id"), store.next_number("nonce", 7)))
+        fails(store, lambda: store.next_number("timer"))
+        after = [store.next_number("id"), store.next_number("nonce"), store.next_number("timer")]
+    assert ([0, 0], [1, 5, 0]) == (before, after)
+    with store.unit():
+        assert [2, 6, 1] == [store.next_number(n) for n in ("id", "nonce", "timer")]
+
+
+def test_numbers_of_a_rolled_back_unit_are_given_back(
+    make_backend: Callable[[], StorageBackend],
+) -> None:
+    """A unit that raises writes no counter, and the next unit takes the same numbers again."""
+    store = Store(make_backend())
+    with store.unit():
+        store.next_number("id")
+    fails(store, lambda: [store.next_number("id") for _ in range(3)])
+    with store.unit():
+        assert (1, 1) == (store.peek_number("id"), store.next_number("id"))
+    assert 2 == store.backend.get("meta", "counter", "id")
+
+
+def test_a_counter_failing_to_flush_rolls_the_unit_back() -> None:
+    """If writing the counters at the end of a unit fails, the unit's other writes are undone."""
+
+    class FailingCounters(InMemoryBackend):
+        def put(self, kind: str, partition: str, key: str, value: object) -> None:
+            if (kind, partition) == ("meta", "counter"):
+                raise StorageBackendError("disk full", recommend="Free space.")
+            super().put(kind, partition, key, value)
+
+    store = Store(FailingCounters())
+
+    def write() -> None:
+        with store.unit():
+            store.raw_put("k", "p", "x", 1)
+            store.next_number("id")
+
+    with pytest.raises(StorageBackendError):
+        write()
+    assert ([], 0) == (store.raw_scan("k", "p"), store.peek_number("id"))

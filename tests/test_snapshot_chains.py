@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _helpers import GIB, ZONE, make_cloud, run_instance
 from cloudbackup import Cloud, DataDisk, EcsService, StorageStats
+from cloudbackup._domain.ecs import DiskType, SnapshotLink
 
 BS = 4096
 SLOTS = 6
@@ -328,3 +330,27 @@ def test_blocks_a_rollback_changed_stay_in_the_next_snapshot() -> None:
     assert [1, 1] == held
     assert StorageStats(1, BS) == world.cloud.storage_stats()  # one distinct block content
     world.check_restore_by_new_disk()
+
+
+@pytest.mark.parametrize("instance_id", [None, "i-1"])
+def test_a_chain_with_a_newest_snapshot_is_the_evolved_record(instance_id: str | None) -> None:
+    """SnapshotLink.with_newest builds exactly the record attrs.evolve would."""
+    link = SnapshotLink(
+        snapshot_link_id="sl-1",
+        region_id="cn-hangzhou",
+        source_disk_id="d-1",
+        source_disk_size=40,
+        source_disk_type=DiskType.data,
+        instance_id="i-0",
+        block_size=4096,
+        snapshot_ids=("s-1",),
+        total_blocks=3,
+    )
+    expected = attrs.evolve(
+        link,
+        snapshot_ids=("s-1", "s-2"),
+        total_blocks=10,
+        source_disk_size=80,
+        instance_id=instance_id,
+    )
+    assert expected == link.with_newest("s-2", 7, 80, instance_id)

@@ -74,6 +74,8 @@ class FailedTimer:
     """The exception the handler raised, as ``"TypeName: message"``."""
 
 
+_TIMER_KIND = Timer.KIND
+
 FAILED_TIMER = FailedTimer.KIND
 """Record kind of :class:`FailedTimer`: partition ``""``, key = the timer's key."""
 
@@ -144,8 +146,9 @@ class Engine:
             payload=payload,
         )
         key = timer.key  # computed once: a property
-        self._store.put(Timer, "", key, timer)
-        self._store.raw_put(_INDEX, action, f"{region_id}|{target_id}", key)
+        put = self._store.backend.put
+        put(_TIMER_KIND, "", key, timer)
+        put(_INDEX, action, f"{region_id}|{target_id}", key)
         if self._heap is not None:
             heapq.heappush(self._heap, (key, timer))
         return timer

@@ -318,6 +318,8 @@ class AliasDeleted(Event):
 
 E = TypeVar("E", bound=Event)
 
+_EVENT_KIND = Event.KIND
+
 _FIRST = "event_log.first"
 """Meta record: the sequence of the oldest event the stored log keeps (absent: 0)."""
 
@@ -345,6 +347,7 @@ class EventLog:
         # rollback and when another process commits, so it is never stale.
         self._first: int | None = None
         self._sequences = Counter(store, "event")
+        self._put = store.backend.put  # an event is written on every call: no indirection
         store.on_rollback(self._forget)
         store.on_external_change(self._forget)
 
@@ -386,16 +389,15 @@ class EventLog:
 
     def _emit(self, cls: type[E], **fields: object) -> E:
         """Record a new event (inside the current unit of work)."""
-        store = self._store
         sequence = self._sequences.take()
         event = cls(sequence=sequence, **fields)  # type: ignore[arg-type]
-        store.put(Event, "", f"{sequence:016d}", event)
+        self._put(_EVENT_KIND, "", f"{sequence:016d}", event)
         if self._max_age is not None or (
             self._max_events is not None and sequence >= self._max_events
         ):
             self._trim(event)
         if self._subscribers:
-            store.after_commit(functools.partial(self._notify, event))
+            self._store.after_commit(functools.partial(self._notify, event))
         return event
 
     def _trim(self, newest: Event) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ._store import Store, damaged_value
+from ._store import Store
 
 __all__ = ["Counter", "IdFactory"]
 
@@ -24,48 +24,27 @@ _BASE36 = bytes(ord(_ALPHABET[b % 36]) for b in range(256))
 
 
 class Counter:
-    """One of the world's counters (``Store.next_number``'s records), with its next value kept
-    in memory between calls.
+    """One of the world's counters (``Store.next_number``'s records) under its name.
 
-    The stored counter is written on every :meth:`take`, so it is durable and rolled back with
-    the unit; the in-memory copy only saves reading it back. It is forgotten on every rollback
-    (whole or to a savepoint) and whenever another process commits to a shared backend, and then
-    read again, so it never runs ahead of or behind the stored value.
+    :class:`~cloudbackup._store.Store` keeps the next value in memory and writes the record once
+    per unit of work, so the counter is durable, rolled back with the unit (or savepoint) that
+    advanced it, and read again after a rollback or another process's commit.
     """
+
+    __slots__ = ("_name", "_next_number", "_store")
 
     def __init__(self, store: Store, name: str) -> None:
         self._store = store
         self._name = name
-        self._next: int | None = None
-        store.on_rollback(self._forget)
-        store.on_external_change(self._forget)
-
-    def _forget(self) -> None:
-        self._next = None
+        self._next_number = store.next_number
 
     def take(self, amount: int = 1) -> int:
         """Reserve ``amount`` consecutive numbers (inside a unit of work); returns the first."""
-        first = self._next
-        if first is None:
-            first = self._store.next_number(self._name, amount)
-        else:
-            self._store.raw_put(_META, _COUNTERS, self._name, first + amount)
-        self._next = first + amount
-        return first
+        return self._next_number(self._name, amount)
 
     def peek(self) -> int:
         """The next number :meth:`take` would return (reads the stored counter if need be)."""
-        if self._next is None:
-            value = self._store.raw_get(_META, _COUNTERS, self._name)
-            if value is not None and (type(value) is not int or value < 0):
-                raise damaged_value(_META, _COUNTERS, self._name, value, "a counter")
-            return 0 if value is None else value
-        return self._next
-
-
-# Where Store.next_number keeps counters.
-_META = "meta"
-_COUNTERS = "counter"
+        return self._store.peek_number(self._name)
 
 
 class IdFactory:

@@ -16,6 +16,7 @@ instead of sorting the region.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
@@ -24,7 +25,7 @@ import attrs
 from ._store import Store, damaged_value, raw_kind
 from .errors import InvalidParameterError, ResourceNotFoundError
 
-__all__ = ["ORDER_SEPARATOR", "Index", "OrderedIndex", "Repository", "RepositorySpec"]
+__all__ = ["ORDER_SEPARATOR", "UNREAD", "Index", "OrderedIndex", "Repository", "RepositorySpec"]
 
 #: Joins an ordered index's sort key and the record id in the entry's key. NUL sorts below every
 #: other code point and neither part holds it, so ``key + NUL + id`` orders entries exactly as
@@ -63,6 +64,16 @@ class OrderedIndex(Generic[T]):
     def entry(self, record: T, record_id: str) -> str:
         """The index key of ``record``."""
         return self.sort_key(record) + ORDER_SEPARATOR + record_id
+
+
+class _Unread(enum.Enum):
+    """The type of :data:`UNREAD`."""
+
+    UNREAD = "unread"
+
+
+UNREAD = _Unread.UNREAD
+"""``Repository.put``'s default ``old``: the stored record is read to move index entries."""
 
 
 class Repository(Generic[T]):
@@ -105,11 +116,16 @@ class Repository(Generic[T]):
         """The record, or None."""
         return self._store.get(self._cls, self._region_id, record_id)
 
-    def put(self, record: T) -> None:
-        """Write a record, moving its index entries to where it now belongs."""
+    def put(self, record: T, *, old: T | _Unread | None = UNREAD) -> None:
+        """Write a record, moving its index entries to where it now belongs.
+
+        ``old`` is the record as stored now (None: there is none), when the caller has just
+        read it in this unit of work or made the id in it: it is then not read again.
+        """
         record_id = self._spec.id_of(record)
         if self._spec.indexes or self._spec.ordered:
-            old = self._store.get(self._cls, self._region_id, record_id)
+            if old is UNREAD:
+                old = self._store.get(self._cls, self._region_id, record_id)
             for ordered in self._spec.ordered:
                 entry = ordered.entry(record, record_id)
                 if old is not None:

@@ -6,6 +6,7 @@ import datetime as _dt
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import ClassVar, Protocol, TypeVar
 
 from ._backends import (
@@ -58,6 +59,7 @@ def raw_kinds() -> frozenset[str]:
 
 
 _META = raw_kind("meta")
+_COUNTERS = "counter"
 
 
 class Store:
@@ -79,25 +81,59 @@ class Store:
         self._rollback_listeners: list[Callable[[], None]] = []
         self._external_listeners: list[Callable[[], None]] = []
         self._generation: int | None = None
+        # The next number of each counter as the open unit sees it (a cache of the stored
+        # counter records), and those advanced but not yet written: written once per unit,
+        # before it commits or opens a savepoint (see next_number).
+        self._numbers: dict[str, int] = {}
+        self._unflushed: dict[str, int] = {}
+        self._scan_range: Callable[..., list[tuple[str, object]]] | None = getattr(
+            backend, "scan_range", None
+        )
         self.check_external()  # the generation the world is read at
 
     # -- units of work -------------------------------------------------------------------
-    @contextmanager
-    def unit(self) -> Iterator[None]:
+    def unit(self) -> _Unit:
         """A unit of work: commits when the block ends, rolls back if it raises."""
+        return _Unit(self)
+
+    def _begin(self) -> int:
+        """Open the outermost unit, or a savepoint inside the open one. Returns the mark of
+        the after-commit callbacks a savepoint must drop if it fails (-1: the outermost)."""
         if self._depth:
-            yield from self._nested()
-            return
+            # Counters advanced so far go to the backend first, so that the savepoint's
+            # undo log gives back exactly the numbers it took (and no others).
+            if self._unflushed:
+                self._flush_numbers()
+            self.backend.savepoint()
+            self._depth += 1
+            return len(self._after_commit)
         self.backend.begin()
         self._depth = 1
         self._broken = False
         try:
             self.check_external()
-            yield
         except BaseException:
             self._depth = 0
             self._roll_back_whole()
             raise
+        return -1
+
+    def _end(self, mark: int, failure: BaseException | None) -> None:
+        """Close what :meth:`_begin` opened: ``failure`` is what the block raised, if any."""
+        if mark >= 0:
+            self._end_savepoint(mark, failure)
+            return
+        if failure is not None:
+            self._depth = 0
+            self._roll_back_whole()
+            return  # the with statement raises ``failure`` on
+        if self._unflushed:
+            try:
+                self._flush_numbers()
+            except BaseException:
+                self._depth = 0
+                self._roll_back_whole()
+                raise
         self._depth = 0
         if self._broken:
             # A savepoint failed to roll back: its half-done writes must not be committed.
@@ -111,57 +147,60 @@ class Store:
             self.backend.commit()
         except BaseException:
             self._after_commit.clear()
+            self._numbers.clear()
             for listener in self._rollback_listeners:
                 listener()
             raise
+        if not self._after_commit:
+            return
         callbacks, self._after_commit = self._after_commit, []
-        failure: BaseException | None = None
+        failed: BaseException | None = None
         for callback in callbacks:  # all of them run, whatever one of them raises
             try:
                 callback()
             except Exception as exc:  # re-raised below
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def _roll_back_whole(self) -> None:
         """Roll the outermost unit back, drop its callbacks and tell the rollback listeners."""
         self._broken = False
         self._after_commit.clear()
+        self._numbers.clear()
+        self._unflushed.clear()
         try:
             self.backend.rollback()
         finally:
             for listener in self._rollback_listeners:
                 listener()
 
-    def _nested(self) -> Iterator[None]:
-        """The body of a unit opened inside another: a backend savepoint."""
-        self.backend.savepoint()
-        self._depth += 1
-        mark = len(self._after_commit)
-        try:
-            yield
-        except BaseException:
-            self._depth -= 1
-            del self._after_commit[mark:]
-            try:
-                self.backend.rollback_to()
-            except StorageBackendError:
-                self._broken = True
-                raise
-            except Exception as exc:
-                self._broken = True
-                raise StorageBackendError(
-                    f"The storage backend could not roll back to a savepoint: "
-                    f"{type(exc).__name__}: {exc}",
-                    recommend="The unit of work rolls back whole; check the backend.",
-                ) from exc
-            finally:
-                for listener in self._rollback_listeners:
-                    listener()
-            raise
+    def _end_savepoint(self, mark: int, failure: BaseException | None) -> None:
+        """Close a savepoint: release it, or roll back exactly its work if ``failure``."""
         self._depth -= 1
-        self.backend.release()
+        if failure is None:
+            self.backend.release()
+            return
+        del self._after_commit[mark:]
+        # Its counters were either never written (given back here) or written after the
+        # savepoint opened (given back by the backend's rollback).
+        self._numbers.clear()
+        self._unflushed.clear()
+        try:
+            self.backend.rollback_to()
+        except StorageBackendError:
+            self._broken = True
+            raise
+        except Exception as exc:
+            self._broken = True
+            raise StorageBackendError(
+                f"The storage backend could not roll back to a savepoint: "
+                f"{type(exc).__name__}: {exc}",
+                recommend="The unit of work rolls back whole; check the backend.",
+            ) from exc
+        finally:
+            for listener in self._rollback_listeners:
+                listener()
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -205,6 +244,7 @@ class Store:
         if current != self._generation:
             first_look = self._generation is None
             self._generation = current
+            self._numbers.clear()
             if not first_look:
                 for listener in self._external_listeners:
                     listener()
@@ -271,6 +311,10 @@ class Store:
     ) -> list[tuple[str, object]]:
         """Raw ``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
         ``reverse``), at most ``limit``: see :func:`cloudbackup._backends.scan_range`."""
+        fast = self._scan_range
+        if fast is not None:  # the backend's own, called without the dispatch (a hot path)
+            found = fast(kind, partition, start, stop, reverse, limit)
+            return found if type(found) is list else list(found)
         return scan_range(self.backend, kind, partition, start, stop, reverse=reverse, limit=limit)
 
     def raw_count(self, kind: str, partition: str) -> int:
@@ -297,13 +341,61 @@ class Store:
         self.backend.put(_META, "", name, value)
 
     def next_number(self, name: str, amount: int = 1) -> int:
-        """Reserve ``amount`` consecutive numbers of counter ``name``; returns the first."""
-        current = self.backend.get(_META, "counter", name)
-        if current is not None and (type(current) is not int or current < 0):
-            raise damaged_value(_META, "counter", name, current, "a counter")
-        first = 0 if current is None else current
-        self.backend.put(_META, "counter", name, first + amount)
+        """Reserve ``amount`` consecutive numbers of counter ``name`` (inside a unit of work);
+        returns the first.
+
+        The counter record is written once per unit of work, however many numbers it takes:
+        just before the unit commits, and before a savepoint opens, so a savepoint that rolls
+        back gives back exactly its own numbers. Between units the next value is kept in
+        memory; a rollback, or another process committing to a shared backend, makes it be
+        read again.
+        """
+        first = self._numbers.get(name)
+        if first is None or not self._depth:
+            first = self.peek_number(name)
+            if not self._depth:
+                self.backend.put(_META, _COUNTERS, name, first + amount)  # raises: no unit
+        self._numbers[name] = self._unflushed[name] = first + amount
         return first
+
+    def peek_number(self, name: str) -> int:
+        """The number :meth:`next_number` would return next (without reserving it)."""
+        first = self._numbers.get(name)
+        if first is not None:
+            return first
+        current = self.backend.get(_META, _COUNTERS, name)
+        if current is not None and (type(current) is not int or current < 0):
+            raise damaged_value(_META, _COUNTERS, name, current, "a counter")
+        return 0 if current is None else current
+
+    def _flush_numbers(self) -> None:
+        """Write the counters advanced since the last flush."""
+        put = self.backend.put
+        for name, value in self._unflushed.items():
+            put(_META, _COUNTERS, name, value)
+        self._unflushed.clear()
+
+
+class _Unit:
+    """The context manager :meth:`Store.unit` returns (a class, not a generator: it is entered
+    on every call of every service)."""
+
+    __slots__ = ("_mark", "_store")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._mark = -1
+
+    def __enter__(self) -> None:
+        self._mark = self._store._begin()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        failure: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._store._end(self._mark, failure)
 
 
 def damaged_value(

@@ -90,29 +90,35 @@ class _Partition(dict[str, object]):
         else:
             keys.remove(key)
 
-    def key_range(
+    def items_range(
         self, start: str | None, stop: str | None, reverse: bool, limit: int | None
-    ) -> list[str]:
-        """The keys with ``start <= key < stop``, ascending (descending with ``reverse``),
-        at most ``limit``: two binary searches and a slice."""
-        keys = self.ordered()
-        plain = type(keys) is list
-        low = 0
-        if start is not None:
-            low = bisect_left(keys, start) if plain else keys.bisect_left(start)
-        high = len(keys)
-        if stop is not None:
-            high = bisect_left(keys, stop) if plain else keys.bisect_left(stop)
+    ) -> list[tuple[str, object]]:
+        """The ``(key, value)`` pairs with ``start <= key < stop``, ascending (descending with
+        ``reverse``), at most ``limit``: two binary searches and a slice."""
+        keys = self.order
+        if keys is None:
+            keys = self.ordered()
+        if type(keys) is list:
+            low = 0 if start is None else bisect_left(keys, start)
+            high = len(keys) if stop is None else bisect_left(keys, stop)
+        else:
+            low = 0 if start is None else keys.bisect_left(start)
+            high = len(keys) if stop is None else keys.bisect_left(stop)
         if limit is not None:
             if limit <= 0:
                 return []
             if reverse:
+                if limit == 1:  # the record just below ``stop``: the block maps' hot path
+                    if low >= high:
+                        return []
+                    key = keys[high - 1]
+                    return [(key, self[key])]
                 low = max(low, high - limit)
             else:
                 high = min(high, low + limit)
         if low >= high:
             return []
-        found: list[str] = list(keys[low:high])
+        found = [(key, self[key]) for key in keys[low:high]]
         if reverse:
             found.reverse()
         return found
@@ -252,18 +258,28 @@ class InMemoryBackend:
             self._check_in_unit()
         if value is None:
             raise StorageBackendError("A record value cannot be None.", ids=(kind, key))
-        if not (kind.isascii() and partition.isascii() and key.isascii()):
-            check_storable(kind, partition, key)  # only text beyond ASCII can fail to encode
         parts = self._records.get(kind)
-        if parts is None:
-            parts = self._records[kind] = {}
-        part = parts.get(partition)
+        part = None if parts is None else parts.get(partition)
         if part is None:
+            # Only text beyond ASCII can fail to encode; an existing partition's kind and
+            # name were checked when it was made, so later puts check only the key.
+            if not (kind.isascii() and partition.isascii() and key.isascii()):
+                check_storable(kind, partition, key)
+            if parts is None:
+                parts = self._records[kind] = {}
             part = parts[partition] = _Partition(kind, partition)
-        if part.depth != len(logs):
-            self._enlist(part)
+        elif not key.isascii():
+            check_storable(kind, partition, key)
+        depth = len(logs)
+        if part.depth == depth:
+            log = part.log
+        else:  # the first write here of the innermost unit or savepoint: start its log
+            logs[-1][0].append((part, part.depth, part.log))
+            part.depth = depth
+            log = part.log = {}
         old = part.get(key)
-        part.log.setdefault(key, old)  # type: ignore[union-attr]
+        if key not in log:  # type: ignore[operator]
+            log[key] = old  # type: ignore[index]
         if old is None and part.order is not None:
             part.add_key(key)
         part[key] = value
@@ -322,11 +338,12 @@ class InMemoryBackend:
     ) -> list[tuple[str, object]]:
         """The records with ``start <= key < stop`` in key order (descending with ``reverse``),
         at most ``limit``; costs O(log n + returned). See :func:`._protocol.scan_range`."""
-        self._check_open()
+        if self._closed:
+            self._check_open()
         part = self._records.get(kind, _NO_PARTITIONS).get(partition)
         if part is None:
             return []
-        return [(key, part[key]) for key in part.key_range(start, stop, reverse, limit)]
+        return part.items_range(start, stop, reverse, limit)
 
     def count(self, kind: str, partition: str) -> int:
         """How many records a partition holds."""

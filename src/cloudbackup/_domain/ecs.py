@@ -575,6 +575,27 @@ class SnapshotLink:
         """``TotalCount``: snapshots in the chain."""
         return len(self.snapshot_ids)
 
+    def with_newest(
+        self, snapshot_id: str, blocks: int, source_disk_size: int, instance_id: str | None
+    ) -> SnapshotLink:
+        """This chain with ``snapshot_id`` (holding ``blocks`` non-zero blocks) appended as its
+        newest, taken of the disk at ``source_disk_size`` GiB attached to ``instance_id``.
+
+        The same record as ``attrs.evolve`` gives, built directly (it is made on every
+        ``CreateSnapshot``).
+        """
+        return SnapshotLink(
+            snapshot_link_id=self.snapshot_link_id,
+            region_id=self.region_id,
+            source_disk_id=self.source_disk_id,
+            source_disk_size=source_disk_size,
+            source_disk_type=self.source_disk_type,
+            instance_id=instance_id,
+            block_size=self.block_size,
+            snapshot_ids=(*self.snapshot_ids, snapshot_id),
+            total_blocks=self.total_blocks + blocks,
+        )
+
 
 @stored_as("ecs.SnapshotGroupMember")
 @attrs.frozen

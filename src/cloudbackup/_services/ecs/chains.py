@@ -147,15 +147,10 @@ class SnapshotChains(EcsCore):
                 snapshot_id,
             )
             snapshot = attrs.evolve(snapshot, expected_completion_time=due)
-        self._snapshots.put(snapshot)
+        self._snapshots.put(snapshot, old=None)  # its id is new
         self._links.put(
-            attrs.evolve(
-                link,
-                snapshot_ids=(*link.snapshot_ids, snapshot_id),
-                total_blocks=link.total_blocks + held,
-                source_disk_size=disk.size,
-                instance_id=disk.instance_id,
-            )
+            link.with_newest(snapshot_id, held, disk.size, disk.instance_id),
+            old=link,  # as read in this unit, and unchanged since
         )
         if not instant:
             world.engine.schedule(
