@@ -480,6 +480,8 @@ class BlockMaps:
         """
         store = self.store
         dirty = self._runs(DISK_DIRTY, disk_id)
+        if not dirty:
+            return 0  # nothing changed since the last snapshot: an empty delta
         entries: list[Piece] = []
         for a, b in dirty:
             cur = a
