@@ -103,13 +103,19 @@ class Chain:
         return snapshot_id
 
     def delete(self, position: int) -> None:
-        """Delete the snapshot at ``position`` of the chain, merging into the next one."""
+        """Delete the snapshot at ``position`` of the chain as the service does: the oldest
+        absorbs the next one's delta, any other merges into the next one."""
         snapshot_id = self.chain.pop(position)
         following = self.chain[position] if position < len(self.chain) else None
         with self.store.unit():
-            moved, freed = self.maps.merge_into_next(
-                snapshot_id, following, None if following else DISK
-            )
+            if position == 0 and following is not None:
+                moved, freed = self.maps.absorb_next(
+                    snapshot_id, following, self.counted[snapshot_id]
+                )
+            else:
+                moved, freed = self.maps.merge_into_next(
+                    snapshot_id, following, None if following else DISK
+                )
         assert self.counted.pop(snapshot_id) == moved + freed
         pages = self.touched.pop(snapshot_id)
         if following is None:
@@ -142,7 +148,7 @@ class Chain:
         """Reference count every digest should have: one per extent naming it."""
         counts: dict[bytes, int] = {}
         maps = [(DISK_EXTENTS, p) for p in self.store.backend.partitions(DISK_EXTENTS)]
-        maps += [(SNAPSHOT_EXTENTS, s) for s in self.chain]
+        maps += [(SNAPSHOT_EXTENTS, self.maps.home(s)) for s in self.chain]
         for kind, partition in maps:
             for _, value in self.store.raw_scan(kind, partition):
                 digest = extent_digest(value)
@@ -176,7 +182,9 @@ class Chain:
                 if content[b * self.block_size : (b + 1) * self.block_size] == zero_block
             }
             stored = set()
-            for key, count in self.store.raw_scan(SNAPSHOT_ZERO_BLOCKS, snapshot_id):
+            for key, count in self.store.raw_scan(
+                SNAPSHOT_ZERO_BLOCKS, self.maps.home(snapshot_id)
+            ):
                 assert isinstance(count, int)
                 stored.update(range(page_of(key), page_of(key) + count))
             assert (zero, len(touched) - len(zero)) == (stored, self.counted[snapshot_id])

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _helpers import make_cloud
-from cloudbackup import InMemoryBackend, errors
+from cloudbackup import Cloud, InMemoryBackend, errors
 from cloudbackup._store import ZERO, BlockStore, Store
 
 
@@ -273,3 +273,34 @@ def test_refcounts_match_a_counter_model(ops: list[tuple[bool, int]]) -> None:
     expected = {hashlib.sha256(c).digest(): n for c, n in zip(contents, model, strict=True) if n}
     assert expected == bs.all_refcounts()
     assert (len(expected), 4096 * len(expected)) == bs.store.backend.blob_stats()
+
+
+def test_two_clouds_sharing_an_in_memory_backend_never_hand_out_one_id_twice() -> None:
+    """A Cloud that keeps counters in memory notices another Cloud's commits on the same
+    in-memory backend (its generation moves), so alternating calls get distinct ids."""
+    backend = InMemoryBackend()
+    first, second = Cloud(seed=3, backend=backend), Cloud(seed=3, backend=backend)
+    ids = [
+        cloud.kms("cn-hangzhou").create_key().key_id
+        for cloud in (first, second, first, second, first)
+    ]
+    assert len(set(ids)) == len(ids)
+    alone = Cloud(seed=3)
+    assert ids == [alone.kms("cn-hangzhou").create_key().key_id for _ in ids]
+
+
+def test_an_in_memory_backend_counts_commits_and_a_store_its_own() -> None:
+    """generation() moves on every commit (not on a rollback), and a Store running alone never
+    takes its own commits for another writer's."""
+    backend = InMemoryBackend()
+    cloud = Cloud(seed=3, backend=backend)
+    before = backend.generation()
+    calls: list[str] = []
+    cloud._world.store.on_external_change(lambda: calls.append("external"))
+    cloud.kms("cn-hangzhou").create_key()
+    cloud.kms("cn-hangzhou").create_key()
+    assert before + 2 == backend.generation()
+    backend.begin()
+    backend.rollback()
+    assert before + 2 == backend.generation()
+    assert [] == calls

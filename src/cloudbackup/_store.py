@@ -81,6 +81,8 @@ class Store:
         self._rollback_listeners: list[Callable[[], None]] = []
         self._external_listeners: list[Callable[[], None]] = []
         self._generation: int | None = None
+        # Whether the backend's generation() moves with this Store's own commits too.
+        self._counts_own_commits = getattr(backend, "generation_counts_own_commits", False) is True
         # The next number of each counter as the open unit sees it (a cache of the stored
         # counter records), and those advanced but not yet written: written once per unit,
         # before it commits or opens a savepoint (see next_number).
@@ -151,6 +153,8 @@ class Store:
             for listener in self._rollback_listeners:
                 listener()
             raise
+        if self._counts_own_commits and self._generation is not None:
+            self._generation += 1  # our own commit is not another writer's
         if not self._after_commit:
             return
         callbacks, self._after_commit = self._after_commit, []
@@ -234,8 +238,8 @@ class Store:
     def check_external(self) -> None:
         """Tell the external-change listeners if the backend's generation moved.
 
-        Only backends that several processes can share have ``generation()``; for the others
-        this does nothing.
+        Backends that several processes (SQLite) or several ``Cloud`` objects (the in-memory
+        one) can share have ``generation()``; for the others this does nothing.
         """
         generation = getattr(self.backend, "generation", None)
         if generation is None:

@@ -155,6 +155,7 @@ class InMemoryBackend:
         # One (partitions written, blob log) pair for the unit, one more per open savepoint.
         self._logs: list[tuple[_Entries, _BlobUndo]] = []
         self._closed = False
+        self._commits = 0
 
     # -- units of work -------------------------------------------------------------------
     def begin(self) -> None:
@@ -175,6 +176,21 @@ class InMemoryBackend:
             for part, _, _ in entries:
                 part.depth, part.log = 0, None
         self._logs.clear()
+        self._commits += 1
+
+    #: :meth:`generation` counts every commit, the caller's own included (SQLite's counts only
+    #: other connections'), so a ``Store`` adds its own commits to the figure it remembers.
+    generation_counts_own_commits = True
+
+    def generation(self) -> int:
+        """How many units of work have committed on this backend.
+
+        Two ``Cloud`` objects may share one in-memory backend (a "reopened" world): each notices
+        from this number that the other committed, and re-reads what it keeps in memory (its
+        counters, its timer queue) instead of handing out ids or nonces the other already used.
+        """
+        self._check_open()
+        return self._commits
 
     def rollback(self) -> None:
         """Restore every key the open unit of work touched."""
