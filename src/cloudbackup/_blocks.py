@@ -621,10 +621,9 @@ class BlockMaps:
         store.raw_clear(SNAPSHOT_EXTENTS, top)
         store.raw_clear(SNAPSHOT_ZERO_BLOCKS, top)
         store.raw_delete(SNAPSHOT_DELTA_HOME, "", snapshot_id)
-        if base == next_id:
-            store.raw_delete(SNAPSHOT_DELTA_HOME, "", next_id)
-        else:
-            store.raw_put(SNAPSHOT_DELTA_HOME, "", next_id, base)
+        # The base partition is named after the oldest snapshot (or an older, deleted one),
+        # never after next_id, so the next snapshot now always has a home of its own.
+        store.raw_put(SNAPSHOT_DELTA_HOME, "", next_id, base)
         return held - freed, freed
 
     def _cut_runs(self, kind: str, partition: str, ranges: Ranges) -> Ranges:
