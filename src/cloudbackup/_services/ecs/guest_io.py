@@ -77,8 +77,9 @@ class GuestIo(DiskActions):
 
         Generated content is deterministic pseudo-random data defined by the seed alone: byte
         ``x`` of the disk (its absolute offset) is byte ``x`` of the keystream of ``seed``
-        (AES-256-CTR, see ``docs/concepts/data-plane.md``), so two fills with one seed at
-        adjacent ranges are one continuous stream. The range is described, not stored: the
+        (AES-256-CTR; see "Disks are extent maps of pages" in
+        ``docs/explanation/architecture.md``), so two fills with one seed at adjacent ranges
+        are one continuous stream. The range is described, not stored: the
         cost and the stored bytes are O(1) per call whatever ``length`` (up to the whole
         disk; there is no per-call cap as for ``write_disk``), plus at most two partly
         covered 4 KiB edge pages, which are stored. Reads, snapshots, restores, de-duplication
