@@ -163,13 +163,14 @@ def _check_cron(next_after: NextAfter, vector: dict[str, Any]) -> str | None:
         return f"crashed evaluating: {type(error).__name__}"
 
 
-# -- duration adapters: text -> (years, months, weeks, days, seconds) or raise ---------------
+# -- duration adapters: text -> (years, months, other seconds) or raise ----------------------
 def _duration_ours(text: str) -> tuple[Decimal, ...]:
     from cloudbackup import parse_duration
 
     d = parse_duration(text)
     sign = -1 if d.negative else 1
-    return (sign * d.years, sign * d.months, sign * (d.weeks * 7 + d.days), sign * d.time_seconds())
+    days = d.weeks * 7 + d.days
+    return (sign * d.years, sign * d.months, sign * (days * 86400 + d.time_seconds()))
 
 
 def _duration_isodate(text: str) -> tuple[Decimal, ...]:
@@ -180,18 +181,16 @@ def _duration_isodate(text: str) -> tuple[Decimal, ...]:
         years, months, delta = Decimal(0), Decimal(0), value
     else:
         years, months, delta = Decimal(str(value.years)), Decimal(str(value.months)), value.tdelta
-    days = Decimal(delta.days)
-    seconds = Decimal(delta.seconds) + Decimal(delta.microseconds) / 1_000_000
-    return (years, months, days, seconds)
+    seconds = Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 10**6
+    return (years, months, seconds)
 
 
 def _duration_aniso(text: str) -> tuple[Decimal, ...]:
     import aniso8601  # type: ignore[import-not-found]
 
     value = aniso8601.parse_duration(text)  # a timedelta: years and months become days
-    days = Decimal(value.days)
-    seconds = Decimal(value.seconds) + Decimal(value.microseconds) / 1_000_000
-    return (Decimal(0), Decimal(0), days, seconds)
+    seconds = Decimal(value.days * 86400 + value.seconds) + Decimal(value.microseconds) / 10**6
+    return (Decimal(0), Decimal(0), seconds)
 
 
 DURATION_LIBRARIES: dict[str, Callable[[str], tuple[Decimal, ...]]] = {
@@ -212,11 +211,11 @@ def _expected_duration(vector: dict[str, Any]) -> tuple[Decimal, ...] | None:
         value = components.get(key)
         return Decimal(value) if value is not None else Decimal(0)
 
+    days = part("PnW") * 7 + part("PnD")
     return (
         part("PnY"),
         part("PnM"),
-        part("PnW") * 7 + part("PnD"),
-        part("TnH") * 3600 + part("TnM") * 60 + part("TnS"),
+        days * 86400 + part("TnH") * 3600 + part("TnM") * 60 + part("TnS"),
     )
 
 
