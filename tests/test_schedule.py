@@ -319,6 +319,14 @@ def test_hourly_cron_skips_the_first_repeated_hour() -> None:
     assert [at(2025, 11, 2, 4), at(2025, 11, 2, 6), at(2025, 11, 2, 7)] == runs
 
 
+def test_ranges_that_run_past_the_end_wrap_round() -> None:
+    """22-2 in hours is 22, 23, 0, 1, 2; FRI-MON is Fri..Mon; 50-10/5 steps across the minute."""
+    assert (0, 1, 2, 22, 23) == parse_cron("0 0 22-2 * * ?").hours
+    assert frozenset({6, 7, 1, 2}) == parse_cron("0 0 0 ? * FRI-MON").day_rule.weekdays  # type: ignore[union-attr]
+    assert (0, 5, 10, 50, 55) == parse_cron("50-10/5 0 0 * * ?").seconds
+    assert (1, 2, 11, 12) == parse_cron("0 0 0 1 NOV-FEB ?").months
+
+
 def test_thirty_first_weekday_in_a_short_month_follows_quartz() -> None:
     """Quartz's 31W in April fires on the 30th only when 1 May is a Saturday (2027)."""
     cron = parse_cron("0 0 12 31W * ?")
