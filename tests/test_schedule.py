@@ -267,6 +267,26 @@ def test_hourly_interval_is_elapsed_time() -> None:
     assert [start + dt.timedelta(hours=k) for k in range(26)] == runs
 
 
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12", "Australia/Sydney", "UTC"])
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("I|0|P8028Y11M30D", dt.datetime(1970, 1, 1, tzinfo=UTC)),
+        ("I|0|P8028Y11M", dt.datetime(1970, 1, 1, tzinfo=UTC)),
+        ("C|0|0 0 0 1 1 ?", dt.datetime(1, 1, 1, tzinfo=UTC)),
+        ("C|0|0 0 0 1 1 ?", dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("I|0|PT1S", dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("I|7258118399|P1D", dt.datetime(1, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_next_after_at_the_ends_of_the_calendar_never_overflows(
+    text: str, instant: dt.datetime, zone: str
+) -> None:
+    """Near year 1 or 9999, in zones from UTC-12 to UTC+14, next_after answers or says None."""
+    found = parse_schedule(text).next_after(instant, zoneinfo.ZoneInfo(zone))
+    assert found is None or found > instant
+
+
 def test_interval_past_the_calendar_ends() -> None:
     """An interval that would pass year 9999 has no next run."""
     schedule = parse_schedule("I|0|P5000Y")

@@ -19,6 +19,8 @@ __all__ = ["epoch_of", "floor_epoch", "gap_instant", "offset_at", "to_wall", "wa
 _EPOCH = _dt.datetime(1970, 1, 1)
 _UTC = _dt.timezone.utc
 _DAY = 86400
+_FIRST_SAFE = (_dt.datetime(2, 1, 1) - _EPOCH).days * _DAY
+_LAST_SAFE = (_dt.datetime(9999, 12, 30) - _EPOCH).days * _DAY
 #: The length of the span whose transitions are found at once: 2**25 s, about 388 days.
 _SPAN = 2**25
 #: Zones whose transitions are cached, by ``id``; the zone itself is kept so its id stays its own.
@@ -34,6 +36,9 @@ def floor_epoch(instant: _dt.datetime) -> int:
 
 
 def _exact_offset(tz: _dt.tzinfo, epoch: int) -> int:
+    # Outside the years 2..9999 a datetime (or the zone's local time) would overflow; the
+    # offset there is taken to be the one at the nearer end.
+    epoch = min(max(epoch, _FIRST_SAFE), _LAST_SAFE)
     utc = _EPOCH + _dt.timedelta(seconds=epoch)
     local = tz.fromutc(utc.replace(tzinfo=tz)).replace(tzinfo=None)
     delta = local - utc
