@@ -347,6 +347,13 @@ def test_ranges_that_run_past_the_end_wrap_round() -> None:
     assert (1, 2, 11, 12) == parse_cron("0 0 0 1 NOV-FEB ?").months
 
 
+def test_search_from_the_first_repeated_hour_does_not_go_back() -> None:
+    """Quartz: from 01:00:00 EDT the search resumes at wall time 01:00:01, which is read as
+    EST, so 01:00:00 EST (already passed on the wall clock) does not fire."""
+    cron = parse_cron("* * 0,1 * * ?")
+    assert at(2025, 11, 2, 6, 0, 1) == cron.next_after(at(2025, 11, 2, 5), NEW_YORK)
+
+
 def test_thirty_first_weekday_in_a_short_month_follows_quartz() -> None:
     """Quartz's 31W in April fires on the 30th only when 1 May is a Saturday (2027)."""
     cron = parse_cron("0 0 12 31W * ?")
