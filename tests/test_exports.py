@@ -44,6 +44,7 @@ EXPECTED = [
     "DiskStatus",
     "DiskType",
     "DiskWritten",
+    "Duration",
     "ECS_SERVICE_ALIAS",
     "EcsService",
     "Event",
@@ -77,6 +78,8 @@ EXPECTED = [
     "REGIONS",
     "Region",
     "ResetDiskSpec",
+    "Schedule",
+    "ScheduleKind",
     "Snapshot",
     "SnapshotCompleted",
     "SnapshotCreated",
@@ -103,6 +106,8 @@ EXPECTED = [
     "Workload",
     "churn_ranges",
     "errors",
+    "parse_duration",
+    "parse_schedule",
 ]
 
 
