@@ -64,6 +64,11 @@ from ._ecs import (
 from ._ecs import (
     zone_ids as zone_ids,
 )
+from ._guest import consistent_levels as consistent_levels
+from ._guest import downgrade_reasons as downgrade_reasons
+from ._guest import invalid_ram_role_names as invalid_ram_role_names
+from ._guest import ram_role_names as ram_role_names
+from ._guest import script_paths as script_paths
 from ._invalid import (
     invalid_alias_names as invalid_alias_names,
 )
@@ -164,6 +169,7 @@ __all__ = [
     "churns",
     "clouds",
     "client_tokens",
+    "consistent_levels",
     "cool_off_periods",
     "data_disks",
     "descriptions",
@@ -171,6 +177,7 @@ __all__ = [
     "disk_categories",
     "disk_names",
     "disk_sizes",
+    "downgrade_reasons",
     "fill_requests",
     "instance_types",
     "invalid_alias_names",
@@ -182,6 +189,7 @@ __all__ = [
     "invalid_key_specs",
     "invalid_lock_durations",
     "invalid_pending_window_days",
+    "invalid_ram_role_names",
     "invalid_region_ids",
     "invalid_retention_days",
     "invalid_snapshot_names",
@@ -192,9 +200,11 @@ __all__ = [
     "locked_snapshot_infos",
     "pending_window_days",
     "performance_levels",
+    "ram_role_names",
     "region_ids",
     "reset_disk_specs",
     "retention_days",
+    "script_paths",
     "snapshot_group_members",
     "snapshot_names",
     "system_disks",
