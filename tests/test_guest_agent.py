@@ -1000,3 +1000,84 @@ def test_both_backends_give_the_same_records_for_the_same_sequence(tmp_path: Pat
         results.append((result, entity_records(cloud)))
         cloud.close()
     assert results[0] == results[1]
+
+
+# --- strategies and the how-to page ---------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(linux=cbst.script_paths(), windows=cbst.script_paths(os_type="windows"))
+def test_generated_script_paths_install_on_their_os(linux: str, windows: str) -> None:
+    """``script_paths()`` values install on an instance of the OS they are generated for."""
+    cloud = make_cloud()
+    ecs = cloud.ecs(REGION)
+    [penguin, window] = (
+        ecs.run_instances(zone_id="cn-hangzhou-h", instance_type="ecs.g7.large", os_type=os)[0]
+        for os in ("linux", "windows")
+    )
+    ecs.guest(penguin).install_script(linux, lambda guest: None)
+    ecs.guest(window).install_script(windows, lambda guest: None)
+    assert ((linux,), (windows,)) == (
+        ecs.guest(penguin).script_paths(),
+        ecs.guest(window).script_paths(),
+    )
+
+
+@given(level=cbst.consistent_levels(), reason=cbst.downgrade_reasons())
+def test_consistency_strategies_give_members_of_their_enums(
+    level: ConsistentLevel, reason: DowngradeReason
+) -> None:
+    """The level and reason strategies give enum members whose values are the wire strings."""
+    assert (ConsistentLevel(level.value), DowngradeReason(reason.value)) == (level, reason)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: cbst.ram_role_names(min_size=0),
+        lambda: cbst.ram_role_names(max_size=65),
+        lambda: cbst.script_paths(os_type="macos"),
+        lambda: cbst.script_paths(max_size=2),
+    ],
+)
+def test_guest_strategies_refuse_invalid_arguments(build: Callable[[], Any]) -> None:
+    """Bounds outside the real rules raise InvalidArgument when the strategy is used."""
+    from hypothesis.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument):
+        build().example()
+
+
+def test_the_how_to_page_runs_and_prints_what_it_shows(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every python block of the how-to page runs; the printed text is the page's text blocks."""
+    import re
+
+    page = Path(__file__).parent.parent / "docs" / "how-to" / "application-consistent-backup.md"
+    text = page.read_text(encoding="utf-8")
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+    shown = "".join(re.findall(r"```text\n(.*?)```", text, re.S))
+    exec(compile(code, str(page), "exec"), {})
+    assert shown == capsys.readouterr().out
+
+
+@given(result=cbst.app_consistent_results(), role_set=cbst.instance_ram_role_sets())
+def test_generated_guest_records_agree_with_themselves(
+    result: AppConsistentResult[Any], role_set: InstanceRamRoleSet
+) -> None:
+    """A generated result has a reason only with CRASH; a generated role set names a real-shaped
+    instance and a role name the service takes."""
+    assert (result.downgrade_reason is not None) <= (
+        ConsistentLevel.CRASH == result.consistent_level
+    )
+    assert result.duration == result.pre_freeze_time + result.post_thaw_time
+    assert (True, True) == (
+        role_set.instance_id.startswith("i-"),
+        cbst_role_name_ok(role_set.ram_role_name),
+    )
+
+
+def cbst_role_name_ok(name: str) -> bool:
+    """Whether the service takes ``name`` as a RAM role name."""
+    from cloudbackup._services.ecs.ram_roles import check_ram_role_name
+
+    return name == check_ram_role_name(name)

@@ -48,7 +48,7 @@ SCRIPT_PATH_MAX = 1024
 
 @stored_as("guest.ConsistentLevel")
 @enum.unique
-class ConsistentLevel(enum.Enum):
+class ConsistentLevel(str, enum.Enum):
     """``Detail.ConsistentLevel`` of a backup point: how consistent its data is.
 
     ``CRASH`` is the documented example value; ``APP`` and ``FS`` are ⚠ inferred names for
@@ -68,7 +68,7 @@ class ConsistentLevel(enum.Enum):
 
 @stored_as("guest.DowngradeReason")
 @enum.unique
-class DowngradeReason(enum.Enum):
+class DowngradeReason(str, enum.Enum):
     """``Detail.DowngradeReason``: why an application-consistent backup fell back to crash
     consistency.
 

@@ -64,8 +64,10 @@ from ._ecs import (
 from ._ecs import (
     zone_ids as zone_ids,
 )
+from ._guest import app_consistent_results as app_consistent_results
 from ._guest import consistent_levels as consistent_levels
 from ._guest import downgrade_reasons as downgrade_reasons
+from ._guest import instance_ram_role_sets as instance_ram_role_sets
 from ._guest import invalid_ram_role_names as invalid_ram_role_names
 from ._guest import ram_role_names as ram_role_names
 from ._guest import script_paths as script_paths
@@ -164,6 +166,7 @@ from ._world import (
 __all__ = [
     "account_ids",
     "alias_names",
+    "app_consistent_results",
     "block_sizes",
     "block_writes",
     "churns",
@@ -179,6 +182,7 @@ __all__ = [
     "disk_sizes",
     "downgrade_reasons",
     "fill_requests",
+    "instance_ram_role_sets",
     "instance_types",
     "invalid_alias_names",
     "invalid_client_tokens",
