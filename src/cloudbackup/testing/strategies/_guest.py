@@ -52,12 +52,12 @@ def script_paths(
     if os_type not in ("linux", "windows"):
         raise InvalidArgument(f"os_type={os_type!r} must be 'linux' or 'windows'")
     _, high = _range("script_paths", 3, max_size, 3, SCRIPT_PATH_MAX)
-    body = st.text(
-        st.characters(codec="utf-8", exclude_characters="\x00"), min_size=0, max_size=high - 3
-    )
+    characters = st.characters(codec="utf-8", exclude_characters="\x00")
     if os_type == "windows":
         drive = st.sampled_from(string.ascii_uppercase)
+        body = st.text(characters, max_size=high - 3)
         return st.tuples(drive, body).map(lambda p: f"{p[0]}:\\{p[1]}")
+    body = st.text(characters, max_size=high - 1)
     return body.map(lambda b: "/" + b)
 
 
