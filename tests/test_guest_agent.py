@@ -1081,3 +1081,32 @@ def cbst_role_name_ok(name: str) -> bool:
     from cloudbackup._services.ecs.ram_roles import check_ram_role_name
 
     return name == check_ram_role_name(name)
+
+
+class LyingFloat(float):
+    """A float subclass whose comparisons lie, as a hostile caller might pass to sleep."""
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+
+def test_sleep_uses_the_plain_value_of_a_float_subclass() -> None:
+    """A float subclass cannot sleep past the timeout by lying in its comparisons."""
+    cloud, ecs, instance_id, disk_id, _ = prepared()
+    ecs.guest(instance_id).install_script(PRE, lambda guest: guest.sleep(LyingFloat(31.0)))
+    result = run(cloud, instance_id, take_of(cloud, disk_id))
+    assert DowngradeReason.PreScriptTimeout == result.downgrade_reason
+
+
+def test_sleeping_a_huge_integer_times_out_instead_of_overflowing() -> None:
+    """An int beyond any float sleeps past the timeout, with the time capped at it."""
+    cloud, ecs, instance_id, disk_id, _ = prepared()
+    ecs.guest(instance_id).install_script(PRE, lambda guest: guest.sleep(10**400))
+    result = run(cloud, instance_id, take_of(cloud, disk_id))
+    assert (DowngradeReason.PreScriptTimeout, dt.timedelta(seconds=30)) == (
+        result.downgrade_reason,
+        result.pre_freeze_time,
+    )

@@ -153,12 +153,12 @@ class Guest:
         Past the timeout the agent stops waiting: the script is stopped at this call.
         """
         self._check_running()
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, (int, float))
-            or not math.isfinite(seconds)
-            or seconds < 0
-        ):
+        amount: float | None = None
+        if isinstance(seconds, int) and not isinstance(seconds, bool):
+            amount = float(min(int.__index__(seconds), 2**53))  # a subclass's methods never run
+        elif isinstance(seconds, float):
+            amount = float.__float__(seconds)
+        if amount is None or not math.isfinite(amount) or amount < 0:
             raise InvalidParameterError(
                 f"sleep takes a non-negative number of seconds, not {v._shown(seconds)}.",
                 code="InvalidParameter.Seconds",
@@ -166,11 +166,11 @@ class Guest:
                 recommend="Pass seconds as a finite int or float >= 0.",
             )
         left = self._budget - self._elapsed
-        if seconds > left.total_seconds():
+        if amount > left.total_seconds():
             self._elapsed = self._budget
             self._timed_out = True
             raise _Stopped
-        self._elapsed += _dt.timedelta(seconds=float(seconds))
+        self._elapsed += _dt.timedelta(seconds=amount)
 
     def write_disk(self, disk_id: str, offset: int, data: bytes) -> None:
         """Write to one of the instance's disks (:meth:`EcsService.write_disk`)."""
