@@ -248,6 +248,19 @@ class GuestAgent:
     def __repr__(self) -> str:
         return f"<GuestAgent {self._instance_id}>"
 
+    def __eq__(self, other: object) -> bool:
+        """Handles are equal when they name the same instance of the same region (a value,
+        like the records: handles of two worlds' same instance compare equal)."""
+        if not isinstance(other, GuestAgent):
+            return NotImplemented
+        return (self._ecs.region_id, self._instance_id) == (
+            other._ecs.region_id,
+            other._instance_id,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._ecs.region_id, self._instance_id))
+
     @property
     def instance_id(self) -> str:
         """The instance this agent runs on."""
