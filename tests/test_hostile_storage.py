@@ -34,6 +34,7 @@ REQUIRED: dict[str, object] = {
     "disks": [ResetDiskSpec(disk_id="d-" + BAD, snapshot_id="s-" + BAD)],
     "resource_type": "disk",
     "tags": [("k", "v")],
+    "ram_role_name": "AliyunECSInstanceForHbrRole",
 }
 
 

@@ -100,6 +100,7 @@ def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:
         client_token="rich-world",
     )
     ecs.tag_resources(resource_type="instance", resource_ids=[instance_id], tags=[("k", "v")])
+    ecs.attach_instance_ram_role([instance_id], "AliyunECSInstanceForHbrRole")
     engine = cloud._world.engine
     engine.register("test.handler_bug", _handler_bug)
     with cloud._world.store.unit():

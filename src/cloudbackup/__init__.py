@@ -49,6 +49,12 @@ from ._domain.ecs import SnapshotLink as SnapshotLink
 from ._domain.ecs import SnapshotLock as SnapshotLock
 from ._domain.ecs import SnapshotStatus as SnapshotStatus
 from ._domain.ecs import SnapshotUsage as SnapshotUsage
+from ._domain.guest import AppConsistentResult as AppConsistentResult
+from ._domain.guest import ConsistentLevel as ConsistentLevel
+from ._domain.guest import DowngradeReason as DowngradeReason
+from ._domain.guest import InstanceRamRoleResponse as InstanceRamRoleResponse
+from ._domain.guest import InstanceRamRoleResult as InstanceRamRoleResult
+from ._domain.guest import InstanceRamRoleSet as InstanceRamRoleSet
 from ._domain.kms import Alias as Alias
 from ._domain.kms import KeySpec as KeySpec
 from ._domain.kms import KeyState as KeyState
@@ -96,6 +102,8 @@ from ._events import SnapshotUnlocked as SnapshotUnlocked
 from ._regions import REGIONS as REGIONS
 from ._regions import Region as Region
 from ._services.ecs import EcsService as EcsService
+from ._services.ecs.guest_agent import Guest as Guest
+from ._services.ecs.guest_agent import GuestAgent as GuestAgent
 from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
 from ._services.kms import KmsService as KmsService
 from ._settings import EventRetention as EventRetention
@@ -120,12 +128,14 @@ __all__ = [
     "AliasCreated",
     "AliasDeleted",
     "AliasUpdated",
+    "AppConsistentResult",
     "CATEGORY_SPECS",
     "CategorySpec",
     "Churn",
     "ChurnPattern",
     "Clock",
     "Cloud",
+    "ConsistentLevel",
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_START",
@@ -145,12 +155,15 @@ __all__ = [
     "DiskStatus",
     "DiskType",
     "DiskWritten",
+    "DowngradeReason",
     "Duration",
     "ECS_SERVICE_ALIAS",
     "EcsService",
     "Event",
     "EventLog",
     "EventRetention",
+    "Guest",
+    "GuestAgent",
     "Image",
     "ImageCreated",
     "ImageDeleted",
@@ -159,6 +172,9 @@ __all__ = [
     "Instance",
     "InstanceCreated",
     "InstanceDeleted",
+    "InstanceRamRoleResponse",
+    "InstanceRamRoleResult",
+    "InstanceRamRoleSet",
     "InstanceStatus",
     "InstanceStatusChanged",
     "KeyCreated",

@@ -180,6 +180,32 @@ def restore(
     ecs.delete_disk(new_disk)
 
 
+def guest_side(ecs: EcsService, instance_id: str, disk_id: str) -> None:
+    """A RAM role, a guest agent and a script that writes and sleeps."""
+    response: cloudbackup.InstanceRamRoleResponse = ecs.attach_instance_ram_role(
+        [instance_id], "AliyunECSInstanceForHbrRole"
+    )
+    assert response.fail_count == 0
+    roles: cloudbackup.Page[cloudbackup.InstanceRamRoleSet] = ecs.describe_instance_ram_role(
+        instance_ids=[instance_id]
+    )
+    assert [r.ram_role_name for r in roles] == ["AliyunECSInstanceForHbrRole"]
+
+    def flush(guest: cloudbackup.Guest) -> None:
+        guest.write_disk(disk_id, 0, b"flushed")
+        guest.sleep(1.5)
+
+    agent: cloudbackup.GuestAgent = ecs.guest(instance_id)
+    agent.install_script("/tmp/prescript.sh", flush)
+    paths: tuple[str, ...] = agent.script_paths()
+    assert paths == ("/tmp/prescript.sh",)
+    level: cloudbackup.ConsistentLevel = cloudbackup.ConsistentLevel.APP
+    reason: cloudbackup.DowngradeReason = cloudbackup.DowngradeReason.NoRamRoleBound
+    assert (level.value, reason.value) == ("APP", "HBR.NoRamRoleBound")
+    detached: cloudbackup.InstanceRamRoleResponse = ecs.detach_instance_ram_role([instance_id])
+    assert detached.results[0].success
+
+
 def keys(cloud: Cloud, kms: KmsService) -> None:
     key: KmsKey = kms.create_key(key_spec="Aliyun_SM4", description="typed")
     state: KeyState = key.key_state
@@ -241,6 +267,7 @@ def run_examples() -> None:
     cloud, ecs, kms = build_world()
     instance_id = instances(cloud, ecs)
     disk_id = disks_and_data(ecs, instance_id)
+    guest_side(ecs, instance_id, disk_id)
     snapshot_id = snapshots(cloud, ecs, instance_id, disk_id)
     tags_tokens_and_paging(ecs, instance_id)
     restore(cloud, ecs, instance_id, disk_id, snapshot_id)

@@ -107,6 +107,9 @@ class Instance:
     """While Pending/Starting/Stopping: the status it is moving to."""
     tags: tuple[tuple[str, str], ...] = ()
     """``Tags``: ``(key, value)`` pairs, at most 20."""
+    ram_role_name: str | None = None
+    """The instance RAM role attached to it (``AttachInstanceRamRole``), at most one. Records
+    stored before the field existed read as None (no role)."""
 
     def require_status(self, *allowed: InstanceStatus) -> None:
         """Raise ``IncorrectInstanceStatus`` unless the instance is in one of ``allowed``."""

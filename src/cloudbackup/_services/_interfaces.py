@@ -8,13 +8,23 @@ The provider registers the interface in its :class:`~cloudbackup._world.ServiceS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from .._domain.ecs import Snapshot
+from .._domain.guest import AppConsistentResult
 from .._world import Interface
 
-__all__ = ["ECS_SNAPSHOTS", "KEY_RING", "KeyRing", "SnapshotSource"]
+__all__ = [
+    "ECS_SNAPSHOTS",
+    "GUEST_AGENT",
+    "KEY_RING",
+    "AppConsistency",
+    "KeyRing",
+    "SnapshotSource",
+]
+
+T = TypeVar("T")
 
 
 class KeyRing(Protocol):
@@ -91,3 +101,41 @@ class SnapshotSource(Protocol):
 
 ECS_SNAPSHOTS: Interface[SnapshotSource] = Interface("SnapshotSource")
 """The snapshot interface; ECS provides it, per region."""
+
+
+class AppConsistency(Protocol):
+    """What ECS offers Cloud Backup in its region for application-consistent backups: the
+    guest agent of each instance (the Cloud Assistant agent in the real product).
+
+    Scripts are the user's, installed with ``cloud.ecs(region).guest(instance_id)``; they live
+    in the process, never in storage.
+    """
+
+    def run_app_consistent(
+        self,
+        instance_id: str,
+        take: Callable[[], T],
+        *,
+        ram_role_name: str,
+        pre_script_path: str,
+        post_script_path: str,
+        enable_fs_freeze: bool = True,
+        timeout_in_seconds: int = 30,
+        enable_writers: bool = True,
+    ) -> AppConsistentResult[T]:
+        """Run ``take()`` (the snapshot or snapshot group) inside the application-consistent
+        sequence of the instance's guest: check the RAM role, run the pre-freeze script,
+        freeze guest I/O (``enable_fs_freeze``), ``take()``, thaw, run the post-thaw script.
+
+        Returns what ``take()`` returned with the consistency reached; whatever goes wrong on
+        the guest side (no role, no script, a script that fails or times out, an instance
+        that is not Running) makes it ``CRASH`` with the ``DowngradeReason``, and ``take()``
+        is still called. The guest is thawed whatever happens; an error ``take()`` raises
+        is raised after the thaw (and the post-thaw script). Bad arguments raise before
+        anything runs.
+        """
+        ...
+
+
+GUEST_AGENT: Interface[AppConsistency] = Interface("AppConsistency")
+"""The guest agent interface; ECS provides it, per region."""

@@ -5,6 +5,8 @@ images, locks.
 extends the one beneath it and may call only what is beneath it (so no module imports one
 above it, and there is no import cycle)::
 
+    guest_agent.py GuestAgentActions guest(): the guest agent, its scripts, app consistency
+    ram_roles.py   RamRoleActions    Attach/Detach/DescribeInstanceRamRole
     tags.py        TagActions        TagResources, UntagResources, ListTagResources
     instances.py   InstanceActions   RunInstances … DescribeInstanceAttribute, status timers
     images.py      ImageActions      CreateImage, DescribeImages, DeleteImage
@@ -29,7 +31,7 @@ from typing import Any
 from ..._blocks import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
 from ..._engine import Timer
 from ..._world import Scope, ServiceSpec, register_service
-from .._interfaces import ECS_SNAPSHOTS
+from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT
 from ._core import (
     ACTION_INSTANCE_TRANSITION,
     ACTION_SNAPSHOT_COMPLETE,
@@ -39,8 +41,8 @@ from ._core import (
     TAG_INDEX_KINDS,
 )
 from ._requests import CLIENT_TOKENS
+from .guest_agent import GuestAgentActions, guest_agent
 from .interface import snapshot_source
-from .tags import TagActions
 
 __all__ = [
     "ATTACHED_TO",
@@ -56,15 +58,17 @@ __all__ = [
 ]
 
 
-class EcsService(TagActions):
+class EcsService(GuestAgentActions):
     """Elastic Compute Service of one region: ``cloud.ecs("cn-hangzhou")``.
 
     Methods are the real API actions in snake_case with the real parameter names; records use
     the real field names. Every call is one unit of work: it happens completely or not at all.
     ``write_disk`` and ``read_disk`` have no real API counterpart: they are what a guest does
-    to its block device. Creating calls take the real ``client_token=`` (idempotency), calls
-    whose real action has ``DryRun`` take ``dry_run=``, and ``describe_*`` calls of actions
-    with ``NextToken`` take ``next_token=``/``max_results=``.
+    to its block device; ``guest(instance_id)`` is the instance's guest agent, where the
+    scripts of application-consistent backups are installed. Creating calls take the real
+    ``client_token=`` (idempotency), calls whose real action has ``DryRun`` take
+    ``dry_run=``, and ``describe_*`` calls of actions with ``NextToken`` take
+    ``next_token=``/``max_results=``.
     """
 
 
@@ -80,6 +84,6 @@ SPEC = register_service(
         cls=EcsService,
         scope=Scope.REGIONAL,
         timers=TIMER_HANDLERS,
-        provides={ECS_SNAPSHOTS: snapshot_source},
+        provides={ECS_SNAPSHOTS: snapshot_source, GUEST_AGENT: guest_agent},
     )
 )

@@ -41,6 +41,7 @@ __all__ = [
     "DISK_TAGS",
     "IMAGE_TAGS",
     "INSTANCE_DISKS",
+    "INSTANCE_RAM_ROLES",
     "INSTANCE_TAGS",
     "LINKS_OF_DISK",
     "LINKS_OF_INSTANCE",
@@ -99,8 +100,19 @@ ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
 """Timer: a snapshot's retention runs out."""
 
 # One repository per aggregate; the disk repository keeps the instance -> disks index.
+INSTANCE_RAM_ROLES: Index[Instance] = Index(
+    "ecs.instance_ram_roles",
+    lambda i: () if i.ram_role_name is None else (json.dumps([i.region_id, i.ram_role_name]),),
+)
+"""The instances each ``(region, RAM role name)`` is attached to (``DescribeInstanceRamRole``
+by role name reads only those). No instance had a role before the index existed, so stored
+worlds need no migration for it."""
 INSTANCES = RepositorySpec(
-    Instance, lambda i: i.instance_id, "InvalidInstanceId.NotFound", "instance", (INSTANCE_TAGS,)
+    Instance,
+    lambda i: i.instance_id,
+    "InvalidInstanceId.NotFound",
+    "instance",
+    (INSTANCE_TAGS, INSTANCE_RAM_ROLES),
 )
 DISKS = RepositorySpec(
     Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO, DISK_TAGS)

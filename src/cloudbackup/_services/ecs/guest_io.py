@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ... import _validate as v
 from ..._domain.ecs import Disk, InstanceStatus
 from ..._events import DiskWritten
-from ...errors import IncorrectStatusError, InvalidParameterError
+from ..._regions import Region
+from ..._world import World
+from ...errors import IncorrectStatusError, InvalidParameterError, OperationDeniedError
 from .._base import consistent_read, unit_of_work
 from .disks import DiskActions
 
@@ -28,6 +30,13 @@ range in memory. Larger transfers are several calls, as a guest's block I/O woul
 
 class GuestIo(DiskActions):
     """The guest's data plane (no real API): the bytes a running instance reads and writes."""
+
+    def __init__(self, world: World, region: Region) -> None:
+        super().__init__(world, region)
+        self._frozen: dict[str, int] = {}
+        # The instances whose guest file systems the guest agent has frozen right now
+        # (instance id -> the freeze's timeout in seconds). Process state, never stored: a
+        # freeze lives inside one call of the guest agent, which thaws before it returns.
 
     @unit_of_work
     def write_disk(self, disk_id: str, offset: int, data: bytes) -> None:
@@ -56,6 +65,7 @@ class GuestIo(DiskActions):
         payload = bytes(data)
         offset, _ = self._check_range(disk, offset, len(payload))
         self._require_guest_io(disk)
+        self._require_thawed(disk)
         if not payload:
             return  # nothing written, so no DiskWritten event (the range was still checked)
         world = self._world
@@ -100,6 +110,7 @@ class GuestIo(DiskActions):
         seed = v.exact_int(seed)
         offset, length = self._check_range(disk, offset, length, cap=None)
         self._require_guest_io(disk)
+        self._require_thawed(disk)
         if length == 0:
             return
         world = self._world
@@ -169,6 +180,25 @@ class GuestIo(DiskActions):
                 recommend="Stay within the disk, or resize_disk it first.",
             )
         return offset, length
+
+    def _require_thawed(self, disk: Disk) -> None:
+        """Refuse a guest write while the file systems of an instance the disk is attached to
+        are frozen (``fsfreeze``: writes wait for the thaw; here they are refused, as the
+        model has no concurrent writer to hold). Reads pass: a freeze blocks only writes."""
+        if not self._frozen:
+            return
+        for attachment in disk.attachments:
+            timeout = self._frozen.get(attachment.instance_id)
+            if timeout is not None:
+                raise OperationDeniedError(
+                    f"The file systems of instance {attachment.instance_id} are frozen for an "
+                    f"application-consistent snapshot (at most {timeout} s); disk "
+                    f"{disk.disk_id} takes no writes until they thaw.",
+                    code="OperationDenied.FileSystemFrozen",
+                    ids=(disk.disk_id, attachment.instance_id),
+                    recommend="Write before the pre-freeze script returns or after the "
+                    "snapshot (in the post-thaw script), not while the guest is frozen.",
+                )
 
     def _require_guest_io(self, disk: Disk) -> None:
         if not disk.attachments:

@@ -8,13 +8,13 @@ from hypothesis.stateful import initialize
 
 from ..._domain.ecs import DiskCategory, PerformanceLevel
 from ..._domain.kms import KeySpec
-from .data_rules import DataRules
+from .guest_rules import GuestRules
 from .kms_rules import KmsRules
 
 __all__ = ["CloudStateMachine"]
 
 
-class CloudStateMachine(DataRules, KmsRules):
+class CloudStateMachine(GuestRules, KmsRules):
     """Random ECS + KMS workloads checked against a reference model after every step.
 
     Run it as a test::

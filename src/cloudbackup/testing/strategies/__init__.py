@@ -64,6 +64,13 @@ from ._ecs import (
 from ._ecs import (
     zone_ids as zone_ids,
 )
+from ._guest import app_consistent_results as app_consistent_results
+from ._guest import consistent_levels as consistent_levels
+from ._guest import downgrade_reasons as downgrade_reasons
+from ._guest import instance_ram_role_sets as instance_ram_role_sets
+from ._guest import invalid_ram_role_names as invalid_ram_role_names
+from ._guest import ram_role_names as ram_role_names
+from ._guest import script_paths as script_paths
 from ._invalid import (
     invalid_alias_names as invalid_alias_names,
 )
@@ -179,11 +186,13 @@ from ._world import (
 __all__ = [
     "account_ids",
     "alias_names",
+    "app_consistent_results",
     "block_sizes",
     "block_writes",
     "churns",
     "clouds",
     "client_tokens",
+    "consistent_levels",
     "cool_off_periods",
     "data_disks",
     "descriptions",
@@ -191,7 +200,9 @@ __all__ = [
     "disk_categories",
     "disk_names",
     "disk_sizes",
+    "downgrade_reasons",
     "fill_requests",
+    "instance_ram_role_sets",
     "instance_types",
     "invalid_alias_names",
     "invalid_client_tokens",
@@ -202,6 +213,7 @@ __all__ = [
     "invalid_key_specs",
     "invalid_lock_durations",
     "invalid_pending_window_days",
+    "invalid_ram_role_names",
     "invalid_region_ids",
     "invalid_retention_days",
     "invalid_snapshot_names",
@@ -212,9 +224,11 @@ __all__ = [
     "locked_snapshot_infos",
     "pending_window_days",
     "performance_levels",
+    "ram_role_names",
     "region_ids",
     "reset_disk_specs",
     "retention_days",
+    "script_paths",
     "snapshot_group_members",
     "snapshot_names",
     "system_disks",
