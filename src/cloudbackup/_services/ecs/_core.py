@@ -43,7 +43,10 @@ __all__ = [
     "INSTANCE_DISKS",
     "INSTANCE_TAGS",
     "LINKS_OF_DISK",
+    "DISKS_BY_FACETS",
+    "INSTANCES_BY_FACETS",
     "LINKS_OF_INSTANCE",
+    "SNAPSHOTS_BY_FACETS",
     "SNAPSHOTS_BY_TIME",
     "SNAPSHOT_TAGS",
     "TAG_INDEX_KINDS",
@@ -98,24 +101,63 @@ ACTION_SNAPSHOT_COMPLETE = "ecs.snapshot_complete"
 ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
 """Timer: a snapshot's retention runs out."""
 
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
 # One repository per aggregate; the disk repository keeps the instance -> disks index.
-INSTANCES = RepositorySpec(
-    Instance, lambda i: i.instance_id, "InvalidInstanceId.NotFound", "instance", (INSTANCE_TAGS,)
+INSTANCES_BY_FACETS: OrderedIndex[Instance] = OrderedIndex(
+    "ecs.instances_by_facets",
+    None,
+    ("Status", "ZoneId"),
+    lambda i: (i.status.value, i.zone_id),
 )
+"""A region's instances in id order, partitioned by status and zone: a ``DescribeInstances``
+page filtered by them reads the page."""
+INSTANCES = RepositorySpec(
+    Instance,
+    lambda i: i.instance_id,
+    "InvalidInstanceId.NotFound",
+    "instance",
+    (INSTANCE_TAGS,),
+    (INSTANCES_BY_FACETS,),
+)
+DISKS_BY_FACETS: OrderedIndex[Disk] = OrderedIndex(
+    "ecs.disks_by_facets",
+    None,
+    ("Status", "Category", "ZoneId", "DiskType", "Encrypted"),
+    lambda d: (d.status.value, d.category.value, d.zone_id, d.type.value, _flag(d.encrypted)),
+)
+"""A region's disks in id order, partitioned by status, category, zone, type and encryption:
+a ``DescribeDisks`` page filtered by any of them reads the page."""
 DISKS = RepositorySpec(
-    Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO, DISK_TAGS)
+    Disk,
+    lambda d: d.disk_id,
+    "InvalidDiskId.NotFound",
+    "disk",
+    (ATTACHED_TO, DISK_TAGS),
+    (DISKS_BY_FACETS,),
 )
 SNAPSHOTS_BY_TIME: OrderedIndex[Snapshot] = OrderedIndex(
     "ecs.snapshots_by_time", lambda s: s.creation_time.isoformat(timespec="microseconds")
 )
 """A region's snapshots by ``(creation time, id)``: ``DescribeSnapshots`` pages newest first."""
+SNAPSHOTS_BY_FACETS: OrderedIndex[Snapshot] = OrderedIndex(
+    "ecs.snapshots_by_facets",
+    lambda s: s.creation_time.isoformat(timespec="microseconds"),
+    ("Status", "SnapshotType", "SourceDiskType", "Encrypted"),
+    lambda s: (s.status.value, s.snapshot_type, s.source_disk_type.value, _flag(s.encrypted)),
+)
+"""A region's snapshots by ``(creation time, id)``, partitioned by status, type, source disk
+type and encryption: a ``DescribeSnapshots`` page filtered by any of them reads the page."""
 SNAPSHOTS = RepositorySpec(
     Snapshot,
     lambda s: s.snapshot_id,
     "InvalidSnapshotId.NotFound",
     "snapshot",
     (SNAPSHOT_TAGS,),
-    (SNAPSHOTS_BY_TIME,),
+    (SNAPSHOTS_BY_TIME, SNAPSHOTS_BY_FACETS),
 )
 LINKS_OF_INSTANCE: Index[SnapshotLink] = Index(
     "ecs.instance_links", lambda link: () if link.instance_id is None else (link.instance_id,)

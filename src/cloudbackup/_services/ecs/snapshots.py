@@ -25,7 +25,13 @@ from ..._events import SnapshotModified
 from ..._repository import ORDER_SEPARATOR
 from ...errors import InvalidParameterError
 from .._base import unit_of_work
-from ._core import LINKS_OF_DISK, LINKS_OF_INSTANCE, SNAPSHOT_TAGS, SNAPSHOTS_BY_TIME
+from ._core import (
+    LINKS_OF_DISK,
+    LINKS_OF_INSTANCE,
+    SNAPSHOT_TAGS,
+    SNAPSHOTS_BY_FACETS,
+    SNAPSHOTS_BY_TIME,
+)
 from ._requests import ecs_action, finish_read, keyset_page, token_page
 from .chains import SnapshotChains
 
@@ -188,17 +194,41 @@ class SnapshotActions(SnapshotChains):
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
-        unfiltered = (disk_id, instance_id, snapshot_link_id, use, src, encrypted, kms_key_id)
-        if (
-            not ids
-            and not pairs
-            and all(value is None for value in unfiltered)
-            and snapshot_name is None
-            and (state, stype) == ("all", "all")
-        ):
-            page = self._newest_snapshots(number, size, next_token, max_results)
-            if page is not None:
-                return finish_read("DescribeSnapshots", dry_run, page)
+        facets = {
+            name: value
+            for name, value in (
+                ("Status", None if state == "all" else state),
+                ("SnapshotType", None if stype == "all" else stype),
+                ("SourceDiskType", src),
+                ("Encrypted", None if encrypted is None else "true" if encrypted else "false"),
+            )
+            if value is not None
+        }
+        if not ids and not pairs and (disk_id, instance_id, snapshot_link_id) == (None,) * 3:
+            if (use, kms_key_id, snapshot_name) == (None,) * 3:
+                # Facet filters only (or none): a page of the matching partitions, merged.
+                page = self._newest_snapshots(facets, number, size, next_token, max_results)
+                if page is not None:
+                    return finish_read("DescribeSnapshots", dry_run, page)
+            else:
+                # Filters no index holds: every snapshot of the matching partitions, newest
+                # first (exact TotalCount needs each of them read), filtered here.
+                with self._world.store.reading():
+                    every = self._snapshots.ordered(
+                        SNAPSHOTS_BY_FACETS,
+                        where=facets,
+                        descending=True,
+                        limit=self._snapshots.count(SNAPSHOTS_BY_FACETS, where=facets),
+                    )
+                return answer(
+                    [
+                        s
+                        for s in every
+                        if (use is None or s.usage.value == use)
+                        and (kms_key_id is None or s.kms_key_id == kms_key_id)
+                        and (snapshot_name is None or s.snapshot_name == snapshot_name)
+                    ]
+                )
         link_id = snapshot_link_id
         if link_id is None and disk_id is not None and not ids:
             disk = self._disks.find(disk_id)
@@ -233,24 +263,33 @@ class SnapshotActions(SnapshotChains):
         return answer(found)
 
     def _newest_snapshots(
-        self, number: int, size: int, next_token: object, max_results: object
+        self,
+        facets: dict[str, str],
+        number: int,
+        size: int,
+        next_token: object,
+        max_results: object,
     ) -> Page[Snapshot] | None:
-        """A region-wide ``DescribeSnapshots`` page read from the region's snapshots by creation
-        time (newest first): page size + 1 index entries from the token's position and their
-        snapshots, not the region. ``None`` sends a token the index cannot place the slow way."""
+        """A ``DescribeSnapshots`` page of the region's snapshots with the facet values
+        ``facets`` names (none: every snapshot), newest first: page size + 1 index entries
+        from the token's position in each matching partition (the region's snapshots by
+        creation time when no facet is named), merged, and the chosen snapshots; ``TotalCount``
+        from the partitions' counts. ``None`` sends a token the index cannot place the slow
+        way."""
         now = self._world.now()
+        index = SNAPSHOTS_BY_FACETS if facets else SNAPSHOTS_BY_TIME
 
         def fetch(after: tuple[str, ...] | None, limit: int) -> list[Snapshot]:
             before = None if after is None else ORDER_SEPARATOR.join(after)
             newest = self._snapshots.ordered(
-                SNAPSHOTS_BY_TIME, before=before, descending=True, limit=limit
+                index, where=facets, before=before, descending=True, limit=limit
             )
             return [s.observed(now) for s in newest]  # progress at this instant, not stored
 
         with self._world.store.reading():
             return keyset_page(
                 fetch,
-                self._snapshots.count(SNAPSHOTS_BY_TIME),
+                self._snapshots.count(index, where=facets),
                 lambda s: (s.creation_time.isoformat(timespec="microseconds"), s.snapshot_id),
                 scope="DescribeSnapshots",
                 next_token=next_token,
