@@ -1375,7 +1375,9 @@ def snapshot_order_rows(path: Path) -> list[tuple[str, str, bytes]]:
     try:
         rows = conn.execute(
             "SELECT partition, key, value FROM records "
-            "WHERE kind IN ('ecs.snapshots_by_time', 'index.counts') ORDER BY kind, partition, key"
+            "WHERE kind = 'ecs.snapshots_by_time' "
+            "OR (kind = 'index.counts' AND key = 'ecs.snapshots_by_time') "
+            "ORDER BY kind, partition, key"
         ).fetchall()
     finally:
         conn.close()

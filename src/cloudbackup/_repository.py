@@ -266,6 +266,8 @@ class Repository(Generic[T]):
         each matching partition and the ``limit`` records chosen: the cost follows the page
         and the number of facet combinations, not the region.
         """
+        if limit < 1:
+            return []
         if descending:
             start, stop = None, before
         else:

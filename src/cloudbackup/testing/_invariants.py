@@ -478,22 +478,23 @@ def _check_snapshot_order(world: _World) -> None:
     counted = {(p, k): v for p, k, v in world.raw[ORDER_COUNTS]}
     expected_counts: dict[tuple[str, str], int] = collections.Counter()
     for spec, records in specs:
-        for index in spec.ordered:
-            indexed = {(p, k, v) for p, k, v in world.raw[index.kind]}
+        for ordered in spec.ordered:
+            indexed = {(p, k, v) for p, k, v in world.raw[ordered.kind]}
             expected = set()
             for record_id, record in records.items():
-                values = index.values_of(record)
+                values = ordered.values_of(record)
                 expected.add(
                     (
-                        index.partition(record.region_id, values),
-                        index.entry(record, record_id),
+                        ordered.partition(record.region_id, values),
+                        ordered.entry(record, record_id),
                         record_id,
                     )
                 )
-                expected_counts[(record.region_id, index.count_key(values))] += 1
+                expected_counts[(record.region_id, ordered.count_key(values))] += 1
             if indexed != expected:
                 world.fail(
-                    f"the ordered index {index.kind} disagrees at {sorted(indexed ^ expected)[:5]}"
+                    f"the ordered index {ordered.kind} disagrees at "
+                    f"{sorted(indexed ^ expected)[:5]}"
                 )
     if counted != expected_counts:
         wrong = sorted(set(counted.items()) ^ set(expected_counts.items()))[:5]
