@@ -6,6 +6,8 @@ record and sorting would, on both backends, page by page and token by token."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -283,3 +285,87 @@ def test_a_snapshot_moves_to_the_partition_of_its_new_status(status: str) -> Non
     assert ([snapshot_id] if listed else []) == [s.snapshot_id for s in before.items]
     assert ([] if listed else [snapshot_id]) == [s.snapshot_id for s in after.items]
     assert (int(listed), int(not listed)) == (before.total_count, after.total_count)
+
+
+DATA = Path(__file__).parent / "data"
+FACET_KINDS = ("ecs.snapshots_by_facets", "ecs.disks_by_facets", "ecs.instances_by_facets")
+
+
+def facet_rows(path: Path) -> list[tuple[str, str, str, bytes]]:
+    """Every row of the facet indexes and of their counts, sorted."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT kind, partition, key, value FROM records WHERE kind IN (?, ?, ?) "
+            "OR (kind = 'index.counts' AND instr(key, char(0)) > 0) "
+            "ORDER BY kind, partition, key",
+            FACET_KINDS,
+        ).fetchall()
+    finally:
+        conn.close()
+    return [tuple(row) for row in rows]
+
+
+def as_version_8(path: Path) -> None:
+    """Turn a current file into what schema 8 left: no facet index rows or counts."""
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM records WHERE kind IN (?, ?, ?)", FACET_KINDS)
+    conn.execute("DELETE FROM records WHERE kind = 'index.counts' AND instr(key, char(0)) > 0")
+    conn.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_8_world_gets_the_very_facet_rows_the_code_writes(tmp_path: Path) -> None:
+    """A world saved before the facet indexes (schema 8) is migrated to hold exactly the rows
+    and counts the code writes, so its filtered describes answer as before."""
+    db = tmp_path / "world.db"
+    ops = [("snap", 0), ("snap", 2), ("snap", 1), ("auto", 1), ("detach", 3), ("stop", 1)]
+    with Cloud(backend=SqliteBackend(db), seed=3, block_size=4096) as cloud:
+        build(cloud, [*ops, ("snap", 3)])
+        ecs = cloud.ecs(REGION)
+        before = (
+            ecs.describe_snapshots(status="progressing"),
+            ecs.describe_snapshots(snapshot_type="auto", encrypted=False),
+            ecs.describe_disks(status="Available", page_size=100),
+            ecs.describe_instances(status="Stopping"),
+        )
+    written = facet_rows(db)
+    as_version_8(db)
+    assert [] == facet_rows(db)
+    with Cloud(backend=SqliteBackend(db), seed=3, block_size=4096) as cloud:
+        ecs = cloud.ecs(REGION)
+        after = (
+            ecs.describe_snapshots(status="progressing"),
+            ecs.describe_snapshots(snapshot_type="auto", encrypted=False),
+            ecs.describe_disks(status="Available", page_size=100),
+            ecs.describe_instances(status="Stopping"),
+        )
+        check_invariants(cloud)
+    assert (before, written) == (after, facet_rows(db))
+    assert [2, 1, 1, 1] == [page.total_count for page in after]
+
+
+@pytest.mark.parametrize(
+    ("name", "seed", "block_size"), [("world-v1.db", 11, 16384), ("world-v6.db", 6, 65536)]
+)
+def test_old_worlds_open_with_facet_indexes_that_match_their_records(
+    tmp_path: Path, name: str, seed: int, block_size: int
+) -> None:
+    """Worlds written at schema 1 and 6 open with facet indexes matching every record: the
+    invariants hold and each filtered describe is the brute-force answer."""
+    db = tmp_path / "world.db"
+    shutil.copyfile(DATA / name, db)
+    with Cloud(backend=SqliteBackend(db), seed=seed, block_size=block_size) as cloud:
+        check_invariants(cloud)
+        ecs = cloud.ecs(REGION)
+        assert facet_rows(db)
+        for snapshot_filters in ({"status": "accomplished"}, {"source_disk_type": "data"}):
+            expected = expected_pages(brute_snapshots(cloud, snapshot_filters), 2, "snapshot_id")
+            assert expected == pages(ecs.describe_snapshots, snapshot_filters, 2, "snapshot_id")
+        for disk_filters in ({"status": "In_use"}, {"category": "cloud_essd", "zone_id": ZONE}):
+            expected = expected_pages(brute_disks(cloud, disk_filters), 2, "disk_id")
+            assert expected == pages(ecs.describe_disks, disk_filters, 2, "disk_id")
+        expected = expected_pages(brute_instances(cloud, {"status": "Running"}), 2, "instance_id")
+        assert expected == pages(ecs.describe_instances, {"status": "Running"}, 2, "instance_id")
+        assert len(brute_snapshots(cloud, {})) == ecs.describe_snapshots(status="all").total_count
