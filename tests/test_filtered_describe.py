@@ -43,6 +43,8 @@ OPS = st.lists(
         st.tuples(st.just("delete"), st.integers(0, 50)),
         st.tuples(st.just("detach"), st.integers(1, len(DATA_DISKS))),
         st.tuples(st.just("stop"), st.integers(0, 1)),
+        st.tuples(st.just("group"), st.integers(0, 1)),
+        st.tuples(st.just("ungroup"), st.integers(0, 50)),
     ),
     max_size=25,
 )
@@ -111,6 +113,13 @@ def build(cloud: Cloud, ops: Sequence[tuple[str, int]]) -> None:
                 ecs.detach_disk(instance_id=first, disk_id=disks[arg].disk_id)
             elif op == "stop":
                 ecs.stop_instance(instances[arg])
+            elif op == "group":  # of the ESSD disks (one of them, or both)
+                chosen = [disks[1].disk_id, disks[4].disk_id][arg:]
+                ecs.create_snapshot_group(disk_ids=chosen)
+            elif op == "ungroup":
+                groups = [g.snapshot_group_id for g in ecs._groups.scan()]
+                if groups:
+                    ecs.delete_snapshot_group(groups[arg % len(groups)])
         except Exception as error:  # refused by a rule of the world: the op is skipped
             if not hasattr(error, "code"):
                 raise
@@ -157,6 +166,17 @@ def brute_instances(cloud: Cloud, filters: dict[str, Any]) -> list[Instance]:
     ]
 
 
+def token_walk(describe: Callable[..., Any], size: int, **filters: Any) -> list[list[str]]:
+    """The ids of every token page of a walk (describes that return no TotalCount)."""
+    walked = []
+    page = describe(max_results=size, **filters)
+    walked.append([item.snapshot_group_id for item in page.items])
+    while page.next_token is not None:
+        page = describe(max_results=size, next_token=page.next_token, **filters)
+        walked.append([item.snapshot_group_id for item in page.items])
+    return walked
+
+
 def pages(
     describe: Callable[..., Any], filters: dict[str, Any], size: int, ident: str
 ) -> list[tuple[int, list[str]]]:
@@ -198,6 +218,7 @@ def both_clouds(ops: Sequence[tuple[str, int]], folder: Path) -> list[Cloud]:
     snapshot_filters=st.lists(SNAPSHOT_FILTERS, min_size=1, max_size=4),
     disk_filters=st.lists(DISK_FILTERS, min_size=1, max_size=3),
     instance_filters=st.lists(INSTANCE_FILTERS, min_size=1, max_size=2),
+    group_statuses=st.lists(st.sampled_from(["progressing", "accomplished", "failed"])),
     size=st.integers(1, 4),
 )
 def test_filtered_pages_equal_filtering_every_record(
@@ -205,10 +226,12 @@ def test_filtered_pages_equal_filtering_every_record(
     snapshot_filters: list[dict[str, Any]],
     disk_filters: list[dict[str, Any]],
     instance_filters: list[dict[str, Any]],
+    group_statuses: list[str],
     size: int,
 ) -> None:
-    """Filtered snapshot, disk and instance pages (token walks and numbered pages) are the
-    brute-force filter-and-sort answer, on both backends, and the indexes pass the invariants."""
+    """Filtered snapshot, disk and instance pages (token walks and numbered pages), region-wide
+    chain pages and group pages by status are the brute-force filter-and-sort answer, on both
+    backends, and the indexes pass the invariants."""
     with tempfile.TemporaryDirectory() as folder:
         for cloud in both_clouds(ops, Path(folder)):
             ecs = cloud.ecs(REGION)
@@ -222,6 +245,17 @@ def test_filtered_pages_equal_filtering_every_record(
             for filters in instance_filters:
                 expected = expected_pages(brute_instances(cloud, filters), size, "instance_id")
                 assert expected == pages(ecs.describe_instances, filters, size, "instance_id")
+            chains = [link for link in ecs._links.scan() if link.snapshot_ids]
+            expected = expected_pages(chains, size, "snapshot_link_id")
+            assert expected == pages(ecs.describe_snapshot_links, {}, size, "snapshot_link_id")
+            groups = [
+                g.snapshot_group_id
+                for g in ecs._groups.scan()
+                if not group_statuses or g.status.value in group_statuses
+            ]
+            expected_walk = [groups[i : i + size] for i in range(0, max(len(groups), 1), size)]
+            walk = token_walk(ecs.describe_snapshot_groups, size, status=group_statuses or None)
+            assert expected_walk == walk
             check_invariants(cloud)
             cloud.close()
 
@@ -288,7 +322,13 @@ def test_a_snapshot_moves_to_the_partition_of_its_new_status(status: str) -> Non
 
 
 DATA = Path(__file__).parent / "data"
-FACET_KINDS = ("ecs.snapshots_by_facets", "ecs.disks_by_facets", "ecs.instances_by_facets")
+FACET_KINDS = (
+    "ecs.snapshots_by_facets",
+    "ecs.disks_by_facets",
+    "ecs.instances_by_facets",
+    "ecs.snapshot_links_by_facets",
+    "ecs.snapshot_groups_by_facets",
+)
 
 
 def facet_rows(path: Path) -> list[tuple[str, str, str, bytes]]:
@@ -296,7 +336,7 @@ def facet_rows(path: Path) -> list[tuple[str, str, str, bytes]]:
     conn = sqlite3.connect(path)
     try:
         rows = conn.execute(
-            "SELECT kind, partition, key, value FROM records WHERE kind IN (?, ?, ?) "
+            "SELECT kind, partition, key, value FROM records WHERE kind IN (?, ?, ?, ?, ?) "
             "OR (kind = 'index.counts' AND instr(key, char(0)) > 0) "
             "ORDER BY kind, partition, key",
             FACET_KINDS,
@@ -309,7 +349,7 @@ def facet_rows(path: Path) -> list[tuple[str, str, str, bytes]]:
 def as_version_8(path: Path) -> None:
     """Turn a current file into what schema 8 left: no facet index rows or counts."""
     conn = sqlite3.connect(path)
-    conn.execute("DELETE FROM records WHERE kind IN (?, ?, ?)", FACET_KINDS)
+    conn.execute("DELETE FROM records WHERE kind IN (?, ?, ?, ?, ?)", FACET_KINDS)
     conn.execute("DELETE FROM records WHERE kind = 'index.counts' AND instr(key, char(0)) > 0")
     conn.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
     conn.commit()
@@ -321,6 +361,7 @@ def test_a_version_8_world_gets_the_very_facet_rows_the_code_writes(tmp_path: Pa
     and counts the code writes, so its filtered describes answer as before."""
     db = tmp_path / "world.db"
     ops = [("snap", 0), ("snap", 2), ("snap", 1), ("auto", 1), ("detach", 3), ("stop", 1)]
+    ops += [("group", 0), ("group", 1), ("snap", 4), ("delete", 0), ("delete", 0), ("delete", 0)]
     with Cloud(backend=SqliteBackend(db), seed=3, block_size=4096) as cloud:
         build(cloud, [*ops, ("snap", 3)])
         ecs = cloud.ecs(REGION)

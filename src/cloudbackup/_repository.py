@@ -24,7 +24,7 @@ import enum
 import heapq
 import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 import attrs
@@ -40,6 +40,7 @@ __all__ = [
     "OrderedIndex",
     "Repository",
     "RepositorySpec",
+    "Where",
     "facet_partition",
 ]
 
@@ -67,6 +68,10 @@ def facet_partition(region_id: str, values: Sequence[str]) -> str:
 
 
 T = TypeVar("T")
+
+Where = Mapping[str, "str | Collection[str]"]
+"""A filter on an index's facets: facet name -> the value, or a collection of the values
+allowed; a facet it does not name may have any value."""
 
 
 @attrs.frozen
@@ -125,10 +130,14 @@ class OrderedIndex(Generic[T]):
             return self.kind
         return self.kind + ORDER_SEPARATOR + json.dumps(list(values))
 
-    def matches(self, values: Sequence[str], where: Mapping[str, str]) -> bool:
+    def matches(self, values: Sequence[str], where: Where) -> bool:
         """Whether the partition of ``values`` holds records with every facet value ``where``
-        names (facet name -> value)."""
-        return all(values[self.facets.index(name)] == wanted for name, wanted in where.items())
+        names (facet name -> the value, or a collection of the values allowed)."""
+        for name, wanted in where.items():
+            value = values[self.facets.index(name)]
+            if value != wanted if isinstance(wanted, str) else value not in wanted:
+                return False
+        return True
 
 
 class _Unread(enum.Enum):
@@ -249,7 +258,7 @@ class Repository(Generic[T]):
         self,
         index: OrderedIndex[T],
         *,
-        where: Mapping[str, str] | None = None,
+        where: Where | None = None,
         before: str | None = None,
         after: str | None = None,
         descending: bool,
@@ -308,7 +317,7 @@ class Repository(Generic[T]):
         """How many records the region holds."""
         return self._store.raw_count(self._cls.KIND, self._region_id)  # type: ignore[attr-defined]
 
-    def count(self, index: OrderedIndex[T], *, where: Mapping[str, str] | None = None) -> int:
+    def count(self, index: OrderedIndex[T], *, where: Where | None = None) -> int:
         """How many records ``index`` lists (every record of the region it covers), or for an
         index partitioned by facets how many have the facet values ``where`` names: one read,
         or one slice of the index's counts."""
@@ -325,7 +334,7 @@ class Repository(Generic[T]):
         return found
 
     def _partition_counts(
-        self, index: OrderedIndex[T], where: Mapping[str, str]
+        self, index: OrderedIndex[T], where: Where
     ) -> list[tuple[tuple[str, ...], int]]:
         """The facet values of each non-empty partition of ``index`` that ``where`` matches,
         with its count: one ordered slice of the region's counts, as long as the index has

@@ -14,10 +14,11 @@ Version history (each step is one function, run inside the opening transaction):
 8. Disk and snapshot block maps become page-granular extent maps (``ecs.disk_extents``,
    ``ecs.snapshot_extents``, ``ecs.disk_dirty_pages``, ``ecs.snapshot_zero_blocks``); each old
    block names a slice of its block-sized blob, which stays as it is.
-9. Each region's snapshots, disks and instances are indexed by their facets
-   (``ecs.snapshots_by_facets``, ``ecs.disks_by_facets``, ``ecs.instances_by_facets``) with a
-   count per partition, so a ``DescribeSnapshots``/``DescribeDisks``/``DescribeInstances`` page
-   filtered by status (and the like) reads the page.
+9. Each region's snapshots, disks, instances, snapshot chains and snapshot-consistent groups
+   are indexed by their facets (``ecs.snapshots_by_facets``, ``ecs.disks_by_facets``,
+   ``ecs.instances_by_facets``, ``ecs.snapshot_links_by_facets``,
+   ``ecs.snapshot_groups_by_facets``) with a count per partition, so a describe page filtered
+   by status (and the like) reads the page.
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
@@ -394,14 +395,19 @@ _FACET_INDEXES: tuple[tuple[str, str, str | None, tuple[tuple[str, object], ...]
         ),
     ),
     ("ecs.instance", "ecs.instances_by_facets", None, (("status", None), ("zone_id", None))),
+    ("ecs.snapshot_link", "ecs.snapshot_links_by_facets", None, (("snapshot_ids", ["t"]),)),
+    ("ecs.snapshot_group", "ecs.snapshot_groups_by_facets", None, (("status", None),)),
 )
 
 
 def _facet_value(value: object) -> str | None:
-    """A facet's text from its stored JSON: an enum's value, ``true``/``false``, or a string;
-    None for anything else."""
+    """A facet's text from its stored JSON: an enum's value, ``true``/``false`` for a bool or
+    for whether a tuple holds anything (a chain's snapshots), or a string; None for anything
+    else."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and value[:1] == ["t"]:
+        return "true" if len(value) > 1 else "false"
     if isinstance(value, str):
         return value
     if (
@@ -428,13 +434,13 @@ def _facets_of(value: bytes, facets: tuple[tuple[str, object], ...]) -> list[str
 
 
 def _v8_to_v9(conn: sqlite3.Connection) -> None:
-    """Version 9 keeps each region's snapshots, disks and instances in ordered indexes
-    partitioned by the values describes filter on (status, type, category, zone…), with a
-    count per partition, so a filtered page reads the page, not the region.
+    """Version 9 keeps each region's snapshots, disks, instances, chains and groups in ordered
+    indexes partitioned by the values describes filter on (status, type, category, zone…),
+    with a count per partition, so a filtered page reads the page, not the region.
 
     Each entry (raw kind ``ecs.<resource>s_by_facets``: partition the region and the facet
     values as a JSON list, key the creation time to the microsecond, NUL and the id for
-    snapshots, the id for disks and instances, value the id) is built from the stored records
+    snapshots, the id for the others, value the id) is built from the stored records
     at the JSON level, and each partition's count (raw kind ``index.counts``: partition the
     region, key the index's kind, NUL and the facet values as a JSON list). A record that is
     not of the expected shape gets no entry (decoding it later says what is wrong).

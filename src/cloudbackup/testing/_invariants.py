@@ -59,9 +59,11 @@ from .._services.ecs._core import (
     ACTION_SNAPSHOT_EXPIRE,
     DISK_TAGS,
     DISKS,
+    GROUPS,
     IMAGE_TAGS,
     INSTANCE_TAGS,
     INSTANCES,
+    LINKS,
     LINKS_OF_DISK,
     LINKS_OF_INSTANCE,
     SNAPSHOT_TAGS,
@@ -474,6 +476,8 @@ def _check_snapshot_order(world: _World) -> None:
         (SNAPSHOTS, world.snapshots),
         (DISKS, world.disks),
         (INSTANCES, world.instances),
+        (LINKS, world.links),
+        (GROUPS, world.groups),
     )
     counted = {(p, k): v for p, k, v in world.raw[ORDER_COUNTS]}
     expected_counts: dict[tuple[str, str], int] = collections.Counter()

@@ -44,7 +44,9 @@ __all__ = [
     "INSTANCE_TAGS",
     "LINKS_OF_DISK",
     "DISKS_BY_FACETS",
+    "GROUPS_BY_FACETS",
     "INSTANCES_BY_FACETS",
+    "LINKS_BY_FACETS",
     "LINKS_OF_INSTANCE",
     "SNAPSHOTS_BY_FACETS",
     "SNAPSHOTS_BY_TIME",
@@ -165,18 +167,34 @@ LINKS_OF_INSTANCE: Index[SnapshotLink] = Index(
 """The snapshot chains of each instance, kept by the chain repository."""
 LINKS_OF_DISK: Index[SnapshotLink] = Index("ecs.disk_links", lambda link: (link.source_disk_id,))
 """The snapshot chains of each source disk, which may outlive the disk."""
+LINKS_BY_FACETS: OrderedIndex[SnapshotLink] = OrderedIndex(
+    "ecs.snapshot_links_by_facets",
+    None,
+    ("HasSnapshots",),
+    lambda link: (_flag(bool(link.snapshot_ids)),),
+)
+"""A region's snapshot chains in id order, partitioned by whether they hold a snapshot: a
+region-wide ``DescribeSnapshotLinks`` page (chains with snapshots only) reads the page."""
 LINKS = RepositorySpec(
     SnapshotLink,
     lambda link: link.snapshot_link_id,
     "InvalidSnapshotLinkId.NotFound",
     "snapshot chain",
     (LINKS_OF_INSTANCE, LINKS_OF_DISK),
+    (LINKS_BY_FACETS,),
 )
+GROUPS_BY_FACETS: OrderedIndex[SnapshotGroup] = OrderedIndex(
+    "ecs.snapshot_groups_by_facets", None, ("Status",), lambda g: (g.status.value,)
+)
+"""A region's snapshot-consistent groups in id order, partitioned by status: a
+``DescribeSnapshotGroups`` page, by status or not, reads the page."""
 GROUPS = RepositorySpec(
     SnapshotGroup,
     lambda g: g.snapshot_group_id,
     "InvalidSnapshotGroup.NotFound",
     "snapshot-consistent group",
+    (),
+    (GROUPS_BY_FACETS,),
 )
 IMAGES = RepositorySpec(
     Image, lambda i: i.image_id, "InvalidImageId.NotFound", "image", (IMAGE_TAGS,)

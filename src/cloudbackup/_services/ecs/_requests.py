@@ -25,12 +25,12 @@ import functools
 import hashlib
 import inspect
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ... import _validate as v
 from ..._domain.requests import Page, paginate
-from ..._repository import OrderedIndex, Repository
+from ..._repository import OrderedIndex, Repository, Where
 from ..._store import raw_kind
 from ...errors import DependencyViolationError, DryRunOperationError, InvalidParameterError
 from .._base import _builtin_arguments
@@ -290,7 +290,7 @@ def id_order_page(
     page_size: int,
     max_limit: int = 100,
     index: OrderedIndex[T] | None = None,
-    where: Mapping[str, str] | None = None,
+    where: Where | None = None,
 ) -> Page[T]:
     """The page :func:`token_page` cuts from every record of the region in id order, read as
     an ordered slice of the region's records from the token's position; or, with ``index``

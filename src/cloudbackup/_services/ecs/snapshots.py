@@ -26,13 +26,14 @@ from ..._repository import ORDER_SEPARATOR
 from ...errors import InvalidParameterError
 from .._base import unit_of_work
 from ._core import (
+    LINKS_BY_FACETS,
     LINKS_OF_DISK,
     LINKS_OF_INSTANCE,
     SNAPSHOT_TAGS,
     SNAPSHOTS_BY_FACETS,
     SNAPSHOTS_BY_TIME,
 )
-from ._requests import ecs_action, finish_read, keyset_page, token_page
+from ._requests import ecs_action, finish_read, id_order_page, keyset_page, token_page
 from .chains import SnapshotChains
 
 __all__ = ["SnapshotActions"]
@@ -324,8 +325,8 @@ class SnapshotActions(SnapshotChains):
 
         Named chains are read directly, and so are the chains of named disks that exist (a
         disk names its chain); an instance's chains and those of a disk that no longer exists
-        are read through the indexes of chains by instance and by source disk. Only a call
-        without ids or instance reads every chain of the region.
+        are read through the indexes of chains by instance and by source disk. A call without
+        ids or instance reads its page from the index of chains that hold a snapshot.
 
         Args:
             next_token: ``NextToken`` of the previous page (token paging, in id order).
@@ -342,8 +343,17 @@ class SnapshotActions(SnapshotChains):
                 candidates = self._links_of_disks(disks)
             elif instance_id is not None:
                 candidates = self._links.members(LINKS_OF_INSTANCE, instance_id)
-            else:
-                candidates = self._links.scan()
+            else:  # the region's chains that hold a snapshot: a slice from the token's position
+                return id_order_page(
+                    self._links,
+                    scope="DescribeSnapshotLinks",
+                    next_token=next_token,
+                    max_results=max_results,
+                    page_number=number,
+                    page_size=size,
+                    index=LINKS_BY_FACETS,
+                    where={"HasSnapshots": "true"},
+                )
         found = [
             link
             for link in sorted(candidates, key=lambda link: link.snapshot_link_id)
