@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _helpers import REGION, ZONE, settle
-from cloudbackup import Cloud, DataDisk, InMemoryBackend, SqliteBackend, SystemDisk
+from cloudbackup import Cloud, DataDisk, InMemoryBackend, SqliteBackend, SystemDisk, errors
 from cloudbackup._domain.ecs import Disk, Instance, Snapshot
 from cloudbackup._services.ecs._requests import token_page
 from cloudbackup.testing import check_invariants
@@ -410,3 +410,52 @@ def test_old_worlds_open_with_facet_indexes_that_match_their_records(
         expected = expected_pages(brute_instances(cloud, {"status": "Running"}), 2, "instance_id")
         assert expected == pages(ecs.describe_instances, {"status": "Running"}, 2, "instance_id")
         assert len(brute_snapshots(cloud, {})) == ecs.describe_snapshots(status="all").total_count
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ('ecs.snapshots_by_facets\x00["accomplished", "user", "system", "false"]', 0),
+        ('ecs.snapshots_by_facets\x00["accomplished", "user", "system", "false"]', "3"),
+        ("ecs.snapshots_by_facets\x00not json", 1),
+        ('ecs.snapshots_by_facets\x00["accomplished"]', 1),
+        ('ecs.snapshots_by_facets\x00["accomplished", "user", "system", 5]', 1),
+    ],
+)
+def test_a_damaged_facet_count_is_a_typed_corrupt_error(key: str, value: object) -> None:
+    """A facet count that is not a positive int, or whose key does not name the index's facet
+    values, makes a filtered describe raise StorageBackend.Corrupt naming the key."""
+    cloud = Cloud(seed=2, block_size=4096)
+    build(cloud, [("snap", 0)])
+    ecs = cloud.ecs(REGION)
+    with ecs._world.store.unit():
+        ecs._world.store.raw_put("index.counts", REGION, key, value)
+    with pytest.raises(errors.StorageBackendError) as info:
+        ecs.describe_snapshots(status="accomplished")
+    assert ("StorageBackend.Corrupt", (key,)) == (info.value.code, info.value.ids)
+
+
+class Weird(str):
+    """A str subclass with its own equality and hash, as a hostile caller might pass."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
+
+
+def test_filters_given_as_str_subclasses_answer_as_plain_strings() -> None:
+    """Filter values given as str subclasses (that claim to equal anything) select exactly what
+    the plain strings select."""
+    cloud = Cloud(seed=2, block_size=4096)
+    build(cloud, [("snap", 0), ("snap", 2), ("stop", 1), ("detach", 1)])
+    ecs = cloud.ecs(REGION)
+    for describe, filters in (
+        (ecs.describe_snapshots, {"status": "progressing", "source_disk_type": "data"}),
+        (ecs.describe_disks, {"status": "Available", "zone_id": ZONE, "category": "cloud_essd"}),
+        (ecs.describe_instances, {"status": "Stopping", "zone_id": OTHER_ZONE}),
+    ):
+        plain = describe(page_size=50, **filters)
+        weird = describe(page_size=50, **{k: Weird(v) for k, v in filters.items()})
+        assert (1, plain) == (plain.total_count, weird)

@@ -135,7 +135,10 @@ class OrderedIndex(Generic[T]):
         names (facet name -> the value, or a collection of the values allowed)."""
         for name, wanted in where.items():
             value = values[self.facets.index(name)]
-            if value != wanted if isinstance(wanted, str) else value not in wanted:
+            if isinstance(wanted, str):
+                if value != str.__str__(wanted):  # a subclass's own __eq__ is not consulted
+                    return False
+            elif value not in {str.__str__(allowed) for allowed in wanted}:
                 return False
         return True
 

@@ -221,9 +221,11 @@ def check_invariants(cloud: Cloud) -> None:
     disk progresses and it has a completion timer; snapshot usage counts equal the disks and
     images that use them; retention has released every expired snapshot nothing holds;
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
-    have a deletion date and a timer; the key -> aliases index lists exactly the aliases, and the
-    snapshots-by-time index each region's snapshots at their creation time, the chain indexes
-    each instance's and source disk's chains;
+    have a deletion date and a timer; the key -> aliases index lists exactly the aliases, every
+    ordered index (snapshots by time; snapshots, disks, instances, chains and groups by facets)
+    each record once, in the partition of its facet values at its sort key, and every count in
+    ``index.counts`` exactly its partition's size; the chain indexes each instance's and source
+    disk's chains;
     the event log is numbered on from its first kept event in time order, within the
     retention; a failed
     timer is stored under its own key, was due, is no longer pending and says what it raised.

@@ -638,14 +638,14 @@ class DiskActions(GroupActions):
         pairs = self._tag_filter(tags)
         v.optional_text("InstanceId", instance_id, 1, 256)
         if zone_id is not None:
-            require_zone(self.region, zone_id)
+            zone_id = v.exact_str(require_zone(self.region, zone_id))
         v.optional_text("SnapshotId", snapshot_id, 1, 256)
         ids = v.id_list("DiskIds", disk_ids, max_items=100)
         kind = v.choice("DiskType", disk_type, ("all", "system", "data"))
         cat = None if category is None else self._category(category)
         state = (
             None
-            if status is None or status == "All"
+            if status is None or (isinstance(status, str) and str.__str__(status) == "All")
             else v.enum_value("Status", status, DiskStatus)
         )
         if encrypted is not None:

@@ -387,7 +387,7 @@ class InstanceActions(ImageActions):
         number, size = v.page(page_number, page_size)
         pairs = self._tag_filter(tags)
         if zone_id is not None:
-            require_zone(self.region, zone_id)
+            zone_id = v.exact_str(require_zone(self.region, zone_id))
         v.optional_text("InstanceName", instance_name, 1, 256)
         ids = v.id_list("InstanceIds", instance_ids, max_items=100)
         wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
