@@ -140,9 +140,10 @@ class RangeCountingBackend(CountingBackend):
         self.ranged.clear()
 
 
-def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int]:
-    """(snapshot scans, snapshot gets, index entries read, total count) for a first page of 10
-    and a NextToken page of 10 of a region-wide describe_snapshots over ``snapshots``."""
+def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int, int]:
+    """(snapshot scans, snapshot gets, index entries read, counts read, total count) for a first
+    page of 10 and a NextToken page of 10 of a region-wide describe_snapshots over
+    ``snapshots``."""
     backend = RangeCountingBackend()
     cloud = make_cloud(backend=backend)
     ecs, _, disk_id = instance_with_disk(cloud)
@@ -152,15 +153,17 @@ def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int]:
     backend.reset()
     first = ecs.describe_snapshots(max_results=10)
     ecs.describe_snapshots(max_results=10, next_token=first.next_token)
-    ranged = sum(backend.ranged.values())
-    return backend.scans[Snapshot.KIND], backend.gets[Snapshot.KIND], ranged, first.total_count
+    entries, counts = backend.ranged["ecs.snapshots_by_time"], backend.ranged["index.counts"]
+    gets = backend.gets[Snapshot.KIND]
+    return backend.scans[Snapshot.KIND], gets, entries, counts, first.total_count
 
 
 def test_a_region_wide_snapshot_page_reads_the_page_not_the_region() -> None:
     """Two region-wide describe_snapshots pages of 10 read 11 index entries and their 11
-    snapshots each (the 11th says whether a next page exists), for 25 snapshots as for 100."""
-    assert (0, 22, 22, 25) == _reads_of_region_pages(25)
-    assert (0, 22, 22, 100) == _reads_of_region_pages(100)
+    snapshots each (the 11th says whether a next page exists) and the one facet count of the
+    region's snapshots, for 25 snapshots as for 100."""
+    assert (0, 22, 22, 2, 25) == _reads_of_region_pages(25)
+    assert (0, 22, 22, 2, 100) == _reads_of_region_pages(100)
 
 
 def test_snapshot_links_of_an_instance_read_only_its_chains() -> None:

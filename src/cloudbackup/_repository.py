@@ -21,6 +21,7 @@ its ``TotalCount`` is the sum of their counts (:meth:`~Repository.count`), read 
 from __future__ import annotations
 
 import enum
+import functools
 import heapq
 import itertools
 import json
@@ -64,7 +65,13 @@ def facet_partition(region_id: str, values: Sequence[str]) -> str:
     """The partition of a facet-partitioned ordered index that holds a region's records with
     these facet values (JSON, so no value can be confused with another, and ASCII, so always
     storable)."""
-    return json.dumps([region_id, *values])
+    return _facet_json((region_id, *values))
+
+
+@functools.lru_cache(maxsize=4096)
+def _facet_json(values: tuple[str, ...]) -> str:
+    # Few distinct combinations are in use and each write names one: encode each once.
+    return json.dumps(list(values))
 
 
 T = TypeVar("T")
@@ -104,6 +111,11 @@ class OrderedIndex(Generic[T]):
     sort_key: Callable[[T], str] | None
     facets: tuple[str, ...] = ()
     facet_values: Callable[[T], tuple[str, ...]] | None = None
+    counted: bool = True
+    """Whether the repository keeps this index's counts in :data:`ORDER_COUNTS`. An index whose
+    records another counted index also lists in full (every snapshot is in the snapshots by
+    time and in the snapshots by facets) can leave them out: its size is the other's, and each
+    write then costs one count update less."""
 
     def __attrs_post_init__(self) -> None:
         if bool(self.facets) != (self.facet_values is not None):
@@ -117,7 +129,7 @@ class OrderedIndex(Generic[T]):
 
     def values_of(self, record: T) -> tuple[str, ...]:
         """The facet values of ``record`` (none for an index that is not partitioned)."""
-        return () if self.facet_values is None else tuple(self.facet_values(record))
+        return () if self.facet_values is None else self.facet_values(record)
 
     def partition(self, region_id: str, values: Sequence[str]) -> str:
         """The stored partition of the entries with these facet values in ``region_id``."""
@@ -128,7 +140,7 @@ class OrderedIndex(Generic[T]):
         these facet values."""
         if not self.facets:
             return self.kind
-        return self.kind + ORDER_SEPARATOR + json.dumps(list(values))
+        return self.kind + ORDER_SEPARATOR + _facet_json(tuple(values))
 
     def matches(self, values: Sequence[str], where: Where) -> bool:
         """Whether the partition of ``values`` holds records with every facet value ``where``
@@ -212,10 +224,10 @@ class Repository(Generic[T]):
                         continue  # the common case: an update that moves no entry
                     old_partition = ordered.partition(self._region_id, old_values)
                     self._store.raw_delete(ordered.kind, old_partition, old_entry)
-                    if old_values != values:
+                    if old_values != values and ordered.counted:
                         self._add_to_count(ordered, old_values, -1)
                         self._add_to_count(ordered, values, 1)
-                else:
+                elif ordered.counted:
                     self._add_to_count(ordered, values, 1)
                 partition = ordered.partition(self._region_id, values)
                 self._store.raw_put(ordered.kind, partition, entry, record_id)
@@ -242,7 +254,8 @@ class Repository(Generic[T]):
             partition = ordered.partition(self._region_id, values)
             if self._store.raw_get(ordered.kind, partition, entry) is not None:
                 self._store.raw_delete(ordered.kind, partition, entry)
-                self._add_to_count(ordered, values, -1)
+                if ordered.counted:
+                    self._add_to_count(ordered, values, -1)
         self._store.delete(self._cls, self._region_id, record_id)
 
     def scan(self) -> list[T]:
@@ -324,6 +337,8 @@ class Repository(Generic[T]):
         """How many records ``index`` lists (every record of the region it covers), or for an
         index partitioned by facets how many have the facet values ``where`` names: one read,
         or one slice of the index's counts."""
+        if not index.counted:
+            raise ValueError(f"{index.kind} keeps no counts: count the index that does")
         if index.facets:
             return sum(count for _, count in self._partition_counts(index, where or {}))
         found = self._store.raw_get(ORDER_COUNTS, self._region_id, index.kind)

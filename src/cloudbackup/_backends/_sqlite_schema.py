@@ -18,7 +18,8 @@ Version history (each step is one function, run inside the opening transaction):
    are indexed by their facets (``ecs.snapshots_by_facets``, ``ecs.disks_by_facets``,
    ``ecs.instances_by_facets``, ``ecs.snapshot_links_by_facets``,
    ``ecs.snapshot_groups_by_facets``) with a count per partition, so a describe page filtered
-   by status (and the like) reads the page.
+   by status (and the like) reads the page. The snapshots by time lose their count (version 7's
+   ``index.counts`` row): the facet counts add up to it.
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
@@ -443,7 +444,9 @@ def _v8_to_v9(conn: sqlite3.Connection) -> None:
     snapshots, the id for the others, value the id) is built from the stored records
     at the JSON level, and each partition's count (raw kind ``index.counts``: partition the
     region, key the index's kind, NUL and the facet values as a JSON list). A record that is
-    not of the expected shape gets no entry (decoding it later says what is wrong).
+    not of the expected shape gets no entry (decoding it later says what is wrong). The count
+    of the snapshots by time is deleted: the facet counts add up to it, so a snapshot write
+    updates one count, not two.
     """
     insert = "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)"
     for record_kind, index_kind, order_field, facets in _FACET_INDEXES:
@@ -463,6 +466,10 @@ def _v8_to_v9(conn: sqlite3.Connection) -> None:
             counts[count_key] = counts.get(count_key, 0) + 1
         for (region_id, key), count in counts.items():
             conn.execute(insert, ("index.counts", region_id, key, b"%d" % count))
+    # The snapshots by time are no longer counted: the facet counts add up to their size.
+    conn.execute(
+        "DELETE FROM records WHERE kind = 'index.counts' AND key = 'ecs.snapshots_by_time'"
+    )
 
 
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.

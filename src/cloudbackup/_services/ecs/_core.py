@@ -142,9 +142,13 @@ DISKS = RepositorySpec(
     (DISKS_BY_FACETS,),
 )
 SNAPSHOTS_BY_TIME: OrderedIndex[Snapshot] = OrderedIndex(
-    "ecs.snapshots_by_time", lambda s: s.creation_time.isoformat(timespec="microseconds")
+    "ecs.snapshots_by_time",
+    lambda s: s.creation_time.isoformat(timespec="microseconds"),
+    counted=False,
 )
-"""A region's snapshots by ``(creation time, id)``: ``DescribeSnapshots`` pages newest first."""
+"""A region's snapshots by ``(creation time, id)``: ``DescribeSnapshots`` pages newest first.
+Uncounted: it lists every snapshot, as :data:`SNAPSHOTS_BY_FACETS` does, whose counts add up
+to the region's."""
 SNAPSHOTS_BY_FACETS: OrderedIndex[Snapshot] = OrderedIndex(
     "ecs.snapshots_by_facets",
     lambda s: s.creation_time.isoformat(timespec="microseconds"),

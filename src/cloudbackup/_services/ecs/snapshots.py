@@ -290,7 +290,7 @@ class SnapshotActions(SnapshotChains):
         with self._world.store.reading():
             return keyset_page(
                 fetch,
-                self._snapshots.count(index, where=facets),
+                self._snapshots.count(SNAPSHOTS_BY_FACETS, where=facets),
                 lambda s: (s.creation_time.isoformat(timespec="microseconds"), s.snapshot_id),
                 scope="DescribeSnapshots",
                 next_token=next_token,
