@@ -132,6 +132,12 @@ class SnapshotActions(SnapshotChains):
     ) -> Page[Snapshot]:
         """``DescribeSnapshots``: snapshots matching every given filter, newest first.
 
+        Without ids, disk, instance, chain or tags, a page filtered by any of ``status``,
+        ``snapshot_type``, ``source_disk_type`` and ``encrypted`` (or by none) reads the page
+        from the index of snapshots by those facets, with an exact ``TotalCount`` from its
+        counts; ``usage``, ``kms_key_id`` and ``snapshot_name`` read every snapshot the facet
+        filters match (see the cost table under ``Page`` in docs/reference/api.md).
+
         Args:
             tags: ``Tag.N``: up to 20 ``(key, value)`` pairs a snapshot must all carry.
             next_token: ``NextToken`` of the previous page (token paging, newest first).
