@@ -9,10 +9,14 @@ disk ever has one in progress), then times, several repetitions each (min and me
 
 - a region-wide ``describe_snapshots`` page of 100 (the first page, and the page after a
   ``NextToken`` from the middle of the region);
-- the same filtered by ``disk_id`` (reads the disk's chain) and by ``status`` (no index: it
-  still reads the region, reported for comparison).
+- the same filtered by ``disk_id`` (reads the disk's chain);
+- filtered by the facets of the index ``ecs.snapshots_by_facets``: ``status``, ``status`` and
+  ``snapshot_type``, ``source_disk_type`` and ``encrypted`` (first page and a ``NextToken``
+  page: they read the page from the matching partitions);
+- filtered by ``usage`` (no index: it reads every snapshot of the matching partitions, here the
+  region, reported for comparison).
 
-The target for the region-wide page is large/small <= 2x.
+The target for the region-wide and facet-filtered pages is large/small <= 2x.
 """
 
 from __future__ import annotations
@@ -86,8 +90,27 @@ def measure(cloud: Cloud, disk_ids: list[str], repeat: int) -> dict[str, tuple[f
         "disk_id filter": timed(
             lambda: ecs.describe_snapshots(disk_id=disk_ids[0], page_size=100), repeat
         ),
-        "status filter (no index)": timed(
-            lambda: ecs.describe_snapshots(status="accomplished", page_size=100),
+        "status filter": timed(
+            lambda: ecs.describe_snapshots(status="accomplished", page_size=100), repeat
+        ),
+        "status filter, NextToken": timed(
+            lambda: ecs.describe_snapshots(
+                status="accomplished", max_results=100, next_token=token
+            ),
+            repeat,
+        ),
+        "status + type filter": timed(
+            lambda: ecs.describe_snapshots(
+                status="accomplished", snapshot_type="user", page_size=100
+            ),
+            repeat,
+        ),
+        "source type + encrypted filter": timed(
+            lambda: ecs.describe_snapshots(source_disk_type="data", encrypted=False, page_size=100),
+            repeat,
+        ),
+        "usage filter (no index)": timed(
+            lambda: ecs.describe_snapshots(usage="none", page_size=100),
             max(3, repeat // 4),
         ),
     }

@@ -4,11 +4,12 @@ snapshot ids and describe_snapshot_links with chain ids or disk ids never scan t
 from __future__ import annotations
 
 import collections
+import datetime as dt
 from collections.abc import Iterator
 
 from _helpers import instance_with_disk, make_cloud, pattern, settle, system_disk_id
 from cloudbackup import Cloud, DataDisk, InMemoryBackend, SnapshotLink
-from cloudbackup._domain.ecs import Snapshot
+from cloudbackup._domain.ecs import Disk, Snapshot
 
 ZONE = "cn-hangzhou-h"
 
@@ -139,9 +140,10 @@ class RangeCountingBackend(CountingBackend):
         self.ranged.clear()
 
 
-def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int]:
-    """(snapshot scans, snapshot gets, index entries read, total count) for a first page of 10
-    and a NextToken page of 10 of a region-wide describe_snapshots over ``snapshots``."""
+def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int, int]:
+    """(snapshot scans, snapshot gets, index entries read, counts read, total count) for a first
+    page of 10 and a NextToken page of 10 of a region-wide describe_snapshots over
+    ``snapshots``."""
     backend = RangeCountingBackend()
     cloud = make_cloud(backend=backend)
     ecs, _, disk_id = instance_with_disk(cloud)
@@ -151,15 +153,17 @@ def _reads_of_region_pages(snapshots: int) -> tuple[int, int, int, int]:
     backend.reset()
     first = ecs.describe_snapshots(max_results=10)
     ecs.describe_snapshots(max_results=10, next_token=first.next_token)
-    ranged = sum(backend.ranged.values())
-    return backend.scans[Snapshot.KIND], backend.gets[Snapshot.KIND], ranged, first.total_count
+    entries, counts = backend.ranged["ecs.snapshots_by_time"], backend.ranged["index.counts"]
+    gets = backend.gets[Snapshot.KIND]
+    return backend.scans[Snapshot.KIND], gets, entries, counts, first.total_count
 
 
 def test_a_region_wide_snapshot_page_reads_the_page_not_the_region() -> None:
     """Two region-wide describe_snapshots pages of 10 read 11 index entries and their 11
-    snapshots each (the 11th says whether a next page exists), for 25 snapshots as for 100."""
-    assert (0, 22, 22, 25) == _reads_of_region_pages(25)
-    assert (0, 22, 22, 100) == _reads_of_region_pages(100)
+    snapshots each (the 11th says whether a next page exists) and the one facet count of the
+    region's snapshots, for 25 snapshots as for 100."""
+    assert (0, 22, 22, 2, 25) == _reads_of_region_pages(25)
+    assert (0, 22, 22, 2, 100) == _reads_of_region_pages(100)
 
 
 def test_snapshot_links_of_an_instance_read_only_its_chains() -> None:
@@ -219,3 +223,55 @@ def test_region_wide_describes_in_id_order_scan_nothing() -> None:
     assert [instance_id] == [i.instance_id for i in ecs.describe_instances(page_size=5)]
     assert keys[2:] == [k.key_id for k in kms.list_keys(page_number=2, page_size=2)]
     assert 0 == sum(backend.scans.values())
+
+
+def _reads_of_filtered_pages(snapshots: int) -> tuple[int, int, int, int, int]:
+    """(snapshot scans, snapshot gets, index entries and counts read, total count, disk gets)
+    for a first page of 10 and a NextToken page of 10 of describe_snapshots filtered by
+    status, type, source disk type and encryption, and of describe_disks filtered by status,
+    over ``snapshots`` snapshots spread over 64 data disks (16 efficiency disks, whose newest
+    snapshot is still progressing, and 48 ESSD)."""
+    backend = RangeCountingBackend()
+    cloud = make_cloud(backend=backend)
+    ecs = cloud.ecs("cn-hangzhou")
+    disks: list[str] = []
+    for category in ("cloud_efficiency", "cloud_essd", "cloud_essd", "cloud_essd"):
+        (instance_id,) = ecs.run_instances(
+            zone_id=ZONE,
+            instance_type="ecs.g7.large",
+            data_disks=[DataDisk(category=category, size=20) for _ in range(16)],
+        )
+        settle(cloud)
+        found = ecs.describe_disks(instance_id=instance_id, disk_type="data", page_size=100)
+        disks.extend(d.disk_id for d in found.items)
+    made = 0
+    while made < snapshots:
+        cloud.advance(dt.timedelta(hours=3))  # the previous round's snapshots finish
+        for disk_id in disks[: snapshots - made]:
+            ecs.create_snapshot(disk_id=disk_id, retention_days=65_536)
+            made += 1
+    backend.reset()
+    filters = {"status": "accomplished", "snapshot_type": "user", "source_disk_type": "data"}
+    first = ecs.describe_snapshots(max_results=10, encrypted=False, **filters)
+    ecs.describe_snapshots(max_results=10, encrypted=False, next_token=first.next_token, **filters)
+    disk_page = ecs.describe_disks(status="In_use", category="cloud_essd", max_results=10)
+    ecs.describe_disks(status="In_use", max_results=10, next_token=disk_page.next_token)
+    ranged = sum(backend.ranged.values())
+    gets = backend.gets
+    return (
+        backend.scans[Snapshot.KIND],
+        gets[Snapshot.KIND],
+        ranged,
+        first.total_count,
+        gets[Disk.KIND],
+    )
+
+
+def test_a_filtered_snapshot_page_reads_the_page_not_the_region() -> None:
+    """Two filtered describe_snapshots pages of 10 read 11 snapshots each and the same index
+    entries whether the region holds 1,000 snapshots or 10,000; filtered describe_disks pages
+    read their page too."""
+    small, large = _reads_of_filtered_pages(1_000), _reads_of_filtered_pages(10_000)
+    assert (0, 22, 1_000 - 16, 22) == small[:2] + small[3:]
+    assert (0, 22, 10_000 - 16, 22) == large[:2] + large[3:]
+    assert small[2] == large[2]

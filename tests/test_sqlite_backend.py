@@ -1375,7 +1375,9 @@ def snapshot_order_rows(path: Path) -> list[tuple[str, str, bytes]]:
     try:
         rows = conn.execute(
             "SELECT partition, key, value FROM records "
-            "WHERE kind IN ('ecs.snapshots_by_time', 'index.counts') ORDER BY kind, partition, key"
+            "WHERE kind = 'ecs.snapshots_by_time' "
+            "OR (kind = 'index.counts' AND key = 'ecs.snapshots_by_time') "
+            "ORDER BY kind, partition, key"
         ).fetchall()
     finally:
         conn.close()
@@ -1423,7 +1425,8 @@ def test_a_version_6_world_gets_its_snapshot_order_when_migrated(tmp_path: Path)
         after = cloud.ecs(REGION).describe_snapshots(page_size=100)
         links = cloud.ecs(REGION).describe_snapshot_links(instance_id=instance_id)
         check_invariants(cloud)
-    assert (4, list(reversed(taken))) == (len(written), [s.snapshot_id for s in after.items])
+    # Three entries; their count is the facet index's from schema 9 on, not a row of its own.
+    assert (3, list(reversed(taken))) == (len(written), [s.snapshot_id for s in after.items])
     assert (before, written) == (after, snapshot_order_rows(db))
     chain_of_instance = [
         ("ecs.instance_links", instance_id, link.snapshot_link_id) for link in links

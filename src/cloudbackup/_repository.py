@@ -11,13 +11,21 @@ that index's partition.
 An :class:`OrderedIndex` lists a region's records in the order a describe action returns them
 (``DescribeSnapshots``: newest first), so a page is read from a position in it
 (:meth:`~Repository.ordered`: ``Store.raw_range`` for page size + 1 entries, then those records)
-instead of sorting the region.
+instead of sorting the region. An ordered index may be *partitioned by facets*: values of the
+record a describe filters on (``Status``, ``SnapshotType``…). Each record then sits in the one
+partition of its facet values, in the index's order, with a count per partition; a filtered page
+merges the few partitions the filter matches (:meth:`~Repository.ordered` with ``where=``), and
+its ``TotalCount`` is the sum of their counts (:meth:`~Repository.count`), read in one slice.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+import functools
+import heapq
+import itertools
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 import attrs
@@ -25,7 +33,17 @@ import attrs
 from ._store import Store, damaged_value, raw_kind
 from .errors import InvalidParameterError, ResourceNotFoundError
 
-__all__ = ["ORDER_SEPARATOR", "UNREAD", "Index", "OrderedIndex", "Repository", "RepositorySpec"]
+__all__ = [
+    "ORDER_COUNTS",
+    "ORDER_SEPARATOR",
+    "UNREAD",
+    "Index",
+    "OrderedIndex",
+    "Repository",
+    "RepositorySpec",
+    "Where",
+    "facet_partition",
+]
 
 #: Joins an ordered index's sort key and the record id in the entry's key. NUL sorts below every
 #: other code point and neither part holds it, so ``key + NUL + id`` orders entries exactly as
@@ -34,10 +52,33 @@ ORDER_SEPARATOR = "\x00"
 
 #: How many entries each ordered index holds per region (partition the region, key the index's
 #: kind, value the count; absent for none), so a page's ``TotalCount`` is one read on every
-#: backend (SQLite's ``count(*)`` walks the rows).
+#: backend (SQLite's ``count(*)`` walks the rows). An index partitioned by facets keeps one count
+#: per non-empty partition, under the key ``kind + NUL + facet values as a JSON list``: the
+#: counts of one index are one ordered slice of the region's counts.
 ORDER_COUNTS = raw_kind("index.counts")
 
+#: Above every key ``kind + NUL + …`` of one index's counts: ``\x01`` follows NUL.
+_COUNTS_END = "\x01"
+
+
+def facet_partition(region_id: str, values: Sequence[str]) -> str:
+    """The partition of a facet-partitioned ordered index that holds a region's records with
+    these facet values (JSON, so no value can be confused with another, and ASCII, so always
+    storable)."""
+    return _facet_json((region_id, *values))
+
+
+@functools.lru_cache(maxsize=4096)
+def _facet_json(values: tuple[str, ...]) -> str:
+    # Few distinct combinations are in use and each write names one: encode each once.
+    return json.dumps(list(values))
+
+
 T = TypeVar("T")
+
+Where = Mapping[str, "str | Collection[str]"]
+"""A filter on an index's facets: facet name -> the value, or a collection of the values
+allowed; a facet it does not name may have any value."""
 
 
 @attrs.frozen
@@ -52,18 +93,66 @@ class Index(Generic[T]):
 @attrs.frozen
 class OrderedIndex(Generic[T]):
     """An index of a region's records in one order: raw kind ``kind``, partition = the region,
-    key = ``sort_key(record)``, :data:`ORDER_SEPARATOR` and the record's id, value = the id.
+    key = ``sort_key(record)``, :data:`ORDER_SEPARATOR` and the record's id (the id alone when
+    ``sort_key`` is None: id order), value = the id.
 
-    ``sort_key`` must not change while the record lives (a creation time does) or the entry
-    moves on every :meth:`Repository.put` that changes it; it must not hold NUL.
+    ``sort_key`` should not change while the record lives (a creation time does not) or the
+    entry moves on every :meth:`Repository.put` that changes it; it must not hold NUL.
+
+    With ``facets`` (the names of the values, e.g. ``("Status", "SnapshotType")``), the index
+    is partitioned by ``facet_values(record)`` (one string per facet): partition =
+    :func:`facet_partition` of the region and those values, so a record sits in exactly one
+    partition and moves when one of its values changes (:meth:`Repository.put` reads the old
+    record). The partitions are disjoint, so the records matching a filter on some facets are
+    the union of the partitions it matches, and their count the sum of those partitions'.
     """
 
     kind: str = attrs.field(converter=raw_kind)
-    sort_key: Callable[[T], str]
+    sort_key: Callable[[T], str] | None
+    facets: tuple[str, ...] = ()
+    facet_values: Callable[[T], tuple[str, ...]] | None = None
+    counted: bool = True
+    """Whether the repository keeps this index's counts in :data:`ORDER_COUNTS`. An index whose
+    records another counted index also lists in full (every snapshot is in the snapshots by
+    time and in the snapshots by facets) can leave them out: its size is the other's, and each
+    write then costs one count update less."""
+
+    def __attrs_post_init__(self) -> None:
+        if bool(self.facets) != (self.facet_values is not None):
+            raise ValueError(f"{self.kind}: facets and facet_values go together")
 
     def entry(self, record: T, record_id: str) -> str:
         """The index key of ``record``."""
+        if self.sort_key is None:
+            return record_id
         return self.sort_key(record) + ORDER_SEPARATOR + record_id
+
+    def values_of(self, record: T) -> tuple[str, ...]:
+        """The facet values of ``record`` (none for an index that is not partitioned)."""
+        return () if self.facet_values is None else self.facet_values(record)
+
+    def partition(self, region_id: str, values: Sequence[str]) -> str:
+        """The stored partition of the entries with these facet values in ``region_id``."""
+        return facet_partition(region_id, values) if self.facets else region_id
+
+    def count_key(self, values: Sequence[str]) -> str:
+        """The key, in :data:`ORDER_COUNTS` under the region, of the count of the entries with
+        these facet values."""
+        if not self.facets:
+            return self.kind
+        return self.kind + ORDER_SEPARATOR + _facet_json(tuple(values))
+
+    def matches(self, values: Sequence[str], where: Where) -> bool:
+        """Whether the partition of ``values`` holds records with every facet value ``where``
+        names (facet name -> the value, or a collection of the values allowed)."""
+        for name, wanted in where.items():
+            value = values[self.facets.index(name)]
+            if isinstance(wanted, str):
+                if value != str.__str__(wanted):  # a subclass's own __eq__ is not consulted
+                    return False
+            elif value not in {str.__str__(allowed) for allowed in wanted}:
+                return False
+        return True
 
 
 class _Unread(enum.Enum):
@@ -128,14 +217,20 @@ class Repository(Generic[T]):
                 old = self._store.get(self._cls, self._region_id, record_id)
             for ordered in self._spec.ordered:
                 entry = ordered.entry(record, record_id)
+                values = ordered.values_of(record)
                 if old is not None:
-                    old_entry = ordered.entry(old, record_id)
-                    if old_entry == entry:
-                        continue
-                    self._store.raw_delete(ordered.kind, self._region_id, old_entry)
-                else:
-                    self._add_to_count(ordered, 1)
-                self._store.raw_put(ordered.kind, self._region_id, entry, record_id)
+                    old_entry, old_values = ordered.entry(old, record_id), ordered.values_of(old)
+                    if (old_entry, old_values) == (entry, values):
+                        continue  # the common case: an update that moves no entry
+                    old_partition = ordered.partition(self._region_id, old_values)
+                    self._store.raw_delete(ordered.kind, old_partition, old_entry)
+                    if old_values != values and ordered.counted:
+                        self._add_to_count(ordered, old_values, -1)
+                        self._add_to_count(ordered, values, 1)
+                elif ordered.counted:
+                    self._add_to_count(ordered, values, 1)
+                partition = ordered.partition(self._region_id, values)
+                self._store.raw_put(ordered.kind, partition, entry, record_id)
             for index in self._spec.indexes:
                 after_parts = tuple(index.partitions(record))
                 before_parts = () if old is None else tuple(index.partitions(old))
@@ -155,10 +250,12 @@ class Repository(Generic[T]):
             for partition in index.partitions(record):
                 self._store.raw_delete(index.kind, partition, record_id)
         for ordered in self._spec.ordered:
-            entry = ordered.entry(record, record_id)
-            if self._store.raw_get(ordered.kind, self._region_id, entry) is not None:
-                self._store.raw_delete(ordered.kind, self._region_id, entry)
-                self._add_to_count(ordered, -1)
+            entry, values = ordered.entry(record, record_id), ordered.values_of(record)
+            partition = ordered.partition(self._region_id, values)
+            if self._store.raw_get(ordered.kind, partition, entry) is not None:
+                self._store.raw_delete(ordered.kind, partition, entry)
+                if ordered.counted:
+                    self._add_to_count(ordered, values, -1)
         self._store.delete(self._cls, self._region_id, record_id)
 
     def scan(self) -> list[T]:
@@ -177,6 +274,7 @@ class Repository(Generic[T]):
         self,
         index: OrderedIndex[T],
         *,
+        where: Where | None = None,
         before: str | None = None,
         after: str | None = None,
         descending: bool,
@@ -185,17 +283,39 @@ class Repository(Generic[T]):
         """Up to ``limit`` records in ``index``'s order (reversed when ``descending``), from
         just past the entry key ``before`` (descending) or ``after`` (ascending).
 
-        Reads ``limit`` index entries and their records: the cost follows the page, not the
-        region.
+        For an index partitioned by facets, only the records whose facet values are those
+        ``where`` names (facet name -> value; None or empty: every record): the partitions it
+        matches, merged.
+
+        Reads the matching partitions' counts (one slice), up to ``limit`` index entries of
+        each matching partition and the ``limit`` records chosen: the cost follows the page
+        and the number of facet combinations, not the region.
         """
+        if limit < 1:
+            return []
         if descending:
-            entries = self._store.raw_range(
-                index.kind, self._region_id, None, before, reverse=True, limit=limit
-            )
+            start, stop = None, before
         else:
             # Strictly after ``after``: every entry key that extends it sorts above it.
-            start = None if after is None else after + ORDER_SEPARATOR
-            entries = self._store.raw_range(index.kind, self._region_id, start, limit=limit)
+            start, stop = (None if after is None else after + ORDER_SEPARATOR), None
+        if not index.facets:
+            partitions = [self._region_id]
+        else:
+            partitions = [
+                index.partition(self._region_id, values)
+                for values, _ in self._partition_counts(index, where or {})
+            ]
+        slices = [
+            self._store.raw_range(
+                index.kind, partition, start, stop, reverse=descending, limit=limit
+            )
+            for partition in partitions
+        ]
+        if len(slices) == 1:
+            entries = slices[0]
+        else:  # the partitions are disjoint: merge them by entry key
+            merged = heapq.merge(*slices, key=lambda entry: entry[0], reverse=descending)
+            entries = list(itertools.islice(merged, limit))
         return self.named_or_all([str(record_id) for _, record_id in entries]) if entries else []
 
     def in_id_order(self, *, after: str | None, limit: int) -> list[T]:
@@ -213,21 +333,61 @@ class Repository(Generic[T]):
         """How many records the region holds."""
         return self._store.raw_count(self._cls.KIND, self._region_id)  # type: ignore[attr-defined]
 
-    def count(self, index: OrderedIndex[T]) -> int:
-        """How many records ``index`` lists (every record of the region it covers): one read."""
+    def count(self, index: OrderedIndex[T], *, where: Where | None = None) -> int:
+        """How many records ``index`` lists (every record of the region it covers), or for an
+        index partitioned by facets how many have the facet values ``where`` names: one read,
+        or one slice of the index's counts."""
+        if not index.counted:
+            raise ValueError(f"{index.kind} keeps no counts: count the index that does")
+        if index.facets:
+            return sum(count for _, count in self._partition_counts(index, where or {}))
         found = self._store.raw_get(ORDER_COUNTS, self._region_id, index.kind)
+        return self._checked_count(index.kind, found)
+
+    def _checked_count(self, key: str, found: object) -> int:
         if found is None:
             return 0
         if type(found) is not int or found < 1:
-            raise damaged_value(ORDER_COUNTS, self._region_id, index.kind, found, "a count")
+            raise damaged_value(ORDER_COUNTS, self._region_id, key, found, "a count")
         return found
 
-    def _add_to_count(self, index: OrderedIndex[T], change: int) -> None:
-        count = self.count(index) + change
+    def _partition_counts(
+        self, index: OrderedIndex[T], where: Where
+    ) -> list[tuple[tuple[str, ...], int]]:
+        """The facet values of each non-empty partition of ``index`` that ``where`` matches,
+        with its count: one ordered slice of the region's counts, as long as the index has
+        non-empty partitions (facet combinations in use), however many records they hold."""
+        unknown = set(where) - set(index.facets)
+        if unknown:
+            raise ValueError(f"{index.kind} has no facet {sorted(unknown)}")
+        prefix = index.kind + ORDER_SEPARATOR
+        rows = self._store.raw_range(
+            ORDER_COUNTS, self._region_id, prefix, index.kind + _COUNTS_END
+        )
+        found = []
+        for key, value in rows:
+            try:
+                values = json.loads(key[len(prefix) :])
+            except ValueError:
+                values = None
+            if (
+                not isinstance(values, list)
+                or len(values) != len(index.facets)
+                or not all(isinstance(v, str) for v in values)
+            ):
+                raise damaged_value(ORDER_COUNTS, self._region_id, key, value, "a facet count")
+            if index.matches(values, where):
+                found.append((tuple(values), self._checked_count(key, value)))
+        return found
+
+    def _add_to_count(self, index: OrderedIndex[T], values: Sequence[str], change: int) -> None:
+        key = index.count_key(values)
+        found = self._store.raw_get(ORDER_COUNTS, self._region_id, key)
+        count = self._checked_count(key, found) + change
         if count:
-            self._store.raw_put(ORDER_COUNTS, self._region_id, index.kind, count)
+            self._store.raw_put(ORDER_COUNTS, self._region_id, key, count)
         else:
-            self._store.raw_delete(ORDER_COUNTS, self._region_id, index.kind)
+            self._store.raw_delete(ORDER_COUNTS, self._region_id, key)
 
     def members(self, index: Index[T], partition: str) -> list[T]:
         """The records ``index`` lists under ``partition``, in id order."""

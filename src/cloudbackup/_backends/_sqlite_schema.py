@@ -14,6 +14,12 @@ Version history (each step is one function, run inside the opening transaction):
 8. Disk and snapshot block maps become page-granular extent maps (``ecs.disk_extents``,
    ``ecs.snapshot_extents``, ``ecs.disk_dirty_pages``, ``ecs.snapshot_zero_blocks``); each old
    block names a slice of its block-sized blob, which stays as it is.
+9. Each region's snapshots, disks, instances, snapshot chains and snapshot-consistent groups
+   are indexed by their facets (``ecs.snapshots_by_facets``, ``ecs.disks_by_facets``,
+   ``ecs.instances_by_facets``, ``ecs.snapshot_links_by_facets``,
+   ``ecs.snapshot_groups_by_facets``) with a count per partition, so a describe page filtered
+   by status (and the like) reads the page. The snapshots by time lose their count (version 7's
+   ``index.counts`` row): the facet counts add up to it.
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
@@ -52,7 +58,7 @@ ZERO_RUN: Final = 4096
 _ZEROS = bytes(ZERO_RUN)
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _SCHEMA_V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -361,6 +367,111 @@ def _v7_to_v8(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM records WHERE kind = ?", (old_kind,))
 
 
+#: The facet indexes version 9 fills: the record kind, the index's raw kind, the field holding
+#: the sort key (a creation time; None: id order) and each facet's field with the value an old
+#: record that lacks the field decodes to (None: the field is required), in the order of the
+#: facets of ``cloudbackup._services.ecs._core``'s ``…_BY_FACETS`` indexes.
+_FACET_INDEXES: tuple[tuple[str, str, str | None, tuple[tuple[str, object], ...]], ...] = (
+    (
+        "ecs.snapshot",
+        "ecs.snapshots_by_facets",
+        "creation_time",
+        (
+            ("status", None),
+            ("snapshot_type", "user"),
+            ("source_disk_type", None),
+            ("encrypted", False),
+        ),
+    ),
+    (
+        "ecs.disk",
+        "ecs.disks_by_facets",
+        None,
+        (
+            ("status", None),
+            ("category", None),
+            ("zone_id", None),
+            ("type", None),
+            ("encrypted", False),
+        ),
+    ),
+    ("ecs.instance", "ecs.instances_by_facets", None, (("status", None), ("zone_id", None))),
+    ("ecs.snapshot_link", "ecs.snapshot_links_by_facets", None, (("snapshot_ids", ["t"]),)),
+    ("ecs.snapshot_group", "ecs.snapshot_groups_by_facets", None, (("status", None),)),
+)
+
+
+def _facet_value(value: object) -> str | None:
+    """A facet's text from its stored JSON: an enum's value, ``true``/``false`` for a bool or
+    for whether a tuple holds anything (a chain's snapshots), or a string; None for anything
+    else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list) and value[:1] == ["t"]:
+        return "true" if len(value) > 1 else "false"
+    if isinstance(value, str):
+        return value
+    if (
+        isinstance(value, list)
+        and len(value) == 3
+        and value[0] == "e"
+        and isinstance(value[2], str)
+    ):
+        return value[2]
+    return None
+
+
+def _facets_of(value: bytes, facets: tuple[tuple[str, object], ...]) -> list[str] | None:
+    """The facet values of one stored record, or None for a value that is not a record of the
+    expected shape (decoding it later says what is wrong)."""
+    try:
+        fields = json.loads(value)[2]
+        found = [_facet_value(fields.get(name, default)) for name, default in facets]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    if not all(isinstance(part, str) for part in found):
+        return None
+    return [str(part) for part in found]
+
+
+def _v8_to_v9(conn: sqlite3.Connection) -> None:
+    """Version 9 keeps each region's snapshots, disks, instances, chains and groups in ordered
+    indexes partitioned by the values describes filter on (status, type, category, zone…),
+    with a count per partition, so a filtered page reads the page, not the region.
+
+    Each entry (raw kind ``ecs.<resource>s_by_facets``: partition the region and the facet
+    values as a JSON list, key the creation time to the microsecond, NUL and the id for
+    snapshots, the id for the others, value the id) is built from the stored records
+    at the JSON level, and each partition's count (raw kind ``index.counts``: partition the
+    region, key the index's kind, NUL and the facet values as a JSON list). A record that is
+    not of the expected shape gets no entry (decoding it later says what is wrong). The count
+    of the snapshots by time is deleted: the facet counts add up to it, so a snapshot write
+    updates one count, not two.
+    """
+    insert = "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)"
+    for record_kind, index_kind, order_field, facets in _FACET_INDEXES:
+        counts: dict[tuple[str, str], int] = {}
+        rows = conn.execute(
+            "SELECT partition, key, value FROM records WHERE kind = ?", (record_kind,)
+        ).fetchall()
+        for region_id, record_id, value in rows:
+            values = _facets_of(value, facets)
+            entry = record_id if order_field is None else _snapshot_order_entry(record_id, value)
+            if values is None or entry is None:
+                continue
+            partition = json.dumps([region_id, *values])
+            encoded = json.dumps(record_id, ensure_ascii=False).encode()
+            conn.execute(insert, (index_kind, partition, entry, encoded))
+            count_key = (region_id, index_kind + "\x00" + json.dumps(values))
+            counts[count_key] = counts.get(count_key, 0) + 1
+        for (region_id, key), count in counts.items():
+            conn.execute(insert, ("index.counts", region_id, key, b"%d" % count))
+    # The snapshots by time are no longer counted: the facet counts add up to their size.
+    conn.execute(
+        "DELETE FROM records WHERE kind = 'index.counts' AND key = 'ecs.snapshots_by_time'"
+    )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -373,6 +484,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     5: _v5_to_v6,
     6: _v6_to_v7,
     7: _v7_to_v8,
+    8: _v8_to_v9,
 }
 
 

@@ -51,19 +51,23 @@ from .._extents import (
     union,
 )
 from .._regions import REGIONS
-from .._repository import ORDER_COUNTS
+from .._repository import ORDER_COUNTS, RepositorySpec
 from .._services.ecs import INSTANCE_DISKS
 from .._services.ecs._core import (
     ACTION_INSTANCE_TRANSITION,
     ACTION_SNAPSHOT_COMPLETE,
     ACTION_SNAPSHOT_EXPIRE,
     DISK_TAGS,
+    DISKS,
+    GROUPS,
     IMAGE_TAGS,
     INSTANCE_TAGS,
+    INSTANCES,
+    LINKS,
     LINKS_OF_DISK,
     LINKS_OF_INSTANCE,
     SNAPSHOT_TAGS,
-    SNAPSHOTS_BY_TIME,
+    SNAPSHOTS,
     tag_partition,
 )
 from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
@@ -217,9 +221,11 @@ def check_invariants(cloud: Cloud) -> None:
     disk progresses and it has a completion timer; snapshot usage counts equal the disks and
     images that use them; retention has released every expired snapshot nothing holds;
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
-    have a deletion date and a timer; the key -> aliases index lists exactly the aliases, and the
-    snapshots-by-time index each region's snapshots at their creation time, the chain indexes
-    each instance's and source disk's chains;
+    have a deletion date and a timer; the key -> aliases index lists exactly the aliases, every
+    ordered index (snapshots by time; snapshots, disks, instances, chains and groups by facets)
+    each record once, in the partition of its facet values at its sort key, and every count in
+    ``index.counts`` exactly its partition's size; the chain indexes each instance's and source
+    disk's chains;
     the event log is numbered on from its first kept event in time order, within the
     retention; a failed
     timer is stored under its own key, was due, is no longer pending and says what it raised.
@@ -466,18 +472,40 @@ def _check_tag_indexes(world: _World) -> None:
 
 
 def _check_snapshot_order(world: _World) -> None:
-    # The snapshots-by-time index lists exactly each region's snapshots, at their creation time.
-    indexed = {(p, k, v) for p, k, v in world.raw[SNAPSHOTS_BY_TIME.kind]}
-    expected = {
-        (s.region_id, SNAPSHOTS_BY_TIME.entry(s, s.snapshot_id), s.snapshot_id)
-        for s in world.snapshots.values()
-    }
-    if indexed != expected:
-        world.fail(f"the snapshots-by-time index disagrees at {sorted(indexed ^ expected)[:5]}")
-    per_region = collections.Counter(p for p, _, _ in indexed)
+    # Every ordered index (by time, by facets) lists exactly its records, each in the partition
+    # of its facet values at its sort key, and the counts are exactly its partitions' sizes.
+    specs: tuple[tuple[RepositorySpec[Any], dict[str, Any]], ...] = (
+        (SNAPSHOTS, world.snapshots),
+        (DISKS, world.disks),
+        (INSTANCES, world.instances),
+        (LINKS, world.links),
+        (GROUPS, world.groups),
+    )
     counted = {(p, k): v for p, k, v in world.raw[ORDER_COUNTS]}
-    if counted != {(p, SNAPSHOTS_BY_TIME.kind): n for p, n in per_region.items()}:
-        world.fail(f"the ordered index counts {counted} != the entries {dict(per_region)}")
+    expected_counts: dict[tuple[str, str], int] = collections.Counter()
+    for spec, records in specs:
+        for ordered in spec.ordered:
+            indexed = {(p, k, v) for p, k, v in world.raw[ordered.kind]}
+            expected = set()
+            for record_id, record in records.items():
+                values = ordered.values_of(record)
+                expected.add(
+                    (
+                        ordered.partition(record.region_id, values),
+                        ordered.entry(record, record_id),
+                        record_id,
+                    )
+                )
+                if ordered.counted:
+                    expected_counts[(record.region_id, ordered.count_key(values))] += 1
+            if indexed != expected:
+                world.fail(
+                    f"the ordered index {ordered.kind} disagrees at "
+                    f"{sorted(indexed ^ expected)[:5]}"
+                )
+    if counted != expected_counts:
+        wrong = sorted(set(counted.items()) ^ set(expected_counts.items()))[:5]
+        world.fail(f"the ordered index counts disagree with the entries at {wrong}")
     # The chains of each instance and of each source disk are what the chains say.
     for index in (LINKS_OF_INSTANCE, LINKS_OF_DISK):
         listed = {(p, k) for p, k, _ in world.raw[index.kind]}

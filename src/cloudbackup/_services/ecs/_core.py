@@ -44,7 +44,12 @@ __all__ = [
     "INSTANCE_RAM_ROLES",
     "INSTANCE_TAGS",
     "LINKS_OF_DISK",
+    "DISKS_BY_FACETS",
+    "GROUPS_BY_FACETS",
+    "INSTANCES_BY_FACETS",
+    "LINKS_BY_FACETS",
     "LINKS_OF_INSTANCE",
+    "SNAPSHOTS_BY_FACETS",
     "SNAPSHOTS_BY_TIME",
     "SNAPSHOT_TAGS",
     "TAG_INDEX_KINDS",
@@ -99,6 +104,11 @@ ACTION_SNAPSHOT_COMPLETE = "ecs.snapshot_complete"
 ACTION_SNAPSHOT_EXPIRE = "ecs.snapshot_expire"
 """Timer: a snapshot's retention runs out."""
 
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
 # One repository per aggregate; the disk repository keeps the instance -> disks index.
 INSTANCE_RAM_ROLES: Index[Instance] = Index(
     "ecs.instance_ram_roles",
@@ -107,27 +117,61 @@ INSTANCE_RAM_ROLES: Index[Instance] = Index(
 """The instances each ``(region, RAM role name)`` is attached to (``DescribeInstanceRamRole``
 by role name reads only those). No instance had a role before the index existed, so stored
 worlds need no migration for it."""
+INSTANCES_BY_FACETS: OrderedIndex[Instance] = OrderedIndex(
+    "ecs.instances_by_facets",
+    None,
+    ("Status", "ZoneId"),
+    lambda i: (i.status.value, i.zone_id),
+)
+"""A region's instances in id order, partitioned by status and zone: a ``DescribeInstances``
+page filtered by them reads the page."""
 INSTANCES = RepositorySpec(
     Instance,
     lambda i: i.instance_id,
     "InvalidInstanceId.NotFound",
     "instance",
     (INSTANCE_TAGS, INSTANCE_RAM_ROLES),
+    (INSTANCES_BY_FACETS,),
 )
+DISKS_BY_FACETS: OrderedIndex[Disk] = OrderedIndex(
+    "ecs.disks_by_facets",
+    None,
+    ("Status", "Category", "ZoneId", "DiskType", "Encrypted"),
+    lambda d: (d.status.value, d.category.value, d.zone_id, d.type.value, _flag(d.encrypted)),
+)
+"""A region's disks in id order, partitioned by status, category, zone, type and encryption:
+a ``DescribeDisks`` page filtered by any of them reads the page."""
 DISKS = RepositorySpec(
-    Disk, lambda d: d.disk_id, "InvalidDiskId.NotFound", "disk", (ATTACHED_TO, DISK_TAGS)
+    Disk,
+    lambda d: d.disk_id,
+    "InvalidDiskId.NotFound",
+    "disk",
+    (ATTACHED_TO, DISK_TAGS),
+    (DISKS_BY_FACETS,),
 )
 SNAPSHOTS_BY_TIME: OrderedIndex[Snapshot] = OrderedIndex(
-    "ecs.snapshots_by_time", lambda s: s.creation_time.isoformat(timespec="microseconds")
+    "ecs.snapshots_by_time",
+    lambda s: s.creation_time.isoformat(timespec="microseconds"),
+    counted=False,
 )
-"""A region's snapshots by ``(creation time, id)``: ``DescribeSnapshots`` pages newest first."""
+"""A region's snapshots by ``(creation time, id)``: ``DescribeSnapshots`` pages newest first.
+Uncounted: it lists every snapshot, as :data:`SNAPSHOTS_BY_FACETS` does, whose counts add up
+to the region's."""
+SNAPSHOTS_BY_FACETS: OrderedIndex[Snapshot] = OrderedIndex(
+    "ecs.snapshots_by_facets",
+    lambda s: s.creation_time.isoformat(timespec="microseconds"),
+    ("Status", "SnapshotType", "SourceDiskType", "Encrypted"),
+    lambda s: (s.status.value, s.snapshot_type, s.source_disk_type.value, _flag(s.encrypted)),
+)
+"""A region's snapshots by ``(creation time, id)``, partitioned by status, type, source disk
+type and encryption: a ``DescribeSnapshots`` page filtered by any of them reads the page."""
 SNAPSHOTS = RepositorySpec(
     Snapshot,
     lambda s: s.snapshot_id,
     "InvalidSnapshotId.NotFound",
     "snapshot",
     (SNAPSHOT_TAGS,),
-    (SNAPSHOTS_BY_TIME,),
+    (SNAPSHOTS_BY_TIME, SNAPSHOTS_BY_FACETS),
 )
 LINKS_OF_INSTANCE: Index[SnapshotLink] = Index(
     "ecs.instance_links", lambda link: () if link.instance_id is None else (link.instance_id,)
@@ -135,18 +179,34 @@ LINKS_OF_INSTANCE: Index[SnapshotLink] = Index(
 """The snapshot chains of each instance, kept by the chain repository."""
 LINKS_OF_DISK: Index[SnapshotLink] = Index("ecs.disk_links", lambda link: (link.source_disk_id,))
 """The snapshot chains of each source disk, which may outlive the disk."""
+LINKS_BY_FACETS: OrderedIndex[SnapshotLink] = OrderedIndex(
+    "ecs.snapshot_links_by_facets",
+    None,
+    ("HasSnapshots",),
+    lambda link: (_flag(bool(link.snapshot_ids)),),
+)
+"""A region's snapshot chains in id order, partitioned by whether they hold a snapshot: a
+region-wide ``DescribeSnapshotLinks`` page (chains with snapshots only) reads the page."""
 LINKS = RepositorySpec(
     SnapshotLink,
     lambda link: link.snapshot_link_id,
     "InvalidSnapshotLinkId.NotFound",
     "snapshot chain",
     (LINKS_OF_INSTANCE, LINKS_OF_DISK),
+    (LINKS_BY_FACETS,),
 )
+GROUPS_BY_FACETS: OrderedIndex[SnapshotGroup] = OrderedIndex(
+    "ecs.snapshot_groups_by_facets", None, ("Status",), lambda g: (g.status.value,)
+)
+"""A region's snapshot-consistent groups in id order, partitioned by status: a
+``DescribeSnapshotGroups`` page, by status or not, reads the page."""
 GROUPS = RepositorySpec(
     SnapshotGroup,
     lambda g: g.snapshot_group_id,
     "InvalidSnapshotGroup.NotFound",
     "snapshot-consistent group",
+    (),
+    (GROUPS_BY_FACETS,),
 )
 IMAGES = RepositorySpec(
     Image, lambda i: i.image_id, "InvalidImageId.NotFound", "image", (IMAGE_TAGS,)

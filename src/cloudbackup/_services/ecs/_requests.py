@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from ... import _validate as v
 from ..._domain.requests import Page, paginate
-from ..._repository import Repository
+from ..._repository import OrderedIndex, Repository, Where
 from ..._store import raw_kind
 from ...errors import DependencyViolationError, DryRunOperationError, InvalidParameterError
 from .._base import _builtin_arguments
@@ -289,14 +289,32 @@ def id_order_page(
     page_number: int,
     page_size: int,
     max_limit: int = 100,
+    index: OrderedIndex[T] | None = None,
+    where: Where | None = None,
 ) -> Page[T]:
     """The page :func:`token_page` cuts from every record of the region in id order, read as
-    an ordered slice of the region's records from the token's position."""
+    an ordered slice of the region's records from the token's position; or, with ``index``
+    (an id-ordered index partitioned by facets), from the records with the facet values
+    ``where`` names, read from the partitions they sit in."""
+    if index is None:
+
+        def fetch(after: tuple[str, ...] | None, limit: int) -> list[T]:
+            return repository.in_id_order(after=None if after is None else after[0], limit=limit)
+
+        total = repository.count_all()
+    else:
+        chosen = index
+
+        def fetch(after: tuple[str, ...] | None, limit: int) -> list[T]:
+            start = None if after is None else after[0]
+            return repository.ordered(
+                chosen, where=where, after=start, descending=False, limit=limit
+            )
+
+        total = repository.count(index, where=where)
     page = keyset_page(
-        lambda after, limit: repository.in_id_order(
-            after=None if after is None else after[0], limit=limit
-        ),
-        repository.count_all(),
+        fetch,
+        total,
         lambda record: (repository.id_of(record),),
         scope=scope,
         next_token=next_token,

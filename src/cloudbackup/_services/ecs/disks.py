@@ -48,7 +48,7 @@ from ...errors import (
     UnsupportedOperationError,
 )
 from .._base import unit_of_work
-from ._core import ATTACHED_TO, DISK_TAGS
+from ._core import ATTACHED_TO, DISK_TAGS, DISKS_BY_FACETS
 from ._requests import ecs_action, finish_read, id_order_page, token_page
 from .groups import GroupActions
 
@@ -638,21 +638,32 @@ class DiskActions(GroupActions):
         pairs = self._tag_filter(tags)
         v.optional_text("InstanceId", instance_id, 1, 256)
         if zone_id is not None:
-            require_zone(self.region, zone_id)
+            zone_id = v.exact_str(require_zone(self.region, zone_id))
         v.optional_text("SnapshotId", snapshot_id, 1, 256)
         ids = v.id_list("DiskIds", disk_ids, max_items=100)
         kind = v.choice("DiskType", disk_type, ("all", "system", "data"))
         cat = None if category is None else self._category(category)
         state = (
             None
-            if status is None or status == "All"
+            if status is None or (isinstance(status, str) and str.__str__(status) == "All")
             else v.enum_value("Status", status, DiskStatus)
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
-        filters = (instance_id, zone_id, cat, state, encrypted, snapshot_id)
-        if not ids and not pairs and kind == "all" and all(f is None for f in filters):
-            # The whole region in id order: a slice of it from the token's position.
+        facets = {
+            name: value
+            for name, value in (
+                ("Status", None if state is None else state.value),
+                ("Category", None if cat is None else cat.value),
+                ("ZoneId", zone_id),
+                ("DiskType", None if kind == "all" else kind),
+                ("Encrypted", None if encrypted is None else "true" if encrypted else "false"),
+            )
+            if value is not None
+        }
+        if not ids and not pairs and instance_id is None and snapshot_id is None:
+            # The region in id order, or the partitions of the facet values named: a slice of
+            # each from the token's position.
             with self._world.store.reading():
                 page = id_order_page(
                     self._disks,
@@ -662,12 +673,22 @@ class DiskActions(GroupActions):
                     page_number=number,
                     page_size=size,
                     max_limit=500,
+                    index=DISKS_BY_FACETS if facets else None,
+                    where=facets,
                 )
             return finish_read("DescribeDisks", dry_run, page)
         if pairs and not ids and instance_id is None:  # through the tag index
             candidates = self._tagged(self._disks, DISK_TAGS, pairs)
-        elif ids or instance_id is None:
+        elif ids:
             candidates = self._disks.named_or_all(ids)
+        elif instance_id is None:  # a source snapshot: every disk of the matching partitions
+            with self._world.store.reading():
+                candidates = self._disks.ordered(
+                    DISKS_BY_FACETS,
+                    where=facets,
+                    descending=False,
+                    limit=self._disks.count(DISKS_BY_FACETS, where=facets),
+                )
         else:  # one instance's disks, through the attachment index
             candidates = sorted(
                 self._disks.members(ATTACHED_TO, instance_id), key=lambda d: d.disk_id

@@ -30,8 +30,8 @@ from ...errors import (
     UnsupportedOperationError,
 )
 from .._base import unit_of_work
-from ._core import ATTACHED_TO
-from ._requests import ecs_action, token_page
+from ._core import ATTACHED_TO, GROUPS_BY_FACETS
+from ._requests import ecs_action, id_order_page, token_page
 from .locks import LockActions
 
 __all__ = ["GroupActions"]
@@ -241,23 +241,48 @@ class GroupActions(LockActions):
             )
         states = [v.enum_value("Status", s, SnapshotGroupStatus) for s in status or ()]
         now = self._world.now()
+        where = {"Status": [s.value for s in states]} if states else {}
         with self._world.store.reading():
-            found = [
-                g
-                for g in self._groups.named_or_all(ids)
-                if (instance_id is None or g.instance_id == instance_id)
-                and (name is None or g.name == name)
-                and (not states or g.status in states)
-            ]
-            page = token_page(
-                found,
-                lambda g: (g.snapshot_group_id,),
-                scope="DescribeSnapshotGroups",
-                next_token=next_token,
-                max_results=max_results,
-                page_number=1,
-                page_size=10,
-            )
+            if not ids and instance_id is None and name is None:
+                # The region, or the partitions of the statuses named: a slice of each from
+                # the token's position.
+                page = id_order_page(
+                    self._groups,
+                    scope="DescribeSnapshotGroups",
+                    next_token=next_token,
+                    max_results=max_results,
+                    page_number=1,
+                    page_size=10,
+                    index=GROUPS_BY_FACETS,
+                    where=where,
+                )
+            else:
+                candidates = (
+                    self._groups.named_or_all(ids)
+                    if ids
+                    else self._groups.ordered(  # every group of the statuses named
+                        GROUPS_BY_FACETS,
+                        where=where,
+                        descending=False,
+                        limit=self._groups.count(GROUPS_BY_FACETS, where=where),
+                    )
+                )
+                found = [
+                    g
+                    for g in candidates
+                    if (instance_id is None or g.instance_id == instance_id)
+                    and (name is None or g.name == name)
+                    and (not states or g.status in states)
+                ]
+                page = token_page(
+                    found,
+                    lambda g: (g.snapshot_group_id,),
+                    scope="DescribeSnapshotGroups",
+                    next_token=next_token,
+                    max_results=max_results,
+                    page_number=1,
+                    page_size=10,
+                )
             # Only the page's members are read: the cost is the page, not the region.
             described = tuple(
                 attrs.evolve(

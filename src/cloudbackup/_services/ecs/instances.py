@@ -28,7 +28,7 @@ from ..._engine import Timer
 from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
 from ..._regions import require_zone
 from ...errors import IncorrectStatusError, InvalidParameterError, QuotaExceededError
-from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS
+from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS, INSTANCES_BY_FACETS
 from ._requests import ecs_action, finish_read, id_order_page, token_page
 from .images import ImageActions
 
@@ -387,19 +387,22 @@ class InstanceActions(ImageActions):
         number, size = v.page(page_number, page_size)
         pairs = self._tag_filter(tags)
         if zone_id is not None:
-            require_zone(self.region, zone_id)
+            zone_id = v.exact_str(require_zone(self.region, zone_id))
         v.optional_text("InstanceName", instance_name, 1, 256)
         ids = v.id_list("InstanceIds", instance_ids, max_items=100)
         wanted = None if status is None else v.enum_value("Status", status, InstanceStatus)
         with self._world.store.reading():
-            if (
-                not ids
-                and not pairs
-                and zone_id is None
-                and wanted is None
-                and instance_name is None
-            ):
-                # The whole region in id order: a slice of it from the token's position.
+            facets = {
+                name: value
+                for name, value in (
+                    ("Status", None if wanted is None else wanted.value),
+                    ("ZoneId", zone_id),
+                )
+                if value is not None
+            }
+            if not ids and not pairs and instance_name is None:
+                # The region in id order, or the partitions of the status and zone named: a
+                # slice of each from the token's position.
                 page = id_order_page(
                     self._instances,
                     scope="DescribeInstances",
@@ -407,12 +410,21 @@ class InstanceActions(ImageActions):
                     max_results=max_results,
                     page_number=number,
                     page_size=size,
+                    index=INSTANCES_BY_FACETS if facets else None,
+                    where=facets,
                 )
                 return finish_read("DescribeInstances", dry_run, page)
             if pairs and not ids:
                 candidates = self._tagged(self._instances, INSTANCE_TAGS, pairs)
-            else:
+            elif ids:
                 candidates = self._instances.named_or_all(ids)
+            else:  # a name: every instance of the matching partitions
+                candidates = self._instances.ordered(
+                    INSTANCES_BY_FACETS,
+                    where=facets,
+                    descending=False,
+                    limit=self._instances.count(INSTANCES_BY_FACETS, where=facets),
+                )
         found = [
             i
             for i in candidates

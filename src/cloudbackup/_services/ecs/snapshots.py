@@ -25,8 +25,15 @@ from ..._events import SnapshotModified
 from ..._repository import ORDER_SEPARATOR
 from ...errors import InvalidParameterError
 from .._base import unit_of_work
-from ._core import LINKS_OF_DISK, LINKS_OF_INSTANCE, SNAPSHOT_TAGS, SNAPSHOTS_BY_TIME
-from ._requests import ecs_action, finish_read, keyset_page, token_page
+from ._core import (
+    LINKS_BY_FACETS,
+    LINKS_OF_DISK,
+    LINKS_OF_INSTANCE,
+    SNAPSHOT_TAGS,
+    SNAPSHOTS_BY_FACETS,
+    SNAPSHOTS_BY_TIME,
+)
+from ._requests import ecs_action, finish_read, id_order_page, keyset_page, token_page
 from .chains import SnapshotChains
 
 __all__ = ["SnapshotActions"]
@@ -125,6 +132,12 @@ class SnapshotActions(SnapshotChains):
     ) -> Page[Snapshot]:
         """``DescribeSnapshots``: snapshots matching every given filter, newest first.
 
+        Without ids, disk, instance, chain or tags, a page filtered by any of ``status``,
+        ``snapshot_type``, ``source_disk_type`` and ``encrypted`` (or by none) reads the page
+        from the index of snapshots by those facets, with an exact ``TotalCount`` from its
+        counts; ``usage``, ``kms_key_id`` and ``snapshot_name`` read every snapshot the facet
+        filters match (see the cost table under ``Page`` in docs/reference/api.md).
+
         Args:
             tags: ``Tag.N``: up to 20 ``(key, value)`` pairs a snapshot must all carry.
             next_token: ``NextToken`` of the previous page (token paging, newest first).
@@ -188,17 +201,41 @@ class SnapshotActions(SnapshotChains):
         )
         if encrypted is not None:
             v.boolean("Encrypted", encrypted)
-        unfiltered = (disk_id, instance_id, snapshot_link_id, use, src, encrypted, kms_key_id)
-        if (
-            not ids
-            and not pairs
-            and all(value is None for value in unfiltered)
-            and snapshot_name is None
-            and (state, stype) == ("all", "all")
-        ):
-            page = self._newest_snapshots(number, size, next_token, max_results)
-            if page is not None:
-                return finish_read("DescribeSnapshots", dry_run, page)
+        facets = {
+            name: value
+            for name, value in (
+                ("Status", None if state == "all" else state),
+                ("SnapshotType", None if stype == "all" else stype),
+                ("SourceDiskType", src),
+                ("Encrypted", None if encrypted is None else "true" if encrypted else "false"),
+            )
+            if value is not None
+        }
+        if not ids and not pairs and (disk_id, instance_id, snapshot_link_id) == (None,) * 3:
+            if (use, kms_key_id, snapshot_name) == (None,) * 3:
+                # Facet filters only (or none): a page of the matching partitions, merged.
+                page = self._newest_snapshots(facets, number, size, next_token, max_results)
+                if page is not None:
+                    return finish_read("DescribeSnapshots", dry_run, page)
+            else:
+                # Filters no index holds: every snapshot of the matching partitions, newest
+                # first (exact TotalCount needs each of them read), filtered here.
+                with self._world.store.reading():
+                    every = self._snapshots.ordered(
+                        SNAPSHOTS_BY_FACETS,
+                        where=facets,
+                        descending=True,
+                        limit=self._snapshots.count(SNAPSHOTS_BY_FACETS, where=facets),
+                    )
+                return answer(
+                    [
+                        s
+                        for s in every
+                        if (use is None or s.usage.value == use)
+                        and (kms_key_id is None or s.kms_key_id == kms_key_id)
+                        and (snapshot_name is None or s.snapshot_name == snapshot_name)
+                    ]
+                )
         link_id = snapshot_link_id
         if link_id is None and disk_id is not None and not ids:
             disk = self._disks.find(disk_id)
@@ -233,24 +270,33 @@ class SnapshotActions(SnapshotChains):
         return answer(found)
 
     def _newest_snapshots(
-        self, number: int, size: int, next_token: object, max_results: object
+        self,
+        facets: dict[str, str],
+        number: int,
+        size: int,
+        next_token: object,
+        max_results: object,
     ) -> Page[Snapshot] | None:
-        """A region-wide ``DescribeSnapshots`` page read from the region's snapshots by creation
-        time (newest first): page size + 1 index entries from the token's position and their
-        snapshots, not the region. ``None`` sends a token the index cannot place the slow way."""
+        """A ``DescribeSnapshots`` page of the region's snapshots with the facet values
+        ``facets`` names (none: every snapshot), newest first: page size + 1 index entries
+        from the token's position in each matching partition (the region's snapshots by
+        creation time when no facet is named), merged, and the chosen snapshots; ``TotalCount``
+        from the partitions' counts. ``None`` sends a token the index cannot place the slow
+        way."""
         now = self._world.now()
+        index = SNAPSHOTS_BY_FACETS if facets else SNAPSHOTS_BY_TIME
 
         def fetch(after: tuple[str, ...] | None, limit: int) -> list[Snapshot]:
             before = None if after is None else ORDER_SEPARATOR.join(after)
             newest = self._snapshots.ordered(
-                SNAPSHOTS_BY_TIME, before=before, descending=True, limit=limit
+                index, where=facets, before=before, descending=True, limit=limit
             )
             return [s.observed(now) for s in newest]  # progress at this instant, not stored
 
         with self._world.store.reading():
             return keyset_page(
                 fetch,
-                self._snapshots.count(SNAPSHOTS_BY_TIME),
+                self._snapshots.count(SNAPSHOTS_BY_FACETS, where=facets),
                 lambda s: (s.creation_time.isoformat(timespec="microseconds"), s.snapshot_id),
                 scope="DescribeSnapshots",
                 next_token=next_token,
@@ -285,8 +331,8 @@ class SnapshotActions(SnapshotChains):
 
         Named chains are read directly, and so are the chains of named disks that exist (a
         disk names its chain); an instance's chains and those of a disk that no longer exists
-        are read through the indexes of chains by instance and by source disk. Only a call
-        without ids or instance reads every chain of the region.
+        are read through the indexes of chains by instance and by source disk. A call without
+        ids or instance reads its page from the index of chains that hold a snapshot.
 
         Args:
             next_token: ``NextToken`` of the previous page (token paging, in id order).
@@ -303,8 +349,17 @@ class SnapshotActions(SnapshotChains):
                 candidates = self._links_of_disks(disks)
             elif instance_id is not None:
                 candidates = self._links.members(LINKS_OF_INSTANCE, instance_id)
-            else:
-                candidates = self._links.scan()
+            else:  # the region's chains that hold a snapshot: a slice from the token's position
+                return id_order_page(
+                    self._links,
+                    scope="DescribeSnapshotLinks",
+                    next_token=next_token,
+                    max_results=max_results,
+                    page_number=number,
+                    page_size=size,
+                    index=LINKS_BY_FACETS,
+                    where={"HasSnapshots": "true"},
+                )
         found = [
             link
             for link in sorted(candidates, key=lambda link: link.snapshot_link_id)
