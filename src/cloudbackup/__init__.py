@@ -47,6 +47,31 @@ from ._domain.ecs import SnapshotLink as SnapshotLink
 from ._domain.ecs import SnapshotLock as SnapshotLock
 from ._domain.ecs import SnapshotStatus as SnapshotStatus
 from ._domain.ecs import SnapshotUsage as SnapshotUsage
+from ._domain.hbr import PERMANENT as PERMANENT
+from ._domain.hbr import AdvancedOptions as AdvancedOptions
+from ._domain.hbr import AdvancedRetentionType as AdvancedRetentionType
+from ._domain.hbr import BindingFilter as BindingFilter
+from ._domain.hbr import DataSourceFilter as DataSourceFilter
+from ._domain.hbr import HbrAccount as HbrAccount
+from ._domain.hbr import HbrServiceOpened as HbrServiceOpened
+from ._domain.hbr import Policy as Policy
+from ._domain.hbr import PolicyBinding as PolicyBinding
+from ._domain.hbr import PolicyBindingCreated as PolicyBindingCreated
+from ._domain.hbr import PolicyBindingDeleted as PolicyBindingDeleted
+from ._domain.hbr import PolicyBindingRequest as PolicyBindingRequest
+from ._domain.hbr import PolicyBindingUpdated as PolicyBindingUpdated
+from ._domain.hbr import PolicyCreated as PolicyCreated
+from ._domain.hbr import PolicyDeleted as PolicyDeleted
+from ._domain.hbr import PolicyType as PolicyType
+from ._domain.hbr import PolicyUpdated as PolicyUpdated
+from ._domain.hbr import RetentionRule as RetentionRule
+from ._domain.hbr import Rule as Rule
+from ._domain.hbr import RuleType as RuleType
+from ._domain.hbr import ServiceLinkedRoleCreated as ServiceLinkedRoleCreated
+from ._domain.hbr import SnapshotServiceActivated as SnapshotServiceActivated
+from ._domain.hbr import TagFilter as TagFilter
+from ._domain.hbr import TagOperator as TagOperator
+from ._domain.hbr import UdmDetail as UdmDetail
 from ._domain.kms import Alias as Alias
 from ._domain.kms import KeySpec as KeySpec
 from ._domain.kms import KeyState as KeyState
@@ -91,6 +116,7 @@ from ._events import SnapshotUnlocked as SnapshotUnlocked
 from ._regions import REGIONS as REGIONS
 from ._regions import Region as Region
 from ._services.ecs import EcsService as EcsService
+from ._services.hbr import HbrService as HbrService
 from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
 from ._services.kms import KmsService as KmsService
 from ._settings import EventRetention as EventRetention
@@ -111,10 +137,13 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
+    "AdvancedOptions",
+    "AdvancedRetentionType",
     "Alias",
     "AliasCreated",
     "AliasDeleted",
     "AliasUpdated",
+    "BindingFilter",
     "CATEGORY_SPECS",
     "CategorySpec",
     "Churn",
@@ -126,6 +155,7 @@ __all__ = [
     "DEFAULT_START",
     "DataDisk",
     "DataKey",
+    "DataSourceFilter",
     "Disk",
     "DiskAttached",
     "DiskAttachment",
@@ -145,6 +175,9 @@ __all__ = [
     "Event",
     "EventLog",
     "EventRetention",
+    "HbrAccount",
+    "HbrService",
+    "HbrServiceOpened",
     "Image",
     "ImageCreated",
     "ImageDeleted",
@@ -168,11 +201,26 @@ __all__ = [
     "LockStatus",
     "LockedSnapshotInfo",
     "ManualClock",
+    "PERMANENT",
     "Page",
     "PerformanceLevel",
+    "Policy",
+    "PolicyBinding",
+    "PolicyBindingCreated",
+    "PolicyBindingDeleted",
+    "PolicyBindingRequest",
+    "PolicyBindingUpdated",
+    "PolicyCreated",
+    "PolicyDeleted",
+    "PolicyType",
+    "PolicyUpdated",
     "REGIONS",
     "Region",
     "ResetDiskSpec",
+    "RetentionRule",
+    "Rule",
+    "RuleType",
+    "ServiceLinkedRoleCreated",
     "Snapshot",
     "SnapshotCompleted",
     "SnapshotCreated",
@@ -186,6 +234,7 @@ __all__ = [
     "SnapshotLock",
     "SnapshotLocked",
     "SnapshotModified",
+    "SnapshotServiceActivated",
     "SnapshotStatus",
     "SnapshotUnlocked",
     "SnapshotUsage",
@@ -194,8 +243,11 @@ __all__ = [
     "StorageStats",
     "SystemClock",
     "SystemDisk",
+    "TagFilter",
+    "TagOperator",
     "TagResource",
     "Timings",
+    "UdmDetail",
     "Workload",
     "churn_ranges",
     "errors",

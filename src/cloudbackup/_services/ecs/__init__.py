@@ -29,7 +29,7 @@ from typing import Any
 from ..._blocks import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
 from ..._engine import Timer
 from ..._world import Scope, ServiceSpec, register_service
-from .._interfaces import ECS_SNAPSHOTS
+from .._interfaces import ECS_INSTANCES, ECS_SNAPSHOTS
 from ._core import (
     ACTION_INSTANCE_TRANSITION,
     ACTION_SNAPSHOT_COMPLETE,
@@ -39,7 +39,7 @@ from ._core import (
     TAG_INDEX_KINDS,
 )
 from ._requests import CLIENT_TOKENS
-from .interface import snapshot_source
+from .interface import instance_inventory, snapshot_source
 from .tags import TagActions
 
 __all__ = [
@@ -80,6 +80,6 @@ SPEC = register_service(
         cls=EcsService,
         scope=Scope.REGIONAL,
         timers=TIMER_HANDLERS,
-        provides={ECS_SNAPSHOTS: snapshot_source},
+        provides={ECS_SNAPSHOTS: snapshot_source, ECS_INSTANCES: instance_inventory},
     )
 )
