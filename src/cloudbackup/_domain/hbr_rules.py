@@ -103,7 +103,10 @@ def _bad(message: str, recommend: str, ids: Sequence[str] = ()) -> InvalidParame
 
 def infer_policy_type(rules: Sequence[Rule]) -> PolicyType:
     """``STANDARD`` when a BACKUP rule names a vault, else ``UDM_ECS_ONLY`` (facts §4.1)."""
-    if any(r.rule_type == RuleType.BACKUP and r.vault_id is not None for r in rules):
+    if any(
+        isinstance(r, Rule) and r.rule_type == RuleType.BACKUP and r.vault_id is not None
+        for r in rules
+    ):
         return PolicyType.STANDARD
     return PolicyType.UDM_ECS_ONLY
 
