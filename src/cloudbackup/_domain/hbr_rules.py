@@ -393,7 +393,7 @@ def checked_rules(
         previous = known.get(rule_id)
         if previous is None or previous.rule_type is not rule.rule_type or rule_id in used:
             raise _bad(
-                f"Rules[{n}].RuleId {rule_id} is not a {rule.rule_type.value} rule of "
+                f"Rules[{n}].RuleId {rule_id} is not a {RuleType(rule.rule_type).value} rule of "
                 + (
                     "this policy."
                     if old is not None

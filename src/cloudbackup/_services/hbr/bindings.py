@@ -27,6 +27,7 @@ from ..._domain.hbr import (
 from ..._domain.hbr_rules import PERMANENT_RECOMMEND, PERMANENT_REFUSED
 from ..._domain.requests import Page
 from ..._regions import get_region
+from ..._repository import ORDER_SEPARATOR
 from ...errors import (
     DependencyViolationError,
     InvalidParameterError,
@@ -37,7 +38,7 @@ from ...errors import (
 from .._base import consistent_read, unit_of_work
 from .._interfaces import KEY_RING, BackupInstance
 from ..ecs._requests import keyset_page, token_page
-from ._core import BINDINGS_BY_POLICY, ORDER_SEPARATOR, policy_range
+from ._core import BINDINGS_BY_POLICY, policy_range
 from .account import AccountActions
 
 __all__ = [

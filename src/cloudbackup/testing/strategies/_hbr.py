@@ -227,7 +227,7 @@ def invalid_policy_rule_lists(
                 ],
             )
         ),
-        backup.map(lambda b: (bad, [b, Rule("SECURITY", immutable="yes")])),
+        backup.map(lambda b: (bad, [b, Rule("SECURITY", immutable="yes")])),  # type: ignore[arg-type]
         backup.map(lambda b: (bad, [b, Rule("TAG", tag_filters=())])),
         backup.map(lambda b: (bad, [b, "BACKUP"])),
     )
