@@ -48,6 +48,7 @@ EXPECTED = [
     "DiskStatus",
     "DiskType",
     "DiskWritten",
+    "Duration",
     "ECS_SERVICE_ALIAS",
     "EcsService",
     "Event",
@@ -98,6 +99,8 @@ EXPECTED = [
     "RetentionRule",
     "Rule",
     "RuleType",
+    "Schedule",
+    "ScheduleKind",
     "ServiceLinkedRoleCreated",
     "Snapshot",
     "SnapshotCompleted",
@@ -129,6 +132,8 @@ EXPECTED = [
     "Workload",
     "churn_ranges",
     "errors",
+    "parse_duration",
+    "parse_schedule",
 ]
 
 

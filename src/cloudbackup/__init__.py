@@ -25,6 +25,8 @@ from ._cloud import DEFAULT_ACCOUNT_ID as DEFAULT_ACCOUNT_ID
 from ._cloud import DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE
 from ._cloud import Cloud as Cloud
 from ._cloud import StorageStats as StorageStats
+from ._domain.duration import Duration as Duration
+from ._domain.duration import parse_duration as parse_duration
 from ._domain.ecs import CATEGORY_SPECS as CATEGORY_SPECS
 from ._domain.ecs import CategorySpec as CategorySpec
 from ._domain.ecs import DataKey as DataKey
@@ -83,6 +85,9 @@ from ._domain.requests import Page as Page
 from ._domain.requests import ResetDiskSpec as ResetDiskSpec
 from ._domain.requests import SystemDisk as SystemDisk
 from ._domain.responses import LockedSnapshotInfo as LockedSnapshotInfo
+from ._domain.schedule import Schedule as Schedule
+from ._domain.schedule import ScheduleKind as ScheduleKind
+from ._domain.schedule import parse_schedule as parse_schedule
 from ._domain.tags import TagResource as TagResource
 from ._events import AliasCreated as AliasCreated
 from ._events import AliasDeleted as AliasDeleted
@@ -170,6 +175,7 @@ __all__ = [
     "DiskStatus",
     "DiskType",
     "DiskWritten",
+    "Duration",
     "ECS_SERVICE_ALIAS",
     "EcsService",
     "Event",
@@ -220,6 +226,8 @@ __all__ = [
     "RetentionRule",
     "Rule",
     "RuleType",
+    "Schedule",
+    "ScheduleKind",
     "ServiceLinkedRoleCreated",
     "Snapshot",
     "SnapshotCompleted",
@@ -251,6 +259,8 @@ __all__ = [
     "Workload",
     "churn_ranges",
     "errors",
+    "parse_duration",
+    "parse_schedule",
 ]
 
 

@@ -11,7 +11,8 @@ The tree::
 
     CloudBackupError                      (Exception) root of everything raised on purpose
     ├── InvalidParameterError             (ValueError) malformed or out-of-range input, 400
-    │   └── DependencyViolationError      mutually exclusive / inconsistent parameters
+    │   ├── DependencyViolationError      mutually exclusive / inconsistent parameters
+    │   └── InvalidScheduleError          a malformed schedule, cron or duration (BadRequest)
     ├── ResourceNotFoundError             (LookupError) an id that does not exist, 404
     ├── IncorrectStatusError              a resource is in the wrong state for the call, 403
     ├── QuotaExceededError                a count or capacity limit would be exceeded, 403
@@ -35,6 +36,7 @@ __all__ = [
     "DryRunOperationError",
     "IncorrectStatusError",
     "InvalidParameterError",
+    "InvalidScheduleError",
     "KmsKeyError",
     "OperationDeniedError",
     "QuotaExceededError",
@@ -129,6 +131,16 @@ class DependencyViolationError(InvalidParameterError):
     """Parameters conflict with each other or with the resources they name."""
 
     default_code = "InvalidParameter.Conflict"
+
+
+class InvalidScheduleError(InvalidParameterError):
+    """A Cloud Backup schedule (``I|…`` / ``C|…``), cron expression or ISO 8601 duration is
+    malformed; the message names the parameter and the field or character that is wrong.
+
+    Cloud Backup answers a malformed request with ``BadRequest`` (HTTP 400).
+    """
+
+    default_code = "BadRequest"
 
 
 class ResourceNotFoundError(CloudBackupError, LookupError):
