@@ -507,3 +507,31 @@ def test_tags_before_the_service_is_opened_do_nothing() -> None:
     [vm] = ecs.run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE, tags=[("env", "prod")])
     ecs.tag_resources(resource_type="instance", resource_ids=[vm], tags=[("env", "dev")])
     assert cloud.hbr(REGION).describe_hbr_account().opened is False
+
+
+def test_hit_tags_follow_the_rule_that_matches() -> None:
+    """When an update changes the matching filter, the binding's hit tags follow it."""
+    w = World()
+    w.ecs.tag_resources(
+        resource_type="instance", resource_ids=[w.vms[0]], tags=[("env", "prod"), ("team", "a")]
+    )
+    policy = _tag_policy(w, TagFilter("env", "prod"))
+    new = (TagFilter("team", "a"),)
+    w.hbr.update_policy_v2(policy_id=policy, rules=[BACKUP, Rule("TAG", tag_filters=new)])
+    assert new == w.binding(w.vms[0]).hit_tags
+    check_invariants(w.cloud)
+
+
+def test_a_released_instance_keeps_its_tag_binding_until_stop_backup() -> None:
+    """Releasing a tag-bound instance leaves its binding (its next job will fail) until Stop
+    Backup removes it."""
+    w = World()
+    w.ecs.tag_resources(resource_type="instance", resource_ids=[w.vms[0]], tags=[("env", "prod")])
+    policy = _tag_policy(w, TagFilter("env", "prod"))
+    w.ecs.delete_instance(w.vms[0], force=True)
+    w.hbr.update_policy_v2(policy_id=policy, rules=[BACKUP])
+    assert [w.vms[0]] == [
+        b.data_source_id for b in w.hbr.describe_policy_bindings(policy_id=policy)
+    ]
+    w.hbr.delete_udm_ecs_instance(w.vms[0])
+    assert () == w.hbr.describe_policy_bindings(policy_id=policy).items

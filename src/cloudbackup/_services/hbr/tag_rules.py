@@ -65,9 +65,14 @@ class TagRuleActions(BindingActions):
             if not binding.created_by_tag:
                 continue
             instance = self._inventory.find_instance(binding.data_source_id)
-            if instance is not None and not _hit(policy, instance.tags):
+            if instance is None:
+                continue  # released: the binding stays until Stop Backup
+            hit = _hit(policy, instance.tags)
+            if not hit:
                 self._unbind(binding)
                 change -= 1
+            elif hit != binding.hit_tags:  # another rule (or filter) matches it now
+                self._bindings.put(_with_hits(binding, hit), old=binding)
         matched: dict[str, BackupInstance] = {}
         for rule in rules:
             for instance in self._candidates_of(rule.tag_filters):
