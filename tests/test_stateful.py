@@ -20,7 +20,9 @@ from cloudbackup import (
     EventRetention,
     InMemoryBackend,
     InstanceStatus,
+    Rule,
     SystemDisk,
+    TagFilter,
     errors,
 )
 from cloudbackup._backends._sqlite import SqliteBackend
@@ -100,6 +102,14 @@ def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:
         client_token="rich-world",
     )
     ecs.tag_resources(resource_type="instance", resource_ids=[instance_id], tags=[("k", "v")])
+    hbr = cloud.hbr(REGION)  # Cloud Backup: a policy whose TAG rule binds the tagged instance
+    hbr.open_hbr_service()
+    hbr.create_policy_v2(
+        rules=[
+            Rule("BACKUP", schedule="I|1704067200|P1D", retention=7),
+            Rule("TAG", tag_filters=(TagFilter("k", "v"),)),
+        ]
+    )
     engine = cloud._world.engine
     engine.register("test.handler_bug", _handler_bug)
     with cloud._world.store.unit():
