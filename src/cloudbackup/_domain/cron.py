@@ -26,6 +26,7 @@ import re
 import attrs
 
 from ..errors import InvalidScheduleError
+from .wallclock import floor_epoch, to_wall, wall_instants
 
 __all__ = ["MAX_YEAR", "MIN_YEAR", "CronExpression", "parse_cron"]
 
@@ -197,7 +198,7 @@ class CronExpression:
         (fractions dropped). ``None`` when the expression never fires again before the end of
         :data:`MAX_YEAR`.
         """
-        after = _floor_epoch(instant)
+        after = floor_epoch(instant)
         found = self.next_epoch_after(after, tz)
         return None if found is None else _dt.datetime.fromtimestamp(found, _UTC)
 
@@ -205,20 +206,22 @@ class CronExpression:
         """:meth:`next_after` on UNIX seconds."""
         if after + 1 >= _LAST_EPOCH:
             return None
-        wall = _to_wall(after + 1, tz)
+        wall = to_wall(after + 1, tz)
         while True:
             found = self._next_wall(wall)
             if found is None:
                 return None
-            resolved = _from_wall(found, tz)
-            if resolved is not None:
-                return resolved
+            instants = wall_instants(found, tz)
+            if instants:
+                # Java's calendar (so Quartz) reads a wall time that happens twice as standard
+                # time: at a daylight-saving fall-back, the second occurrence.
+                return instants[-1]
             # A wall time in the spring-forward gap does not exist: Quartz moves past it.
             wall = found + _dt.timedelta(seconds=1)
 
     def matches(self, instant: _dt.datetime, tz: _dt.tzinfo) -> bool:
         """Whether the expression fires at ``instant`` (Quartz's ``isSatisfiedBy``)."""
-        second = _floor_epoch(instant)
+        second = floor_epoch(instant)
         return self.next_epoch_after(second - 1, tz) == second
 
     def _next_wall(self, wall: _dt.datetime) -> _dt.datetime | None:
@@ -274,35 +277,6 @@ class CronExpression:
         if index < len(hours):
             return hours[index], minutes[0], seconds[0]
         return None
-
-
-def _floor_epoch(instant: _dt.datetime) -> int:
-    delta = instant.astimezone(_UTC).replace(tzinfo=None) - _EPOCH
-    return delta.days * 86400 + delta.seconds
-
-
-def _to_wall(epoch: int, tz: _dt.tzinfo) -> _dt.datetime:
-    utc = _EPOCH + _dt.timedelta(seconds=epoch)
-    return tz.fromutc(utc.replace(tzinfo=tz)).replace(tzinfo=None, fold=0)
-
-
-def _epoch_of(wall: _dt.datetime, offset: _dt.timedelta | None) -> int:
-    delta = wall - _EPOCH - (offset or _dt.timedelta(0))
-    return delta.days * 86400 + delta.seconds
-
-
-def _from_wall(wall: _dt.datetime, tz: _dt.tzinfo) -> int | None:
-    """The instant of a wall time: ``None`` in a gap, the later one when it happens twice.
-
-    Java's ``GregorianCalendar`` (and so Quartz) reads an ambiguous wall time as standard time,
-    which at a daylight-saving fall-back is the second occurrence.
-    """
-    early = _epoch_of(wall, tz.utcoffset(wall.replace(tzinfo=tz, fold=0)))
-    late = _epoch_of(wall, tz.utcoffset(wall.replace(tzinfo=tz, fold=1)))
-    for candidate in (late, early) if late > early else (early, late):
-        if _to_wall(candidate, tz) == wall:
-            return candidate
-    return None
 
 
 # -- parsing -----------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ from dateutil.relativedelta import relativedelta
 from .._time import require_aware
 from .._typenames import stored_as
 from ..errors import InvalidParameterError, InvalidScheduleError
-from .cron import CronExpression, _epoch_of, _floor_epoch, _from_wall, _to_wall, parse_cron
+from .cron import CronExpression, parse_cron
 from .duration import Duration, parse_duration
+from .wallclock import floor_epoch, gap_instant, to_wall, wall_instants
 
 __all__ = ["Schedule", "ScheduleKind", "parse_schedule"]
 
@@ -110,7 +111,7 @@ class Schedule:
             cloudbackup.errors.InvalidParameterError: ``instant`` is naive or not a datetime,
                 or ``tz`` is not a ``tzinfo``.
         """
-        after = _floor_epoch(require_aware(instant, "instant"))
+        after = floor_epoch(require_aware(instant, "instant"))
         zone = _require_tz(tz)
         found = _compiled(self.kind, self.expression).next_epoch(self.start, after, zone)
         if found is None or found > _LAST_EPOCH:
@@ -164,15 +165,17 @@ class _IntervalRule:
 
     def fire(self, start: int, k: int, tz: _dt.tzinfo) -> int | None:
         """Run ``k`` (0 = the start), or ``None`` past the end of the calendar."""
-        if not self.calendar:
+        if k == 0 or not self.calendar:
             return start + k * self.seconds
-        wall = _to_wall(start, tz)
+        wall = to_wall(start, tz)
+        calendar = self.calendar
         try:
-            shifted = wall + relativedelta(
-                years=k * self.calendar.years,
-                months=k * self.calendar.months,
-                days=k * self.calendar.days,
-            )
+            if calendar.years or calendar.months:
+                shifted = wall + relativedelta(
+                    years=k * calendar.years, months=k * calendar.months, days=k * calendar.days
+                )
+            else:
+                shifted = wall + _dt.timedelta(days=k * calendar.days)
         except (OverflowError, ValueError):
             return None
         if shifted > _LAST_WALL:
@@ -182,45 +185,26 @@ class _IntervalRule:
     def next_epoch(self, start: int, after: int, tz: _dt.tzinfo) -> int | None:
         if after < start:
             return start
+        # Jump near the answer with the interval's rough length, step back until run k is
+        # not after ``after``, then forward to the first run that is.
         k = (after - start) // self.approximate
-        # The estimate is within a few intervals of the answer; walk to it.
-        while k > 0:
-            value = self.fire(start, k, tz)
-            if value is not None and value <= after:
-                break
+        value = self.fire(start, k, tz)
+        while k > 0 and (value is None or value > after):
             k -= 1
-        while True:
             value = self.fire(start, k, tz)
-            if value is None:
-                return None
-            if value > after:
-                return value
+        while True:
             k += 1
+            value = self.fire(start, k, tz)
+            if value is None or value > after:
+                return value
 
 
 def _resolve_forward(wall: _dt.datetime, tz: _dt.tzinfo) -> int:
     """The instant of a wall time for interval schedules: the first occurrence when it happens
-    twice; in a spring-forward gap, the wall time read with the offset before the gap (02:30
-    in a gap from 02:00 to 03:00 runs at 03:30), so no run is lost."""
-    early = _from_wall_earliest(wall, tz)
-    if early is not None:
-        return early
-    # Any offset puts the wall time within hours of the gap; six hours earlier is before it.
-    near = _epoch_of(wall, tz.utcoffset(wall.replace(tzinfo=tz)))
-    probe = near - 6 * 3600
-    before = _to_wall(probe, tz) - (_EPOCH + _dt.timedelta(seconds=probe))
-    return _epoch_of(wall, before)
-
-
-def _from_wall_earliest(wall: _dt.datetime, tz: _dt.tzinfo) -> int | None:
-    later = _from_wall(wall, tz)
-    if later is None:
-        return None
-    for fold in (0, 1):
-        candidate = _epoch_of(wall, tz.utcoffset(wall.replace(tzinfo=tz, fold=fold)))
-        if candidate < later and _to_wall(candidate, tz) == wall:
-            return candidate
-    return later
+    twice; in a spring-forward gap, the wall time read on the clock before the gap (02:30 in a
+    gap from 02:00 to 03:00 runs at 03:30), so no run is lost."""
+    instants = wall_instants(wall, tz)
+    return instants[0] if instants else gap_instant(wall, tz)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -112,6 +112,26 @@ from ._kms import (
 from ._kms import (
     pending_window_days as pending_window_days,
 )
+
+# -- Cloud Backup schedules ----------------------------------------------------------------
+from ._schedules import (
+    cron_expressions as cron_expressions,
+)
+from ._schedules import (
+    durations as durations,
+)
+from ._schedules import (
+    invalid_cron_expressions as invalid_cron_expressions,
+)
+from ._schedules import (
+    invalid_durations as invalid_durations,
+)
+from ._schedules import (
+    invalid_schedules as invalid_schedules,
+)
+from ._schedules import (
+    schedules as schedules,
+)
 from ._snapshots import (
     client_tokens as client_tokens,
 )
@@ -201,6 +221,13 @@ __all__ = [
     "tag_resources",
     "tags",
     "zone_ids",
+    # Cloud Backup schedules
+    "cron_expressions",
+    "durations",
+    "invalid_cron_expressions",
+    "invalid_durations",
+    "invalid_schedules",
+    "schedules",
 ]
 
 
