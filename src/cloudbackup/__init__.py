@@ -55,6 +55,31 @@ from ._domain.guest import DowngradeReason as DowngradeReason
 from ._domain.guest import InstanceRamRoleResponse as InstanceRamRoleResponse
 from ._domain.guest import InstanceRamRoleResult as InstanceRamRoleResult
 from ._domain.guest import InstanceRamRoleSet as InstanceRamRoleSet
+from ._domain.hbr import PERMANENT as PERMANENT
+from ._domain.hbr import AdvancedOptions as AdvancedOptions
+from ._domain.hbr import AdvancedRetentionType as AdvancedRetentionType
+from ._domain.hbr import BindingFilter as BindingFilter
+from ._domain.hbr import DataSourceFilter as DataSourceFilter
+from ._domain.hbr import HbrAccount as HbrAccount
+from ._domain.hbr import HbrServiceOpened as HbrServiceOpened
+from ._domain.hbr import Policy as Policy
+from ._domain.hbr import PolicyBinding as PolicyBinding
+from ._domain.hbr import PolicyBindingCreated as PolicyBindingCreated
+from ._domain.hbr import PolicyBindingDeleted as PolicyBindingDeleted
+from ._domain.hbr import PolicyBindingRequest as PolicyBindingRequest
+from ._domain.hbr import PolicyBindingUpdated as PolicyBindingUpdated
+from ._domain.hbr import PolicyCreated as PolicyCreated
+from ._domain.hbr import PolicyDeleted as PolicyDeleted
+from ._domain.hbr import PolicyType as PolicyType
+from ._domain.hbr import PolicyUpdated as PolicyUpdated
+from ._domain.hbr import RetentionRule as RetentionRule
+from ._domain.hbr import Rule as Rule
+from ._domain.hbr import RuleType as RuleType
+from ._domain.hbr import ServiceLinkedRoleCreated as ServiceLinkedRoleCreated
+from ._domain.hbr import SnapshotServiceActivated as SnapshotServiceActivated
+from ._domain.hbr import TagFilter as TagFilter
+from ._domain.hbr import TagOperator as TagOperator
+from ._domain.hbr import UdmDetail as UdmDetail
 from ._domain.kms import Alias as Alias
 from ._domain.kms import KeySpec as KeySpec
 from ._domain.kms import KeyState as KeyState
@@ -104,6 +129,7 @@ from ._regions import Region as Region
 from ._services.ecs import EcsService as EcsService
 from ._services.ecs.guest_agent import Guest as Guest
 from ._services.ecs.guest_agent import GuestAgent as GuestAgent
+from ._services.hbr import HbrService as HbrService
 from ._services.kms import ECS_SERVICE_ALIAS as ECS_SERVICE_ALIAS
 from ._services.kms import KmsService as KmsService
 from ._settings import EventRetention as EventRetention
@@ -124,11 +150,14 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
+    "AdvancedOptions",
+    "AdvancedRetentionType",
     "Alias",
     "AliasCreated",
     "AliasDeleted",
     "AliasUpdated",
     "AppConsistentResult",
+    "BindingFilter",
     "CATEGORY_SPECS",
     "CategorySpec",
     "Churn",
@@ -141,6 +170,7 @@ __all__ = [
     "DEFAULT_START",
     "DataDisk",
     "DataKey",
+    "DataSourceFilter",
     "Disk",
     "DiskAttached",
     "DiskAttachment",
@@ -164,6 +194,9 @@ __all__ = [
     "EventRetention",
     "Guest",
     "GuestAgent",
+    "HbrAccount",
+    "HbrService",
+    "HbrServiceOpened",
     "Image",
     "ImageCreated",
     "ImageDeleted",
@@ -190,13 +223,28 @@ __all__ = [
     "LockStatus",
     "LockedSnapshotInfo",
     "ManualClock",
+    "PERMANENT",
     "Page",
     "PerformanceLevel",
+    "Policy",
+    "PolicyBinding",
+    "PolicyBindingCreated",
+    "PolicyBindingDeleted",
+    "PolicyBindingRequest",
+    "PolicyBindingUpdated",
+    "PolicyCreated",
+    "PolicyDeleted",
+    "PolicyType",
+    "PolicyUpdated",
     "REGIONS",
     "Region",
     "ResetDiskSpec",
+    "RetentionRule",
+    "Rule",
+    "RuleType",
     "Schedule",
     "ScheduleKind",
+    "ServiceLinkedRoleCreated",
     "Snapshot",
     "SnapshotCompleted",
     "SnapshotCreated",
@@ -210,6 +258,7 @@ __all__ = [
     "SnapshotLock",
     "SnapshotLocked",
     "SnapshotModified",
+    "SnapshotServiceActivated",
     "SnapshotStatus",
     "SnapshotUnlocked",
     "SnapshotUsage",
@@ -218,8 +267,11 @@ __all__ = [
     "StorageStats",
     "SystemClock",
     "SystemDisk",
+    "TagFilter",
+    "TagOperator",
     "TagResource",
     "Timings",
+    "UdmDetail",
     "Workload",
     "churn_ranges",
     "errors",

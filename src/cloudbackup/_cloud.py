@@ -15,6 +15,7 @@ from ._events import EventLog
 from ._ids import IdFactory
 from ._regions import REGIONS, Region, get_region
 from ._services.ecs import EcsService
+from ._services.hbr import HbrService
 from ._services.kms import KmsService
 from ._settings import EventRetention, Limits, Timings
 from ._store import BlockStore, Store
@@ -241,6 +242,11 @@ class Cloud:
     def ecs(self, region_id: str) -> EcsService:
         """The ECS service of a region, e.g. ``cloud.ecs("cn-hangzhou")``."""
         return self._world.service(EcsService, get_region(region_id))
+
+    def hbr(self, region_id: str) -> HbrService:
+        """Cloud Backup of a region (the protected instances' region, ``UdmRegionId``), e.g.
+        ``cloud.hbr("cn-hangzhou")``."""
+        return self._world.service(HbrService, get_region(region_id))
 
     def kms(self, region_id: str) -> KmsService:
         """The KMS service of a region, e.g. ``cloud.kms("cn-hangzhou")``."""

@@ -146,6 +146,20 @@ class World:
                 return cast(S, found)
         raise LookupError(f"No registered service offers {interface.name}.")
 
+    def providers(self, interface: Interface[S], region: Region | None = None) -> list[S]:
+        """Every service that offers ``interface``, in registration order (for hooks that
+        several services may want, such as ECS's tag-change hook)."""
+        found: list[S] = []
+        for spec in SERVICES.values():
+            if interface in spec.provides:
+                key = (f"{spec.name}:{interface.name}", "" if region is None else region.region_id)
+                adapter = self._services.get(key)
+                if adapter is None:
+                    factory = spec.provides[interface]
+                    adapter = self._services[key] = factory(self._build(spec, region))
+                found.append(cast(S, adapter))
+        return found
+
     def _build(self, spec: ServiceSpec, region: Region | None) -> object:
         if spec.scope is Scope.REGIONAL:
             if region is None:

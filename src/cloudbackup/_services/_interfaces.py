@@ -11,17 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
+import attrs
+
 from .._domain.ecs import Snapshot
 from .._domain.guest import AppConsistentResult
-from .._world import Interface
+from .._regions import Region
+from .._world import Interface, World
 
 __all__ = [
+    "ECS_INSTANCES",
     "ECS_SNAPSHOTS",
     "GUEST_AGENT",
+    "INSTANCE_WATCHERS",
     "KEY_RING",
     "AppConsistency",
+    "BackupDisk",
+    "BackupInstance",
+    "InstanceInventory",
+    "InstanceWatcher",
     "KeyRing",
     "SnapshotSource",
+    "instance_tags_changed",
 ]
 
 T = TypeVar("T")
@@ -139,3 +149,89 @@ class AppConsistency(Protocol):
 
 GUEST_AGENT: Interface[AppConsistency] = Interface("AppConsistency")
 """The guest agent interface; ECS provides it, per region."""
+
+
+@attrs.frozen
+class BackupDisk:
+    """A disk as Cloud Backup sees it: what it needs to choose and snapshot it."""
+
+    disk_id: str
+    category: str
+    """``cloud_essd``, ``cloud_efficiency``, ``ephemeral_ssd``…"""
+    essd: bool
+    """Of the ESSD family (may join a snapshot-consistent group; application consistency)."""
+    local: bool
+    """A local disk: never backed up."""
+    device: str | None
+    """``/dev/xvda`` for the system disk."""
+
+
+@attrs.frozen
+class BackupInstance:
+    """An ECS instance as Cloud Backup sees it."""
+
+    instance_id: str
+    status: str
+    """``Running``, ``Stopped``…"""
+    tags: tuple[tuple[str, str], ...]
+    disks: tuple[BackupDisk, ...]
+    """The disks attached now, system disk first."""
+
+
+class InstanceInventory(Protocol):
+    """What ECS offers Cloud Backup about its region's instances (read-only)."""
+
+    def find_instance(self, instance_id: str) -> BackupInstance | None:
+        """The instance with its attached disks, or ``None`` (never created, or released)."""
+        ...
+
+    def instances_tagged(self, key: str, value: str) -> tuple[BackupInstance, ...]:
+        """The instances tagged ``key=value`` (read through ECS's tag index: costs them)."""
+        ...
+
+    def instances_with_tag_key(self, key: str) -> tuple[BackupInstance, ...]:
+        """The instances that carry ``key`` with any value (reads the region's instances:
+        ECS keeps no index by key alone)."""
+        ...
+
+    def disk_owner(self, disk_id: str) -> str | None:
+        """The instance a disk is attached to, or ``None`` (unattached or unknown)."""
+        ...
+
+
+ECS_INSTANCES: Interface[InstanceInventory] = Interface("InstanceInventory")
+"""The instance view Cloud Backup uses; ECS provides it, per region."""
+
+
+class InstanceWatcher(Protocol):
+    """Told by ECS, inside the unit of work that made the change, when an instance's tags
+    change (created with tags, ``TagResources``, ``UntagResources``). Cloud Backup offers it to
+    bind and unbind instances through TAG rules without ever scanning the region."""
+
+    def instance_tags_changed(
+        self,
+        instance_id: str,
+        before: tuple[tuple[str, str], ...],
+        after: tuple[tuple[str, str], ...],
+    ) -> None:
+        """React to an instance's tags going from ``before`` to ``after``."""
+        ...
+
+
+INSTANCE_WATCHERS: Interface[InstanceWatcher] = Interface("InstanceWatcher")
+"""The tag-change hook; every service that offers it is told (see :meth:`World.providers`)."""
+
+
+def instance_tags_changed(
+    world: World,
+    region: Region,
+    instance_id: str,
+    before: tuple[tuple[str, str], ...],
+    after: tuple[tuple[str, str], ...],
+) -> None:
+    """Tell every :class:`InstanceWatcher` of ``region`` that an instance's tags changed
+    (ECS calls this inside the unit of work that changed them, so a watcher's failure rolls
+    the change back with it)."""
+    if before != after:
+        for watcher in world.providers(INSTANCE_WATCHERS, region):
+            watcher.instance_tags_changed(instance_id, before, after)

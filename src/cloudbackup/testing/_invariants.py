@@ -51,7 +51,7 @@ from .._extents import (
     union,
 )
 from .._regions import REGIONS
-from .._repository import ORDER_COUNTS, RepositorySpec
+from .._repository import ORDER_COUNTS, ORDER_SEPARATOR, RepositorySpec
 from .._services.ecs import INSTANCE_DISKS
 from .._services.ecs._core import (
     ACTION_INSTANCE_TRANSITION,
@@ -74,6 +74,7 @@ from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
 from .._store import _BLOCKS, _META, raw_kinds
 from .._time import ManualClock
 from .._typenames import TYPES
+from ._hbr_invariants import check_hbr
 
 if TYPE_CHECKING:
     from .._cloud import Cloud
@@ -229,6 +230,11 @@ def check_invariants(cloud: Cloud) -> None:
     the event log is numbered on from its first kept event in time order, within the
     retention; a failed
     timer is stored under its own key, was due, is no longer pending and says what it raised.
+    Cloud Backup: each policy's binding count is its bindings, a binding's policy exists in its
+    region, an instance has at most one binding, the binding indexes (by instance, by policy,
+    their counts) and the TAG-rule index list exactly what the records say, a binding is made
+    by a tag exactly when it shows hit tags, rule ids are unique, and any binding means the
+    service is open with its role and the snapshot service.
     """
     world = _World(cloud)
     _check_blocks(world)
@@ -240,6 +246,7 @@ def check_invariants(cloud: Cloud) -> None:
     _check_groups_and_images(world)
     _check_kms(world)
     _check_events_and_timers(world)
+    check_hbr(world)
     if world.problems:
         shown = world.problems[:20]
         more = len(world.problems) - len(shown)
@@ -481,7 +488,11 @@ def _check_snapshot_order(world: _World) -> None:
         (LINKS, world.links),
         (GROUPS, world.groups),
     )
-    counted = {(p, k): v for p, k, v in world.raw[ORDER_COUNTS]}
+    # Only the counts of these indexes: other services check their own (e.g. Cloud Backup's).
+    kinds = {ordered.kind for spec, _ in specs for ordered in spec.ordered}
+    counted = {
+        (p, k): v for p, k, v in world.raw[ORDER_COUNTS] if k.split(ORDER_SEPARATOR, 1)[0] in kinds
+    }
     expected_counts: dict[tuple[str, str], int] = collections.Counter()
     for spec, records in specs:
         for ordered in spec.ordered:

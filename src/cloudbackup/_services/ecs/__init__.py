@@ -31,7 +31,7 @@ from typing import Any
 from ..._blocks import DISK_BLOCKS, DISK_DIRTY, SNAPSHOT_BLOCKS
 from ..._engine import Timer
 from ..._world import Scope, ServiceSpec, register_service
-from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT
+from .._interfaces import ECS_INSTANCES, ECS_SNAPSHOTS, GUEST_AGENT
 from ._core import (
     ACTION_INSTANCE_TRANSITION,
     ACTION_SNAPSHOT_COMPLETE,
@@ -42,7 +42,7 @@ from ._core import (
 )
 from ._requests import CLIENT_TOKENS
 from .guest_agent import GuestAgentActions, guest_agent
-from .interface import snapshot_source
+from .interface import instance_inventory, snapshot_source
 
 __all__ = [
     "ATTACHED_TO",
@@ -84,6 +84,10 @@ SPEC = register_service(
         cls=EcsService,
         scope=Scope.REGIONAL,
         timers=TIMER_HANDLERS,
-        provides={ECS_SNAPSHOTS: snapshot_source, GUEST_AGENT: guest_agent},
+        provides={
+            ECS_SNAPSHOTS: snapshot_source,
+            GUEST_AGENT: guest_agent,
+            ECS_INSTANCES: instance_inventory,
+        },
     )
 )

@@ -28,6 +28,7 @@ from ..._engine import Timer
 from ..._events import InstanceCreated, InstanceDeleted, InstanceStatusChanged
 from ..._regions import require_zone
 from ...errors import IncorrectStatusError, InvalidParameterError, QuotaExceededError
+from .._interfaces import instance_tags_changed
 from ._core import ACTION_INSTANCE_TRANSITION, ATTACHED_TO, INSTANCE_TAGS, INSTANCES_BY_FACETS
 from ._requests import ecs_action, finish_read, id_order_page, token_page
 from .images import ImageActions
@@ -217,6 +218,7 @@ class InstanceActions(ImageActions):
             tags=tags,
         )
         self._instances.put(instance)
+        instance_tags_changed(world, self.region, instance_id, (), tags)
         world.events._emit(
             InstanceCreated,
             time=now,

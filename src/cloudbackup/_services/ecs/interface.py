@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..._domain.ecs import Snapshot
+from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot
 from ...errors import InvalidParameterError, StorageBackendError
-from .._interfaces import SnapshotSource
+from .._interfaces import BackupDisk, BackupInstance, InstanceInventory, SnapshotSource
+from ._core import ATTACHED_TO, INSTANCE_TAGS, tag_partition
 from .instances import InstanceActions
 
-__all__ = ["EcsSnapshotSource", "snapshot_source"]
+__all__ = ["EcsInstanceInventory", "EcsSnapshotSource", "instance_inventory", "snapshot_source"]
 
 
 class EcsSnapshotSource:
@@ -104,3 +105,57 @@ class EcsSnapshotSource:
 def snapshot_source(ecs: InstanceActions) -> SnapshotSource:
     """The snapshot interface of ``ecs`` (the factory ECS registers)."""
     return EcsSnapshotSource(ecs)
+
+
+class EcsInstanceInventory:
+    """One region's ECS instances and their disks, as Cloud Backup sees them."""
+
+    def __init__(self, ecs: InstanceActions) -> None:
+        self._ecs = ecs
+
+    def _view(self, instance: Instance) -> BackupInstance:
+        disks = self._ecs._disks.members(ATTACHED_TO, instance.instance_id)
+        return BackupInstance(
+            instance.instance_id,
+            instance.status.value,
+            instance.tags,
+            tuple(self._disk(d, instance.instance_id) for d in sorted(disks, key=_device_order)),
+        )
+
+    @staticmethod
+    def _disk(disk: Disk, instance_id: str) -> BackupDisk:
+        spec = CATEGORY_SPECS[disk.category]
+        device = next((a.device for a in disk.attachments if a.instance_id == instance_id), None)
+        return BackupDisk(
+            disk.disk_id, disk.category.value, spec.consistent_group, spec.local, device
+        )
+
+    def find_instance(self, instance_id: str) -> BackupInstance | None:
+        """The instance and its attached disks (system disk first), or ``None``."""
+        instance = self._ecs._instances.find(instance_id)
+        return None if instance is None else self._view(instance)
+
+    def instances_tagged(self, key: str, value: str) -> tuple[BackupInstance, ...]:
+        """The instances tagged ``key=value``, through the tag index."""
+        ecs = self._ecs
+        found = ecs._instances.members(INSTANCE_TAGS, tag_partition(ecs.region_id, key, value))
+        return tuple(self._view(i) for i in found)
+
+    def instances_with_tag_key(self, key: str) -> tuple[BackupInstance, ...]:
+        """The instances carrying ``key`` with any value (a read of the region's instances)."""
+        found = self._ecs._instances.scan()
+        return tuple(self._view(i) for i in found if any(k == key for k, _ in i.tags))
+
+    def disk_owner(self, disk_id: str) -> str | None:
+        """The instance the disk is attached to, if any."""
+        disk = self._ecs._disks.find(disk_id)
+        return None if disk is None else disk.instance_id
+
+
+def _device_order(disk: Disk) -> tuple[str, str]:
+    return (disk.device or "~", disk.disk_id)
+
+
+def instance_inventory(ecs: InstanceActions) -> InstanceInventory:
+    """The instance view of ``ecs`` (the factory ECS registers)."""
+    return EcsInstanceInventory(ecs)

@@ -24,6 +24,7 @@ from ..._domain.tags import (
 )
 from ..._repository import Index, Repository
 from ...errors import InvalidParameterError
+from .._interfaces import instance_tags_changed
 from ._core import DISK_TAGS, IMAGE_TAGS, INSTANCE_TAGS, SNAPSHOT_TAGS
 from ._requests import ecs_action, token_page
 from .instances import InstanceActions
@@ -104,6 +105,10 @@ class TagActions(InstanceActions):
                     recommend="Remove tags with untag_resources first, or add fewer.",
                 )
             repository.put(attrs.evolve(record, tags=merged))
+            if kind == "instance":  # Cloud Backup's TAG rules follow instance tags
+                instance_tags_changed(
+                    self._world, self.region, repository.id_of(record), record.tags, merged
+                )
 
     @ecs_action("UntagResources")
     def untag_resources(
@@ -123,7 +128,7 @@ class TagActions(InstanceActions):
             all: With no ``tag_keys``: remove every tag the user set (``All``); the
                 service's own ``acs:`` tags stay.
         """
-        _, repository, _ = self._tag_target(resource_type)
+        kind, repository, _ = self._tag_target(resource_type)
         ids = self._resource_ids(resource_ids, required=True)
         every = v.boolean("All", all)
         keys = v.id_list("TagKey", tag_keys, max_items=MAX_TAGS_PER_RESOURCE)
@@ -144,6 +149,10 @@ class TagActions(InstanceActions):
             kept = tags_without(record.tags, keys if keys else None)
             if kept != record.tags:
                 repository.put(attrs.evolve(record, tags=kept))
+                if kind == "instance":  # Cloud Backup's TAG rules follow instance tags
+                    instance_tags_changed(
+                        self._world, self.region, repository.id_of(record), record.tags, kept
+                    )
 
     def list_tag_resources(
         self,

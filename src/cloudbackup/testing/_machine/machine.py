@@ -7,15 +7,18 @@ from typing import Any
 from hypothesis.stateful import initialize
 
 from ..._domain.ecs import DiskCategory, PerformanceLevel
+from ..._domain.hbr import Rule, TagFilter
 from ..._domain.kms import KeySpec
 from .guest_rules import GuestRules
+from .hbr_rules import HbrRules
 from .kms_rules import KmsRules
 
 __all__ = ["CloudStateMachine"]
 
 
-class CloudStateMachine(GuestRules, KmsRules):
-    """Random ECS + KMS workloads checked against a reference model after every step.
+class CloudStateMachine(GuestRules, KmsRules, HbrRules):
+    """Random ECS + KMS + Cloud Backup workloads checked against a reference model after every
+    step.
 
     Run it as a test::
 
@@ -37,23 +40,23 @@ class CloudStateMachine(GuestRules, KmsRules):
     deep states; the outcome of every call is a Hypothesis ``event`` (see
     ``--hypothesis-show-statistics``) and, if :attr:`OUTCOMES` is a ``Counter``, counted there.
 
-    The rules come in one rule set per service (ECS, KMS) over a shared base that owns the
-    world, the model, checked calls and time. Subclass it to test your own code against the
-    same world: add ``@rule`` methods that call your code with ``self.cloud`` (pick resources
-    from ``self.instances``, ``self.disks``, ``self.snapshots``, ``self.keys``; the whole model
-    is ``self.model``), run them through ``self.attempt(name, problems, call)`` so they are
-    held to the model, add ``@invariant`` methods that check what your code promises, and
-    override :meth:`make_cloud` to run on another backend (``Cloud(backend=...)`` with the
+    The rules come in one rule set per service (ECS, KMS, Cloud Backup) over a shared base that
+    owns the world, the model, checked calls and time. Subclass it to test your own code against
+    the same world: add ``@rule`` methods that call your code with ``self.cloud`` (pick
+    resources from ``self.instances``, ``self.disks``, ``self.snapshots``, ``self.keys``; the
+    whole model is ``self.model``), run them through ``self.attempt(name, problems, call)`` so
+    they are held to the model, add ``@invariant`` methods that check what your code promises,
+    and override :meth:`make_cloud` to run on another backend (``Cloud(backend=...)`` with the
     same ``seed``, ``block_size``, ``timings`` and ``limits``). If your rules change ECS or KMS
-    state, mirror the change in the model too, or the agreement checks will (rightly)
-    complain. The class attributes tune the world; keep ``WRITE_SPAN`` small so runs stay
-    fast.
+    state, mirror the change in the model too, or the agreement checks will (rightly) complain.
+    The class attributes tune the world; keep ``WRITE_SPAN`` small so runs stay fast.
     """
 
     @initialize()
     def seed_world(self) -> None:
         """Start from a key and a Running instance in every region: an ESSD system disk, a
-        plain and an encrypted ESSD data disk, and an ultra disk (not snapshot-group capable).
+        plain and an encrypted ESSD data disk, and an ultra disk (not snapshot-group capable);
+        Cloud Backup opened, with a policy in every region whose TAG rule binds ``k0=prod``.
         """
 
         def spec(category: DiskCategory, size: int, encryption: str = "plain") -> dict[str, Any]:
@@ -82,3 +85,8 @@ class CloudStateMachine(GuestRules, KmsRules):
                 instance_type="ecs.g7.large",
             )
         self.advance_time(60)
+        # Cloud Backup opened, with a policy per region whose TAG rule follows key k0.
+        self.open_hbr_service()
+        for index, _region in enumerate(self.REGION_IDS):
+            tag = Rule("TAG", tag_filters=(TagFilter("k0", "prod"),))
+            self.create_policy(region_pick=index, extra=[tag], broken=False)

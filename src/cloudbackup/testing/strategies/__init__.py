@@ -245,6 +245,26 @@ __all__ = [
 ]
 
 
+# -- Cloud Backup (policies, rules, bindings) ----------------------------------------------
+from ._hbr import backup_rules as backup_rules
+from ._hbr import binding_requests as binding_requests
+from ._hbr import invalid_policy_rule_lists as invalid_policy_rule_lists
+from ._hbr import policy_rule_lists as policy_rule_lists
+from ._hbr import policy_schedules as policy_schedules
+from ._hbr import retention_rules as retention_rules
+from ._hbr import tag_filters as tag_filters
+
+__all__ += [
+    "backup_rules",
+    "binding_requests",
+    "invalid_policy_rule_lists",
+    "policy_rule_lists",
+    "policy_schedules",
+    "retention_rules",
+    "tag_filters",
+]
+
+
 def _fixup_module_metadata() -> None:
     # Show the public path (cloudbackup.testing.strategies.tags) in reprs and tracebacks.
     for name in __all__:

@@ -1,0 +1,51 @@
+"""Cloud Backup (HBR) of one region, for ECS instance backup: the service and its roles,
+backup policies, policy bindings.
+
+:class:`HbrService` is built in layers, one module per resource, each layer a class that
+extends the one beneath it and may call only what is beneath it (as ECS is)::
+
+    policies.py   PolicyActions   Create/Update/Delete/DescribePolicies V2
+    tag_rules.py  TagRuleActions  bindings made and removed by TAG rules; the tag-change hook
+    bindings.py   BindingActions  Create/Update/Delete/DescribePolicyBinding(s),
+                                  DeleteUdmEcsInstance, DeleteUdmDisk
+    account.py    AccountActions  OpenHbrService, CheckRole; the role and the snapshot service
+    _core.py      HbrCore         repositories, the account record, the ECS interface
+
+The records are :mod:`cloudbackup._domain.hbr`, the policy rules
+:mod:`cloudbackup._domain.hbr_rules`. Cloud Backup reaches ECS only through
+:data:`~cloudbackup._services._interfaces.ECS_INSTANCES` and KMS only through
+:data:`~cloudbackup._services._interfaces.KEY_RING`; it offers ECS the tag-change hook
+:data:`~cloudbackup._services._interfaces.INSTANCE_WATCHERS`.
+"""
+
+from __future__ import annotations
+
+from ..._world import Scope, ServiceSpec, register_service
+from .._interfaces import INSTANCE_WATCHERS
+from ._core import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
+from .policies import PolicyActions
+from .tag_rules import tag_watcher
+
+__all__ = ["BINDINGS_BY_POLICY", "BINDING_OF_INSTANCE", "SPEC", "TAG_POLICIES", "HbrService"]
+
+
+class HbrService(PolicyActions):
+    """Cloud Backup of one region (the region of the protected instances, ``UdmRegionId``):
+    ``cloud.hbr("cn-hangzhou")``.
+
+    Methods are the real API actions in snake_case with the real parameter names; records use
+    the real field names. Every call is one unit of work: it happens completely or not at all.
+    Before :meth:`open_hbr_service` every other action answers ``ServiceNotActivated`` (403);
+    activation, the service-linked role and the ECS snapshot service are the account's, not
+    the region's.
+    """
+
+
+SPEC = register_service(
+    ServiceSpec(
+        name="hbr",
+        cls=HbrService,
+        scope=Scope.REGIONAL,
+        provides={INSTANCE_WATCHERS: tag_watcher},
+    )
+)

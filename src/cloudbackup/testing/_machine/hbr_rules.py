@@ -1,0 +1,239 @@
+"""The Cloud Backup rules of the state machine: opening the service, policies (with TAG,
+REPLICATION and SECURITY rules), bindings, suspension, unbinding, Stop Backup.
+
+The model keeps what Cloud Backup's own calls decide (which policies exist, which are
+immutable) and reads bindings through ``describe_policy_bindings`` before each call, because
+the ECS rules change instance tags (and so tag-made bindings) behind these rules' backs. Every
+call is held to :meth:`~.base.MachineBase.attempt`: a refused call must name an expected code
+and change nothing. The invariants compare every policy's binding count with its pages and
+check that every binding a TAG rule made still matches its instance's tags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import invariant, precondition, rule
+
+from ..._domain.hbr import PolicyBinding, PolicyBindingRequest, Rule, RuleType, TagFilter
+from ..._services.hbr import HbrService
+from .base import AIM, PICK, RARELY, MachineBase
+from .ecs_request_rules import TAG_KEYS
+
+__all__ = ["HbrRules"]
+
+NOT_OPEN = "ServiceNotActivated"
+BOUND = "PolicyAlreadyBoundWithThisDataSource"
+NOT_FOUND = "ResourceNotFound"
+NO_INSTANCE = "InvalidInstanceId.NotFound"
+IMMUTABLE = "OperationDenied.ImmutableBackup"
+BACKUP = Rule("BACKUP", schedule="I|1704067200|P1D", retention=7)
+
+_TAG_RULES = st.builds(
+    lambda key, value, op: Rule("TAG", tag_filters=(TagFilter(key, value, op),)),
+    st.sampled_from(TAG_KEYS[:4]),
+    st.sampled_from(("prod", "dev", "")),
+    st.sampled_from(("EQUAL", "NOT")),
+)
+_EXTRA_RULES = st.lists(
+    st.one_of(
+        _TAG_RULES,
+        st.just(Rule("SECURITY", immutable=True)),
+        st.just(Rule("SECURITY", immutable=False)),
+        st.just(Rule("TRANSITION", retention=30)),
+    ),
+    max_size=2,
+    unique_by=lambda r: r.rule_type,
+)
+
+
+class HbrRules(MachineBase):
+    """Rules for every Cloud Backup call the machine makes."""
+
+    MAX_POLICIES = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hbr_open = False
+        self.policies: dict[str, tuple[str, bool]] = {}
+        """Policy id -> (region, immutable), as Cloud Backup's calls made them."""
+
+    def hbr(self, region_id: str) -> HbrService:
+        """Cloud Backup of a region of the world under test."""
+        return self.cloud.hbr(region_id)
+
+    def _gate(self) -> set[str]:
+        return set() if self.hbr_open else {NOT_OPEN}
+
+    def _binding(self, region: str, instance_id: str) -> PolicyBinding | None:
+        if not self.hbr_open:
+            return None
+        found = self.hbr(region).describe_policy_bindings(data_source_ids=[instance_id]).items
+        return found[0] if found else None
+
+    @precondition(lambda self: not self.hbr_open)
+    @rule()
+    def open_hbr_service(self) -> None:
+        """``open_hbr_service``: once opened, it stays opened (the same order id)."""
+        self.hbr(self.REGION_IDS[0]).open_hbr_service()
+        self.hbr_open = True
+        self.note("open_hbr_service: ok")
+
+    @precondition(lambda self: len(self.policies) < self.MAX_POLICIES)
+    @rule(region_pick=PICK, extra=_EXTRA_RULES, broken=RARELY)
+    def create_policy(self, region_pick: int, extra: list[Rule], broken: bool) -> None:
+        """``create_policy_v2`` (a TAG rule binds the matching instances at once); broken, the
+        REPLICATION rule names no region."""
+        region = self.pick(self.REGION_IDS, region_pick)
+        rules = [BACKUP, *extra]
+        problems = self._gate()
+        if broken:
+            rules.append(Rule("REPLICATION", retention=7))
+            problems = problems or {"BadRequest"}
+        made = self.attempt(
+            "create_policy_v2", problems, lambda: self.hbr(region).create_policy_v2(rules=rules)
+        )
+        if isinstance(made, str):
+            immutable = any(r.rule_type == "SECURITY" and r.immutable for r in rules)
+            self.policies[made] = (region, immutable)
+
+    @precondition(lambda self: self.policies)
+    @rule(pick=PICK, extra=_EXTRA_RULES)
+    def update_policy(self, pick: int, extra: list[Rule]) -> None:
+        """``update_policy_v2`` replacing the rules; turning immutability off is refused."""
+        policy_id = self.pick(self.policies, pick)
+        region, immutable = self.policies[policy_id]
+        keeps = any(r.rule_type == "SECURITY" and r.immutable for r in extra)
+        problems = self._gate() or ({IMMUTABLE} if immutable and not keeps else set())
+        if self.ok(
+            "update_policy_v2",
+            problems,
+            lambda: self.hbr(region).update_policy_v2(policy_id=policy_id, rules=[BACKUP, *extra]),
+        ):
+            self.policies[policy_id] = (region, immutable or keeps)
+
+    @precondition(lambda self: self.policies)
+    @rule(pick=PICK)
+    def delete_policy(self, pick: int) -> None:
+        """``delete_policy_v2``: every binding goes with the policy."""
+        policy_id = self.pick(self.policies, pick)
+        region, _ = self.policies[policy_id]
+        if self.ok(
+            "delete_policy_v2",
+            self._gate(),
+            lambda: self.hbr(region).delete_policy_v2(policy_id),
+        ):
+            del self.policies[policy_id]
+            assert self.hbr(region).describe_policy_bindings(policy_id=policy_id).items == ()
+
+    @precondition(lambda self: self.policies)
+    @rule(pick=PICK, picks=st.lists(PICK, min_size=1, max_size=3), gone=RARELY, aim=AIM)
+    def bind(self, pick: int, picks: list[int], gone: bool, aim: bool) -> None:
+        """``create_policy_bindings``: all or none; aimed, only unbound live instances."""
+        policy_id = self.pick(self.policies, pick)
+        region, _ = self.policies[policy_id]
+        live = [i for i, x in self.instances.items() if x.region_id == region]
+        pool = self.aimed(live, lambda i: self._binding(region, i) is None, aim)
+        if not pool and not self.model.gone["instance"]:
+            self.idle("create_policy_bindings")
+            return
+        ids = list(dict.fromkeys(self.id_or_gone("instance", pool, p, gone) for p in picks))
+        problems = self._gate()
+        if not problems:
+            for instance_id in ids:
+                if instance_id not in live:
+                    problems.add(NO_INSTANCE)
+                elif self._binding(region, instance_id) is not None:
+                    problems.add(BOUND)
+        self.attempt(
+            "create_policy_bindings",
+            problems,
+            lambda: self.hbr(region).create_policy_bindings(
+                policy_id=policy_id,
+                policy_binding_list=[PolicyBindingRequest(i) for i in ids],
+            ),
+        )
+
+    def _bound(self) -> list[tuple[str, PolicyBinding]]:
+        if not self.hbr_open:
+            return []
+        return [(region, b) for region in self.REGION_IDS for b in self._all_bindings(region)]
+
+    def _all_bindings(self, region: str) -> list[PolicyBinding]:
+        out: list[PolicyBinding] = []
+        token = None
+        while True:
+            page = self.hbr(region).describe_policy_bindings(next_token=token, max_results=100)
+            out.extend(page.items)
+            token = page.next_token
+            if token is None:
+                return out
+
+    @rule(pick=PICK, disabled=st.booleans())
+    def suspend_or_resume(self, pick: int, disabled: bool) -> None:
+        """``update_policy_binding(disabled=...)`` on a binding."""
+        bound = self._bound()
+        if not bound:
+            self.idle("update_policy_binding")
+            return
+        region, binding = self.pick(bound, pick)
+        self.attempt(
+            "update_policy_binding",
+            set(),
+            lambda: self.hbr(region).update_policy_binding(
+                policy_id=binding.policy_id,
+                data_source_id=binding.data_source_id,
+                disabled=disabled,
+            ),
+        )
+        assert disabled is self._binding(region, binding.data_source_id).disabled  # type: ignore[union-attr]
+
+    @rule(pick=PICK, stop=st.booleans(), wrong=RARELY)
+    def unbind(self, pick: int, stop: bool, wrong: bool) -> None:
+        """``delete_policy_binding`` or Stop Backup (``delete_udm_ecs_instance``); wrong, the
+        binding is named under another policy."""
+        bound = self._bound()
+        if not bound:
+            self.idle("delete_policy_binding")
+            return
+        region, binding = self.pick(bound, pick)
+        hbr = self.hbr(region)
+        if stop:
+            call: Any = lambda: hbr.delete_udm_ecs_instance(binding.data_source_id)  # noqa: E731
+            problems: set[str] = set()
+        else:
+            others = [p for p, (r, _) in self.policies.items() if r == region]
+            policy = binding.policy_id
+            if wrong and len(others) > 1:
+                policy = next(p for p in others if p != binding.policy_id)
+            problems = {NOT_FOUND} if policy != binding.policy_id else set()
+            call = lambda: hbr.delete_policy_binding(  # noqa: E731
+                policy_id=policy, data_source_ids=[binding.data_source_id]
+            )
+        if self.ok("unbind", problems, call):
+            assert self._binding(region, binding.data_source_id) is None
+
+    @invariant()
+    def hbr_pages_agree(self) -> None:
+        """Each policy's binding count equals its bindings; tag-made bindings still match."""
+        if not self.hbr_open:
+            return
+        for region in self.REGION_IDS:
+            bindings = self._all_bindings(region)
+            per_policy: dict[str, int] = {}
+            for b in bindings:
+                per_policy[b.policy_id] = per_policy.get(b.policy_id, 0) + 1
+            policies = self.hbr(region).describe_policies_v2(max_results=100).items
+            for policy in policies:
+                if policy.policy_binding_count != per_policy.get(policy.policy_id, 0):
+                    raise AssertionError(f"policy {policy.policy_id} miscounts its bindings")
+                for b in bindings:
+                    if b.policy_id != policy.policy_id or not b.created_by_tag:
+                        continue
+                    if b.data_source_id not in self.instances:
+                        continue  # released: the binding stays until Stop Backup
+                    tags = tuple(self.model.tags.get(b.data_source_id, {}).items())
+                    rules = policy.rules_of(RuleType.TAG)
+                    if not any(all(f.matches(tags) for f in r.tag_filters) for r in rules):
+                        raise AssertionError(f"binding {b.policy_binding_id} no longer matches")
