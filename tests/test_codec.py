@@ -438,3 +438,24 @@ def test_encoding_is_compact() -> None:
     data = encode(("é", {"a": 1}))
     expected = b'["t","\xc3\xa9",["d",{"a":1}]]'
     assert expected == data
+
+
+@given(st.one_of(st.integers(), st.text(alphabet=st.characters(codec=None))))
+def test_bare_int_and_str_encode_as_plain_json(value: object) -> None:
+    """A bare int or str (the fast path) gives exactly the JSON the general encoder writes."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    expected = text.encode("utf-8", "surrogatepass")
+    assert expected == encode(value)
+    assert value == decode(expected)
+
+
+def test_str_subclass_and_bool_do_not_take_the_fast_path() -> None:
+    """A str subclass is refused and a bool stays a bool: the fast path checks exact types."""
+
+    class Name(str):
+        """A str subclass."""
+
+    with pytest.raises(StorageBackendError):
+        encode(Name("x"))
+    assert b"true" == encode(True)
+    assert True is decode(encode(True))
