@@ -69,7 +69,7 @@ _MISSING = object()
 # One encoder for every call: ``json.dumps`` with options builds a new one each time.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 # What that encoder writes for a bare str: its JSON string literal, non-ASCII kept as is.
-_encode_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
 @attrs.frozen
@@ -130,7 +130,7 @@ class ValueCodec:
             assert isinstance(value, str)
             text = _encode_str(value)
         elif kind is int:
-            text = int.__repr__(value)  # type: ignore[arg-type]
+            text = int.__repr__(value)
         else:
             text = _ENCODER.encode(self._encode(value))
         # surrogatepass: a str may hold lone surrogates; they must survive the round trip.
