@@ -258,6 +258,7 @@ def test_a_reader_further_behind_than_the_change_log_drops_its_cache(
     """When the change rows a reader needs were pruned, it forgets everything and still reads
     every record's latest value."""
     monkeypatch.setattr(_sqlite, "CHANGES_KEPT", 3)
+    monkeypatch.setattr(_sqlite, "_PRUNE_EVERY", 1)
     writer, reader = SqliteBackend(db), SqliteBackend(db)
     writer.begin()
     for number in range(10):
