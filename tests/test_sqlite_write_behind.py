@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from cloudbackup._backends._memory import InMemoryBackend
 from cloudbackup._backends._protocol import StorageBackend, count, get_many, scan_range
 from cloudbackup._backends._sqlite import SqliteBackend
+from cloudbackup._backends._sqlite_cache import RecordCache
 from cloudbackup.errors import StorageBackendError
 
 KIND = "test.record"
@@ -232,3 +233,19 @@ def test_buffered_units_read_and_commit_like_the_in_memory_backend(
         sqlite.commit()
         assert expected == run_program(sqlite, program)
         sqlite.close()
+
+
+def test_the_record_cache_evicts_its_oldest_entries_and_keeps_its_bound() -> None:
+    """A full cache forgets its oldest entries first and never holds more than its size."""
+    cache = RecordCache(16)
+    sizes = []
+    for number in range(100):
+        cache.put((KIND, "p", f"k{number:03}"), number)
+        sizes.append(len(cache))
+    assert (16, None, 99) == (
+        max(sizes),
+        cache.get((KIND, "p", "k000")),
+        cache.get((KIND, "p", "k099")),
+    )
+    cache.forget_partition(KIND, "p")
+    assert 0 == len(cache)

@@ -70,6 +70,8 @@ _MISSING = object()
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 # What that encoder writes for a bare str: its JSON string literal, non-ASCII kept as is.
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
+# Types whose values are their own JSON tree (checked by exact type, as _encode does).
+_SELF_ENCODING = frozenset({str, int, bool, type(None)})
 
 
 @attrs.frozen
@@ -209,7 +211,8 @@ class ValueCodec:
                 "a",
                 layout.path,
                 {
-                    name: encode(item)
+                    # Exact str, int, bool and None encode as themselves (a shortcut).
+                    name: item if type(item) in _SELF_ENCODING else encode(item)
                     for name, item in zip(layout.names, layout.values(value), strict=True)
                 },
             ]

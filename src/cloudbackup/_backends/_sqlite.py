@@ -538,7 +538,12 @@ class SqliteBackend(SqliteBase):
         if not storable(kind, partition) or (limit is not None and limit <= 0):
             return []
         sql, params = range_query(start, stop, reverse, limit)
-        self._flush(kind, partition)
+        if self._in_unit:  # the unit's transaction is the snapshot (the common case)
+            if self._buffer.dirty(kind, partition):
+                self._flush(kind, partition)
+            return self._decode_rows(
+                kind, partition, self._query_all(sql, (kind, partition, *params))
+            )
         with self._snapshot():
             rows = self._query_all(sql, (kind, partition, *params))
             return self._decode_rows(kind, partition, rows)
