@@ -13,16 +13,19 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
                                                                   logged by triggers on records
 
 The backend is this module's :class:`SqliteBackend` (units of work, savepoints, reads and
-writes, cross-process cache upkeep) and three helpers beside it: :mod:`._sqlite_schema` (the
-schema, its migrations from every older version, and how a blob is stored without its zero
-margins), :mod:`._sqlite_files` (whether a file is ours, and what SQLite's failures mean) and
-:mod:`._sqlite_cache` (the decoded-record cache and how it follows the change log).
+writes, cross-process cache upkeep) on :class:`._sqlite_base.SqliteBase` (checked statements
+and blobs), and helpers beside it: :mod:`._sqlite_schema` (the schema, its migrations from
+every older version, and how a blob is stored without its zero margins), :mod:`._sqlite_files`
+(whether a file is ours, and what SQLite's failures mean), :mod:`._sqlite_cache` (the
+decoded-record cache and how it follows the change log) and :mod:`._sqlite_buffer` (the
+write-behind buffer: a unit's record writes reach SQLite in one ``executemany`` per statement
+at commit, when a savepoint opens, or before a read of their partition).
 
 Triggers on ``records`` log the address of every record inserted, replaced or deleted to
 ``record_changes``, inside the writing transaction, whatever version of this module wrote it;
-commits prune the log to its last :data:`CHANGES_KEPT` rows. When another connection has
-committed, a backend forgets only the cached records those rows name, so a process reading a
-world that another process writes keeps the rest of its cache.
+every 64th commit of a backend prunes the log to its last :data:`CHANGES_KEPT` rows. When
+another connection has committed, a backend forgets only the cached records those rows name, so
+a process reading a world that another process writes keeps the rest of its cache.
 
 ``PRAGMA application_id`` is :data:`APPLICATION_ID`, so a file written by anything else is
 refused before anything is changed in it; a file without it counts as new only when it holds no
@@ -69,6 +72,10 @@ _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MAX_TIMEOUT = 3600.0
 # SQLite refuses more than 32,766 host parameters per statement (999 before 3.32).
 _IN_CHUNK = 500
+# The WAL is copied into the file once it holds this many pages (SQLite's default is 1,000):
+# a unit rewrites the same hot pages (indexes, counters, the change log), so a longer WAL
+# copies each of them once for more commits, and syncs the file less often.
+_CHECKPOINT_PAGES = 4000
 # record_changes is pruned every this many commits of a backend, not at each one.
 _PRUNE_EVERY = 64
 _PUT = "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)"
@@ -195,6 +202,7 @@ class SqliteBackend(SqliteBase):
                     recommend="Put the database on a local file system that supports WAL.",
                 )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
         except sqlite3.Error as exc:
             raise self._translate(exc, "setting up") from exc
         if version == _schema.SCHEMA_VERSION:
