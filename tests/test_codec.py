@@ -114,7 +114,15 @@ class Outer:
         value: int
 
 
-for _cls in (Category, Level, Access, Block, Disk, Entity, Hashed, Converted, Evolved):
+@attrs.frozen
+class Measured:
+    """A value with a float field and an optional text field."""
+
+    ratio: float
+    note: str | None = None
+
+
+for _cls in (Category, Level, Access, Block, Disk, Entity, Hashed, Converted, Evolved, Measured):
     LOCAL_TYPES.register(_cls, f"test.{_cls.__name__}")
 LOCAL_TYPES.register(Outer.Inner, "test.Outer_Inner")
 
@@ -459,3 +467,11 @@ def test_str_subclass_and_bool_do_not_take_the_fast_path() -> None:
         encode(Name("x"))
     assert b"true" == encode(True)
     assert True is decode(encode(True))
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True), st.one_of(st.none(), st.text()))
+def test_float_and_optional_fields_round_trip_exactly(ratio: float, note: str | None) -> None:
+    """Every float field (infinities and NaN included) and an optional str field round-trip."""
+    decoded = CODEC.decode(CODEC.encode(Measured(ratio, note)))
+    assert isinstance(decoded, Measured)
+    assert (repr(ratio), note) == (repr(decoded.ratio), decoded.note)
