@@ -3,6 +3,7 @@
     python benchmarks/bench_fleet.py real --instances 1000 --repeat 3
     python benchmarks/bench_fleet.py generated --instances 1000 --repeat 3
     python benchmarks/bench_fleet.py real --instances 100 --backend sqlite
+    python benchmarks/bench_fleet.py real --instances 100 --backend sqlite --synchronous NORMAL
     python benchmarks/bench_fleet.py bytes
     python benchmarks/bench_fleet.py expiry
     python benchmarks/bench_fleet.py all          # every target, small repeats
@@ -14,7 +15,11 @@ distinct pages, so the unique bytes stay 16 MiB while the maps hold a page per w
 30 days before). Target at 1,000 instances x 365 days, in memory: <= 60 s wall, <= 1 GiB peak
 RSS, the last 30 days' median day <= 1.2x the median of days 31-60. With ``--backend sqlite``
 (100 instances): <= 5x the in-memory time, and the file <= 1.2x the unique bytes held plus
-metadata.
+metadata. A SQLite run also runs the same fleet in memory (in its own child) and prints the
+ratio, and the file's parts: blob bodies, record payload (keys and values), the change log
+(``record_changes``), and the rest (B-tree pages' slack, free pages, indexes). ``--synchronous``
+is the SQLite backend's ``synchronous`` setting (``FULL``, its default, syncs every commit to
+disk; ``NORMAL`` keeps every commit whole and survives a killed process, but not a power cut).
 
 ``generated``: the same fleet with 2 TiB data disks and 20 GiB of generated churn (``fill_disk``)
 per disk per day, one range a day: the first disk of each instance a sequential log, the second a
@@ -36,6 +41,8 @@ import argparse
 import datetime as dt
 import json
 import resource
+import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -93,7 +100,7 @@ def fleet_year(options: dict[str, Any]) -> dict[str, Any]:
     backend: StorageBackend
     if options["backend"] == "sqlite":
         path = Path(tempfile.mkdtemp(prefix="bench-fleet-")) / "world.db"
-        backend = SqliteBackend(path)
+        backend = SqliteBackend(path, synchronous=options.get("synchronous", "FULL"))
     else:
         backend = InMemoryBackend()
     cloud = Cloud(seed=8, backend=backend)
@@ -136,7 +143,34 @@ def fleet_year(options: dict[str, Any]) -> dict[str, Any]:
         result["file_bytes"] = sum(
             p.stat().st_size for p in path.parent.iterdir() if p.name.startswith("world.db")
         )
+        result.update(file_parts(path))
+        shutil.rmtree(path.parent)
     return result
+
+
+def file_parts(path: Path) -> dict[str, int]:
+    """What a closed SQLite world file holds: blob bodies, record payload, change log rows."""
+    conn = sqlite3.connect(path)
+    try:
+        one = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
+        records = one(
+            "SELECT count(*), coalesce(sum(length(kind) + length(partition) + length(key)"
+            " + length(value)), 0) FROM records"
+        )
+        page_size = one("PRAGMA page_size")[0]
+        return {
+            "blob_body_bytes": one("SELECT coalesce(sum(length(body)), 0) FROM blobs")[0],
+            "records": records[0],
+            "record_payload_bytes": records[1],
+            "change_log_rows": one("SELECT count(*) FROM record_changes")[0],
+            "change_log_bytes": one(
+                "SELECT coalesce(sum(length(kind) + length(partition) + length(key) + 8), 0)"
+                " FROM record_changes"
+            )[0],
+            "free_bytes": one("PRAGMA freelist_count")[0] * page_size,
+        }
+    finally:
+        conn.close()
 
 
 def flatness(days: list[float]) -> tuple[float, float, float]:
@@ -268,6 +302,15 @@ def report_fleet(options: dict[str, Any], repeat: int) -> None:
         if "file_bytes" in run:
             held = max(run["blob_bytes"], 1)
             extra = f", file {run['file_bytes']:,} B = {run['file_bytes'] / held:.2f}x blob bytes"
+            payload = run["blob_body_bytes"] + run["record_payload_bytes"]
+            rest = run["file_bytes"] - payload - run["change_log_bytes"]
+            extra += (
+                f" = {run['file_bytes'] / max(payload, 1):.2f}x (blob bodies + record payload): "
+                f"blob bodies {run['blob_body_bytes']:,} B, {run['records']:,} records "
+                f"{run['record_payload_bytes']:,} B, change log {run['change_log_rows']:,} rows "
+                f"{run['change_log_bytes']:,} B, rest {rest:,} B "
+                f"(free pages {run['free_bytes']:,} B)"
+            )
         print(
             f"  run {n}: {run['seconds']:.1f} s (setup {run['setup_seconds']:.1f} s), "
             f"peak RSS {run['peak_rss_mib']:,.0f} MiB, days 31-60 median {early * 1e3:.0f} ms, "
@@ -282,6 +325,14 @@ def report_fleet(options: dict[str, Any], repeat: int) -> None:
         f"  min/median: {seconds[0]:.1f}/{statistics.median(seconds):.1f} s, "
         f"{rss[0]:,.0f}/{statistics.median(rss):,.0f} MiB"
     )
+    if options["backend"] == "sqlite":
+        memory = [in_child("fleet", {**options, "backend": "memory"}) for _ in range(repeat)]
+        fast = sorted(r["seconds"] for r in memory)
+        print(
+            f"  in memory min/median: {fast[0]:.1f}/{statistics.median(fast):.1f} s; "
+            f"SQLite ({options['synchronous']}) / memory: {seconds[0] / fast[0]:.2f}x (min), "
+            f"{statistics.median(seconds) / statistics.median(fast):.2f}x (median)"
+        )
 
 
 def main() -> None:
@@ -294,6 +345,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--backend", choices=["memory", "sqlite"], default="memory")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--synchronous", choices=["FULL", "NORMAL"], default="FULL", help="SQLite's setting"
+    )
     parser.add_argument("--writes", type=int, default=20_000, help="4 KiB writes in 'bytes'")
     args = parser.parse_args()
     todo = ["real", "generated", "bytes", "expiry"] if args.what == "all" else [args.what]
@@ -304,6 +358,7 @@ def main() -> None:
                 "instances": args.instances,
                 "days": args.days,
                 "backend": args.backend,
+                "synchronous": args.synchronous,
             }
             report_fleet(options, args.repeat)
         else:

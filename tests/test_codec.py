@@ -114,7 +114,15 @@ class Outer:
         value: int
 
 
-for _cls in (Category, Level, Access, Block, Disk, Entity, Hashed, Converted, Evolved):
+@attrs.frozen
+class Measured:
+    """A value with a float field and an optional text field."""
+
+    ratio: float
+    note: str | None = None
+
+
+for _cls in (Category, Level, Access, Block, Disk, Entity, Hashed, Converted, Evolved, Measured):
     LOCAL_TYPES.register(_cls, f"test.{_cls.__name__}")
 LOCAL_TYPES.register(Outer.Inner, "test.Outer_Inner")
 
@@ -438,3 +446,32 @@ def test_encoding_is_compact() -> None:
     data = encode(("é", {"a": 1}))
     expected = b'["t","\xc3\xa9",["d",{"a":1}]]'
     assert expected == data
+
+
+@given(st.one_of(st.integers(), st.text(alphabet=st.characters(codec=None))))
+def test_bare_int_and_str_encode_as_plain_json(value: object) -> None:
+    """A bare int or str (the fast path) gives exactly the JSON the general encoder writes."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    expected = text.encode("utf-8", "surrogatepass")
+    assert expected == encode(value)
+    assert value == decode(expected)
+
+
+def test_str_subclass_and_bool_do_not_take_the_fast_path() -> None:
+    """A str subclass is refused and a bool stays a bool: the fast path checks exact types."""
+
+    class Name(str):
+        """A str subclass."""
+
+    with pytest.raises(StorageBackendError):
+        encode(Name("x"))
+    assert b"true" == encode(True)
+    assert True is decode(encode(True))
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True), st.one_of(st.none(), st.text()))
+def test_float_and_optional_fields_round_trip_exactly(ratio: float, note: str | None) -> None:
+    """Every float field (infinities and NaN included) and an optional str field round-trip."""
+    decoded = CODEC.decode(CODEC.encode(Measured(ratio, note)))
+    assert isinstance(decoded, Measured)
+    assert (repr(ratio), note) == (repr(decoded.ratio), decoded.note)

@@ -252,12 +252,31 @@ def test_a_reader_keeps_the_cache_of_records_another_process_did_not_change(
     reader.close()
 
 
+def test_the_change_log_is_pruned_every_so_many_commits(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a log of 3 kept rows pruned every 4 commits, the log grows between prunes and is
+    cut back to 3 rows on the first commit and every fourth after it."""
+    monkeypatch.setattr(_sqlite, "CHANGES_KEPT", 3)
+    monkeypatch.setattr(_sqlite, "_PRUNE_EVERY", 4)
+    backend = SqliteBackend(db)
+    sizes = []
+    for number in range(9):
+        backend.begin()
+        backend.put(KIND, "p", f"k{number}", number)
+        backend.commit()
+        sizes.append(backend._conn.execute("SELECT count(*) FROM record_changes").fetchone()[0])
+    assert [1, 2, 3, 4, 3, 4, 5, 6, 3] == sizes
+    backend.close()
+
+
 def test_a_reader_further_behind_than_the_change_log_drops_its_cache(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When the change rows a reader needs were pruned, it forgets everything and still reads
     every record's latest value."""
     monkeypatch.setattr(_sqlite, "CHANGES_KEPT", 3)
+    monkeypatch.setattr(_sqlite, "_PRUNE_EVERY", 1)
     writer, reader = SqliteBackend(db), SqliteBackend(db)
     writer.begin()
     for number in range(10):

@@ -41,6 +41,7 @@ import datetime as _dt
 import enum
 import json
 import math
+import operator
 import re
 import sys
 import types
@@ -65,6 +66,12 @@ _HASH_CACHE_FIELD = "_attrs_cached_hash"
 
 _Json = Any
 _MISSING = object()
+# One encoder for every call: ``json.dumps`` with options builds a new one each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+# What that encoder writes for a bare str: its JSON string literal, non-ASCII kept as is.
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
+# Types whose values are their own JSON tree (checked by exact type, as _encode does).
+_SELF_ENCODING = frozenset({str, int, bool, type(None)})
 
 
 @attrs.frozen
@@ -76,6 +83,8 @@ class _AttrsLayout:
     name_set: frozenset[str]
     fields: tuple[attrs.Attribute[Any], ...]
     caches_hash: bool
+    values: Callable[[Any], tuple[Any, ...]]
+    """The field values of an instance, in ``names`` order (one C call)."""
     allowed: tuple[frozenset[type] | None, ...]
     """Per field, the exact types a decoded value may have (None: not checked)."""
     expected: tuple[str, ...]
@@ -116,8 +125,16 @@ class ValueCodec:
             StorageBackendError: ``value`` holds a type the codec cannot store exactly, or an
                 instance of a class with no registered type name.
         """
-        tree = self._encode(value)
-        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        kind = type(value)
+        # The commonest small records (counters, index entries) skip building a tree; the
+        # bytes are exactly what the general path gives.
+        if kind is str:
+            assert isinstance(value, str)
+            text = _encode_str(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        else:
+            text = _ENCODER.encode(self._encode(value))
         # surrogatepass: a str may hold lone surrogates; they must survive the round trip.
         return text.encode("utf-8", "surrogatepass")
 
@@ -189,10 +206,15 @@ class ValueCodec:
             return ["e", self._type_name(kind), self._encode(value.value)]
         if attrs.has(kind):
             layout = self._layout(kind)
+            encode = self._encode
             return [
                 "a",
                 layout.path,
-                {name: self._encode(getattr(value, name)) for name in layout.names},
+                {
+                    # Exact str, int, bool and None encode as themselves (a shortcut).
+                    name: item if type(item) in _SELF_ENCODING else encode(item)
+                    for name, item in zip(layout.names, layout.values(value), strict=True)
+                },
             ]
         raise _unsupported(value, f"{kind.__module__}.{kind.__qualname__} is not supported")
 
@@ -222,6 +244,7 @@ class ValueCodec:
                 name_set=frozenset(field.name for field in fields),
                 fields=fields,
                 caches_hash=hash_code is not None and _HASH_CACHE_FIELD in hash_code.co_names,
+                values=_values_getter(tuple(field.name for field in fields)),
                 allowed=tuple(_allowed(hints.get(field.name, Any)) for field in fields),
                 expected=tuple(str(hints.get(field.name, "Any")) for field in fields),
             )
@@ -415,6 +438,17 @@ _DECODERS: dict[str, Callable[[ValueCodec, list[_Json]], object]] = {
     "e": ValueCodec._decode_enum,
     "a": ValueCodec._decode_attrs,
 }
+
+
+def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving an object's attributes ``names`` as a tuple, in that order."""
+    if not names:
+        return lambda _: ()
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda value: (one(value),)
+    many: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+    return many
 
 
 def _default_of(field: attrs.Attribute[Any], instance: object, path: str) -> object:

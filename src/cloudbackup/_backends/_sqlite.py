@@ -13,16 +13,19 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
                                                                   logged by triggers on records
 
 The backend is this module's :class:`SqliteBackend` (units of work, savepoints, reads and
-writes, cross-process cache upkeep) and three helpers beside it: :mod:`._sqlite_schema` (the
-schema, its migrations from every older version, and how a blob is stored without its zero
-margins), :mod:`._sqlite_files` (whether a file is ours, and what SQLite's failures mean) and
-:mod:`._sqlite_cache` (the decoded-record cache and how it follows the change log).
+writes, cross-process cache upkeep) on :class:`._sqlite_base.SqliteBase` (checked statements
+and blobs), and helpers beside it: :mod:`._sqlite_schema` (the schema, its migrations from
+every older version, and how a blob is stored without its zero margins), :mod:`._sqlite_files`
+(whether a file is ours, and what SQLite's failures mean), :mod:`._sqlite_cache` (the
+decoded-record cache and how it follows the change log) and :mod:`._sqlite_buffer` (the
+write-behind buffer: a unit's record writes reach SQLite in one ``executemany`` per statement
+at commit, when a savepoint opens, or before a read of their partition).
 
 Triggers on ``records`` log the address of every record inserted, replaced or deleted to
 ``record_changes``, inside the writing transaction, whatever version of this module wrote it;
-commits prune the log to its last :data:`CHANGES_KEPT` rows. When another connection has
-committed, a backend forgets only the cached records those rows name, so a process reading a
-world that another process writes keeps the rest of its cache.
+every 64th commit of a backend prunes the log to its last :data:`CHANGES_KEPT` rows. When
+another connection has committed, a backend forgets only the cached records those rows name, so
+a process reading a world that another process writes keeps the rest of its cache.
 
 ``PRAGMA application_id`` is :data:`APPLICATION_ID`, so a file written by anything else is
 refused before anything is changed in it; a file without it counts as new only when it holds no
@@ -52,9 +55,11 @@ from ..errors import StorageBackendError
 from . import _sqlite_schema as _schema
 from ._codec import DEFAULT_CODEC
 from ._protocol import check_storable, storable
+from ._sqlite_base import SqliteBase
+from ._sqlite_buffer import WriteBuffer
 from ._sqlite_cache import ABSENT, RecordCache
-from ._sqlite_files import check_path, identify, range_query, too_new, translate
-from ._sqlite_schema import APPLICATION_ID, SCHEMA_VERSION, ZERO_RUN, with_margins, without_margins
+from ._sqlite_files import check_path, identify, range_query, too_new
+from ._sqlite_schema import APPLICATION_ID, SCHEMA_VERSION, ZERO_RUN
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "ZERO_RUN", "SqliteBackend"]
 
@@ -67,9 +72,17 @@ _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MAX_TIMEOUT = 3600.0
 # SQLite refuses more than 32,766 host parameters per statement (999 before 3.32).
 _IN_CHUNK = 500
+# The WAL is copied into the file once it holds this many pages (SQLite's default is 1,000):
+# a unit rewrites the same hot pages (indexes, counters, the change log), so a longer WAL
+# copies each of them once for more commits, and syncs the file less often.
+_CHECKPOINT_PAGES = 4000
+# record_changes is pruned every this many commits of a backend, not at each one.
+_PRUNE_EVERY = 64
+_PUT = "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)"
+_DELETE = "DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?"
 
 
-class SqliteBackend:
+class SqliteBackend(SqliteBase):
     """Keeps every record and blob in one SQLite database file.
 
     Several processes (or several backends in one process) may open the same file: they share
@@ -134,6 +147,12 @@ class SqliteBackend:
         self._synchronous = level
         self._cache_size = cache_size
         self._cache = RecordCache(cache_size)
+        # The open unit's record writes not yet sent to SQLite (see _sqlite_buffer).
+        self._buffer = WriteBuffer()
+        # Set when buffered writes failed to reach SQLite: the unit can no longer commit.
+        self._lost_writes = False
+        # Commits since record_changes was last pruned.
+        self._unpruned = _PRUNE_EVERY
         # Addresses whose cache entries a rollback must forget (written or read in the unit).
         self._touched: set[tuple[str, str, str]] = set()
         # Whether the open unit of work wrote records (so its commit prunes record_changes).
@@ -183,6 +202,7 @@ class SqliteBackend:
                     recommend="Put the database on a local file system that supports WAL.",
                 )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
         except sqlite3.Error as exc:
             raise self._translate(exc, "setting up") from exc
         if version == _schema.SCHEMA_VERSION:
@@ -241,12 +261,24 @@ class SqliteBackend:
                 of work is then rolled back and closed.
         """
         self._check_in_unit()
+        if self._lost_writes:
+            self._abort()
+            raise StorageBackendError(
+                f"Writes of this unit of work could not be written to {self._path}, so it was "
+                "rolled back instead of committed.",
+                code="StorageBackend.WriteFailed",
+                recommend="Check the database file and its disk, then retry the call.",
+            )
         try:
+            self._send()
             seq = self._prune_changes() if self._wrote else None
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._abort()
             raise self._translate(exc, "committing to") from exc
+        except BaseException:
+            self._abort()
+            raise
         if seq is not None and self._change_seq is not None:
             # begin() reconciled the cache with every earlier change (had it failed, the unit
             # would not have opened), and nobody else committed since.
@@ -262,6 +294,9 @@ class SqliteBackend:
             StorageBackendError: No unit of work is open.
         """
         self._check_in_unit()
+        # What is buffered belongs to the enclosing level: it must reach SQLite before the
+        # savepoint, so that rollback_to undoes exactly what the buffer holds after it.
+        self._flush()
         self._execute(self._conn, f"SAVEPOINT sp{self._savepoints + 1}", "writing to")
         self._savepoints += 1
 
@@ -289,6 +324,8 @@ class SqliteBackend:
         # Forget first: even if SQLite fails below, the cache must not outlive the writes.
         for address in self._touched:
             self._cache.forget(address)
+        # Everything buffered was written since the savepoint opened (savepoint() flushed).
+        self._buffer.clear()
         self._execute(self._conn, f"ROLLBACK TO {name}", "rolling back on")
         self._execute(self._conn, f"RELEASE {name}", "rolling back on")
         self._savepoints -= 1
@@ -303,9 +340,12 @@ class SqliteBackend:
             )
 
     def _prune_changes(self) -> int | None:
-        """Cut record_changes to its newest CHANGES_KEPT rows; return the newest seq."""
+        """Cut record_changes to its newest CHANGES_KEPT rows every _PRUNE_EVERY commits (so
+        that most commits do not touch the log's oldest page); return the newest seq."""
         seq: int | None = self._conn.execute("SELECT max(seq) FROM record_changes").fetchone()[0]
-        if seq is not None:
+        self._unpruned += 1
+        if seq is not None and self._unpruned >= _PRUNE_EVERY:
+            self._unpruned = 0
             # Keep at least the newest row: the next seq is the largest plus one, and readers
             # rely on seq never going back.
             keep = max(1, CHANGES_KEPT)
@@ -324,6 +364,8 @@ class SqliteBackend:
     def _abort(self, *, raise_errors: bool = False) -> None:
         for address in self._touched:
             self._cache.forget(address)
+        self._buffer.clear()
+        self._lost_writes = False
         self._touched, self._wrote = set(), False
         self._in_unit = False
         self._savepoints = 0
@@ -351,11 +393,15 @@ class SqliteBackend:
         cached = self._cache.get(address)
         if cached is not None:
             return None if cached is ABSENT else cached
-        row = self._query_one(
-            "SELECT value FROM records WHERE kind = ? AND partition = ? AND key = ?",
-            address,
-        )
-        value = None if row is None else DEFAULT_CODEC.decode(row[0])
+        pending = self._buffer.pending(kind, partition, key)
+        if pending is not None:
+            value = DEFAULT_CODEC.decode(pending) if pending else None  # b'': a buffered delete
+        else:
+            row = self._query_one(
+                "SELECT value FROM records WHERE kind = ? AND partition = ? AND key = ?",
+                address,
+            )
+            value = None if row is None else DEFAULT_CODEC.decode(row[0])
         self._cache_read(address, ABSENT if value is None else value)
         return value
 
@@ -371,14 +417,19 @@ class SqliteBackend:
         wanted = [key for key in dict.fromkeys(keys) if storable(key)]
         found: dict[str, object] = {}
         missing: list[str] = []
+        raw: dict[str, bytes] = {}
         with self._snapshot():
             for key in wanted:
                 cached = self._cache.get((kind, partition, key))
-                if cached is None:
+                if cached is not None:
+                    if cached is not ABSENT:
+                        found[key] = cached
+                    continue
+                pending = self._buffer.pending(kind, partition, key)
+                if pending is None:
                     missing.append(key)
-                elif cached is not ABSENT:
-                    found[key] = cached
-            raw: dict[str, bytes] = {}
+                elif pending:  # b'' is a buffered delete
+                    found[key] = DEFAULT_CODEC.decode(pending)
             for start in range(0, len(missing), _IN_CHUNK):
                 chunk = missing[start : start + _IN_CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -412,10 +463,7 @@ class SqliteBackend:
         address = (kind, partition, key)
         self._touched.add(address)
         self._wrote = True
-        self._write(
-            "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)",
-            (kind, partition, key, data),
-        )
+        self._buffer.put(kind, partition, key, data)
         self._cache.put(address, value)
 
     def delete(self, kind: str, partition: str, key: str) -> None:
@@ -430,7 +478,7 @@ class SqliteBackend:
         address = (kind, partition, key)
         self._touched.add(address)
         self._wrote = True
-        self._write("DELETE FROM records WHERE kind = ? AND partition = ? AND key = ?", address)
+        self._buffer.delete(kind, partition, key)
         self._cache.put(address, ABSENT)
 
     def first(self, kind: str, partition: str) -> tuple[str, object] | None:
@@ -452,6 +500,7 @@ class SqliteBackend:
         self._check_open()
         if not storable(kind, partition):
             return iter(())
+        self._flush(kind, partition)
         with self._snapshot():
             rows = self._query_all(
                 "SELECT key, value FROM records WHERE kind = ? AND partition = ? ORDER BY key",
@@ -497,6 +546,12 @@ class SqliteBackend:
         if not storable(kind, partition) or (limit is not None and limit <= 0):
             return []
         sql, params = range_query(start, stop, reverse, limit)
+        if self._in_unit:  # the unit's transaction is the snapshot (the common case)
+            if self._buffer.dirty(kind, partition):
+                self._flush(kind, partition)
+            return self._decode_rows(
+                kind, partition, self._query_all(sql, (kind, partition, *params))
+            )
         with self._snapshot():
             rows = self._query_all(sql, (kind, partition, *params))
             return self._decode_rows(kind, partition, rows)
@@ -510,6 +565,7 @@ class SqliteBackend:
         self._check_open()
         if not storable(kind, partition):
             return 0
+        self._flush(kind, partition)
         row = self._query_one(
             "SELECT count(*) FROM records WHERE kind = ? AND partition = ?", (kind, partition)
         )
@@ -528,6 +584,7 @@ class SqliteBackend:
             return
         # Forgotten entries need no undo on rollback: the next read goes to the database.
         self._cache.forget_partition(kind, partition)
+        self._buffer.drop_partition(kind, partition)  # deleted below anyway
         self._wrote = True
         self._write("DELETE FROM records WHERE kind = ? AND partition = ?", (kind, partition))
 
@@ -543,6 +600,7 @@ class SqliteBackend:
             return iter(found)
         # Skip from one partition to the next through the primary key instead of reading
         # every record of ``kind``: the cost follows the number of partitions, not records.
+        self._flush(kind, None)
         with self._snapshot():
             row = self._query_one(
                 "SELECT partition FROM records WHERE kind = ? ORDER BY partition LIMIT 1",
@@ -557,58 +615,6 @@ class SqliteBackend:
                 )
         return iter(found)
 
-    # -- blobs ---------------------------------------------------------------------------
-    def get_blob(self, digest: bytes) -> bytes | None:
-        """The blob stored under ``digest``, or ``None``.
-
-        Raises:
-            StorageBackendError: The backend is closed, or the stored blob is damaged.
-        """
-        self._check_open()
-        row = self._query_one(
-            "SELECT size, body_offset, body FROM blobs WHERE digest = ?", (bytes(digest),)
-        )
-        if row is None:
-            return None
-        size, offset, body = row
-        if not (
-            isinstance(size, int)
-            and isinstance(offset, int)
-            and isinstance(body, bytes)
-            and 0 <= offset <= offset + len(body) <= size
-        ):
-            raise StorageBackendError(
-                f"{self._path} holds a blob whose stored part (offset {offset!r}, "
-                f"{type(body).__name__}) does not fit its size {size!r}.",
-                code="StorageBackend.Corrupt",
-                ids=(bytes(digest).hex(),),
-                recommend="Restore the file from a backup.",
-            )
-        return with_margins(size, offset, body)
-
-    def put_blob(self, digest: bytes, data: bytes) -> None:
-        """Store ``data`` under ``digest`` inside the open unit of work, unless already there.
-
-        Raises:
-            StorageBackendError: No unit of work is open.
-        """
-        self._check_in_unit()
-        data = bytes(data)
-        offset, body = without_margins(data)
-        self._write(
-            "INSERT OR IGNORE INTO blobs (digest, size, body_offset, body) VALUES (?, ?, ?, ?)",
-            (bytes(digest), len(data), offset, body),
-        )
-
-    def delete_blob(self, digest: bytes) -> None:
-        """Remove a blob inside the open unit of work; a missing blob is a no-op.
-
-        Raises:
-            StorageBackendError: No unit of work is open.
-        """
-        self._check_in_unit()
-        self._write("DELETE FROM blobs WHERE digest = ?", (bytes(digest),))
-
     def generation(self) -> int:
         """A number that changes whenever another connection commits (``PRAGMA data_version``).
 
@@ -618,22 +624,6 @@ class SqliteBackend:
         row = self._query_one("PRAGMA data_version", ())
         assert row is not None
         return int(row[0])
-
-    def blob_stats(self) -> tuple[int, int]:
-        """``(number of blobs, total bytes of blob data)``, kept up to date by triggers.
-
-        Raises:
-            StorageBackendError: The backend is closed.
-        """
-        self._check_open()
-        row = self._query_one("SELECT count, bytes FROM blob_stats WHERE id = 0", ())
-        if row is None:
-            raise StorageBackendError(
-                f"{self._path} lacks its blob statistics row.",
-                code="StorageBackend.Corrupt",
-                recommend="Restore the file from a backup.",
-            )
-        return int(row[0]), int(row[1])
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -651,6 +641,7 @@ class SqliteBackend:
         self._closed = True
         self._in_unit = False
         self._cache.clear()
+        self._buffer.clear()
         self._touched = set()
         if os.getpid() == self._pid:
             self._conn.close()
@@ -674,31 +665,6 @@ class SqliteBackend:
         return f"SqliteBackend({self._path!r}, {state})"
 
     # -- internals -----------------------------------------------------------------------
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageBackendError(
-                f"This SqliteBackend ({self._path}) has been closed.",
-                code="StorageBackend.Closed",
-                recommend="Open a new SqliteBackend on the same path.",
-            )
-        if os.getpid() != self._pid:
-            # A SQLite connection must never cross fork(): both processes would share its
-            # locks and file offsets, which can corrupt the database.
-            raise StorageBackendError(
-                f"This SqliteBackend ({self._path}) was opened in process {self._pid}.",
-                code="StorageBackend.WrongProcess",
-                recommend="Open a new SqliteBackend in each process (after fork or spawn).",
-            )
-
-    def _check_in_unit(self) -> None:
-        self._check_open()
-        if not self._in_unit:
-            raise StorageBackendError(
-                "Writes and commits need an open unit of work.",
-                code="StorageBackend.NoUnit",
-                recommend="Call begin() first; cloudbackup services do this for every call.",
-            )
-
     def _cache_read(self, address: tuple[str, str, str], value: object) -> None:
         # A read inside a unit of work may see the unit's own, uncommitted writes (a partition
         # it cleared, say): remember it as touched so that a rollback forgets it too.
@@ -770,31 +736,27 @@ class SqliteBackend:
                 except sqlite3.Error as exc:
                     raise self._translate(exc, "reading") from exc
 
-    def _translate(self, exc: sqlite3.Error, action: str) -> StorageBackendError:
-        return translate(exc, action, self._path, self._timeout)
+    def _send(self, kind: str | None = None, partition: str | None = None) -> None:
+        """Send the buffered writes (all, or of ``kind``/``partition``) to SQLite, one
+        ``executemany`` per statement; SQLite's errors are raised as they are."""
+        puts, deletes = self._buffer.take(kind, partition)
+        if puts:
+            self._conn.executemany(_PUT, puts)
+        if deletes:
+            self._conn.executemany(_DELETE, deletes)
 
-    def _query_one(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
-        try:
-            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
-        except sqlite3.Error as exc:
-            raise self._translate(exc, "reading") from exc
-        return row
+    def _flush(self, kind: str | None = None, partition: str | None = None) -> None:
+        """:meth:`_send` if anything (of ``kind``/``partition``) is buffered.
 
-    def _query_all(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        If SQLite fails, some buffered writes may be lost: the unit is marked so that it
+        cannot commit (:meth:`commit` rolls it back), and the error is raised.
+        """
+        if not self._buffer:
+            return
+        if kind is not None and partition is not None and not self._buffer.dirty(kind, partition):
+            return
         try:
-            rows: list[tuple[Any, ...]] = self._conn.execute(sql, params).fetchall()
+            self._send(kind, partition)
         except sqlite3.Error as exc:
-            raise self._translate(exc, "reading") from exc
-        return rows
-
-    def _write(self, sql: str, params: tuple[object, ...]) -> None:
-        try:
-            self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
+            self._lost_writes = True
             raise self._translate(exc, "writing to") from exc
-
-    def _execute(self, conn: sqlite3.Connection, sql: str, action: str) -> None:
-        try:
-            conn.execute(sql)
-        except sqlite3.Error as exc:
-            raise self._translate(exc, action) from exc

@@ -9,6 +9,7 @@ records the log names, or everything when the log has moved on further than the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 __all__ = ["ABSENT", "RecordCache"]
@@ -38,10 +39,19 @@ class RecordCache:
         entries = self._entries
         if address not in entries:
             if len(entries) >= self._size:
-                # Dicts keep insertion order: the first key is the oldest entry.
-                self.forget(next(iter(entries)))
+                self._evict()
             self._by_partition.setdefault((address[0], address[1]), set()).add(address[2])
         entries[address] = value
+
+    def _evict(self) -> None:
+        """Forget the oldest eighth of the entries (at least one).
+
+        Dicts keep insertion order, so the first keys are the oldest. Evicting one at a time
+        would cost more and more: a dict's iterator walks over the slots of keys removed from
+        its front until the dict is next resized, so each ``next(iter(...))`` grows with them.
+        """
+        for address in list(islice(self._entries, max(1, self._size // 8))):
+            self.forget(address)
 
     def forget(self, address: tuple[str, str, str]) -> None:
         if self._entries.pop(address, None) is not None:

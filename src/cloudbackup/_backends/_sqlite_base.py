@@ -1,0 +1,154 @@
+"""The connection-level half of :class:`~._sqlite.SqliteBackend`: checked statements and blobs.
+
+:class:`SqliteBase` runs statements on the backend's connection, turning SQLite's failures
+into :class:`~cloudbackup.errors.StorageBackendError` (see :mod:`._sqlite_files`), checks that
+the backend is open and in the right process, and stores blobs (``blobs`` and ``blob_stats``,
+without their zero margins: see :mod:`._sqlite_schema`). :class:`~._sqlite.SqliteBackend`
+builds units of work, records and caches on top of it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+from ..errors import StorageBackendError
+from ._sqlite_files import translate
+from ._sqlite_schema import with_margins, without_margins
+
+__all__ = ["SqliteBase"]
+
+
+class SqliteBase:
+    """Statements on one SQLite connection, and the blob methods of the storage protocol."""
+
+    _path: str
+    _timeout: float
+    _conn: sqlite3.Connection
+    _closed: bool
+    _pid: int
+    _in_unit: bool
+
+    # -- blobs ---------------------------------------------------------------------------
+    def get_blob(self, digest: bytes) -> bytes | None:
+        """The blob stored under ``digest``, or ``None``.
+
+        Raises:
+            StorageBackendError: The backend is closed, or the stored blob is damaged.
+        """
+        self._check_open()
+        row = self._query_one(
+            "SELECT size, body_offset, body FROM blobs WHERE digest = ?", (bytes(digest),)
+        )
+        if row is None:
+            return None
+        size, offset, body = row
+        if not (
+            isinstance(size, int)
+            and isinstance(offset, int)
+            and isinstance(body, bytes)
+            and 0 <= offset <= offset + len(body) <= size
+        ):
+            raise StorageBackendError(
+                f"{self._path} holds a blob whose stored part (offset {offset!r}, "
+                f"{type(body).__name__}) does not fit its size {size!r}.",
+                code="StorageBackend.Corrupt",
+                ids=(bytes(digest).hex(),),
+                recommend="Restore the file from a backup.",
+            )
+        return with_margins(size, offset, body)
+
+    def put_blob(self, digest: bytes, data: bytes) -> None:
+        """Store ``data`` under ``digest`` inside the open unit of work, unless already there.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        data = bytes(data)
+        offset, body = without_margins(data)
+        self._write(
+            "INSERT OR IGNORE INTO blobs (digest, size, body_offset, body) VALUES (?, ?, ?, ?)",
+            (bytes(digest), len(data), offset, body),
+        )
+
+    def delete_blob(self, digest: bytes) -> None:
+        """Remove a blob inside the open unit of work; a missing blob is a no-op.
+
+        Raises:
+            StorageBackendError: No unit of work is open.
+        """
+        self._check_in_unit()
+        self._write("DELETE FROM blobs WHERE digest = ?", (bytes(digest),))
+
+    def blob_stats(self) -> tuple[int, int]:
+        """``(number of blobs, total bytes of blob data)``, kept up to date by triggers.
+
+        Raises:
+            StorageBackendError: The backend is closed.
+        """
+        self._check_open()
+        row = self._query_one("SELECT count, bytes FROM blob_stats WHERE id = 0", ())
+        if row is None:
+            raise StorageBackendError(
+                f"{self._path} lacks its blob statistics row.",
+                code="StorageBackend.Corrupt",
+                recommend="Restore the file from a backup.",
+            )
+        return int(row[0]), int(row[1])
+
+    # -- statements ----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageBackendError(
+                f"This SqliteBackend ({self._path}) has been closed.",
+                code="StorageBackend.Closed",
+                recommend="Open a new SqliteBackend on the same path.",
+            )
+        if os.getpid() != self._pid:
+            # A SQLite connection must never cross fork(): both processes would share its
+            # locks and file offsets, which can corrupt the database.
+            raise StorageBackendError(
+                f"This SqliteBackend ({self._path}) was opened in process {self._pid}.",
+                code="StorageBackend.WrongProcess",
+                recommend="Open a new SqliteBackend in each process (after fork or spawn).",
+            )
+
+    def _check_in_unit(self) -> None:
+        self._check_open()
+        if not self._in_unit:
+            raise StorageBackendError(
+                "Writes and commits need an open unit of work.",
+                code="StorageBackend.NoUnit",
+                recommend="Call begin() first; cloudbackup services do this for every call.",
+            )
+
+    def _translate(self, exc: sqlite3.Error, action: str) -> StorageBackendError:
+        return translate(exc, action, self._path, self._timeout)
+
+    def _query_one(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        try:
+            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "reading") from exc
+        return row
+
+    def _query_all(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        try:
+            rows: list[tuple[Any, ...]] = self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "reading") from exc
+        return rows
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        try:
+            self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "writing to") from exc
+
+    def _execute(self, conn: sqlite3.Connection, sql: str, action: str) -> None:
+        try:
+            conn.execute(sql)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, action) from exc
