@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from _helpers import INSTANCE_TYPE, REGION, ZONE, make_cloud, settle
-from cloudbackup import BindingFilter, Cloud, PolicyBindingRequest, Rule, TagFilter
-from cloudbackup.testing import check_invariants
+from cloudbackup import (
+    AdvancedOptions,
+    BindingFilter,
+    Cloud,
+    PolicyBindingRequest,
+    Rule,
+    TagFilter,
+    UdmDetail,
+    errors,
+)
+from cloudbackup.testing import check_invariants, world_state
 
 BACKUP = Rule("BACKUP", schedule="I|1704067200|P1D", retention=30)
 
@@ -80,3 +89,39 @@ def test_deleting_a_tag_policy_lets_another_matching_tag_rule_bind_its_instances
     hbr.delete_policy_v2(first)
     assert [second] == _policies_of(cloud, vm)
     check_invariants(cloud)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bindings.py _options checks RamRoleName and the script paths as 1-64 / 1-1024 "
+    "characters only, so a binding stores values the guest agent's run_app_consistent refuses "
+    "(InvalidRamRole.NotFound, InvalidParameter.ScriptPath): a job would raise, not downgrade",
+)
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"ram_role_name": "no such role!"},
+        {"pre_script_path": "tmp/prescript.sh"},
+        {"post_script_path": "postscript.sh"},
+    ],
+)
+def test_a_binding_refuses_app_consistent_values_the_guest_agent_cannot_run(
+    detail: dict[str, str],
+) -> None:
+    """An application-consistent binding whose role name cannot name a RAM role, or whose
+    script path is not absolute, is refused and changes nothing."""
+    cloud, [vm] = _opened(1)
+    hbr = cloud.hbr(REGION)
+    policy = hbr.create_policy_v2(rules=[BACKUP])
+    fields = {
+        "app_consistent": True,
+        "ram_role_name": "AliyunECSInstanceForHbrRole",
+        "pre_script_path": "/tmp/prescript.sh",
+        "post_script_path": "/tmp/postscript.sh",
+        **detail,
+    }
+    request = PolicyBindingRequest(vm, advanced_options=AdvancedOptions(UdmDetail(**fields)))  # type: ignore[arg-type]
+    before = world_state(cloud)
+    with pytest.raises(errors.CloudBackupError):
+        hbr.create_policy_bindings(policy_id=policy, policy_binding_list=[request])
+    assert before == world_state(cloud)
