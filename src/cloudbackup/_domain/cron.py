@@ -38,7 +38,10 @@ MAX_YEAR = 2199
 
 _UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1)
-_LAST_EPOCH = int((_dt.datetime(MAX_YEAR + 1, 1, 1) - _EPOCH).total_seconds())
+#: An instant past the end of :data:`MAX_YEAR` on every wall clock (UTC offsets stay within a
+#: day): after it nothing can fire. Whether an earlier instant is past the horizon depends on the
+#: zone, so the evaluator checks the wall-clock year.
+_LAST_EPOCH = int((_dt.datetime(MAX_YEAR + 1, 1, 2) - _EPOCH).total_seconds())
 
 SECOND, MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK, YEAR = range(7)
 _NAMES = ("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year")
@@ -206,7 +209,7 @@ class CronExpression:
         """:meth:`next_after` on UNIX seconds."""
         if after + 1 >= _LAST_EPOCH:
             return None
-        wall = to_wall(after + 1, tz)
+        wall = to_wall(after + 1, tz)  # past MAX_YEAR here, _next_wall finds nothing
         while True:
             found = self._next_wall(wall)
             if found is None:
