@@ -1,4 +1,4 @@
-"""Review 9: defects found in Cloud Backup's bindings and TAG rules, pinned until fixed."""
+"""Review 9: defects found in Cloud Backup's bindings and TAG rules (each failed before its fix)."""
 
 from __future__ import annotations
 
@@ -34,11 +34,6 @@ def _policies_of(cloud: Cloud, instance_id: str) -> list[str]:
     return [b.policy_id for b in found]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bindings.py _candidates: DataSourceId EQUAL/IN values are not deduplicated "
-    "(PolicyId's are, with dict.fromkeys), so a repeated id lists its binding twice",
-)
 def test_a_repeated_data_source_id_in_an_in_filter_lists_its_binding_once() -> None:
     """Filters DataSourceId IN [vm, vm] list vm's one binding once, with TotalCount 1."""
     cloud, [vm] = _opened(1)
@@ -49,12 +44,6 @@ def test_a_repeated_data_source_id_in_an_in_filter_lists_its_binding_once() -> N
     assert ([vm], 1) == ([b.data_source_id for b in page.items], page.total_count)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tag_rules.py _instance_tags_changed: after a tag change unbinds an instance from "
-    "one TAG policy, only the policies of the changed keys are tried, so another TAG policy "
-    "the instance still matches (on an unchanged key) never binds it",
-)
 def test_an_instance_unbound_by_a_tag_change_is_bound_by_another_matching_tag_rule() -> None:
     """Untagging the key one TAG policy matched leaves the instance bound to the other TAG
     policy it still matches (its tags match now, so it is protected)."""
@@ -70,11 +59,6 @@ def test_an_instance_unbound_by_a_tag_change_is_bound_by_another_matching_tag_ru
     check_invariants(cloud)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policies.py delete_policy_v2 / tag_rules.py _sync_tag_rules: instances a policy "
-    "change unbinds are not offered to the region's other TAG policies",
-)
 def test_deleting_a_tag_policy_lets_another_matching_tag_rule_bind_its_instances() -> None:
     """Deleting the TAG policy an instance was bound by binds it to the other TAG policy its
     tags match, as a tag change would."""
@@ -91,12 +75,6 @@ def test_deleting_a_tag_policy_lets_another_matching_tag_rule_bind_its_instances
     check_invariants(cloud)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bindings.py _options checks RamRoleName and the script paths as 1-64 / 1-1024 "
-    "characters only, so a binding stores values the guest agent's run_app_consistent refuses "
-    "(InvalidRamRole.NotFound, InvalidParameter.ScriptPath): a job would raise, not downgrade",
-)
 @pytest.mark.parametrize(
     "detail",
     [

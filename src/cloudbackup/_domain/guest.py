@@ -26,6 +26,7 @@ from .._typenames import stored_as
 __all__ = [
     "RAM_ROLE_NAME",
     "SCRIPT_PATH_MAX",
+    "is_script_path",
     "AppConsistentResult",
     "ConsistentLevel",
     "DowngradeReason",
@@ -44,6 +45,18 @@ existing role that ECS may pass to instances."""
 SCRIPT_PATH_MAX = 1024
 """The longest script path the guest agent takes (characters). ⚠ Inferred: the real limit of
 ``PreScriptPath``/``PostScriptPath`` is not documented."""
+
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:\\")
+
+
+def is_script_path(path: str, os_type: str) -> bool:
+    """Whether ``path`` (a plain ``str``) can name a script on an instance of ``os_type``
+    (``linux`` or ``windows``): an absolute path (``/…``, or ``C:\\…`` on Windows) of 1 to
+    :data:`SCRIPT_PATH_MAX` characters without NUL. The one rule the guest agent and Cloud
+    Backup's bindings both apply."""
+    if not 1 <= len(path) <= SCRIPT_PATH_MAX or "\x00" in path:
+        return False
+    return bool(_WINDOWS_PATH.match(path)) if os_type == "windows" else path.startswith("/")
 
 
 @stored_as("guest.ConsistentLevel")

@@ -176,6 +176,8 @@ class BackupInstance:
     tags: tuple[tuple[str, str], ...]
     disks: tuple[BackupDisk, ...]
     """The disks attached now, system disk first."""
+    os_type: str = "linux"
+    """``linux`` or ``windows``: the form its guest agent's script paths take."""
 
 
 class InstanceInventory(Protocol):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import math
-import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -36,6 +35,7 @@ from ..._domain.guest import (
     AppConsistentResult,
     ConsistentLevel,
     DowngradeReason,
+    is_script_path,
 )
 from ..._regions import Region
 from ..._world import World
@@ -68,8 +68,6 @@ ignored, raising fails it."""
 TIMEOUT_MAX = 86_400
 """The largest ``timeout_in_seconds`` taken (a day). ⚠ Inferred: the real bound of
 ``TimeoutInSeconds`` is not documented (default 30)."""
-
-_WINDOWS_PATH = re.compile(r"[A-Za-z]:\\")
 
 
 class _Stopped(BaseException):
@@ -337,10 +335,8 @@ class GuestAgentActions(RamRoleActions):
         windows = instance.os_type == "windows"
         if (
             not isinstance(path, str)
-            or not 1 <= len(path) <= SCRIPT_PATH_MAX
-            or "\x00" in path
             or not v.is_utf8(path)
-            or not (_WINDOWS_PATH.match(path) if windows else path.startswith("/"))
+            or not is_script_path(path, instance.os_type)
         ):
             form = "C:\\scripts\\pre.bat" if windows else "/tmp/prescript.sh"
             raise InvalidParameterError(

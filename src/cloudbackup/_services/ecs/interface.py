@@ -120,6 +120,7 @@ class EcsInstanceInventory:
             instance.status.value,
             instance.tags,
             tuple(self._disk(d, instance.instance_id) for d in sorted(disks, key=_device_order)),
+            instance.os_type,
         )
 
     @staticmethod

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ... import _validate as v
+from ..._domain.guest import RAM_ROLE_NAME, is_script_path
 from ..._domain.hbr import (
     AdvancedOptions,
     BindingFilter,
@@ -203,6 +204,22 @@ class BindingActions(AccountActions):
                 "Give ram_role_name (e.g. AliyunECSInstanceForHbrRole), pre_script_path and "
                 "post_script_path.",
             )
+        # The guest agent refuses what cannot name a role or a script: a binding holding such
+        # values would make every job raise instead of downgrading, so refuse them here.
+        if role is not None and not RAM_ROLE_NAME.fullmatch(role):
+            raise self._bad(
+                f"RamRoleName {role!r} is not a RAM role name (1-64 letters, digits, '.', '-').",
+                "Give the name of the role attached to the instance, e.g. "
+                "AliyunECSInstanceForHbrRole.",
+            )
+        os_type = "linux" if instance is None else instance.os_type
+        example = "C:\\scripts\\pre.bat" if os_type == "windows" else "/tmp/prescript.sh"
+        for name, path in (("PreScriptPath", pre), ("PostScriptPath", post)):
+            if path is not None and not is_script_path(path, os_type):
+                raise self._bad(
+                    f"{name} {path!r} is not an absolute path on a {os_type} instance.",
+                    f"Give the absolute path of the script on the instance, e.g. {example!r}.",
+                )
         if instance is None:
             return
         chosen = [
@@ -624,7 +641,8 @@ class BindingActions(AccountActions):
         for key, op, values in checked:
             if op in ("EQUAL", "IN") and key == "DataSourceId":
                 chosen = values[:1] if op == "EQUAL" else values
-                return [b for b in (self._binding_of(i) for i in chosen) if b is not None]
+                found = (self._binding_of(i) for i in dict.fromkeys(chosen))
+                return [b for b in found if b is not None]
             if op in ("EQUAL", "IN") and key == "PolicyId":
                 chosen = values[:1] if op == "EQUAL" else values
                 return [b for p in dict.fromkeys(chosen) for b in self._bindings_of_policy(p)]

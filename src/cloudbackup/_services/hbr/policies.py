@@ -155,8 +155,10 @@ class PolicyActions(TagRuleActions):
         points stay)."""
         self._require_open()
         policy = self._policy(policy_id)
+        released = []
         for binding in self._bindings_of_policy(policy.policy_id):
             self._unbind(binding)
+            released.append(binding.data_source_id)
         self._index_tag_policy(policy, None)
         self._policies.delete(policy)
         self._world.events._emit(
@@ -165,6 +167,9 @@ class PolicyActions(TagRuleActions):
             region_id=self.region_id,
             policy_id=policy.policy_id,
         )
+        # Its instances are unprotected now: another TAG rule that matches them takes them,
+        # as it would have had they been unbound when it was created.
+        self._offer_unbound(released, skip=policy.policy_id)
 
     @consistent_read
     def describe_policies_v2(

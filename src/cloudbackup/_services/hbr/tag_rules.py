@@ -61,6 +61,7 @@ class TagRuleActions(BindingActions):
         unbind its tag-made bindings that no longer match; returns the policy with its count."""
         rules = _tag_rules(policy)
         change = 0
+        released: list[str] = []
         for binding in self._bindings_of_policy(policy.policy_id):
             if not binding.created_by_tag:
                 continue
@@ -70,6 +71,7 @@ class TagRuleActions(BindingActions):
             hit = _hit(policy, instance.tags)
             if not hit:
                 self._unbind(binding)
+                released.append(binding.data_source_id)
                 change -= 1
             elif hit != binding.hit_tags:  # another rule (or filter) matches it now
                 self._bindings.put(_with_hits(binding, hit), old=binding)
@@ -91,13 +93,55 @@ class TagRuleActions(BindingActions):
                     hit_tags=_hit(policy, matched[instance_id].tags),
                 )
                 change += 1
-        return self._count(policy, change) if change else policy
+        policy = self._count(policy, change) if change else policy
+        self._offer_unbound(released, skip=policy.policy_id)
+        return policy
 
     def _candidates_of(self, filters: tuple[TagFilter, ...]) -> tuple[BackupInstance, ...]:
         for f in filters:
             if f.operator == "EQUAL" and f.value:
                 return self._inventory.instances_tagged(f.key, f.value)
         return self._inventory.instances_with_tag_key(filters[0].key)
+
+    def _tag_policies_of(self, keys: object) -> list[str]:
+        """The ids of the policies whose TAG rules look at any of ``keys``, sorted."""
+        store = self._world.store
+        return sorted(
+            {
+                str(policy_id)
+                for key in keys  # type: ignore[attr-defined]
+                for policy_id, _ in store.raw_scan(
+                    TAG_POLICIES, tag_key_partition(self.region_id, key)
+                )
+            }
+        )
+
+    def _bind_by_tags(
+        self, instance_id: str, tags: tuple[tuple[str, str], ...], *, skip: str | None = None
+    ) -> bool:
+        """Bind an unbound instance to the first policy (in id order, ``skip`` aside) whose TAG
+        rule its ``tags`` match; whether it was bound. Every filter needs its key on the
+        instance (``EQUAL`` and ``NOT`` alike), so the policies indexed under the instance's
+        own tag keys are all the candidates: the cost follows its tags, not the region."""
+        for policy_id in self._tag_policies_of(sorted({k for k, _ in tags})):
+            if policy_id == skip:
+                continue
+            policy = self._policies.get(policy_id)
+            hit = _hit(policy, tags)
+            if hit:
+                self._activate_for_ecs(self._account())
+                self._bind(policy, instance_id, AdvancedOptions(), hit_tags=hit)
+                self._count(policy, 1)
+                return True
+        return False
+
+    def _offer_unbound(self, instance_ids: list[str], *, skip: str) -> None:
+        """Instances a policy just let go of (deleted, or its TAG rules no longer match them)
+        go to another TAG rule that matches them, as a tag change would have sent them."""
+        for instance_id in instance_ids:
+            instance = self._inventory.find_instance(instance_id)
+            if instance is not None and self._binding_of(instance_id) is None:
+                self._bind_by_tags(instance_id, instance.tags, skip=skip)
 
     def _instance_tags_changed(
         self,
@@ -110,20 +154,10 @@ class TagRuleActions(BindingActions):
             return  # no policy can exist before the service is opened
         old, new = dict(before), dict(after)
         keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-        store = self._world.store
-        policy_ids = sorted(
-            {
-                str(policy_id)
-                for key in keys
-                for policy_id, _ in store.raw_scan(
-                    TAG_POLICIES, tag_key_partition(self.region_id, key)
-                )
-            }
-        )
-        if not policy_ids:
-            return
+        if not self._tag_policies_of(keys):
+            return  # no TAG rule looks at what changed: nothing can have changed for them
         binding: PolicyBinding | None = self._binding_of(instance_id)
-        if binding is not None and binding.created_by_tag and binding.policy_id in policy_ids:
+        if binding is not None and binding.created_by_tag:
             policy = self._policies.get(binding.policy_id)
             hit = _hit(policy, after)
             if hit:
@@ -132,17 +166,12 @@ class TagRuleActions(BindingActions):
                 return
             self._unbind(binding)
             self._count(policy, -1)
-            binding = None
-        if binding is not None:
+            # Another TAG rule may match on a key that did not change: offer it every policy
+            # of the instance's keys, not only of the changed ones.
+            self._bind_by_tags(instance_id, after, skip=binding.policy_id)
             return
-        for policy_id in policy_ids:
-            policy = self._policies.get(policy_id)
-            hit = _hit(policy, after)
-            if hit:
-                self._activate_for_ecs(self._account())
-                self._bind(policy, instance_id, AdvancedOptions(), hit_tags=hit)
-                self._count(policy, 1)
-                return
+        if binding is None:
+            self._bind_by_tags(instance_id, after)
 
 
 def _with_hits(binding: PolicyBinding, hit: tuple[TagFilter, ...]) -> PolicyBinding:
