@@ -80,6 +80,14 @@ from ._domain.hbr import SnapshotServiceActivated as SnapshotServiceActivated
 from ._domain.hbr import TagFilter as TagFilter
 from ._domain.hbr import TagOperator as TagOperator
 from ._domain.hbr import UdmDetail as UdmDetail
+from ._domain.hbr_jobs import BackupJob as BackupJob
+from ._domain.hbr_jobs import BackupJobFilter as BackupJobFilter
+from ._domain.hbr_jobs import BackupJobFinished as BackupJobFinished
+from ._domain.hbr_jobs import BackupJobStarted as BackupJobStarted
+from ._domain.hbr_jobs import JobDetail as JobDetail
+from ._domain.hbr_jobs import JobStatus as JobStatus
+from ._domain.hbr_jobs import TriggerMode as TriggerMode
+from ._domain.hbr_jobs import retention_in_days as retention_in_days
 from ._domain.kms import Alias as Alias
 from ._domain.kms import KeySpec as KeySpec
 from ._domain.kms import KeyState as KeyState
@@ -157,6 +165,10 @@ __all__ = [
     "AliasDeleted",
     "AliasUpdated",
     "AppConsistentResult",
+    "BackupJob",
+    "BackupJobFilter",
+    "BackupJobFinished",
+    "BackupJobStarted",
     "BindingFilter",
     "CATEGORY_SPECS",
     "CategorySpec",
@@ -210,6 +222,8 @@ __all__ = [
     "InstanceRamRoleSet",
     "InstanceStatus",
     "InstanceStatusChanged",
+    "JobDetail",
+    "JobStatus",
     "KeyCreated",
     "KeyDeleted",
     "KeySpec",
@@ -271,12 +285,14 @@ __all__ = [
     "TagOperator",
     "TagResource",
     "Timings",
+    "TriggerMode",
     "UdmDetail",
     "Workload",
     "churn_ranges",
     "errors",
     "parse_duration",
     "parse_schedule",
+    "retention_in_days",
 ]
 
 

@@ -83,15 +83,28 @@ class SnapshotSource(Protocol):
         *,
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        snapshot_name: str | None = None,
     ) -> str:
         """Snapshot one disk (``CreateSnapshot``); returns the snapshot id."""
         ...
 
     def take_snapshot_group(
-        self, instance_id: str, *, disk_ids: Sequence[str] | None = None
+        self,
+        instance_id: str,
+        *,
+        disk_ids: Sequence[str] | None = None,
+        snapshot_name: str | None = None,
+        retention_days: int | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> tuple[str, tuple[str, ...]]:
         """Snapshot an instance's disks (all, or ``disk_ids``) at one instant
-        (``CreateSnapshotGroup``); returns the group id and its snapshot ids."""
+        (``CreateSnapshotGroup``); returns the group id and its snapshot ids, in the order of
+        ``disk_ids``. ``snapshot_name``, ``retention_days`` and ``tags`` are given to the
+        group and to each member snapshot."""
+        ...
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        """The snapshot as it is now (its progress observed), or ``None`` if deleted."""
         ...
 
     def remove_snapshot(self, snapshot_id: str) -> None:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
+
+from ... import _validate as v
 from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot
+from ..._domain.limits import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
 from ...errors import InvalidParameterError, StorageBackendError
 from .._interfaces import BackupDisk, BackupInstance, InstanceInventory, SnapshotSource
 from ._core import ATTACHED_TO, INSTANCE_TAGS, tag_partition
@@ -31,18 +35,60 @@ class EcsSnapshotSource:
         *,
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        snapshot_name: str | None = None,
     ) -> str:
         """Snapshot one disk, as ``create_snapshot``; returns the snapshot id."""
-        return self._ecs.create_snapshot(disk_id=disk_id, retention_days=retention_days, tags=tags)
+        return self._ecs.create_snapshot(
+            disk_id=disk_id, retention_days=retention_days, tags=tags, snapshot_name=snapshot_name
+        )
 
     def take_snapshot_group(
-        self, instance_id: str, *, disk_ids: Sequence[str] | None = None
+        self,
+        instance_id: str,
+        *,
+        disk_ids: Sequence[str] | None = None,
+        snapshot_name: str | None = None,
+        retention_days: int | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> tuple[str, tuple[str, ...]]:
-        """Snapshot an instance's disks at one instant; the group id and its snapshot ids."""
+        """Snapshot an instance's disks at one instant; the group id and its snapshot ids
+        (in the order of ``disk_ids`` when given), each named, tagged and kept as asked."""
         ecs = self._ecs
         with ecs._world.store.unit():
-            group_id = ecs.create_snapshot_group(instance_id=instance_id, disk_ids=disk_ids)
-            return group_id, ecs._groups.get(group_id).snapshot_ids
+            group_id = ecs.create_snapshot_group(
+                instance_id=instance_id, disk_ids=disk_ids, name=snapshot_name, tags=tags
+            )
+            members = ecs._groups.get(group_id).snapshot_ids
+            # The group's members are new in this unit: name, keep and tag them as asked
+            # (create_snapshot_group checked the name and tags; the retention is checked here).
+            days = None
+            if retention_days is not None:
+                days = v.integer(
+                    "RetentionDays", retention_days, RETENTION_DAYS_MIN, RETENTION_DAYS_MAX,
+                    code="InvalidRetentionDays.Malformed",
+                )  # fmt: skip
+            for snapshot_id in members:
+                snapshot = ecs._snapshots.get(snapshot_id)
+                merged = dict(snapshot.tags)
+                merged.update(tags)
+                named = attrs.evolve(
+                    snapshot,
+                    snapshot_name=snapshot_name or snapshot.snapshot_name,
+                    retention_days=days,
+                    tags=tuple(merged.items()),
+                )
+                ecs._snapshots.put(named, old=snapshot)
+                if days is not None:
+                    ecs._schedule_expiry(named, new=True)
+            if disk_ids is not None:
+                of_disk = {ecs._snapshots.get(s).source_disk_id: s for s in members}
+                members = tuple(of_disk[d] for d in disk_ids if d in of_disk)
+            return group_id, members
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        """The snapshot, its progress observed now, or ``None``."""
+        found = self._ecs._snapshots.find(snapshot_id)
+        return None if found is None else found.observed(self._ecs._world.now())
 
     def remove_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot; unlike ``delete_snapshot`` a missing id is an error."""
