@@ -80,6 +80,15 @@ from ._domain.hbr import SnapshotServiceActivated as SnapshotServiceActivated
 from ._domain.hbr import TagFilter as TagFilter
 from ._domain.hbr import TagOperator as TagOperator
 from ._domain.hbr import UdmDetail as UdmDetail
+from ._domain.hbr_points import BackupPoint as BackupPoint
+from ._domain.hbr_points import BackupPointDeleted as BackupPointDeleted
+from ._domain.hbr_points import BackupPointRecorded as BackupPointRecorded
+from ._domain.hbr_points import BackupPointRetentionExtended as BackupPointRetentionExtended
+from ._domain.hbr_points import DiskSnapshotTaken as DiskSnapshotTaken
+from ._domain.hbr_points import PointRetention as PointRetention
+from ._domain.hbr_points import PointSourceType as PointSourceType
+from ._domain.hbr_points import PointStatus as PointStatus
+from ._domain.hbr_points import UdmSnapshots as UdmSnapshots
 from ._domain.kms import Alias as Alias
 from ._domain.kms import KeySpec as KeySpec
 from ._domain.kms import KeyState as KeyState
@@ -150,6 +159,15 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
+    "BackupPoint",
+    "BackupPointDeleted",
+    "BackupPointRecorded",
+    "BackupPointRetentionExtended",
+    "DiskSnapshotTaken",
+    "PointRetention",
+    "PointSourceType",
+    "PointStatus",
+    "UdmSnapshots",
     "AdvancedOptions",
     "AdvancedRetentionType",
     "Alias",

@@ -4,6 +4,9 @@ backup policies, policy bindings.
 :class:`HbrService` is built in layers, one module per resource, each layer a class that
 extends the one beneath it and may call only what is beneath it (as ECS is)::
 
+    points.py     PointActions    DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and
+                                  Delete Backups (console), point expiry, recording a job's
+                                  point (retention.py: the retention arithmetic)
     policies.py   PolicyActions   Create/Update/Delete/DescribePolicies V2
     tag_rules.py  TagRuleActions  bindings made and removed by TAG rules; the tag-change hook
     bindings.py   BindingActions  Create/Update/Delete/DescribePolicyBinding(s),
@@ -23,13 +26,13 @@ from __future__ import annotations
 from ..._world import Scope, ServiceSpec, register_service
 from .._interfaces import INSTANCE_WATCHERS
 from ._core import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
-from .policies import PolicyActions
+from .points import ACTION_POINT_EXPIRE, PointActions
 from .tag_rules import tag_watcher
 
 __all__ = ["BINDINGS_BY_POLICY", "BINDING_OF_INSTANCE", "SPEC", "TAG_POLICIES", "HbrService"]
 
 
-class HbrService(PolicyActions):
+class HbrService(PointActions):
     """Cloud Backup of one region (the region of the protected instances, ``UdmRegionId``):
     ``cloud.hbr("cn-hangzhou")``.
 
@@ -46,6 +49,7 @@ SPEC = register_service(
         name="hbr",
         cls=HbrService,
         scope=Scope.REGIONAL,
+        timers={ACTION_POINT_EXPIRE: HbrService._on_point_expire},
         provides={INSTANCE_WATCHERS: tag_watcher},
     )
 )
