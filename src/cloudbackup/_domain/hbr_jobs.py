@@ -22,6 +22,7 @@ from .._events import Event
 from .._typenames import stored_as
 from ..errors import InvalidParameterError
 from .guest import ConsistentLevel
+from .hbr_points import PointRetention
 
 __all__ = [
     "JOB_SNAPSHOT_PREFIX",
@@ -110,6 +111,8 @@ class JobDetail:
     """``(disk id, reason)`` of the attached disks not backed up (local disks)."""
     do_copy: bool = False
     """``DoCopy``: replication to another region (not modelled yet: always false)."""
+    disk_dev_name: str | None = None
+    """The device of a ``UDM_ECS_DISK`` sub-job's disk (``/dev/xvda`` for the system disk)."""
 
 
 @stored_as("hbr.BackupJob")
@@ -159,6 +162,11 @@ class BackupJob:
     detail: JobDetail = attrs.field(factory=JobDetail)
     sub_job_ids: tuple[str, ...] = ()
     """The ``UDM_ECS_DISK`` sub-jobs of an instance job, in disk order."""
+    point_retention: PointRetention | None = None
+    """What the backup point is kept for, fixed when the job starts (a policy changed
+    meanwhile applies from the next run)."""
+    point_id: str | None = None
+    """The ``UDM_ECS`` backup point the finished job recorded (``s-000…``)."""
 
     def observed(self, now: _dt.datetime) -> BackupJob:
         """The job as seen at ``now``: a running job's progress and bytes done grow with the

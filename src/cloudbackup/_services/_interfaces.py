@@ -8,6 +8,7 @@ The provider registers the interface in its :class:`~cloudbackup._world.ServiceS
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
@@ -103,10 +104,6 @@ class SnapshotSource(Protocol):
         group and to each member snapshot."""
         ...
 
-    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
-        """The snapshot as it is now (its progress observed), or ``None`` if deleted."""
-        ...
-
     def remove_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot (``DeleteSnapshot``); a missing id is ``InvalidSnapshotId.NotFound``,
         a locked or used one is refused as ``delete_snapshot`` refuses it."""
@@ -119,6 +116,25 @@ class SnapshotSource(Protocol):
 
     def describe_chain(self, disk_id: str) -> tuple[Snapshot, ...]:
         """Every snapshot of a disk, oldest first (its snapshot chain)."""
+        ...
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        """The snapshot, or ``None`` if it does not exist (any more)."""
+        ...
+
+    def keep_snapshot(self, snapshot_id: str, retention_days: int | None) -> None:
+        """Keep the snapshot ``retention_days`` from its creation (``None``: until deleted),
+        longer or shorter than now: the owner of a backup point manages its native snapshots'
+        lifecycle. A missing id is ``InvalidSnapshotId.NotFound``."""
+        ...
+
+    def hold_snapshot(
+        self, snapshot_id: str, start: _dt.datetime, until: _dt.datetime | None
+    ) -> None:
+        """Hold the snapshot with a compliance lock (no cool-off) effective from ``start`` to
+        ``until`` (``None``: for ever), replacing a hold that ends sooner: ECS then refuses
+        to delete it (``OperationDenied.SnapshotLocked``) until ``until``. Immutable backup
+        points are held this way."""
         ...
 
 

@@ -8,16 +8,17 @@ service gets it with ``world.provider(ECS_SNAPSHOTS, region)``.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 
 import attrs
 
 from ... import _validate as v
-from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot
+from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot, SnapshotLock
 from ..._domain.limits import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
 from ...errors import InvalidParameterError, StorageBackendError
 from .._interfaces import BackupDisk, BackupInstance, InstanceInventory, SnapshotSource
-from ._core import ATTACHED_TO, INSTANCE_TAGS, tag_partition
+from ._core import ACTION_SNAPSHOT_EXPIRE, ATTACHED_TO, INSTANCE_TAGS, tag_partition
 from .instances import InstanceActions
 
 __all__ = ["EcsInstanceInventory", "EcsSnapshotSource", "instance_inventory", "snapshot_source"]
@@ -85,11 +86,6 @@ class EcsSnapshotSource:
                 members = tuple(of_disk[d] for d in disk_ids if d in of_disk)
             return group_id, members
 
-    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
-        """The snapshot, its progress observed now, or ``None``."""
-        found = self._ecs._snapshots.find(snapshot_id)
-        return None if found is None else found.observed(self._ecs._world.now())
-
     def remove_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot; unlike ``delete_snapshot`` a missing id is an error."""
         ecs = self._ecs
@@ -146,6 +142,55 @@ class EcsSnapshotSource:
         ecs = self._ecs
         with ecs._world.store.reading():
             return tuple(ecs._disk_snapshots(ecs._disks.get(disk_id).disk_id))
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        """The snapshot, or ``None``."""
+        return self._ecs._snapshots.find(snapshot_id)
+
+    def keep_snapshot(self, snapshot_id: str, retention_days: int | None) -> None:
+        """Set the snapshot's retention (from its creation; ``None``: until deleted) and its
+        expiry timer."""
+        ecs = self._ecs
+        with ecs._world.store.unit():
+            snapshot = ecs._snapshots.get(snapshot_id)
+            if snapshot.retention_days == retention_days:
+                return
+            kept = attrs.evolve(snapshot, retention_days=retention_days)
+            ecs._snapshots.put(kept)
+            if retention_days is None:
+                ecs._world.engine.cancel_for(
+                    ACTION_SNAPSHOT_EXPIRE, ecs.region_id, snapshot.snapshot_id
+                )
+            else:
+                ecs._schedule_expiry(kept)
+
+    def hold_snapshot(
+        self, snapshot_id: str, start: _dt.datetime, until: _dt.datetime | None
+    ) -> None:
+        """A compliance lock on the snapshot from ``start`` to ``until`` (``None``: for ever;
+        whole days as locks count them, rounded up), never shortening one it has."""
+        ecs = self._ecs
+        with ecs._world.store.unit():
+            snapshot = ecs._snapshots.get(snapshot_id)
+            end = _FOREVER if until is None else until
+            days = -(-(end - start) // _dt.timedelta(days=1))
+            lock = SnapshotLock(
+                lock_mode="compliance",
+                lock_duration=max(days, 1),
+                cool_off_period=0,
+                lock_created_time=ecs._world.now(),
+                effective_from=start,
+            )
+            old = snapshot.lock
+            if old is not None and (old.lock_expire() or _FOREVER) >= (
+                lock.lock_expire() or _FOREVER
+            ):
+                return
+            ecs._snapshots.put(attrs.evolve(snapshot, lock=lock))
+
+
+_FOREVER = _dt.datetime(9000, 1, 1, tzinfo=_dt.timezone.utc)
+"""Where a hold "for ever" ends (far past any retention the model can express)."""
 
 
 def snapshot_source(ecs: InstanceActions) -> SnapshotSource:

@@ -7,6 +7,9 @@ extends the one beneath it and may call only what is beneath it (as ECS is)::
     scheduler.py  SchedulerActions timers of BACKUP rules; ExecutePolicyV2
     jobs.py       JobActions      how a backup job runs; CreateBackupJob, CancelBackupJob,
                                   DescribeBackupJobs2
+    points.py     PointActions    DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and
+                                  Delete Backups (console), point expiry, recording a job's
+                                  point (retention.py: the retention arithmetic)
     policies.py   PolicyActions   Create/Update/Delete/DescribePolicies V2
     tag_rules.py  TagRuleActions  bindings made and removed by TAG rules; the tag-change hook
     bindings.py   BindingActions  Create/Update/Delete/DescribePolicyBinding(s),
@@ -31,6 +34,7 @@ from ..._world import Scope, ServiceSpec, register_service
 from .._interfaces import INSTANCE_WATCHERS
 from ._core import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .jobs import ACTION_JOB_COMPLETE
+from .points import ACTION_POINT_EXPIRE
 from .scheduler import ACTION_RULE_FIRE, SchedulerActions
 from .tag_rules import tag_watcher
 
@@ -52,6 +56,7 @@ class HbrService(SchedulerActions):
 TIMER_HANDLERS: dict[str, Callable[[Any, Timer], None]] = {
     ACTION_RULE_FIRE: HbrService._on_rule_fire,
     ACTION_JOB_COMPLETE: HbrService._on_job_complete,
+    ACTION_POINT_EXPIRE: HbrService._on_point_expire,
 }
 
 SPEC = register_service(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ... import _validate as v
-from ..._domain.guest import ConsistentLevel
+from ..._domain.guest import ConsistentLevel, DowngradeReason
 from ..._domain.hbr import AdvancedOptions, UdmDetail
 from ..._domain.hbr_jobs import (
     JOB_SNAPSHOT_PREFIX,
@@ -32,6 +32,7 @@ from ..._domain.hbr_jobs import (
     JobStatus,
     TriggerMode,
 )
+from ..._domain.hbr_points import DiskSnapshotTaken, PointRetention, PointStatus
 from ..._domain.hbr_rules import MAX_RETENTION_DAYS
 from ..._domain.requests import Page
 from ..._engine import Timer
@@ -41,7 +42,7 @@ from ..._world import World
 from ...errors import CloudBackupError, IncorrectStatusError, InvalidParameterError
 from .._base import consistent_read, unit_of_work
 from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT, BackupDisk, SnapshotSource
-from .policies import PolicyActions
+from .points import PointActions
 
 __all__ = [
     "ACTION_JOB_COMPLETE",
@@ -141,7 +142,7 @@ def _job_field(job: BackupJob, key: str) -> str | None:
     return values.get(key)
 
 
-class JobActions(PolicyActions):
+class JobActions(PointActions):
     """CreateBackupJob, CancelBackupJob, DescribeBackupJobs2 and how a job runs."""
 
     def __init__(self, world: World, region: Region) -> None:
@@ -198,7 +199,7 @@ class JobActions(PolicyActions):
         instance_id: str,
         detail: UdmDetail,
         *,
-        retention: int,
+        retention: PointRetention,
         trigger: TriggerMode,
         plan_id: str | None = None,
         rule_id: str | None = None,
@@ -215,8 +216,8 @@ class JobActions(PolicyActions):
         base = BackupJob(
             job_id=job_id, region_id=self.region_id, source_type="UDM_ECS",
             instance_id=instance_id, status=JobStatus.RUNNING, trigger_mode=trigger,
-            created_time=now, updated_time=now, retention=retention, plan_id=plan_id,
-            rule_id=rule_id, job_name=job_name, start_time=now,
+            created_time=now, updated_time=now, retention=retention.retention, plan_id=plan_id,
+            rule_id=rule_id, job_name=job_name, start_time=now, point_retention=retention,
         )  # fmt: skip
         instance = self._inventory.find_instance(instance_id)
         if instance is None:
@@ -235,7 +236,7 @@ class JobActions(PolicyActions):
             )
             return self._store_new_job(failed)
         taken, level, reason, guest_time = self._take(
-            instance_id, chosen, detail, job_id, retention
+            instance_id, chosen, detail, job_id, retention.retention
         )
         snapshots: dict[str, int] = {}
         source = self._snapshot_source
@@ -264,7 +265,9 @@ class JobActions(PolicyActions):
                     sub,
                     actual_bytes=snapshots[got],
                     bytes_total=self._disk_bytes(got),
-                    detail=JobDetail(native_snapshot_id=got, consistent_level=level),
+                    detail=JobDetail(
+                        native_snapshot_id=got, consistent_level=level, disk_dev_name=disk.device
+                    ),
                 )
             else:
                 sub = attrs.evolve(
@@ -380,14 +383,20 @@ class JobActions(PolicyActions):
             return
         now = self._world.now()
         source = self._snapshot_source
-        done = failed = 0
+        done: list[DiskSnapshotTaken] = []
+        failed = 0
         for sub in self._jobs.named_or_all(list(job.sub_job_ids)):
             if sub.status is not JobStatus.RUNNING:
                 failed += 1
                 continue
             sid = sub.detail.native_snapshot_id
             if sid is not None and source.find_snapshot(sid) is not None:
-                done += 1
+                done.append(
+                    DiskSnapshotTaken(
+                        sub.disk_id or "", sid, sub.bytes_total, sub.actual_bytes,
+                        sub.detail.disk_dev_name,
+                    )
+                )  # fmt: skip
                 changed = self._finished(sub, JobStatus.COMPLETE, now)
             else:
                 failed += 1
@@ -402,8 +411,28 @@ class JobActions(PolicyActions):
             else JobStatus.FAILED
         )  # fmt: skip
         finished = self._finished(job, status, now)
+        if done:
+            finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
         self._jobs.put(finished, old=job)
         self._job_finished(finished)
+
+    def _record_job_point(self, job: BackupJob, disks: list[DiskSnapshotTaken]) -> str:
+        """Hand a finished job's native snapshots to the points layer: its backup point."""
+        reason = job.detail.downgrade_reason
+        known = {r.value: r for r in DowngradeReason}
+        return self._record_point(
+            job_id=job.job_id,
+            instance_id=job.instance_id,
+            created=job.created_time,
+            disks=disks,
+            retention=job.point_retention or PointRetention(job.retention),
+            consistent_level=job.detail.consistent_level or ConsistentLevel.CRASH,
+            downgrade_reason=None if reason is None else known.get(reason),
+            snapshot_group_id=job.detail.snapshot_group_id,
+            status=PointStatus.COMPLETE
+            if job.status is JobStatus.COMPLETE
+            else PointStatus.PARTIAL_COMPLETE,
+        )
 
     def _finished(self, job: BackupJob, status: JobStatus, now: _dt.datetime) -> BackupJob:
         began = job.start_time or now
@@ -494,7 +523,7 @@ class JobActions(PolicyActions):
         job = self._start_job(
             instance.instance_id,
             options.udm_detail,
-            retention=days,
+            retention=PointRetention(days),
             trigger=TriggerMode.MANUAL,
             job_name=name,
         )

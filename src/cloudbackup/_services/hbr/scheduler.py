@@ -26,6 +26,7 @@ from ..._engine import Timer
 from ...errors import ResourceNotFoundError
 from .._base import unit_of_work
 from .jobs import JobActions
+from .retention import point_retention_of
 
 __all__ = ["ACTION_RULE_FIRE", "SchedulerActions", "rule_timer_target"]
 
@@ -98,11 +99,11 @@ class SchedulerActions(JobActions):
         self, policy: Policy, rule: Rule, binding: PolicyBinding, trigger: TriggerMode
     ) -> BackupJob:
         """One run of ``rule`` for one bound instance: a job, or a ``SKIPPED`` one."""
-        retention = _retention(policy, rule)
+        retention = point_retention_of(policy, rule.rule_id)
         plan, rule_id = policy.policy_id, rule.rule_id
         if binding.disabled:
             return self._skip_job(
-                binding.data_source_id, SUSPENDED_MESSAGE, retention=retention,
+                binding.data_source_id, SUSPENDED_MESSAGE, retention=retention.retention,
                 trigger=trigger, plan_id=plan, rule_id=rule_id,
             )  # fmt: skip
         running = self._unfinished_job(binding.data_source_id)
@@ -110,7 +111,7 @@ class SchedulerActions(JobActions):
             return self._skip_job(
                 binding.data_source_id,
                 f"The previous backup job {running.job_id} of this instance is still running.",
-                retention=retention, trigger=trigger, plan_id=plan, rule_id=rule_id,
+                retention=retention.retention, trigger=trigger, plan_id=plan, rule_id=rule_id,
             )  # fmt: skip
         return self._start_job(
             binding.data_source_id, binding.udm_detail, retention=retention,
@@ -161,16 +162,3 @@ class SchedulerActions(JobActions):
             bindings = [found]
         for binding in bindings:
             self._run_binding(policy, rule, binding, TriggerMode.MANUAL)
-
-
-def _retention(policy: Policy, rule: Rule) -> int:
-    """Days a run of ``rule`` keeps its backup: the BACKUP rule's retention, else the
-    TRANSITION rule's (a policy holds one of them: the rules' checks see to it)."""
-    if rule.retention is not None:
-        return rule.retention
-    return next(
-        r.retention
-        for kind in (RuleType.TRANSITION, RuleType.BACKUP)
-        for r in policy.rules_of(kind)
-        if r.retention is not None
-    )

@@ -1,0 +1,287 @@
+"""Cloud Backup: backup points (DescribeUdmSnapshots, DeleteSnapshot, Extend Retention,
+Delete Backups), recorded directly as a finished backup job would record them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from _helpers import INSTANCE_TYPE, REGION, ZONE, make_cloud, rejected_unchanged, settle
+from cloudbackup import (
+    BackupPoint,
+    Cloud,
+    DataDisk,
+    DiskSnapshotTaken,
+    HbrService,
+    PointRetention,
+    PolicyBindingRequest,
+    Rule,
+    errors,
+)
+from cloudbackup.testing import check_invariants
+
+GIB = 1024**3
+
+
+class Fleet:
+    """An opened Cloud Backup and one instance with a system disk and two data disks."""
+
+    def __init__(self) -> None:
+        self.cloud: Cloud = make_cloud()
+        self.ecs = self.cloud.ecs(REGION)
+        self.hbr: HbrService = self.cloud.hbr(REGION)
+        self.hbr.open_hbr_service()
+        [self.vm] = self.ecs.run_instances(
+            zone_id=ZONE,
+            instance_type=INSTANCE_TYPE,
+            data_disks=[DataDisk(size=20), DataDisk(size=20)],
+        )
+        settle(self.cloud)
+        found = self.ecs.describe_disks(instance_id=self.vm, page_size=100).items
+        self.disks = [d.disk_id for d in sorted(found, key=lambda d: d.device or "")]
+        self.jobs = 0
+
+    def back_up(self, retention: PointRetention | int = 7, **fields: object) -> str:
+        """Snapshot every disk and record the point as a finished job does; its id."""
+        rule = retention if isinstance(retention, PointRetention) else PointRetention(retention)
+        self.jobs += 1
+        created = self.cloud.now()
+        taken = []
+        for disk in self.disks:
+            native = self.ecs.create_snapshot(disk_id=disk, retention_days=rule.retention)
+            taken.append(DiskSnapshotTaken(disk, native, 20 * GIB, 4096))
+        self.cloud.advance(dt.timedelta(minutes=1))
+        with self.hbr._world.store.unit():
+            return self.hbr._record_point(
+                job_id=f"job-{self.jobs:020d}",
+                instance_id=self.vm,
+                created=created,
+                disks=taken,
+                retention=rule,
+                **fields,  # type: ignore[arg-type]
+            )
+
+    def point(self, snapshot_id: str, source_type: str = "UDM_ECS") -> BackupPoint:
+        """The point as DescribeUdmSnapshots shows it."""
+        [found] = self.hbr.describe_udm_snapshots(
+            source_type=source_type,
+            start_time=0,
+            end_time=2**33,
+            snapshot_ids=[snapshot_id],
+        ).snapshots
+        return found
+
+    def exists(self, native: str) -> bool:
+        """Whether ECS still has the native snapshot."""
+        return bool(self.ecs.describe_snapshots(snapshot_ids=[native]).items)
+
+
+@pytest.fixture
+def fleet() -> Fleet:
+    """A fresh fleet."""
+    return Fleet()
+
+
+def test_point_has_disk_points_and_native_snapshots(fleet: Fleet) -> None:
+    """A recorded point lists its disks, native snapshots and per-disk points, 1:1 in order."""
+    point_id = fleet.back_up()
+    point = fleet.point(point_id)
+    assert tuple(fleet.disks) == point.disk_id_list
+    assert 3 == len(point.native_snapshot_id_list) == len(point.disk_point_ids)
+    assert point_id.startswith("s-000")
+    for disk_id, native, child_id in zip(
+        point.disk_id_list, point.native_snapshot_id_list, point.disk_point_ids, strict=True
+    ):
+        child = fleet.point(child_id, "UDM_ECS_DISK")
+        assert ((disk_id,), (native,), point_id) == (
+            child.disk_id_list,
+            child.native_snapshot_id_list,
+            child.parent_snapshot_id,
+        )
+    check_invariants(fleet.cloud)
+
+
+def test_expires_at_retention_with_native_snapshots(fleet: Fleet) -> None:
+    """A point and its native snapshots stay until expiry and are gone right after it."""
+    point = fleet.point(fleet.back_up(retention=3))
+    expire = point.expire_time
+    assert expire is not None
+    fleet.cloud.run_until(expire - dt.timedelta(seconds=1))
+    assert [point.snapshot_id] == [fleet.point(point.snapshot_id).snapshot_id]
+    assert all(fleet.exists(n) for n in point.native_snapshot_id_list)
+    fleet.cloud.run_until(expire + dt.timedelta(minutes=10))
+    found = fleet.hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33)
+    assert 0 == found.total_count
+    assert not any(fleet.exists(n) for n in point.native_snapshot_id_list)
+    check_invariants(fleet.cloud)
+
+
+def test_immutable_point_refuses_deletion_through_both_services(fleet: Fleet) -> None:
+    """An immutable point refuses HBR and ECS deletion until it expires, then goes."""
+    point = fleet.point(fleet.back_up(PointRetention(2, immutable=True)))
+    rejected_unchanged(
+        fleet.cloud,
+        errors.OperationDeniedError,
+        "OperationDenied.ImmutableBackup",
+        lambda: fleet.hbr.delete_snapshot(snapshot_id=point.snapshot_id),
+    )
+    native = point.native_snapshot_id_list[0]
+    rejected_unchanged(
+        fleet.cloud,
+        errors.OperationDeniedError,
+        "OperationDenied.SnapshotLocked",
+        lambda: fleet.ecs.delete_snapshot(native),
+    )
+    assert False is fleet.point(point.snapshot_id).can_be_deleted
+    expire = point.expire_time
+    assert expire is not None
+    fleet.cloud.run_until(expire + dt.timedelta(minutes=10))
+    assert not fleet.exists(native)
+    check_invariants(fleet.cloud)
+
+
+def test_delete_snapshot_removes_point_and_natives(fleet: Fleet) -> None:
+    """DeleteSnapshot removes the point, its disk points and its native snapshots."""
+    point = fleet.point(fleet.back_up())
+    fleet.hbr.delete_snapshot(snapshot_id=point.snapshot_id)
+    found = fleet.hbr.describe_udm_snapshots(
+        source_type="UDM_ECS_DISK", start_time=0, end_time=2**33
+    )
+    assert (0, False) == (
+        found.total_count,
+        any(fleet.exists(n) for n in point.native_snapshot_id_list),
+    )
+    check_invariants(fleet.cloud)
+
+
+def test_native_deleted_behind_back_makes_point_unusable(fleet: Fleet) -> None:
+    """A native snapshot deleted in ECS shows on the point and refuses Extend Retention."""
+    point = fleet.point(fleet.back_up())
+    native = point.native_snapshot_id_list[1]
+    fleet.ecs.delete_snapshot(native)
+    shown = fleet.point(point.snapshot_id)
+    assert ((native,), False) == (shown.missing_native_snapshot_ids, shown.usable)
+    rejected_unchanged(
+        fleet.cloud,
+        errors.IncorrectStatusError,
+        "NativeSnapshotNotExist",
+        lambda: fleet.hbr.extend_backup_retention(snapshot_id=point.snapshot_id, retention_days=30),
+    )
+
+
+def test_extend_retention_instance_level_mirrors_natives(fleet: Fleet) -> None:
+    """Extending an instance point extends its disk points and native snapshots."""
+    point = fleet.point(fleet.back_up(retention=3))
+    fleet.hbr.extend_backup_retention(snapshot_id=point.snapshot_id, retention_days=40)
+    assert 40 == fleet.point(point.snapshot_id).retention
+    natives = fleet.ecs.describe_snapshots(snapshot_ids=list(point.native_snapshot_id_list))
+    assert {40} == {s.retention_days for s in natives.items}
+    fleet.cloud.run_until(point.created_time + dt.timedelta(days=39))
+    assert 40 == fleet.point(point.disk_point_ids[0], "UDM_ECS_DISK").retention
+    fleet.cloud.run_until(point.created_time + dt.timedelta(days=40, minutes=10))
+    assert not any(fleet.exists(n) for n in point.native_snapshot_id_list)
+    check_invariants(fleet.cloud)
+
+
+def test_extend_retention_refuses_decrease(fleet: Fleet) -> None:
+    """Shortening retention is refused and changes nothing."""
+    point_id = fleet.back_up(retention=10)
+    rejected_unchanged(
+        fleet.cloud,
+        errors.OperationDeniedError,
+        "InvalidOperation.DecreaseRetentionDaysUnsupported",
+        lambda: fleet.hbr.extend_backup_retention(snapshot_id=point_id, retention_days=9),
+    )
+
+
+@pytest.mark.parametrize("days", [0, 65_537, True, 1.5, "30"])
+def test_extend_retention_refuses_bad_days(fleet: Fleet, days: object) -> None:
+    """Retention outside 1–65,536 whole days is refused and changes nothing."""
+    point_id = fleet.back_up()
+    rejected_unchanged(
+        fleet.cloud,
+        errors.InvalidParameterError,
+        "InvalidRetentionDays.Malformed",
+        lambda: fleet.hbr.extend_backup_retention(snapshot_id=point_id, retention_days=days),  # type: ignore[arg-type]
+    )
+
+
+def test_never_expire_keeps_point(fleet: Fleet) -> None:
+    """Never Expire keeps the point and its natives past the old expiry."""
+    point = fleet.point(fleet.back_up(retention=2))
+    fleet.hbr.extend_backup_retention(snapshot_id=point.snapshot_id, retention_days=None)
+    fleet.cloud.advance(dt.timedelta(days=30))
+    shown = fleet.point(point.snapshot_id)
+    assert (None, None) == (shown.retention, shown.expire_time)
+    assert all(fleet.exists(n) for n in point.native_snapshot_id_list)
+
+
+def test_disk_level_extension_outlives_instance_point(fleet: Fleet) -> None:
+    """A disk point extended alone stays after its instance point expires, then goes."""
+    point = fleet.point(fleet.back_up(retention=2))
+    child = point.disk_point_ids[1]
+    fleet.hbr.extend_backup_retention(snapshot_id=child, retention_days=5)
+    fleet.cloud.run_until(point.created_time + dt.timedelta(days=3))
+    found = fleet.hbr.describe_udm_snapshots(
+        source_type="UDM_ECS_DISK", start_time=0, end_time=2**33
+    )
+    assert [child] == [p.snapshot_id for p in found]
+    assert [True, False, True] == [not fleet.exists(n) for n in point.native_snapshot_id_list]
+    fleet.cloud.run_until(point.created_time + dt.timedelta(days=5, minutes=10))
+    assert not fleet.exists(point.native_snapshot_id_list[1])
+    check_invariants(fleet.cloud)
+
+
+def test_keep_latest_holds_last_point(fleet: Fleet) -> None:
+    """Keep-latest never expires the instance's last point; the next point releases it."""
+    first = fleet.point(fleet.back_up(PointRetention(1, keep_latest=True)))
+    fleet.cloud.advance(dt.timedelta(days=5))
+    assert first.snapshot_id == fleet.point(first.snapshot_id).snapshot_id
+    assert all(fleet.exists(n) for n in first.native_snapshot_id_list)
+    second = fleet.back_up(PointRetention(1, keep_latest=True))
+    found = fleet.hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33)
+    assert [second] == [p.snapshot_id for p in found]
+    check_invariants(fleet.cloud)
+
+
+def test_native_used_by_disk_survives_and_leaves_lifecycle(fleet: Fleet) -> None:
+    """A native snapshot used to create a disk survives the point's deletion, kept forever."""
+    point = fleet.point(fleet.back_up())
+    native = point.native_snapshot_id_list[1]
+    fleet.ecs.create_disk(zone_id=ZONE, snapshot_id=native, disk_category="cloud_essd")
+    fleet.hbr.delete_snapshot(snapshot_id=point.snapshot_id)
+    [kept] = fleet.ecs.describe_snapshots(snapshot_ids=[native]).items
+    assert None is kept.retention_days
+    assert not fleet.exists(point.native_snapshot_id_list[0])
+
+
+def test_delete_backups_in_range_all_or_nothing(fleet: Fleet) -> None:
+    """Deleting a time range refuses wholly when one point in it is immutable."""
+    fleet.back_up()
+    fleet.cloud.advance(dt.timedelta(hours=1))
+    fleet.back_up(PointRetention(5, immutable=True))
+    rejected_unchanged(
+        fleet.cloud,
+        errors.OperationDeniedError,
+        "OperationDenied.ImmutableBackup",
+        lambda: fleet.hbr.delete_backups_in_range(
+            instance_id=fleet.vm, start_time=0, end_time=2**33
+        ),
+    )
+
+
+def test_stop_backup_keeps_points_usable(fleet: Fleet) -> None:
+    """DeleteUdmEcsInstance (Stop Backup) leaves the instance's points usable."""
+    from cloudbackup import PolicyBindingRequest, Rule
+
+    policy = fleet.hbr.create_policy_v2(
+        rules=[Rule("BACKUP", schedule="I|1704067200|P1D", retention=7)]
+    )
+    fleet.hbr.create_policy_bindings(
+        policy_id=policy, policy_binding_list=[PolicyBindingRequest(fleet.vm)]
+    )
+    point_id = fleet.back_up()
+    fleet.hbr.delete_udm_ecs_instance(instance_id=fleet.vm)
+    assert fleet.point(point_id).usable
+    fleet.hbr.extend_backup_retention(snapshot_id=point_id, retention_days=30)
