@@ -384,3 +384,20 @@ def test_retention_in_days_clamps_to_the_month_end() -> None:
     for bad in ((0, "DAYS"), (1, "FORTNIGHTS"), (True, "DAYS"), (1000, "YEARS")):
         with pytest.raises(errors.InvalidParameterError):
             retention_in_days(bad[0], bad[1], start=start, tz=tz)  # type: ignore[arg-type]
+
+
+def test_a_finished_job_records_one_backup_point_and_a_cancelled_one_none() -> None:
+    """A complete job leaves its UDM_ECS point (named on the job); a cancelled job leaves none."""
+    region = Region(job_minutes=30)
+    done = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.cloud.advance(dt.timedelta(hours=1))
+    cancelled = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.hbr.cancel_backup_job(job_id=cancelled)
+    region.cloud.advance(dt.timedelta(hours=1))
+    points = region.hbr.describe_udm_snapshots(
+        source_type="UDM_ECS", start_time=0, end_time=2**31, instance_id=region.vm
+    )
+    assert [done] == [p.job_id for p in points]
+    assert region.job(done).point_id == points.snapshots[0].snapshot_id
+    assert region.job(cancelled).point_id is None
+    check_invariants(region.cloud)
