@@ -5,12 +5,16 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from .._domain.ecs import Snapshot
 from .._domain.hbr import HbrAccount, Policy, PolicyBinding, RuleType
+from .._domain.hbr_jobs import BackupJob, JobStatus
 from .._repository import ORDER_COUNTS
 from .._services.hbr import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .._services.hbr._core import ECS_BACKUP_ROLE, tag_key_partition
+from .._services.hbr.jobs import ACTION_JOB_COMPLETE, JOBS_BY_TIME, UNFINISHED_JOB_OF_INSTANCE
+from .._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 
-__all__ = ["check_hbr"]
+__all__ = ["check_hbr", "check_hbr_jobs"]
 
 
 def check_hbr(world: Any) -> None:
@@ -67,3 +71,69 @@ def check_hbr(world: Any) -> None:
         ECS_BACKUP_ROLE not in account.roles or account.snapshot_service_activated_time is None
     ):
         world.fail("instances are bound but the role or the snapshot service is missing")
+    check_hbr_jobs(world, policies)
+
+
+def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
+    """Backup jobs and the BACKUP rules' timers: a running job's native snapshots exist and it
+    has one completion timer, a finished job none; an instance runs one job at a time; sub-jobs
+    and their parent agree; each BACKUP rule has at most one timer, of a rule that exists."""
+    jobs: dict[str, BackupJob] = world._entities(BackupJob, "job_id")
+    snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
+    completion = collections.Counter(
+        t.target_id for t in world.timers if t.action == ACTION_JOB_COMPLETE
+    )
+    running = collections.Counter(
+        j.instance_id
+        for j in jobs.values()
+        if j.source_type == "UDM_ECS" and j.status is JobStatus.RUNNING
+    )
+    for instance_id, n in running.items():
+        if n > 1:
+            world.fail(f"instance {instance_id} runs {n} backup jobs at once")
+    for job in jobs.values():
+        if job.source_type == "UDM_ECS":
+            want = 1 if job.status is JobStatus.RUNNING else 0
+            if completion[job.job_id] != want:
+                world.fail(f"job {job.job_id} ({job.status.value}) has {completion[job.job_id]} "
+                           "completion timers")  # fmt: skip
+            if job.status is JobStatus.RUNNING:
+                missing = [s for s in job.detail.disk_native_snapshot_id_list if s not in snapshots]
+                if missing:
+                    world.fail(f"running job {job.job_id} lost its snapshots {missing}")
+            for sub_id in job.sub_job_ids:
+                sub = jobs.get(sub_id)
+                if sub is None or sub.parent_id != job.job_id:
+                    world.fail(f"job {job.job_id} names sub-job {sub_id}, which is not its own")
+                elif job.status.finished and not sub.status.finished:
+                    world.fail(f"finished job {job.job_id} has running sub-job {sub_id}")
+        else:
+            parent = jobs.get(job.parent_id or "")
+            if parent is None or job.job_id not in parent.sub_job_ids:
+                world.fail(f"sub-job {job.job_id} has no parent listing it")
+    unfinished = {(p, k) for p, k, _ in world.raw[UNFINISHED_JOB_OF_INSTANCE.kind]}
+    expected = {
+        (j.instance_id, i)
+        for i, j in jobs.items()
+        if j.source_type == "UDM_ECS" and j.status is JobStatus.RUNNING
+    }
+    if unfinished != expected:
+        world.fail(f"the unfinished-job index disagrees at {sorted(unfinished ^ expected)[:3]}")
+    counted: collections.Counter[str] = collections.Counter()
+    for p, k, v in world.raw[ORDER_COUNTS]:
+        if k.startswith(JOBS_BY_TIME.kind):
+            counted[p] += v
+    per_region = collections.Counter(j.region_id for j in jobs.values())
+    if +counted != +per_region:
+        world.fail(f"the jobs-by-time counts {dict(counted)} != {dict(per_region)}")
+    targets = collections.Counter(
+        (t.region_id, t.target_id) for t in world.timers if t.action == ACTION_RULE_FIRE
+    )
+    rules = {
+        (p.region_id, rule_timer_target(p.policy_id, r.rule_id or ""))
+        for p in policies.values()
+        for r in p.rules_of(RuleType.BACKUP)
+    }
+    for target, n in targets.items():
+        if n > 1 or target not in rules:
+            world.fail(f"BACKUP rule timer {target} is stale or repeated ({n})")
