@@ -27,6 +27,7 @@ from cloudbackup import (
     retention_in_days,
 )
 from cloudbackup.testing import check_invariants
+from cloudbackup.testing import strategies as cbst
 
 DAILY = "I|1704067200|P1D"
 APP = UdmDetail(
@@ -401,3 +402,67 @@ def test_a_finished_job_records_one_backup_point_and_a_cancelled_one_none() -> N
     assert region.job(done).point_id == points.snapshots[0].snapshot_id
     assert region.job(cancelled).point_id is None
     check_invariants(region.cloud)
+
+
+def _expected(job: BackupJob, key: str, op: str, values: tuple[str, ...]) -> bool:
+    """The filter's meaning, written out independently: ids compare as strings, times as
+    integers of UNIX seconds, keys of other source types match nothing."""
+    unix = {
+        "CreatedTime": job.created_time,
+        "CompleteTime": job.complete_time,
+    }
+    if key in unix:
+        at = unix[key]
+        x: object = -1 if at is None else int(at.timestamp())
+        vs: tuple[object, ...] = tuple(int(v) for v in values)
+    else:
+        fields = {
+            "RegionId": job.region_id,
+            "PlanId": job.plan_id or "",
+            "JobId": job.job_id,
+            "InstanceId": job.instance_id,
+            "Status": job.status.value,
+            "BackupType": job.backup_type,
+            "ParentId": job.parent_id or "",
+        }
+        if key not in fields:
+            return False
+        x, vs = fields[key], values
+    tests = {
+        "EQUAL": lambda: x == vs[0],
+        "NOT_EQUAL": lambda: x != vs[0],
+        "GREATER_THAN": lambda: x > vs[0],  # type: ignore[operator]
+        "GREATER_THAN_OR_EQUAL": lambda: x >= vs[0],  # type: ignore[operator]
+        "LESS_THAN": lambda: x < vs[0],  # type: ignore[operator]
+        "LESS_THAN_OR_EQUAL": lambda: x <= vs[0],  # type: ignore[operator]
+        "BETWEEN": lambda: vs[0] <= x <= vs[1],  # type: ignore[operator]
+        "IN": lambda: x in vs,
+    }
+    return bool(tests[op]())
+
+
+def _filtered_region() -> tuple[Region, list[BackupJob]]:
+    """A region with finished, failed-disk and running jobs."""
+    region = Region(job_minutes=90)
+    for instance_id in (region.vm, region.mixed, region.local):
+        region.hbr.create_backup_job(instance_id=instance_id, retention=7)
+        region.cloud.advance(dt.timedelta(hours=2))
+    region.hbr.create_backup_job(instance_id=region.vm, retention=7)  # still running
+    jobs = list(region.hbr.describe_backup_jobs2(page_size=99, sort_direction="ASCEND"))
+    return region, jobs
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_describe_backup_jobs2_filters_mean_what_they_say(data: st.DataObject) -> None:
+    """Any valid filter list selects exactly the jobs its written-out meaning selects."""
+    region, jobs = _filtered_region()
+    known = [j.job_id for j in jobs] + [region.vm, region.mixed, REGION, "COMPLETE"]
+    filters = data.draw(
+        cbst.backup_job_filters(values=st.one_of(st.sampled_from(known), st.text(max_size=3)))
+    )
+    page = region.hbr.describe_backup_jobs2(filters=filters, page_size=99, sort_direction="ASCEND")
+    expected = [
+        j.job_id for j in jobs if all(_expected(j, f.key, f.operator, f.values) for f in filters)
+    ]
+    assert (expected, len(expected)) == ([j.job_id for j in page], page.total_count)

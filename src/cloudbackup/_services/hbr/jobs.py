@@ -643,7 +643,7 @@ class JobActions(PointActions):
                 return [j for j in (self._jobs.find(i) for i in chosen) if j is not None]
             if key == "InstanceId" and kind == "UDM_ECS":
                 return [j for i in chosen for j in self._jobs.members(JOBS_OF_INSTANCE, i)]
-            if key == "ParentId":
+            if key == "ParentId" and kind == "UDM_ECS_DISK":
                 parents = [j for j in (self._jobs.find(i) for i in chosen) if j is not None]
                 ids = [s for p in parents for s in p.sub_job_ids]
                 return self._jobs.named_or_all(ids) if ids else []

@@ -246,6 +246,7 @@ __all__ = [
 
 
 # -- Cloud Backup (policies, rules, bindings) ----------------------------------------------
+from ._hbr import backup_job_filters as backup_job_filters
 from ._hbr import backup_rules as backup_rules
 from ._hbr import binding_requests as binding_requests
 from ._hbr import invalid_policy_rule_lists as invalid_policy_rule_lists
@@ -255,6 +256,7 @@ from ._hbr import retention_rules as retention_rules
 from ._hbr import tag_filters as tag_filters
 
 __all__ += [
+    "backup_job_filters",
     "backup_rules",
     "binding_requests",
     "invalid_policy_rule_lists",
