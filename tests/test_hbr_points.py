@@ -273,8 +273,6 @@ def test_delete_backups_in_range_all_or_nothing(fleet: Fleet) -> None:
 
 def test_stop_backup_keeps_points_usable(fleet: Fleet) -> None:
     """DeleteUdmEcsInstance (Stop Backup) leaves the instance's points usable."""
-    from cloudbackup import PolicyBindingRequest, Rule
-
     policy = fleet.hbr.create_policy_v2(
         rules=[Rule("BACKUP", schedule="I|1704067200|P1D", retention=7)]
     )
