@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _helpers import INSTANCE_TYPE, REGION, ZONE, make_cloud, rejected_unchanged, settle
 from cloudbackup import (
@@ -283,3 +285,180 @@ def test_stop_backup_keeps_points_usable(fleet: Fleet) -> None:
     fleet.hbr.delete_udm_ecs_instance(instance_id=fleet.vm)
     assert fleet.point(point_id).usable
     fleet.hbr.extend_backup_retention(snapshot_id=point_id, retention_days=30)
+
+
+def test_time_window_includes_both_ends(fleet: Fleet) -> None:
+    """StartTime and EndTime are whole UNIX seconds, both included."""
+    point = fleet.point(fleet.back_up())
+    second = int(point.created_time.timestamp())
+
+    def count(start: int, end: int, **filters: object) -> int:
+        return fleet.hbr.describe_udm_snapshots(
+            source_type="UDM_ECS",
+            start_time=start,
+            end_time=end,
+            **filters,  # type: ignore[arg-type]
+        ).total_count
+
+    for filters in ({"instance_id": fleet.vm}, {"snapshot_ids": [point.snapshot_id]}, {}):
+        assert (1, 1, 0, 0) == (
+            count(second, second, **filters),
+            count(0, second, **filters),
+            count(0, second - 1, **filters),
+            count(second + 1, 2**33, **filters),
+        )
+
+
+def test_filters_by_disk_job_and_instance(fleet: Fleet) -> None:
+    """DiskId, JobId and InstanceId filters give the points they name, UDM_ECS or disk."""
+    first = fleet.back_up()
+    fleet.cloud.advance(dt.timedelta(hours=2))
+    second = fleet.back_up()
+    disk = fleet.disks[1]
+
+    def ids(source_type: str, **filters: object) -> list[str]:
+        found = fleet.hbr.describe_udm_snapshots(
+            source_type=source_type,
+            start_time=0,
+            end_time=2**33,
+            **filters,  # type: ignore[arg-type]
+        )
+        return [p.snapshot_id for p in found]
+
+    assert [first, second] == ids("UDM_ECS", disk_id=disk)
+    assert [first] == ids("UDM_ECS", job_id="job-00000000000000000001")
+    assert [first, second] == ids("UDM_ECS", instance_id=fleet.vm)
+    assert [] == ids("UDM_ECS", instance_id="i-other")
+    disk_points = ids("UDM_ECS_DISK", disk_id=disk)
+    assert [fleet.point(first).disk_point_ids[1], fleet.point(second).disk_point_ids[1]] == (
+        disk_points
+    )
+
+
+class Sneaky(str):
+    """A str subclass that lies about equality."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"source_type": "ECS"}, "BadRequest"),
+        ({"start_time": True}, "BadRequest"),
+        ({"start_time": 1.5}, "BadRequest"),
+        ({"end_time": -1}, "BadRequest"),
+        ({"snapshot_ids": ["s-1", "s-1"]}, "BadRequest"),
+        ({"snapshot_ids": "s-1"}, "BadRequest"),
+        ({"instance_id": "i-\ud800"}, "BadRequest"),
+    ],
+)
+def test_describe_refuses_bad_requests(fleet: Fleet, fields: dict[str, object], code: str) -> None:
+    """Malformed DescribeUdmSnapshots requests are refused with BadRequest."""
+    request: dict[str, object] = {"source_type": "UDM_ECS", "start_time": 0, "end_time": 2**33}
+    request.update(fields)
+    rejected_unchanged(
+        fleet.cloud,
+        errors.InvalidParameterError,
+        code,
+        lambda: fleet.hbr.describe_udm_snapshots(**request),  # type: ignore[arg-type]
+    )
+
+
+def test_hostile_ids_find_nothing(fleet: Fleet) -> None:
+    """A str subclass id is read as its plain value: it deletes nothing it does not name."""
+    point_id = fleet.back_up()
+    rejected_unchanged(
+        fleet.cloud,
+        errors.ResourceNotFoundError,
+        "ResourceNotFound",
+        lambda: fleet.hbr.delete_snapshot(snapshot_id=Sneaky("s-0000000000000000000x")),
+    )
+    fleet.hbr.delete_snapshot(snapshot_id=Sneaky(point_id))
+    assert (
+        0
+        == fleet.hbr.describe_udm_snapshots(
+            source_type="UDM_ECS", start_time=0, end_time=2**33
+        ).total_count
+    )
+
+
+def test_delete_disk_point_alone(fleet: Fleet) -> None:
+    """Deleting one disk point removes its native snapshot; its instance point lists the rest."""
+    point = fleet.point(fleet.back_up())
+    fleet.hbr.delete_snapshot(snapshot_id=point.disk_point_ids[0], source_type="UDM_ECS_DISK")
+    shown = fleet.point(point.snapshot_id)
+    assert (point.disk_id_list[1:], "PARTIAL_COMPLETE") == (shown.disk_id_list, shown.status)
+    assert not fleet.exists(point.native_snapshot_id_list[0])
+    check_invariants(fleet.cloud)
+
+
+def test_wrong_source_type_or_instance_is_not_found(fleet: Fleet) -> None:
+    """DeleteSnapshot naming another SourceType or InstanceId finds nothing, changes nothing."""
+    point_id = fleet.back_up()
+    for fields in ({"source_type": "UDM_ECS_DISK"}, {"instance_id": "i-someoneelse"}):
+        rejected_unchanged(
+            fleet.cloud,
+            errors.ResourceNotFoundError,
+            "ResourceNotFound",
+            lambda fields=fields: fleet.hbr.delete_snapshot(snapshot_id=point_id, **fields),  # type: ignore[misc]
+        )
+
+
+def test_before_open_service_not_activated() -> None:
+    """Before OpenHbrService, describing points answers ServiceNotActivated."""
+    cloud = make_cloud()
+    rejected_unchanged(
+        cloud,
+        errors.OperationDeniedError,
+        "ServiceNotActivated",
+        lambda: cloud.hbr(REGION).describe_udm_snapshots(
+            source_type="UDM_ECS", start_time=0, end_time=1
+        ),
+    )
+
+
+def test_group_level_extension(fleet: Fleet) -> None:
+    """Extend Retention of a consistency group extends its instance point and disk points."""
+    point_id = fleet.back_up(snapshot_group_id="ssg-testgroup")
+    fleet.hbr.extend_backup_retention(snapshot_group_id="ssg-testgroup", retention_days=99)
+    point = fleet.point(point_id)
+    children = [fleet.point(c, "UDM_ECS_DISK").retention for c in point.disk_point_ids]
+    assert (99, [99, 99, 99]) == (point.retention, children)
+
+
+WINDOW = 64 * 1024
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    writes=st.lists(
+        st.tuples(st.integers(0, WINDOW - 1), st.binary(min_size=1, max_size=6000)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_every_point_restores_byte_exact(writes: list[tuple[int, bytes]]) -> None:
+    """Each point, restored to a new disk through ECS, holds exactly what the disk held when it
+    was backed up, whatever was written after."""
+    fleet = Fleet()
+    disk = fleet.disks[1]
+    model = bytearray(WINDOW)
+    expected: dict[str, bytes] = {}
+    for offset, data in writes:
+        data = data[: WINDOW - offset]
+        fleet.ecs.write_disk(disk, offset, data)
+        model[offset : offset + len(data)] = data
+        expected[fleet.back_up()] = bytes(model)
+    fleet.ecs.write_disk(disk, 0, b"\x5a" * WINDOW)
+    for point_id, contents in expected.items():
+        native = fleet.point(point_id).native_snapshot_id_list[1]
+        restored = fleet.ecs.create_disk(
+            zone_id=ZONE, snapshot_id=native, disk_category="cloud_essd"
+        )
+        fleet.ecs.attach_disk(instance_id=fleet.vm, disk_id=restored)
+        settle(fleet.cloud)
+        assert contents == fleet.ecs.read_disk(restored, 0, WINDOW)
