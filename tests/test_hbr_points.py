@@ -462,3 +462,35 @@ def test_every_point_restores_byte_exact(writes: list[tuple[int, bytes]]) -> Non
         fleet.ecs.attach_disk(instance_id=fleet.vm, disk_id=restored)
         settle(fleet.cloud)
         assert contents == fleet.ecs.read_disk(restored, 0, WINDOW)
+
+
+def test_statistics_lag_at_most_a_day_live_is_exact(fleet: Fleet) -> None:
+    """The console's capacity is refreshed at most once per 24 h; the live figure is exact
+    and equals the sum of the protected disks' snapshot chains."""
+    policy = fleet.hbr.create_policy_v2(
+        rules=[Rule("BACKUP", schedule="I|1704067200|P1D", retention=7)]
+    )
+    fleet.hbr.create_policy_bindings(
+        policy_id=policy, policy_binding_list=[PolicyBindingRequest(fleet.vm)]
+    )
+    before = fleet.hbr.describe_backup_capacity()
+    fleet.ecs.write_disk(fleet.disks[1], 0, b"x" * 3 * 4096)
+    fleet.back_up()
+    live = fleet.hbr.live_backup_capacity()
+    chains = {
+        link.source_disk_id: link.total_size
+        for link in fleet.ecs.describe_snapshot_links(instance_id=fleet.vm).items
+    }
+    assert sum(chains.values()) == live.instance_backup_capacity > 0
+    [instance] = live.instances
+    assert {d.disk_id: d.backup_bytes for d in instance.disks} == {
+        d: chains.get(d, 0) for d in fleet.disks
+    }
+    fleet.cloud.advance(dt.timedelta(hours=23))
+    assert before == fleet.hbr.describe_backup_capacity()
+    fleet.cloud.advance(dt.timedelta(hours=1))
+    shown = fleet.hbr.describe_backup_capacity()
+    assert (live.instance_backup_capacity, fleet.cloud.now()) == (
+        shown.instance_backup_capacity,
+        shown.refreshed_time,
+    )

@@ -80,11 +80,14 @@ from ._domain.hbr import SnapshotServiceActivated as SnapshotServiceActivated
 from ._domain.hbr import TagFilter as TagFilter
 from ._domain.hbr import TagOperator as TagOperator
 from ._domain.hbr import UdmDetail as UdmDetail
+from ._domain.hbr_points import BackupCapacity as BackupCapacity
 from ._domain.hbr_points import BackupPoint as BackupPoint
 from ._domain.hbr_points import BackupPointDeleted as BackupPointDeleted
 from ._domain.hbr_points import BackupPointRecorded as BackupPointRecorded
 from ._domain.hbr_points import BackupPointRetentionExtended as BackupPointRetentionExtended
+from ._domain.hbr_points import DiskCapacity as DiskCapacity
 from ._domain.hbr_points import DiskSnapshotTaken as DiskSnapshotTaken
+from ._domain.hbr_points import InstanceCapacity as InstanceCapacity
 from ._domain.hbr_points import PointRetention as PointRetention
 from ._domain.hbr_points import PointSourceType as PointSourceType
 from ._domain.hbr_points import PointStatus as PointStatus
@@ -159,6 +162,9 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
+    "BackupCapacity",
+    "DiskCapacity",
+    "InstanceCapacity",
     "BackupPoint",
     "BackupPointDeleted",
     "BackupPointRecorded",

@@ -4,6 +4,7 @@ backup policies, policy bindings.
 :class:`HbrService` is built in layers, one module per resource, each layer a class that
 extends the one beneath it and may call only what is beneath it (as ECS is)::
 
+    statistics.py StatisticsActions  Instance Backup Capacity, per instance/disk sizes (console)
     points.py     PointActions    DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and
                                   Delete Backups (console), point expiry, recording a job's
                                   point (retention.py: the retention arithmetic)
@@ -26,13 +27,14 @@ from __future__ import annotations
 from ..._world import Scope, ServiceSpec, register_service
 from .._interfaces import INSTANCE_WATCHERS
 from ._core import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
-from .points import ACTION_POINT_EXPIRE, PointActions
+from .points import ACTION_POINT_EXPIRE
+from .statistics import StatisticsActions
 from .tag_rules import tag_watcher
 
 __all__ = ["BINDINGS_BY_POLICY", "BINDING_OF_INSTANCE", "SPEC", "TAG_POLICIES", "HbrService"]
 
 
-class HbrService(PointActions):
+class HbrService(StatisticsActions):
     """Cloud Backup of one region (the region of the protected instances, ``UdmRegionId``):
     ``cloud.hbr("cn-hangzhou")``.
 
