@@ -486,9 +486,9 @@ def test_statistics_lag_at_most_a_day_live_is_exact(fleet: Fleet) -> None:
     assert {d.disk_id: d.backup_bytes for d in instance.disks} == {
         d: chains.get(d, 0) for d in fleet.disks
     }
-    fleet.cloud.advance(dt.timedelta(hours=23))
+    fleet.cloud.run_until(before.refreshed_time + dt.timedelta(hours=24, microseconds=-1))
     assert before == fleet.hbr.describe_backup_capacity()
-    fleet.cloud.advance(dt.timedelta(hours=1))
+    fleet.cloud.run_until(before.refreshed_time + dt.timedelta(hours=24))
     shown = fleet.hbr.describe_backup_capacity()
     assert (live.instance_backup_capacity, fleet.cloud.now()) == (
         shown.instance_backup_capacity,
