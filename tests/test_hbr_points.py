@@ -494,3 +494,52 @@ def test_statistics_lag_at_most_a_day_live_is_exact(fleet: Fleet) -> None:
         shown.instance_backup_capacity,
         shown.refreshed_time,
     )
+
+
+class LateDatetime(dt.datetime):
+    """A datetime subclass, as pandas' Timestamp is."""
+
+
+def test_record_point_takes_datetime_subclass_and_refuses_naive(fleet: Fleet) -> None:
+    """A datetime subclass is stored as a plain UTC datetime; a naive one is refused and the
+    failed recording leaves nothing behind."""
+    native = fleet.ecs.create_snapshot(disk_id=fleet.disks[0])
+    now = fleet.cloud.now()
+    odd = LateDatetime(now.year, now.month, now.day, tzinfo=dt.timezone.utc)
+
+    def record(created: dt.datetime) -> str:
+        with fleet.hbr._world.store.unit():
+            return fleet.hbr._record_point(
+                job_id="job-1",
+                instance_id=fleet.vm,
+                created=created,
+                disks=[DiskSnapshotTaken(fleet.disks[0], native)],
+                retention=PointRetention(3),
+            )
+
+    rejected_unchanged(
+        fleet.cloud,
+        errors.InvalidParameterError,
+        "InvalidParameter",
+        lambda: record(now.replace(tzinfo=None)),
+    )
+    point = fleet.point(record(odd))
+    assert dt.datetime is type(point.created_time)
+
+
+def test_record_point_with_missing_native_changes_nothing(fleet: Fleet) -> None:
+    """Recording a point whose native snapshot does not exist fails and leaves nothing."""
+
+    def record() -> str:
+        with fleet.hbr._world.store.unit():
+            return fleet.hbr._record_point(
+                job_id="job-1",
+                instance_id=fleet.vm,
+                created=fleet.cloud.now(),
+                disks=[DiskSnapshotTaken(fleet.disks[0], "s-nosuchsnapshot")],
+                retention=PointRetention(3),
+            )
+
+    rejected_unchanged(
+        fleet.cloud, errors.ResourceNotFoundError, "InvalidSnapshotId.NotFound", record
+    )
