@@ -26,6 +26,11 @@ from cloudbackup._services.hbr.retention import (
     point_retention_of,
 )
 from cloudbackup.testing import check_invariants
+from cloudbackup.testing.strategies import (
+    backup_instants,
+    point_retentions,
+    retention_extensions,
+)
 
 ZONED_REGIONS = ("cn-hangzhou", "eu-central-1", "us-east-1")
 """UTC+8 without daylight saving, and two regions with it."""
@@ -59,22 +64,11 @@ def brute_firsts(
     return out
 
 
-gaps = st.lists(st.integers(min_value=1, max_value=40 * 24 * 3600), min_size=1, max_size=25)
-starts = st.datetimes(min_value=dt.datetime(2023, 12, 20), max_value=dt.datetime(2031, 12, 31)).map(
-    lambda d: d.replace(tzinfo=dt.timezone.utc)
-)
-
-
 @settings(max_examples=300, deadline=None)
-@given(start=starts, steps=gaps, region=st.sampled_from(ZONED_REGIONS))
-def test_first_of_period_equals_brute_force(
-    start: dt.datetime, steps: list[int], region: str
-) -> None:
+@given(times=backup_instants(), region=st.sampled_from(ZONED_REGIONS))
+def test_first_of_period_equals_brute_force(times: list[dt.datetime], region: str) -> None:
     """Per-instance period markers choose exactly the first point of each local period."""
     zone = get_region(region).tzinfo
-    times = [start]
-    for step in steps:
-        times.append(times[-1] + dt.timedelta(seconds=step))
     marks: dict[str, str] = {}
     chosen = []
     for t in times:
@@ -210,4 +204,36 @@ def test_points_expire_exactly_on_time(
     left = hbr.describe_udm_snapshots(source_type="UDM_ECS_DISK", start_time=0, end_time=2**33)
     assert 0 == left.total_count
     assert [] == list(ecs.describe_snapshots(snapshot_ids=list(natives.values())).items)
+    check_invariants(cloud)
+
+
+@settings(max_examples=20, deadline=None)
+@given(rule=point_retentions(max_days=400), extension=retention_extensions())
+def test_strategies_give_accepted_values(rule: PointRetention, extension: int | None) -> None:
+    """Every generated PointRetention records a point; every generated extension is accepted
+    unless it shortens the point (the only refusal)."""
+    cloud = make_cloud()
+    ecs, hbr = cloud.ecs("cn-hangzhou"), cloud.hbr("cn-hangzhou")
+    hbr.open_hbr_service()
+    [vm] = ecs.run_instances(zone_id="cn-hangzhou-h", instance_type=INSTANCE_TYPE)
+    settle(cloud)
+    [disk] = [d.disk_id for d in ecs.describe_disks(instance_id=vm).items]
+    native = ecs.create_snapshot(disk_id=disk)
+    with hbr._world.store.unit():
+        point_id = hbr._record_point(
+            job_id="job-1",
+            instance_id=vm,
+            created=cloud.now(),
+            disks=[DiskSnapshotTaken(disk, native)],
+            retention=rule,
+        )
+    [point] = hbr.describe_udm_snapshots(
+        source_type="UDM_ECS", start_time=0, end_time=2**33, snapshot_ids=[point_id]
+    )
+    shortens = extension is not None and point.retention is not None and extension < point.retention
+    if shortens:
+        with pytest.raises(errors.OperationDeniedError):
+            hbr.extend_backup_retention(snapshot_id=point_id, retention_days=extension)
+    else:
+        hbr.extend_backup_retention(snapshot_id=point_id, retention_days=extension)
     check_invariants(cloud)
