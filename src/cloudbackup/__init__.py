@@ -88,11 +88,14 @@ from ._domain.hbr_jobs import JobDetail as JobDetail
 from ._domain.hbr_jobs import JobStatus as JobStatus
 from ._domain.hbr_jobs import TriggerMode as TriggerMode
 from ._domain.hbr_jobs import retention_in_days as retention_in_days
+from ._domain.hbr_points import BackupCapacity as BackupCapacity
 from ._domain.hbr_points import BackupPoint as BackupPoint
 from ._domain.hbr_points import BackupPointDeleted as BackupPointDeleted
 from ._domain.hbr_points import BackupPointRecorded as BackupPointRecorded
 from ._domain.hbr_points import BackupPointRetentionExtended as BackupPointRetentionExtended
+from ._domain.hbr_points import DiskCapacity as DiskCapacity
 from ._domain.hbr_points import DiskSnapshotTaken as DiskSnapshotTaken
+from ._domain.hbr_points import InstanceCapacity as InstanceCapacity
 from ._domain.hbr_points import PointRetention as PointRetention
 from ._domain.hbr_points import PointSourceType as PointSourceType
 from ._domain.hbr_points import PointStatus as PointStatus
@@ -167,6 +170,9 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
+    "BackupCapacity",
+    "DiskCapacity",
+    "InstanceCapacity",
     "BackupPoint",
     "BackupPointDeleted",
     "BackupPointRecorded",

@@ -29,6 +29,9 @@ from .hbr import AdvancedRetentionType, RetentionRule
 
 __all__ = [
     "MAX_EXTENDED_RETENTION",
+    "BackupCapacity",
+    "DiskCapacity",
+    "InstanceCapacity",
     "BackupPoint",
     "BackupPointDeleted",
     "BackupPointRecorded",
@@ -181,6 +184,61 @@ class UdmSnapshots:
     def __iter__(self) -> Iterator[BackupPoint]:
         """Iterate over the points."""
         return iter(self.snapshots)
+
+
+@attrs.frozen
+class DiskCapacity:
+    """A protected disk's backup size: the bytes of its snapshot chain."""
+
+    disk_id: str
+    backup_bytes: int
+
+
+@attrs.frozen
+class InstanceCapacity:
+    """A protected instance's backup size: the sum of its disks'."""
+
+    instance_id: str
+    backup_bytes: int
+    disks: tuple[DiskCapacity, ...]
+
+
+@attrs.frozen
+class BackupCapacity:
+    """The console's ECS instance backup statistics (no API)."""
+
+    instance_backup_capacity: int
+    """Instance Backup Capacity: the snapshot chains of every protected instance, in bytes."""
+    instances: tuple[InstanceCapacity, ...]
+    """Each protected instance, by id."""
+    refreshed_time: _dt.datetime
+    """When the figures were measured."""
+
+    def to_json(self) -> object:
+        """A JSON-able form (the console's cached figures)."""
+        return {
+            "total": self.instance_backup_capacity,
+            "at": self.refreshed_time.isoformat(),
+            "instances": [
+                [i.instance_id, i.backup_bytes, [[d.disk_id, d.backup_bytes] for d in i.disks]]
+                for i in self.instances
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> BackupCapacity:
+        """Read back :meth:`to_json`'s form."""
+        assert isinstance(data, dict)
+        return cls(
+            instance_backup_capacity=int(data["total"]),
+            refreshed_time=_dt.datetime.fromisoformat(str(data["at"])),
+            instances=tuple(
+                InstanceCapacity(
+                    str(i), int(b), tuple(DiskCapacity(str(d), int(n)) for d, n in disks)
+                )
+                for i, b, disks in data["instances"]
+            ),
+        )
 
 
 @stored_as("events.BackupPointRecorded")

@@ -118,6 +118,11 @@ class SnapshotSource(Protocol):
         """Every snapshot of a disk, oldest first (its snapshot chain)."""
         ...
 
+    def chain_bytes(self, disk_id: str) -> int:
+        """Bytes held by the disk's snapshot chain(s) (``TotalSize`` of its snapshot links;
+        0 for a disk never snapshotted or unknown): one index read, never the region."""
+        ...
+
     def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
         """The snapshot, or ``None`` if it does not exist (any more)."""
         ...

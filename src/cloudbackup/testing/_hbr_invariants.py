@@ -8,13 +8,15 @@ from typing import Any
 from .._domain.ecs import Snapshot
 from .._domain.hbr import HbrAccount, Policy, PolicyBinding, RuleType
 from .._domain.hbr_jobs import BackupJob, JobStatus
+from .._domain.hbr_points import BackupPoint, PointSourceType
 from .._repository import ORDER_COUNTS
 from .._services.hbr import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .._services.hbr._core import ECS_BACKUP_ROLE, tag_key_partition
 from .._services.hbr.jobs import ACTION_JOB_COMPLETE, JOBS_BY_TIME, UNFINISHED_JOB_OF_INSTANCE
+from .._services.hbr.points import ACTION_POINT_EXPIRE, POINTS_BY_TIME, POINTS_OF_INSTANCE
 from .._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 
-__all__ = ["check_hbr", "check_hbr_jobs"]
+__all__ = ["check_hbr", "check_hbr_jobs", "check_hbr_points"]
 
 
 def check_hbr(world: Any) -> None:
@@ -72,6 +74,7 @@ def check_hbr(world: Any) -> None:
     ):
         world.fail("instances are bound but the role or the snapshot service is missing")
     check_hbr_jobs(world, policies)
+    check_hbr_points(world)
 
 
 def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
@@ -137,3 +140,55 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
     for target, n in targets.items():
         if n > 1 or target not in rules:
             world.fail(f"BACKUP rule timer {target} is stale or repeated ({n})")
+
+
+def check_hbr_points(world: Any) -> None:
+    """Backup points: instance and disk points agree, every point that has not expired has
+    its native snapshots (unless deleted outside Cloud Backup: then the point shows it when
+    described), immutable ones locked in ECS until expiry, expiry timers where due, indexes
+    and counts."""
+    points: dict[str, BackupPoint] = world._entities(BackupPoint, "snapshot_id")
+    snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
+    now = world.now
+    for point_id, point in points.items():
+        if len(point.disk_id_list) != len(point.native_snapshot_id_list):
+            world.fail(f"point {point_id} lists disks and native snapshots unequally")
+        expire = point.expire_time
+        if point.source_type is PointSourceType.UDM_ECS:
+            if len(point.disk_point_ids) != len(point.disk_id_list) or not point.disk_id_list:
+                world.fail(f"point {point_id} lists its disk points unequally")
+            for child_id in point.disk_point_ids:
+                child = points.get(child_id)
+                if child is None or child.parent_snapshot_id != point_id:
+                    world.fail(f"point {point_id} lists disk point {child_id}, which is not its")
+            timers = world.timers_for(ACTION_POINT_EXPIRE, point_id)
+            held = point.keep_latest and expire is not None and expire <= now
+            if expire is not None and [expire] != [t.due for t in timers] and not held:
+                world.fail(f"point {point_id} expires {expire} but its timers are {timers}")
+            if expire is not None and expire < now and not point.keep_latest:
+                world.fail(f"point {point_id} outlived its expiry {expire}")
+        else:
+            parent = points.get(point.parent_snapshot_id or "")
+            if parent is not None and point_id not in parent.disk_point_ids:
+                world.fail(f"disk point {point_id} is not listed by its instance point")
+            if parent is None and expire is not None and expire < now:
+                world.fail(f"disk point {point_id} outlived its expiry {expire}")
+            native = snapshots.get(point.native_snapshot_id_list[0])
+            if native is not None and point.immutable and (expire is None or expire > now):
+                lock = native.lock
+                if lock is None or not lock.holds(now):
+                    world.fail(f"immutable point {point_id}: native {native.snapshot_id} unlocked")
+    by_time = {(p, k, v) for p, k, v in world.raw[POINTS_BY_TIME.kind]}
+    expected = {
+        (
+            POINTS_BY_TIME.partition(p.region_id, POINTS_BY_TIME.values_of(p)),
+            POINTS_BY_TIME.entry(p, i),
+            i,
+        )
+        for i, p in points.items()
+    }
+    if by_time != expected:
+        world.fail(f"the points-by-time index disagrees at {sorted(by_time ^ expected)[:3]}")
+    by_instance = {v for _, _, v in world.raw[POINTS_OF_INSTANCE.kind]}
+    if by_instance != set(points):
+        world.fail("the points-of-instance index disagrees with the points")

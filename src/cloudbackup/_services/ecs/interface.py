@@ -18,7 +18,7 @@ from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot, SnapshotLoc
 from ..._domain.limits import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
 from ...errors import InvalidParameterError, StorageBackendError
 from .._interfaces import BackupDisk, BackupInstance, InstanceInventory, SnapshotSource
-from ._core import ACTION_SNAPSHOT_EXPIRE, ATTACHED_TO, INSTANCE_TAGS, tag_partition
+from ._core import ACTION_SNAPSHOT_EXPIRE, ATTACHED_TO, INSTANCE_TAGS, LINKS_OF_DISK, tag_partition
 from .instances import InstanceActions
 
 __all__ = ["EcsInstanceInventory", "EcsSnapshotSource", "instance_inventory", "snapshot_source"]
@@ -142,6 +142,10 @@ class EcsSnapshotSource:
         ecs = self._ecs
         with ecs._world.store.reading():
             return tuple(ecs._disk_snapshots(ecs._disks.get(disk_id).disk_id))
+
+    def chain_bytes(self, disk_id: str) -> int:
+        """``TotalSize`` of the disk's snapshot links (through the links-of-disk index)."""
+        return sum(link.total_size for link in self._ecs._links.members(LINKS_OF_DISK, disk_id))
 
     def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
         """The snapshot, or ``None``."""

@@ -7,6 +7,7 @@ extends the one beneath it and may call only what is beneath it (as ECS is)::
     scheduler.py  SchedulerActions timers of BACKUP rules; ExecutePolicyV2
     jobs.py       JobActions      how a backup job runs; CreateBackupJob, CancelBackupJob,
                                   DescribeBackupJobs2
+    statistics.py StatisticsActions  Instance Backup Capacity, per instance/disk sizes (console)
     points.py     PointActions    DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and
                                   Delete Backups (console), point expiry, recording a job's
                                   point (retention.py: the retention arithmetic)

@@ -42,7 +42,7 @@ from ..._world import World
 from ...errors import CloudBackupError, IncorrectStatusError, InvalidParameterError
 from .._base import consistent_read, unit_of_work
 from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT, BackupDisk, SnapshotSource
-from .points import PointActions
+from .statistics import StatisticsActions
 
 __all__ = [
     "ACTION_JOB_COMPLETE",
@@ -142,7 +142,7 @@ def _job_field(job: BackupJob, key: str) -> str | None:
     return values.get(key)
 
 
-class JobActions(PointActions):
+class JobActions(StatisticsActions):
     """CreateBackupJob, CancelBackupJob, DescribeBackupJobs2 and how a job runs."""
 
     def __init__(self, world: World, region: Region) -> None:

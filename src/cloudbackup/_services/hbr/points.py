@@ -38,6 +38,7 @@ from ..._engine import Timer
 from ..._regions import Region
 from ..._repository import Index, OrderedIndex, RepositorySpec, facet_partition
 from ..._store import raw_kind
+from ..._time import require_aware
 from ..._world import World
 from ...errors import (
     IncorrectStatusError,
@@ -193,6 +194,9 @@ class PointActions(PolicyActions):
                     recommend="Record a point only for a job that backed up at least one disk.",
                 )
             v.integer("Retention", retention.retention, 1, MAX_POINT_RETENTION, code="BadRequest")
+            created = require_aware(created, "created")
+            job_id = self._id("JobId", job_id)
+            instance_id = self._id("InstanceId", instance_id)
             zone = self.region.tzinfo
             marks_raw = self._world.store.raw_get(PERIOD_MARKS, self.region_id, instance_id)
             marks: dict[str, str] = json.loads(marks_raw) if isinstance(marks_raw, str) else {}

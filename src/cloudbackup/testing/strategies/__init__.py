@@ -254,6 +254,9 @@ from ._hbr import policy_rule_lists as policy_rule_lists
 from ._hbr import policy_schedules as policy_schedules
 from ._hbr import retention_rules as retention_rules
 from ._hbr import tag_filters as tag_filters
+from ._hbr_points import backup_instants as backup_instants
+from ._hbr_points import point_retentions as point_retentions
+from ._hbr_points import retention_extensions as retention_extensions
 
 __all__ += [
     "backup_job_filters",
@@ -262,6 +265,9 @@ __all__ += [
     "invalid_policy_rule_lists",
     "policy_rule_lists",
     "policy_schedules",
+    "backup_instants",
+    "point_retentions",
+    "retention_extensions",
     "retention_rules",
     "tag_filters",
 ]
