@@ -100,3 +100,9 @@ def test_binding_requests_draw_the_wire_strings() -> None:
 
     collect()
     assert {"true", "false"} <= seen
+
+
+def test_backup_job_filters_refuses_more_than_five() -> None:
+    """backup_job_filters(max_size=6) is refused: DescribeBackupJobs2 takes at most 5 filters."""
+    with pytest.raises(InvalidArgument):
+        cbst.backup_job_filters(max_size=6).example()

@@ -80,6 +80,26 @@ from ._domain.hbr import SnapshotServiceActivated as SnapshotServiceActivated
 from ._domain.hbr import TagFilter as TagFilter
 from ._domain.hbr import TagOperator as TagOperator
 from ._domain.hbr import UdmDetail as UdmDetail
+from ._domain.hbr_jobs import BackupJob as BackupJob
+from ._domain.hbr_jobs import BackupJobFilter as BackupJobFilter
+from ._domain.hbr_jobs import BackupJobFinished as BackupJobFinished
+from ._domain.hbr_jobs import BackupJobStarted as BackupJobStarted
+from ._domain.hbr_jobs import JobDetail as JobDetail
+from ._domain.hbr_jobs import JobStatus as JobStatus
+from ._domain.hbr_jobs import TriggerMode as TriggerMode
+from ._domain.hbr_jobs import retention_in_days as retention_in_days
+from ._domain.hbr_points import BackupCapacity as BackupCapacity
+from ._domain.hbr_points import BackupPoint as BackupPoint
+from ._domain.hbr_points import BackupPointDeleted as BackupPointDeleted
+from ._domain.hbr_points import BackupPointRecorded as BackupPointRecorded
+from ._domain.hbr_points import BackupPointRetentionExtended as BackupPointRetentionExtended
+from ._domain.hbr_points import DiskCapacity as DiskCapacity
+from ._domain.hbr_points import DiskSnapshotTaken as DiskSnapshotTaken
+from ._domain.hbr_points import InstanceCapacity as InstanceCapacity
+from ._domain.hbr_points import PointRetention as PointRetention
+from ._domain.hbr_points import PointSourceType as PointSourceType
+from ._domain.hbr_points import PointStatus as PointStatus
+from ._domain.hbr_points import UdmSnapshots as UdmSnapshots
 from ._domain.kms import Alias as Alias
 from ._domain.kms import KeySpec as KeySpec
 from ._domain.kms import KeyState as KeyState
@@ -150,6 +170,18 @@ __version__ = _version()  # the installed metadata's version; the source tree's 
 del _version
 
 __all__ = [
+    "BackupCapacity",
+    "DiskCapacity",
+    "InstanceCapacity",
+    "BackupPoint",
+    "BackupPointDeleted",
+    "BackupPointRecorded",
+    "BackupPointRetentionExtended",
+    "DiskSnapshotTaken",
+    "PointRetention",
+    "PointSourceType",
+    "PointStatus",
+    "UdmSnapshots",
     "AdvancedOptions",
     "AdvancedRetentionType",
     "Alias",
@@ -157,6 +189,10 @@ __all__ = [
     "AliasDeleted",
     "AliasUpdated",
     "AppConsistentResult",
+    "BackupJob",
+    "BackupJobFilter",
+    "BackupJobFinished",
+    "BackupJobStarted",
     "BindingFilter",
     "CATEGORY_SPECS",
     "CategorySpec",
@@ -210,6 +246,8 @@ __all__ = [
     "InstanceRamRoleSet",
     "InstanceStatus",
     "InstanceStatusChanged",
+    "JobDetail",
+    "JobStatus",
     "KeyCreated",
     "KeyDeleted",
     "KeySpec",
@@ -271,12 +309,14 @@ __all__ = [
     "TagOperator",
     "TagResource",
     "Timings",
+    "TriggerMode",
     "UdmDetail",
     "Workload",
     "churn_ranges",
     "errors",
     "parse_duration",
     "parse_schedule",
+    "retention_in_days",
 ]
 
 

@@ -8,6 +8,7 @@ The provider registers the interface in its :class:`~cloudbackup._world.ServiceS
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
@@ -83,15 +84,24 @@ class SnapshotSource(Protocol):
         *,
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        snapshot_name: str | None = None,
     ) -> str:
         """Snapshot one disk (``CreateSnapshot``); returns the snapshot id."""
         ...
 
     def take_snapshot_group(
-        self, instance_id: str, *, disk_ids: Sequence[str] | None = None
+        self,
+        instance_id: str,
+        *,
+        disk_ids: Sequence[str] | None = None,
+        snapshot_name: str | None = None,
+        retention_days: int | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> tuple[str, tuple[str, ...]]:
         """Snapshot an instance's disks (all, or ``disk_ids``) at one instant
-        (``CreateSnapshotGroup``); returns the group id and its snapshot ids."""
+        (``CreateSnapshotGroup``); returns the group id and its snapshot ids, in the order of
+        ``disk_ids``. ``snapshot_name``, ``retention_days`` and ``tags`` are given to the
+        group and to each member snapshot."""
         ...
 
     def remove_snapshot(self, snapshot_id: str) -> None:
@@ -106,6 +116,30 @@ class SnapshotSource(Protocol):
 
     def describe_chain(self, disk_id: str) -> tuple[Snapshot, ...]:
         """Every snapshot of a disk, oldest first (its snapshot chain)."""
+        ...
+
+    def chain_bytes(self, disk_id: str) -> int:
+        """Bytes held by the disk's snapshot chain(s) (``TotalSize`` of its snapshot links;
+        0 for a disk never snapshotted or unknown): one index read, never the region."""
+        ...
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        """The snapshot, or ``None`` if it does not exist (any more)."""
+        ...
+
+    def keep_snapshot(self, snapshot_id: str, retention_days: int | None) -> None:
+        """Keep the snapshot ``retention_days`` from its creation (``None``: until deleted),
+        longer or shorter than now: the owner of a backup point manages its native snapshots'
+        lifecycle. A missing id is ``InvalidSnapshotId.NotFound``."""
+        ...
+
+    def hold_snapshot(
+        self, snapshot_id: str, start: _dt.datetime, until: _dt.datetime | None
+    ) -> None:
+        """Hold the snapshot with a compliance lock (no cool-off) effective from ``start`` to
+        ``until`` (``None``: for ever), replacing a hold that ends sooner: ECS then refuses
+        to delete it (``OperationDenied.SnapshotLocked``) until ``until``. Immutable backup
+        points are held this way."""
         ...
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from .._domain.ecs import Snapshot
 from .._domain.hbr import HbrAccount, Policy, PolicyBinding, RuleType
+from .._domain.hbr_jobs import BackupJob, JobStatus
+from .._domain.hbr_points import BackupPoint, PointSourceType
 from .._repository import ORDER_COUNTS
 from .._services.hbr import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .._services.hbr._core import ECS_BACKUP_ROLE, tag_key_partition
+from .._services.hbr.jobs import ACTION_JOB_COMPLETE, JOBS_BY_TIME, UNFINISHED_JOB_OF_INSTANCE
+from .._services.hbr.points import ACTION_POINT_EXPIRE, POINTS_BY_TIME, POINTS_OF_INSTANCE
+from .._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 
-__all__ = ["check_hbr"]
+__all__ = ["check_hbr", "check_hbr_jobs", "check_hbr_points"]
 
 
 def check_hbr(world: Any) -> None:
@@ -67,3 +73,122 @@ def check_hbr(world: Any) -> None:
         ECS_BACKUP_ROLE not in account.roles or account.snapshot_service_activated_time is None
     ):
         world.fail("instances are bound but the role or the snapshot service is missing")
+    check_hbr_jobs(world, policies)
+    check_hbr_points(world)
+
+
+def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
+    """Backup jobs and the BACKUP rules' timers: a running job's native snapshots exist and it
+    has one completion timer, a finished job none; an instance runs one job at a time; sub-jobs
+    and their parent agree; each BACKUP rule has at most one timer, of a rule that exists."""
+    jobs: dict[str, BackupJob] = world._entities(BackupJob, "job_id")
+    snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
+    completion = collections.Counter(
+        t.target_id for t in world.timers if t.action == ACTION_JOB_COMPLETE
+    )
+    running = collections.Counter(
+        j.instance_id
+        for j in jobs.values()
+        if j.source_type == "UDM_ECS" and j.status is JobStatus.RUNNING
+    )
+    for instance_id, n in running.items():
+        if n > 1:
+            world.fail(f"instance {instance_id} runs {n} backup jobs at once")
+    for job in jobs.values():
+        if job.source_type == "UDM_ECS":
+            want = 1 if job.status is JobStatus.RUNNING else 0
+            if completion[job.job_id] != want:
+                world.fail(f"job {job.job_id} ({job.status.value}) has {completion[job.job_id]} "
+                           "completion timers")  # fmt: skip
+            if job.status is JobStatus.RUNNING:
+                missing = [s for s in job.detail.disk_native_snapshot_id_list if s not in snapshots]
+                if missing:
+                    world.fail(f"running job {job.job_id} lost its snapshots {missing}")
+            for sub_id in job.sub_job_ids:
+                sub = jobs.get(sub_id)
+                if sub is None or sub.parent_id != job.job_id:
+                    world.fail(f"job {job.job_id} names sub-job {sub_id}, which is not its own")
+                elif job.status.finished and not sub.status.finished:
+                    world.fail(f"finished job {job.job_id} has running sub-job {sub_id}")
+        else:
+            parent = jobs.get(job.parent_id or "")
+            if parent is None or job.job_id not in parent.sub_job_ids:
+                world.fail(f"sub-job {job.job_id} has no parent listing it")
+    unfinished = {(p, k) for p, k, _ in world.raw[UNFINISHED_JOB_OF_INSTANCE.kind]}
+    expected = {
+        (j.instance_id, i)
+        for i, j in jobs.items()
+        if j.source_type == "UDM_ECS" and j.status is JobStatus.RUNNING
+    }
+    if unfinished != expected:
+        world.fail(f"the unfinished-job index disagrees at {sorted(unfinished ^ expected)[:3]}")
+    counted: collections.Counter[str] = collections.Counter()
+    for p, k, v in world.raw[ORDER_COUNTS]:
+        if k.startswith(JOBS_BY_TIME.kind):
+            counted[p] += v
+    per_region = collections.Counter(j.region_id for j in jobs.values())
+    if +counted != +per_region:
+        world.fail(f"the jobs-by-time counts {dict(counted)} != {dict(per_region)}")
+    targets = collections.Counter(
+        (t.region_id, t.target_id) for t in world.timers if t.action == ACTION_RULE_FIRE
+    )
+    rules = {
+        (p.region_id, rule_timer_target(p.policy_id, r.rule_id or ""))
+        for p in policies.values()
+        for r in p.rules_of(RuleType.BACKUP)
+    }
+    for target, n in targets.items():
+        if n > 1 or target not in rules:
+            world.fail(f"BACKUP rule timer {target} is stale or repeated ({n})")
+
+
+def check_hbr_points(world: Any) -> None:
+    """Backup points: instance and disk points agree, every point that has not expired has
+    its native snapshots (unless deleted outside Cloud Backup: then the point shows it when
+    described), immutable ones locked in ECS until expiry, expiry timers where due, indexes
+    and counts."""
+    points: dict[str, BackupPoint] = world._entities(BackupPoint, "snapshot_id")
+    snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
+    now = world.now
+    for point_id, point in points.items():
+        if len(point.disk_id_list) != len(point.native_snapshot_id_list):
+            world.fail(f"point {point_id} lists disks and native snapshots unequally")
+        expire = point.expire_time
+        if point.source_type is PointSourceType.UDM_ECS:
+            if len(point.disk_point_ids) != len(point.disk_id_list) or not point.disk_id_list:
+                world.fail(f"point {point_id} lists its disk points unequally")
+            for child_id in point.disk_point_ids:
+                child = points.get(child_id)
+                if child is None or child.parent_snapshot_id != point_id:
+                    world.fail(f"point {point_id} lists disk point {child_id}, which is not its")
+            timers = world.timers_for(ACTION_POINT_EXPIRE, point_id)
+            held = point.keep_latest and expire is not None and expire <= now
+            if expire is not None and [expire] != [t.due for t in timers] and not held:
+                world.fail(f"point {point_id} expires {expire} but its timers are {timers}")
+            if expire is not None and expire < now and not point.keep_latest:
+                world.fail(f"point {point_id} outlived its expiry {expire}")
+        else:
+            parent = points.get(point.parent_snapshot_id or "")
+            if parent is not None and point_id not in parent.disk_point_ids:
+                world.fail(f"disk point {point_id} is not listed by its instance point")
+            if parent is None and expire is not None and expire < now:
+                world.fail(f"disk point {point_id} outlived its expiry {expire}")
+            native = snapshots.get(point.native_snapshot_id_list[0])
+            if native is not None and point.immutable and (expire is None or expire > now):
+                lock = native.lock
+                if lock is None or not lock.holds(now):
+                    world.fail(f"immutable point {point_id}: native {native.snapshot_id} unlocked")
+    by_time = {(p, k, v) for p, k, v in world.raw[POINTS_BY_TIME.kind]}
+    expected = {
+        (
+            POINTS_BY_TIME.partition(p.region_id, POINTS_BY_TIME.values_of(p)),
+            POINTS_BY_TIME.entry(p, i),
+            i,
+        )
+        for i, p in points.items()
+    }
+    if by_time != expected:
+        world.fail(f"the points-by-time index disagrees at {sorted(by_time ^ expected)[:3]}")
+    by_instance = {v for _, _, v in world.raw[POINTS_OF_INSTANCE.kind]}
+    if by_instance != set(points):
+        world.fail("the points-of-instance index disagrees with the points")

@@ -8,12 +8,17 @@ service gets it with ``world.provider(ECS_SNAPSHOTS, region)``.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 
-from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot
+import attrs
+
+from ... import _validate as v
+from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot, SnapshotLock
+from ..._domain.limits import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
 from ...errors import InvalidParameterError, StorageBackendError
 from .._interfaces import BackupDisk, BackupInstance, InstanceInventory, SnapshotSource
-from ._core import ATTACHED_TO, INSTANCE_TAGS, tag_partition
+from ._core import ACTION_SNAPSHOT_EXPIRE, ATTACHED_TO, INSTANCE_TAGS, LINKS_OF_DISK, tag_partition
 from .instances import InstanceActions
 
 __all__ = ["EcsInstanceInventory", "EcsSnapshotSource", "instance_inventory", "snapshot_source"]
@@ -31,18 +36,55 @@ class EcsSnapshotSource:
         *,
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        snapshot_name: str | None = None,
     ) -> str:
         """Snapshot one disk, as ``create_snapshot``; returns the snapshot id."""
-        return self._ecs.create_snapshot(disk_id=disk_id, retention_days=retention_days, tags=tags)
+        return self._ecs.create_snapshot(
+            disk_id=disk_id, retention_days=retention_days, tags=tags, snapshot_name=snapshot_name
+        )
 
     def take_snapshot_group(
-        self, instance_id: str, *, disk_ids: Sequence[str] | None = None
+        self,
+        instance_id: str,
+        *,
+        disk_ids: Sequence[str] | None = None,
+        snapshot_name: str | None = None,
+        retention_days: int | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> tuple[str, tuple[str, ...]]:
-        """Snapshot an instance's disks at one instant; the group id and its snapshot ids."""
+        """Snapshot an instance's disks at one instant; the group id and its snapshot ids
+        (in the order of ``disk_ids`` when given), each named, tagged and kept as asked."""
         ecs = self._ecs
         with ecs._world.store.unit():
-            group_id = ecs.create_snapshot_group(instance_id=instance_id, disk_ids=disk_ids)
-            return group_id, ecs._groups.get(group_id).snapshot_ids
+            group_id = ecs.create_snapshot_group(
+                instance_id=instance_id, disk_ids=disk_ids, name=snapshot_name, tags=tags
+            )
+            members = ecs._groups.get(group_id).snapshot_ids
+            # The group's members are new in this unit: name, keep and tag them as asked
+            # (create_snapshot_group checked the name and tags; the retention is checked here).
+            days = None
+            if retention_days is not None:
+                days = v.integer(
+                    "RetentionDays", retention_days, RETENTION_DAYS_MIN, RETENTION_DAYS_MAX,
+                    code="InvalidRetentionDays.Malformed",
+                )  # fmt: skip
+            for snapshot_id in members:
+                snapshot = ecs._snapshots.get(snapshot_id)
+                merged = dict(snapshot.tags)
+                merged.update(tags)
+                named = attrs.evolve(
+                    snapshot,
+                    snapshot_name=snapshot_name or snapshot.snapshot_name,
+                    retention_days=days,
+                    tags=tuple(merged.items()),
+                )
+                ecs._snapshots.put(named, old=snapshot)
+                if days is not None:
+                    ecs._schedule_expiry(named, new=True)
+            if disk_ids is not None:
+                of_disk = {ecs._snapshots.get(s).source_disk_id: s for s in members}
+                members = tuple(of_disk[d] for d in disk_ids if d in of_disk)
+            return group_id, members
 
     def remove_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot; unlike ``delete_snapshot`` a missing id is an error."""
@@ -100,6 +142,59 @@ class EcsSnapshotSource:
         ecs = self._ecs
         with ecs._world.store.reading():
             return tuple(ecs._disk_snapshots(ecs._disks.get(disk_id).disk_id))
+
+    def chain_bytes(self, disk_id: str) -> int:
+        """``TotalSize`` of the disk's snapshot links (through the links-of-disk index)."""
+        return sum(link.total_size for link in self._ecs._links.members(LINKS_OF_DISK, disk_id))
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        """The snapshot, or ``None``."""
+        return self._ecs._snapshots.find(snapshot_id)
+
+    def keep_snapshot(self, snapshot_id: str, retention_days: int | None) -> None:
+        """Set the snapshot's retention (from its creation; ``None``: until deleted) and its
+        expiry timer."""
+        ecs = self._ecs
+        with ecs._world.store.unit():
+            snapshot = ecs._snapshots.get(snapshot_id)
+            if snapshot.retention_days == retention_days:
+                return
+            kept = attrs.evolve(snapshot, retention_days=retention_days)
+            ecs._snapshots.put(kept)
+            if retention_days is None:
+                ecs._world.engine.cancel_for(
+                    ACTION_SNAPSHOT_EXPIRE, ecs.region_id, snapshot.snapshot_id
+                )
+            else:
+                ecs._schedule_expiry(kept)
+
+    def hold_snapshot(
+        self, snapshot_id: str, start: _dt.datetime, until: _dt.datetime | None
+    ) -> None:
+        """A compliance lock on the snapshot from ``start`` to ``until`` (``None``: for ever;
+        whole days as locks count them, rounded up), never shortening one it has."""
+        ecs = self._ecs
+        with ecs._world.store.unit():
+            snapshot = ecs._snapshots.get(snapshot_id)
+            end = _FOREVER if until is None else until
+            days = -(-(end - start) // _dt.timedelta(days=1))
+            lock = SnapshotLock(
+                lock_mode="compliance",
+                lock_duration=max(days, 1),
+                cool_off_period=0,
+                lock_created_time=ecs._world.now(),
+                effective_from=start,
+            )
+            old = snapshot.lock
+            if old is not None and (old.lock_expire() or _FOREVER) >= (
+                lock.lock_expire() or _FOREVER
+            ):
+                return
+            ecs._snapshots.put(attrs.evolve(snapshot, lock=lock))
+
+
+_FOREVER = _dt.datetime(9000, 1, 1, tzinfo=_dt.timezone.utc)
+"""Where a hold "for ever" ends (far past any retention the model can express)."""
 
 
 def snapshot_source(ecs: InstanceActions) -> SnapshotSource:

@@ -4,6 +4,13 @@ backup policies, policy bindings.
 :class:`HbrService` is built in layers, one module per resource, each layer a class that
 extends the one beneath it and may call only what is beneath it (as ECS is)::
 
+    scheduler.py  SchedulerActions timers of BACKUP rules; ExecutePolicyV2
+    jobs.py       JobActions      how a backup job runs; CreateBackupJob, CancelBackupJob,
+                                  DescribeBackupJobs2
+    statistics.py StatisticsActions  Instance Backup Capacity, per instance/disk sizes (console)
+    points.py     PointActions    DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and
+                                  Delete Backups (console), point expiry, recording a job's
+                                  point (retention.py: the retention arithmetic)
     policies.py   PolicyActions   Create/Update/Delete/DescribePolicies V2
     tag_rules.py  TagRuleActions  bindings made and removed by TAG rules; the tag-change hook
     bindings.py   BindingActions  Create/Update/Delete/DescribePolicyBinding(s),
@@ -20,16 +27,22 @@ The records are :mod:`cloudbackup._domain.hbr`, the policy rules
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from ..._engine import Timer
 from ..._world import Scope, ServiceSpec, register_service
 from .._interfaces import INSTANCE_WATCHERS
 from ._core import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
-from .policies import PolicyActions
+from .jobs import ACTION_JOB_COMPLETE
+from .points import ACTION_POINT_EXPIRE
+from .scheduler import ACTION_RULE_FIRE, SchedulerActions
 from .tag_rules import tag_watcher
 
 __all__ = ["BINDINGS_BY_POLICY", "BINDING_OF_INSTANCE", "SPEC", "TAG_POLICIES", "HbrService"]
 
 
-class HbrService(PolicyActions):
+class HbrService(SchedulerActions):
     """Cloud Backup of one region (the region of the protected instances, ``UdmRegionId``):
     ``cloud.hbr("cn-hangzhou")``.
 
@@ -41,11 +54,18 @@ class HbrService(PolicyActions):
     """
 
 
+TIMER_HANDLERS: dict[str, Callable[[Any, Timer], None]] = {
+    ACTION_RULE_FIRE: HbrService._on_rule_fire,
+    ACTION_JOB_COMPLETE: HbrService._on_job_complete,
+    ACTION_POINT_EXPIRE: HbrService._on_point_expire,
+}
+
 SPEC = register_service(
     ServiceSpec(
         name="hbr",
         cls=HbrService,
         scope=Scope.REGIONAL,
+        timers=TIMER_HANDLERS,
         provides={INSTANCE_WATCHERS: tag_watcher},
     )
 )

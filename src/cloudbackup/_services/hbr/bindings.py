@@ -118,7 +118,7 @@ class BindingActions(AccountActions):
         self,
         value: object,
         *,
-        policy: Policy,
+        policy: Policy | None,
         instance: BackupInstance | None,
         batch: int,
         old: UdmDetail | None = None,
@@ -237,9 +237,15 @@ class BindingActions(AccountActions):
                 recommend="Turn app_consistent off, or protect only ESSD-family disks.",
             )
 
-    def _destination_key(self, value: object, policy: Policy, old: str | None) -> str | None:
+    def _destination_key(self, value: object, policy: Policy | None, old: str | None) -> str | None:
         if value is None:
             return old  # once set, a key stays even when an update leaves it out
+        if policy is None:
+            raise self._bad(
+                "DestinationKmsKeyId applies to a policy's REPLICATION rule; this backup has "
+                "no policy.",
+                "Leave destination_kms_key_id unset.",
+            )
         key = v.text("DestinationKmsKeyId", value, 1, 128, code="BadRequest")
         if old is not None:
             if key == old:

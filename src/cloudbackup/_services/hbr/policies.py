@@ -42,6 +42,10 @@ class PolicyActions(TagRuleActions):
                 "backup plan in this region.",
             )
 
+    def _rules_changed(self, old: Policy | None, new: Policy | None) -> None:
+        """Hook: a policy was created (``old`` None), changed or deleted (``new`` None), in
+        the caller's unit of work. The scheduler layer above sets its rules' timers here."""
+
     def _new_rule_id(self) -> str:
         return self._world.ids.new_id("rule-", "000", 20)
 
@@ -92,6 +96,7 @@ class PolicyActions(TagRuleActions):
         self._world.events._emit(
             PolicyCreated, time=now, region_id=self.region_id, policy_id=policy.policy_id
         )
+        self._rules_changed(None, policy)
         self._sync_tag_rules(policy)
         return policy.policy_id
 
@@ -147,6 +152,7 @@ class PolicyActions(TagRuleActions):
             PolicyUpdated, time=now, region_id=self.region_id, policy_id=policy.policy_id
         )
         if rules is not None:
+            self._rules_changed(policy, updated)
             self._sync_tag_rules(updated)
 
     @unit_of_work
@@ -160,6 +166,7 @@ class PolicyActions(TagRuleActions):
             self._unbind(binding)
             released.append(binding.data_source_id)
         self._index_tag_policy(policy, None)
+        self._rules_changed(policy, None)
         self._policies.delete(policy)
         self._world.events._emit(
             PolicyDeleted,

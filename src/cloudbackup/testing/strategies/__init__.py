@@ -246,6 +246,7 @@ __all__ = [
 
 
 # -- Cloud Backup (policies, rules, bindings) ----------------------------------------------
+from ._hbr import backup_job_filters as backup_job_filters
 from ._hbr import backup_rules as backup_rules
 from ._hbr import binding_requests as binding_requests
 from ._hbr import invalid_policy_rule_lists as invalid_policy_rule_lists
@@ -253,13 +254,20 @@ from ._hbr import policy_rule_lists as policy_rule_lists
 from ._hbr import policy_schedules as policy_schedules
 from ._hbr import retention_rules as retention_rules
 from ._hbr import tag_filters as tag_filters
+from ._hbr_points import backup_instants as backup_instants
+from ._hbr_points import point_retentions as point_retentions
+from ._hbr_points import retention_extensions as retention_extensions
 
 __all__ += [
+    "backup_job_filters",
     "backup_rules",
     "binding_requests",
     "invalid_policy_rule_lists",
     "policy_rule_lists",
     "policy_schedules",
+    "backup_instants",
+    "point_retentions",
+    "retention_extensions",
     "retention_rules",
     "tag_filters",
 ]

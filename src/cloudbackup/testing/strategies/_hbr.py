@@ -18,6 +18,7 @@ from ..._domain.hbr import (
     TagOperator,
     UdmDetail,
 )
+from ..._domain.hbr_jobs import BackupJobFilter, JobStatus
 from ..._domain.hbr_rules import (
     MAX_RETENTION_DAYS,
     MAX_RULES,
@@ -28,6 +29,7 @@ from ..._regions import REGIONS
 from ._common import _bounded
 
 __all__ = [
+    "backup_job_filters",
     "backup_rules",
     "binding_requests",
     "invalid_policy_rule_lists",
@@ -235,3 +237,41 @@ def invalid_policy_rule_lists(
 
 def _evolve(rule: Rule, **changes: object) -> Rule:
     return attrs.evolve(rule, **changes)  # type: ignore[arg-type]
+
+
+_JOB_KEYS = ("RegionId", "PlanId", "JobId", "InstanceId", "Status", "CreatedTime",
+             "CompleteTime", "BackupType", "ParentId", "VaultId")  # fmt: skip
+_JOB_OPERATORS = ("EQUAL", "NOT_EQUAL", "GREATER_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN",
+                  "LESS_THAN_OR_EQUAL", "BETWEEN", "IN")  # fmt: skip
+
+
+def backup_job_filters(
+    *, values: st.SearchStrategy[str] | None = None, max_size: int = 5
+) -> st.SearchStrategy[list[BackupJobFilter]]:
+    """Valid ``Filters`` for ``describe_backup_jobs2`` (0 to ``max_size`` ≤ 5 of them).
+
+    ``values`` draws the ids compared (default: short strings); times are UNIX seconds around
+    2024, statuses the job states. ``IN`` never goes with ``CompleteTime``.
+    """
+    size = _bounded("max_size", max_size, 0, 5)
+    ids = (
+        st.text("abcdefghijklmnopqrstuvwxyz0123456789-", max_size=24) if values is None else values
+    )
+    times = st.integers(1_700_000_000, 1_720_000_000).map(str)
+    statuses = st.sampled_from([s.value for s in JobStatus])
+
+    def one(key: str, operator: str) -> st.SearchStrategy[BackupJobFilter]:
+        drawn = (
+            times
+            if key in ("CreatedTime", "CompleteTime")
+            else (statuses if key == "Status" else ids)
+        )
+        count = (2, 2) if operator == "BETWEEN" else (1, 5) if operator == "IN" else (1, 1)
+        return st.lists(drawn, min_size=count[0], max_size=count[1]).map(
+            lambda vs: BackupJobFilter(key, tuple(vs), operator)
+        )
+
+    pairs = st.tuples(st.sampled_from(_JOB_KEYS), st.sampled_from(_JOB_OPERATORS)).filter(
+        lambda kv: not (kv[0] == "CompleteTime" and kv[1] == "IN")
+    )
+    return st.lists(pairs.flatmap(lambda kv: one(*kv)), max_size=size)

@@ -1,0 +1,183 @@
+"""The fleet year through Cloud Backup (issue 9's last bullet). Run by hand; prints its figures.
+
+    python benchmarks/bench_hbr_fleet.py --instances 1000 --days 365
+    python benchmarks/bench_hbr_fleet.py --instances 100 --days 60 --backend sqlite
+    python benchmarks/bench_hbr_fleet.py --scaling            # 100 vs 1,000 instances
+
+N instances with 3 ESSD data disks of 20 GiB are bound to one daily policy (snapshot groups,
+30-day retention, special retention: first backup of each week 90 days, month 365 days, year
+730 days); every virtual day each data disk gets the substrate benchmark's churn (one 4 KiB
+guest write of real bytes, ``Workload``), then the clock advances a day and the policy's timer
+backs every instance up (a job, a snapshot group, a backup point; expired points delete their
+snapshots). The same fleet year on the bare substrate (``bench_fleet.py real``: a
+``create_snapshot(retention_days=30)`` per disk per day) runs in the same invocation for
+comparison. Target: <= 2x the substrate's time, <= 1.5 GiB peak RSS.
+
+Each measurement runs in a fresh child process, so peak RSS is the run's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_fleet import DAY, REGION, fleet_year, make_fleet, peak_rss_mib
+
+from cloudbackup import (
+    Churn,
+    ChurnPattern,
+    Cloud,
+    InMemoryBackend,
+    PolicyBindingRequest,
+    RetentionRule,
+    Rule,
+    SqliteBackend,
+    StorageBackend,
+    Workload,
+)
+
+
+def hbr_fleet_year(options: dict[str, Any]) -> dict[str, Any]:
+    """One fleet year through Cloud Backup (in this process); its figures."""
+    path: Path | None = None
+    backend: StorageBackend
+    if options["backend"] == "sqlite":
+        path = Path(tempfile.mkdtemp(prefix="bench-hbr-")) / "world.db"
+        backend = SqliteBackend(path)
+    else:
+        backend = InMemoryBackend()
+    cloud = Cloud(seed=8, backend=backend)
+    ecs, hbr = cloud.ecs(REGION), cloud.hbr(REGION)
+    start = time.perf_counter()
+    fleet = make_fleet(cloud, options["instances"], 20)
+    hbr.open_hbr_service()
+    first = int((cloud.now() + dt.timedelta(hours=1)).timestamp())
+    policy = hbr.create_policy_v2(
+        rules=[
+            Rule("BACKUP", schedule=f"I|{first}|P1D", retention=30),
+            Rule(
+                "TRANSITION",
+                retention=30,
+                retention_rules=(
+                    RetentionRule("WEEKLY", 90),
+                    RetentionRule("MONTHLY", 365),
+                    RetentionRule("YEARLY", 730),
+                ),
+            ),
+        ]
+    )
+    instances = [ecs.describe_disks(disk_ids=d[:1]).items[0].instance_id or "" for d in fleet]
+    for at in range(0, len(instances), 99):
+        hbr.create_policy_bindings(
+            policy_id=policy,
+            policy_binding_list=[PolicyBindingRequest(i) for i in instances[at : at + 99]],
+        )
+    churns = {
+        disk_id: Churn(ChurnPattern.UNIFORM, 4096, generated=False)
+        for disks in fleet
+        for disk_id in disks
+    }
+    workload = Workload(ecs, churns, seed=8, pool_pages=4096)
+    setup = time.perf_counter() - start
+    days: list[float] = []
+    for day in range(options["days"]):
+        t0 = time.perf_counter()
+        workload.run_day(day)
+        cloud.advance(DAY)
+        days.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    jobs = hbr.describe_backup_jobs2(page_size=1)
+    complete = hbr.describe_backup_jobs2(page_size=1, filters=[_status("COMPLETE")]).total_count
+    result: dict[str, Any] = {
+        "seconds": total,
+        "setup_seconds": setup,
+        "peak_rss_mib": peak_rss_mib(),
+        "days": days,
+        "jobs": jobs.total_count,
+        "jobs_complete": complete,
+        "snapshots_live": ecs.describe_snapshots(page_size=1).total_count,
+        "blob_bytes": cloud.storage_stats().blob_bytes,
+    }
+    cloud.close()
+    if path is not None:
+        result["file_bytes"] = sum(
+            p.stat().st_size for p in path.parent.iterdir() if p.name.startswith("world.db")
+        )
+    return result
+
+
+def _status(value: str) -> Any:
+    from cloudbackup import BackupJobFilter
+
+    return BackupJobFilter("Status", (value,), "EQUAL")
+
+
+CHILDREN = {"hbr": hbr_fleet_year, "substrate": fleet_year}
+
+
+def in_child(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Run ``CHILDREN[kind](options)`` in a fresh interpreter; its JSON result."""
+    out = subprocess.run(
+        [sys.executable, __file__, "_child", kind, json.dumps(options)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    return result
+
+
+def compare(instances: int, days: int, backend: str) -> None:
+    """Cloud Backup's fleet year and the substrate's, same size, same invocation."""
+    options = {"instances": instances, "days": days, "backend": backend, "mode": "real"}
+    hbr = in_child("hbr", options)
+    base = in_child("substrate", options)
+    print(f"fleet year, {instances} instances x 3 disks x {days} days, {backend}")
+    print(
+        f"  Cloud Backup: {hbr['seconds']:.1f} s (setup {hbr['setup_seconds']:.1f} s), "
+        f"peak RSS {hbr['peak_rss_mib']:,.0f} MiB, {hbr['jobs']:,} jobs "
+        f"({hbr['jobs_complete']:,} complete), {hbr['snapshots_live']:,} snapshots live"
+    )
+    print(
+        f"  substrate:    {base['seconds']:.1f} s (setup {base['setup_seconds']:.1f} s), "
+        f"peak RSS {base['peak_rss_mib']:,.0f} MiB, {base['snapshots_live']:,} snapshots live"
+    )
+    print(
+        f"  ratio {hbr['seconds'] / base['seconds']:.2f}x (target <= 2x), "
+        f"peak {hbr['peak_rss_mib']:,.0f} MiB (target <= 1,536)"
+    )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        print(json.dumps(CHILDREN[sys.argv[2]](json.loads(sys.argv[3]))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--backend", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--scaling", action="store_true", help="100 vs 1,000 instances")
+    args = parser.parse_args()
+    if args.scaling:
+        small = in_child("hbr", {"instances": 100, "days": args.days, "backend": args.backend})
+        large = in_child("hbr", {"instances": 1000, "days": args.days, "backend": args.backend})
+        print(
+            f"Cloud Backup fleet, {args.days} days: 100 instances {small['seconds']:.1f} s, "
+            f"1,000 instances {large['seconds']:.1f} s "
+            f"({large['seconds'] / small['seconds']:.1f}x for 10x the instances)"
+        )
+        return
+    compare(args.instances, args.days, args.backend)
+
+
+if __name__ == "__main__":
+    main()

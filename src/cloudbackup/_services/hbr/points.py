@@ -1,0 +1,634 @@
+"""Cloud Backup, backup points and retention: DescribeUdmSnapshots, DeleteSnapshot, the
+console's Extend Retention and Delete Backups (time range), and what a finished backup job
+calls to record its point (:meth:`PointActions._record_point`).
+
+A point's native ECS snapshots are reached only through
+:data:`~cloudbackup._services._interfaces.ECS_SNAPSHOTS`. Expiry is one engine timer per
+``UDM_ECS`` point (plus one per disk point whose retention was extended past its instance
+point's), due at the point's expire time: the fleet year's points expire one by one as days
+pass, so a per-point timer costs one timer record per point, as the point itself does, and
+fires exactly at expiry (well within the 10 minutes the console promises).
+
+Part of the layered :class:`~cloudbackup.HbrService` (see ``_services/hbr/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Sequence
+
+import attrs
+
+from ... import _validate as v
+from ..._domain.guest import ConsistentLevel, DowngradeReason
+from ..._domain.hbr_points import (
+    MAX_EXTENDED_RETENTION,
+    BackupPoint,
+    BackupPointDeleted,
+    BackupPointRecorded,
+    BackupPointRetentionExtended,
+    DiskSnapshotTaken,
+    PointRetention,
+    PointSourceType,
+    PointStatus,
+    UdmSnapshots,
+)
+from ..._engine import Timer
+from ..._regions import Region
+from ..._repository import Index, OrderedIndex, RepositorySpec, facet_partition
+from ..._store import raw_kind
+from ..._time import require_aware
+from ..._world import World
+from ...errors import (
+    IncorrectStatusError,
+    InvalidParameterError,
+    OperationDeniedError,
+    ResourceNotFoundError,
+)
+from .._base import consistent_read, unit_of_work
+from .._interfaces import ECS_SNAPSHOTS, SnapshotSource
+from .policies import PolicyActions
+from .retention import effective_retention, first_of_periods
+
+__all__ = [
+    "ACTION_POINT_EXPIRE",
+    "MAX_POINT_RETENTION",
+    "PERIOD_MARKS",
+    "POINTS",
+    "POINTS_BY_TIME",
+    "POINTS_OF_DISK",
+    "POINTS_OF_GROUP",
+    "POINTS_OF_INSTANCE",
+    "POINTS_OF_JOB",
+    "PointActions",
+    "time_key",
+]
+
+ACTION_POINT_EXPIRE = "hbr.point_expire"
+"""Timer action: a backup point's retention has run out."""
+
+MAX_POINT_RETENTION = 364_635
+"""A rule's longest retention (days)."""
+
+MAX_NATIVE_RETENTION = 65_536
+"""The longest retention ECS gives a snapshot; a point kept longer keeps its native snapshots
+until deleted (Cloud Backup deletes them at the point's expiry)."""
+
+_EPOCH = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def time_key(instant: _dt.datetime) -> str:
+    """A sort key of an instant: microseconds since year 1, 20 digits."""
+    return f"{(instant - _EPOCH) // _dt.timedelta(microseconds=1):020d}"
+
+
+def _disk_of(point: BackupPoint) -> str:
+    return point.disk_id_list[0] if point.source_type is PointSourceType.UDM_ECS_DISK else ""
+
+
+POINTS_BY_TIME: OrderedIndex[BackupPoint] = OrderedIndex(
+    "hbr.points_by_time",
+    lambda p: time_key(p.created_time),
+    ("SourceType",),
+    lambda p: (p.source_type.value,),
+)
+"""A region's points of each source type by creation time."""
+POINTS_OF_INSTANCE: OrderedIndex[BackupPoint] = OrderedIndex(
+    "hbr.points_of_instance",
+    lambda p: time_key(p.created_time),
+    ("SourceType", "InstanceId"),
+    lambda p: (p.source_type.value, p.instance_id),
+    counted=False,
+)
+"""An instance's points of each source type by creation time (its latest is one read)."""
+POINTS_OF_DISK: OrderedIndex[BackupPoint] = OrderedIndex(
+    "hbr.points_of_disk",
+    lambda p: time_key(p.created_time),
+    ("SourceType", "DiskId"),
+    lambda p: (p.source_type.value, _disk_of(p)),
+    counted=False,
+)
+"""A disk's ``UDM_ECS_DISK`` points by creation time."""
+POINTS_OF_JOB: Index[BackupPoint] = Index("hbr.points_of_job", lambda p: (p.job_id,))
+"""partition = backup job id: the points it made."""
+POINTS_OF_GROUP: Index[BackupPoint] = Index(
+    "hbr.points_of_group",
+    lambda p: (
+        (p.snapshot_group_id,)
+        if p.snapshot_group_id and p.source_type is PointSourceType.UDM_ECS
+        else ()
+    ),
+)
+"""partition = ECS snapshot-consistent group id: the instance point made with it."""
+POINTS = RepositorySpec(
+    BackupPoint,
+    lambda p: p.snapshot_id,
+    "ResourceNotFound",
+    "backup point",
+    (POINTS_OF_JOB, POINTS_OF_GROUP),
+    (POINTS_BY_TIME, POINTS_OF_INSTANCE, POINTS_OF_DISK),
+)
+
+PERIOD_MARKS = raw_kind("hbr.period_marks")
+"""partition = region, key = instance id, value = JSON ``{period kind: latest period that has
+its first point}``: how a new point knows it is the first of its day/week/month/year."""
+
+
+class PointActions(PolicyActions):
+    """DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and Delete Backups (console),
+    point expiry, and :meth:`_record_point` for backup jobs."""
+
+    def __init__(self, world: World, region: Region) -> None:
+        super().__init__(world, region)
+        self._points = POINTS.open(world.store, region.region_id)
+
+    @property
+    def _natives(self) -> SnapshotSource:
+        return self._world.provider(ECS_SNAPSHOTS, self.region)
+
+    # -- recording (called by backup jobs) --------------------------------------------
+    def _record_point(
+        self,
+        *,
+        job_id: str,
+        instance_id: str,
+        created: _dt.datetime,
+        disks: Sequence[DiskSnapshotTaken],
+        retention: PointRetention,
+        consistent_level: ConsistentLevel = ConsistentLevel.CRASH,
+        downgrade_reason: DowngradeReason | None = None,
+        snapshot_group_id: str | None = None,
+        status: PointStatus = PointStatus.COMPLETE,
+    ) -> str:
+        """Record the point of a finished backup job; returns its ``UDM_ECS`` id (``s-000…``).
+
+        Args:
+            job_id: The backup job (``job-000…``).
+            instance_id: The protected instance.
+            created: The point's ``CreatedTime`` (the job's creation): its retention and its
+                day/week/month/year are counted from it. An instance's points must be recorded
+                in this order (one job per instance runs at a time).
+            disks: One :class:`~cloudbackup.DiskSnapshotTaken` per disk backed up (at least
+                one), system disk first: the native ECS snapshots the job made.
+            retention: What the rule (or the manual backup) keeps the point for; see
+                :func:`cloudbackup._services.hbr.retention.point_retention_of`.
+            consistent_level: ``APP``, ``FS`` or ``CRASH``.
+            downgrade_reason: Why a lower consistency than asked was reached.
+            snapshot_group_id: The ECS snapshot-consistent group, when one was made.
+            status: ``PARTIAL_COMPLETE`` when some disks failed.
+
+        The point's effective retention is the longest of ``retention.retention`` and the
+        special retention of every period (local time) it is the first point of. Its native
+        snapshots get the same retention in ECS (kept until deleted when longer than ECS's
+        65,536 days, or when ``keep_latest`` may hold the point past expiry); under an immutable
+        rule they are locked until the point expires. An expiry timer is set. Runs as one
+        nested unit: if it raises, nothing of it remains.
+        """
+        with self._world.store.unit():
+            if not disks:
+                raise InvalidParameterError(
+                    f"Backup job {job_id} hands over no disk snapshot.",
+                    code="BadRequest",
+                    ids=(job_id, instance_id),
+                    recommend="Record a point only for a job that backed up at least one disk.",
+                )
+            v.integer("Retention", retention.retention, 1, MAX_POINT_RETENTION, code="BadRequest")
+            created = require_aware(created, "created")
+            job_id = self._id("JobId", job_id)
+            instance_id = self._id("InstanceId", instance_id)
+            zone = self.region.tzinfo
+            marks_raw = self._world.store.raw_get(PERIOD_MARKS, self.region_id, instance_id)
+            marks: dict[str, str] = json.loads(marks_raw) if isinstance(marks_raw, str) else {}
+            firsts, marks = first_of_periods(marks, created, zone)
+            days, kind = effective_retention(retention.retention, retention.special, firsts)
+            previous = self._latest_point(instance_id)
+            now = self._world.now()
+            new_id = self._world.ids.new_id
+            parent_id = new_id("s-", "000", 20)
+            disk_ids = tuple(d.disk_id for d in disks)
+            natives = tuple(d.native_snapshot_id for d in disks)
+            common = {
+                "job_id": job_id,
+                "instance_id": instance_id,
+                "region_id": self.region_id,
+                "created_time": created,
+                "complete_time": now,
+                "status": status,
+                "retention": days,
+                "base_retention": retention.retention,
+                "advanced_retention_type": kind,
+                "consistent_level": consistent_level,
+                "downgrade_reason": downgrade_reason,
+                "snapshot_group_id": snapshot_group_id,
+                "immutable": retention.immutable,
+                "keep_latest": retention.keep_latest,
+                "policy_id": retention.policy_id,
+                "rule_id": retention.rule_id,
+            }
+            children = [
+                BackupPoint(
+                    snapshot_id=new_id("s-", "000", 20),
+                    source_type=PointSourceType.UDM_ECS_DISK,
+                    disk_id_list=(d.disk_id,),
+                    native_snapshot_id_list=(d.native_snapshot_id,),
+                    disk_point_ids=(),
+                    parent_snapshot_id=parent_id,
+                    bytes_total=d.bytes_total,
+                    actual_bytes=d.actual_bytes,
+                    disk_device=d.device,
+                    **common,  # type: ignore[arg-type]
+                )
+                for d in disks
+            ]
+            parent = BackupPoint(
+                snapshot_id=parent_id,
+                source_type=PointSourceType.UDM_ECS,
+                disk_id_list=disk_ids,
+                native_snapshot_id_list=natives,
+                disk_point_ids=tuple(c.snapshot_id for c in children),
+                parent_snapshot_id=None,
+                bytes_total=sum(d.bytes_total for d in disks),
+                actual_bytes=sum(d.actual_bytes for d in disks),
+                **common,  # type: ignore[arg-type]
+            )
+            for point in (parent, *children):
+                self._points.put(point, old=None)
+            self._manage_natives(parent, natives)
+            expire = parent.expire_time
+            if expire is not None:
+                self._world.engine.schedule(
+                    expire, ACTION_POINT_EXPIRE, self.region_id, parent_id, new_target=True
+                )
+            self._world.store.raw_put(
+                PERIOD_MARKS, self.region_id, instance_id, json.dumps(marks, sort_keys=True)
+            )
+            self._world.events._emit(
+                BackupPointRecorded,
+                time=now,
+                region_id=self.region_id,
+                snapshot_id=parent_id,
+                instance_id=instance_id,
+                job_id=job_id,
+            )
+            # keep-latest held the previous latest point past its expiry: now it may go.
+            if previous is not None and previous.keep_latest:
+                old_expire = previous.expire_time
+                if old_expire is not None and old_expire <= now:
+                    self._drop_point(previous, reason="expired")
+            return parent_id
+
+    def _manage_natives(self, point: BackupPoint, natives: Sequence[str]) -> None:
+        """Give the point's native snapshots its retention in ECS, and its lock if immutable."""
+        days = point.retention
+        native_days = (
+            None if days is None or days > MAX_NATIVE_RETENTION or point.keep_latest else days
+        )
+        expire = point.expire_time
+        for native in natives:
+            self._natives.keep_snapshot(native, native_days)
+            if point.immutable:
+                self._natives.hold_snapshot(native, point.created_time, expire)
+
+    def _latest_point(self, instance_id: str) -> BackupPoint | None:
+        """The instance's newest ``UDM_ECS`` point (one ordered read)."""
+        partition = facet_partition(self.region_id, ("UDM_ECS", instance_id))
+        entries = self._world.store.raw_range(
+            POINTS_OF_INSTANCE.kind, partition, None, None, reverse=True, limit=1
+        )
+        return self._points.find(str(entries[0][1])) if entries else None
+
+    # -- expiry ------------------------------------------------------------------------
+    def _on_point_expire(self, timer: Timer) -> None:
+        point = self._points.find(timer.target_id)
+        if point is None:
+            return
+        expire = point.expire_time
+        now = self._world.now()
+        if expire is None or expire > now:
+            return  # extended meanwhile: its timer was moved
+        if point.parent_snapshot_id is not None and self._points.find(point.parent_snapshot_id):
+            return  # a disk point goes with its instance point while that one is kept
+        if point.keep_latest and point.source_type is PointSourceType.UDM_ECS:
+            latest = self._latest_point(point.instance_id)
+            if latest is not None and latest.snapshot_id == point.snapshot_id:
+                return  # keep-latest: the next point of the instance releases it
+        self._drop_point(point, reason="expired")
+
+    def _drop_point(self, point: BackupPoint, *, reason: str) -> None:
+        """Delete a point and its native snapshots (an instance point: with its disk points,
+        except, at expiry, disk points whose retention was extended past it)."""
+        now = self._world.now()
+        doomed = [point]
+        if point.source_type is PointSourceType.UDM_ECS:
+            for child in self._points.named_or_all(list(point.disk_point_ids)):
+                child_expire = child.expire_time
+                if reason != "expired" or (child_expire is not None and child_expire <= now):
+                    doomed.append(child)
+        elif point.parent_snapshot_id is not None:
+            self._detach_from_parent(point)
+        for gone in doomed:
+            if gone.source_type is PointSourceType.UDM_ECS_DISK:
+                self._release_native(gone.native_snapshot_id_list[0])
+            self._points.delete(gone)
+            self._world.engine.cancel_for(ACTION_POINT_EXPIRE, self.region_id, gone.snapshot_id)
+        self._world.events._emit(
+            BackupPointDeleted,
+            time=now,
+            region_id=self.region_id,
+            snapshot_id=point.snapshot_id,
+            instance_id=point.instance_id,
+            reason=reason,
+        )
+
+    def _detach_from_parent(self, child: BackupPoint) -> None:
+        """A disk point deleted alone: its instance point no longer lists it (and goes when it
+        lists no disk any more)."""
+        parent = self._points.find(child.parent_snapshot_id or "")
+        if parent is None:
+            return
+        keep = [i for i, pid in enumerate(parent.disk_point_ids) if pid != child.snapshot_id]
+        if not keep:
+            self._points.delete(parent)
+            self._world.engine.cancel_for(ACTION_POINT_EXPIRE, self.region_id, parent.snapshot_id)
+            return
+        self._points.put(
+            attrs.evolve(
+                parent,
+                disk_point_ids=tuple(parent.disk_point_ids[i] for i in keep),
+                disk_id_list=tuple(parent.disk_id_list[i] for i in keep),
+                native_snapshot_id_list=tuple(parent.native_snapshot_id_list[i] for i in keep),
+                status=PointStatus.PARTIAL_COMPLETE,
+            )
+        )
+
+    def _release_native(self, snapshot_id: str) -> None:
+        """Delete a point's native snapshot; one used to create a disk or image stays and
+        leaves Cloud Backup's lifecycle (kept until deleted); one already gone is skipped."""
+        natives = self._natives
+        native = natives.find_snapshot(snapshot_id)
+        if native is None:
+            return
+        if native.disk_refs or native.image_refs:
+            natives.keep_snapshot(snapshot_id, None)
+            return
+        if native.lock is not None and native.lock.holds(self._world.now()):
+            return  # locked in ECS by its owner: ECS releases it when lock and retention end
+        natives.remove_snapshot(snapshot_id)
+
+    # -- lookups -----------------------------------------------------------------------
+    def _point(self, snapshot_id: object) -> BackupPoint:
+        return self._points.get(self._id("SnapshotId", snapshot_id))
+
+    def _missing_natives(self, point: BackupPoint) -> tuple[str, ...]:
+        natives = self._natives
+        return tuple(n for n in point.native_snapshot_id_list if natives.find_snapshot(n) is None)
+
+    def _shown(self, point: BackupPoint) -> BackupPoint:
+        missing = self._missing_natives(point)
+        return attrs.evolve(point, missing_native_snapshot_ids=missing) if missing else point
+
+    def _usable_point(self, snapshot_id: object) -> BackupPoint:
+        """The point, refused (``NativeSnapshotNotExist``) when a native snapshot of it was
+        deleted behind Cloud Backup's back: what restore and Extend Retention use."""
+        point = self._point(snapshot_id)
+        missing = self._missing_natives(point)
+        if missing:
+            raise IncorrectStatusError(
+                f"Backup point {point.snapshot_id} cannot be used: its native snapshot(s) "
+                f"{', '.join(missing)} were deleted outside Cloud Backup.",
+                code="NativeSnapshotNotExist",
+                ids=(point.snapshot_id, *missing),
+                recommend="Use another backup point, and delete native snapshots made by Cloud "
+                "Backup only through delete_snapshot.",
+            )
+        return point
+
+    # -- DescribeUdmSnapshots ----------------------------------------------------------
+    @consistent_read
+    def describe_udm_snapshots(
+        self,
+        *,
+        source_type: PointSourceType | str,
+        start_time: int,
+        end_time: int,
+        instance_id: str | None = None,
+        disk_id: str | None = None,
+        job_id: str | None = None,
+        snapshot_ids: Sequence[str] | None = None,
+    ) -> UdmSnapshots:
+        """``DescribeUdmSnapshots``: the points of one source type created between
+        ``start_time`` and ``end_time`` (UNIX seconds, both included), oldest first, no paging
+        (``total_count`` is ``TotalCount``).
+
+        Filters: ``instance_id``, ``disk_id`` (a ``UDM_ECS`` point matches when it holds the
+        disk), ``job_id``, ``snapshot_ids`` (at most 100). Read through ordered indexes: the
+        cost follows the answer, not the region. A point whose native snapshot was deleted
+        outside Cloud Backup shows it in ``missing_native_snapshot_ids``.
+        """
+        self._require_open()
+        kind = v.enum_value("SourceType", source_type, PointSourceType, code="BadRequest")
+        start = v.integer("StartTime", start_time, 0, 253_402_300_799, code="BadRequest")
+        end = v.integer("EndTime", end_time, 0, 253_402_300_799, code="BadRequest")
+        instance = None if instance_id is None else self._id("InstanceId", instance_id)
+        disk = None if disk_id is None else self._id("DiskId", disk_id)
+        job = None if job_id is None else self._id("JobId", job_id)
+        ids = v.id_list("SnapshotIds", snapshot_ids, max_items=100, code="BadRequest")
+        if end < start:
+            return UdmSnapshots((), 0)
+        lo = _dt.datetime.fromtimestamp(start, _dt.timezone.utc)
+        hi = _dt.datetime.fromtimestamp(end, _dt.timezone.utc) + _dt.timedelta(seconds=1)
+        if ids:
+            found = self._points.named_or_all(list(ids))
+        elif job is not None:
+            found = self._points.members(POINTS_OF_JOB, job)
+        elif disk is not None:
+            found = self._in_range(POINTS_OF_DISK, ("UDM_ECS_DISK", disk), lo, hi)
+            if kind is not PointSourceType.UDM_ECS_DISK:
+                parents = {p.parent_snapshot_id for p in found if p.parent_snapshot_id}
+                found = self._points.named_or_all(sorted(parents))
+        elif instance is not None:
+            found = self._in_range(POINTS_OF_INSTANCE, (kind.value, instance), lo, hi)
+        else:
+            found = self._in_range(POINTS_BY_TIME, (kind.value,), lo, hi)
+        chosen = [
+            self._shown(p)
+            for p in found
+            if p.source_type is kind
+            and lo <= p.created_time < hi
+            and (instance is None or p.instance_id == instance)
+            and (disk is None or disk in p.disk_id_list)
+            and (job is None or p.job_id == job)
+        ]
+        chosen.sort(key=lambda p: (p.created_time, p.snapshot_id))
+        return UdmSnapshots(tuple(chosen), len(chosen))
+
+    def _in_range(
+        self,
+        index: OrderedIndex[BackupPoint],
+        values: tuple[str, ...],
+        lo: _dt.datetime,
+        hi: _dt.datetime,
+    ) -> list[BackupPoint]:
+        entries = self._world.store.raw_range(
+            index.kind,
+            facet_partition(self.region_id, values),
+            time_key(lo),
+            time_key(hi),
+        )
+        return self._points.named_or_all([str(i) for _, i in entries]) if entries else []
+
+    # -- DeleteSnapshot ----------------------------------------------------------------
+    def _require_deletable(self, point: BackupPoint) -> None:
+        expire = point.expire_time
+        if point.immutable and (expire is None or expire > self._world.now()):
+            until = "never expires" if expire is None else f"expires at {expire.isoformat()}"
+            raise OperationDeniedError(
+                f"Backup point {point.snapshot_id} was made under immutable backup and "
+                f"{until}; nobody can delete it before.",
+                code="OperationDenied.ImmutableBackup",
+                http_status=403,
+                ids=(point.snapshot_id,),
+                recommend="Wait until the point expires; Cloud Backup then deletes it.",
+            )
+
+    @unit_of_work
+    def delete_snapshot(
+        self,
+        *,
+        snapshot_id: str,
+        source_type: PointSourceType | str = PointSourceType.UDM_ECS,
+        instance_id: str | None = None,
+    ) -> None:
+        """``DeleteSnapshot``: delete a backup point (an instance point with its disk points,
+        or one disk point) and its native snapshots. A native snapshot used to create a disk
+        or image stays in ECS and leaves Cloud Backup's lifecycle. An immutable point cannot
+        be deleted before it expires (``OperationDenied.ImmutableBackup``)."""
+        self._require_open()
+        kind = v.enum_value("SourceType", source_type, PointSourceType, code="BadRequest")
+        point = self._point(snapshot_id)
+        wanted_instance = None if instance_id is None else self._id("InstanceId", instance_id)
+        if point.source_type is not kind or (
+            wanted_instance is not None and point.instance_id != wanted_instance
+        ):
+            raise ResourceNotFoundError(
+                f"No {kind.value} backup point {point.snapshot_id}"
+                + (f" of instance {wanted_instance}." if wanted_instance else "."),
+                code="ResourceNotFound",
+                http_status=404,
+                ids=(point.snapshot_id,),
+                recommend="Check the point id, its SourceType and its InstanceId "
+                "(describe_udm_snapshots).",
+            )
+        self._require_deletable(point)
+        self._drop_point(point, reason="deleted")
+
+    @unit_of_work
+    def delete_backups_in_range(
+        self, *, instance_id: str, start_time: int, end_time: int
+    ) -> tuple[str, ...]:
+        """Console operation (no API): delete every ``UDM_ECS`` point of an instance created
+        between ``start_time`` and ``end_time`` (UNIX seconds, both included); returns their
+        ids. All or nothing: one immutable point not yet expired refuses the whole call."""
+        self._require_open()
+        found = self.describe_udm_snapshots(
+            source_type=PointSourceType.UDM_ECS,
+            start_time=start_time,
+            end_time=end_time,
+            instance_id=instance_id,
+        ).snapshots
+        for point in found:
+            self._require_deletable(point)
+        for point in found:
+            stored = self._points.find(point.snapshot_id)
+            if stored is not None:
+                self._drop_point(stored, reason="deleted")
+        return tuple(p.snapshot_id for p in found)
+
+    # -- Extend Retention (console) ----------------------------------------------------
+    @unit_of_work
+    def extend_backup_retention(
+        self,
+        *,
+        retention_days: int | None,
+        snapshot_id: str | None = None,
+        snapshot_group_id: str | None = None,
+    ) -> None:
+        """Console operation (Extend Retention; no API): keep backup points longer.
+
+        ``retention_days``: whole days from the point's creation, 1–65,536, or ``None`` for
+        Never Expire. The level is what is named: ``snapshot_group_id`` (the consistency group
+        of an instance point), a ``UDM_ECS`` ``snapshot_id`` (the instance: the point and all
+        its disk points) or a ``UDM_ECS_DISK`` ``snapshot_id`` (one disk). Extend only
+        (``InvalidOperation.DecreaseRetentionDaysUnsupported``); mirrored on the native
+        snapshots' retention (and lock, for immutable points). A point whose native snapshot
+        was deleted outside Cloud Backup is refused (``NativeSnapshotNotExist``).
+        """
+        self._require_open()
+        if (snapshot_id is None) == (snapshot_group_id is None):
+            raise self._bad(
+                "Name exactly one of snapshot_id and snapshot_group_id.",
+                "Pass the backup point (instance or disk level) or its consistency group.",
+            )
+        if retention_days is not None:
+            retention_days = v.integer(
+                "RetentionDays",
+                retention_days,
+                1,
+                MAX_EXTENDED_RETENTION,
+                code="InvalidRetentionDays.Malformed",
+            )
+        if snapshot_group_id is not None:
+            group = self._id("SnapshotGroupId", snapshot_group_id)
+            owners = self._points.members(POINTS_OF_GROUP, group)
+            if not owners:
+                raise ResourceNotFoundError(
+                    f"No backup point was made with snapshot-consistent group {group}.",
+                    code="ResourceNotFound",
+                    http_status=404,
+                    ids=(group,),
+                    recommend="Check the group id (SnapshotGroupId of describe_udm_snapshots).",
+                )
+            point = self._usable_point(owners[0].snapshot_id)
+        else:
+            point = self._usable_point(snapshot_id)
+        targets = [point]
+        if point.source_type is PointSourceType.UDM_ECS:
+            targets += self._points.named_or_all(list(point.disk_point_ids))
+        for target in targets:
+            self._require_longer(target, retention_days)
+        for target in targets:
+            self._extend(target, retention_days)
+
+    def _require_longer(self, point: BackupPoint, days: int | None) -> None:
+        if point.retention is None or (days is not None and days < point.retention):
+            current = "never expires" if point.retention is None else f"{point.retention} days"
+            raise OperationDeniedError(
+                f"Backup point {point.snapshot_id} is kept {current}; retention can only be "
+                "extended.",
+                code="InvalidOperation.DecreaseRetentionDaysUnsupported",
+                http_status=400,
+                ids=(point.snapshot_id,),
+                recommend="Pass a longer retention, or None for Never Expire.",
+            )
+
+    def _extend(self, point: BackupPoint, days: int | None) -> None:
+        if days == point.retention:
+            return
+        extended = attrs.evolve(point, retention=days, advanced_retention_type=None)
+        self._points.put(extended, old=point)
+        if point.source_type is PointSourceType.UDM_ECS_DISK:
+            self._manage_natives(extended, extended.native_snapshot_id_list)
+        expire = extended.expire_time
+        engine = self._world.engine
+        if expire is None:
+            engine.cancel_for(ACTION_POINT_EXPIRE, self.region_id, point.snapshot_id)
+        else:
+            engine.schedule(expire, ACTION_POINT_EXPIRE, self.region_id, point.snapshot_id)
+        self._world.events._emit(
+            BackupPointRetentionExtended,
+            time=self._world.now(),
+            region_id=self.region_id,
+            snapshot_id=point.snapshot_id,
+            retention=days,
+        )

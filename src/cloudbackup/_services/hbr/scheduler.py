@@ -1,0 +1,164 @@
+"""Cloud Backup, schedules that fire: one engine timer per (policy, BACKUP rule), and
+ExecutePolicyV2 (the console's Run Now).
+
+A rule's timer is due at the schedule's next time (in the region's time zone); when it fires
+it walks that policy's bindings (one range of ``BINDINGS_BY_POLICY``: the cost is the
+bindings, not the region) and starts a job for each instance, then sets itself to the
+schedule's next time strictly after the one that fired. So a fleet of 1,000 instances on a
+daily policy costs 365 fires a year, not 365,000; an ``advance`` over a month fires each due
+time in order (missed runs are never run in a burst later, and nothing runs before the
+schedule's start). A binding that is suspended, or whose instance's previous job is still
+running, gets a ``SKIPPED`` job saying why. ``UpdatePolicyV2`` re-times the timers of the
+rules whose schedule changed (every binding's next run follows the new schedule); a deleted
+rule or policy takes its timer with it.
+
+Part of the layered :class:`~cloudbackup.HbrService` (see ``_services/hbr/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from ..._domain.hbr import Policy, PolicyBinding, Rule, RuleType
+from ..._domain.hbr_jobs import SUSPENDED_MESSAGE, BackupJob, TriggerMode
+from ..._domain.schedule import parse_schedule
+from ..._engine import Timer
+from ...errors import ResourceNotFoundError
+from .._base import unit_of_work
+from .jobs import JobActions
+from .retention import point_retention_of
+
+__all__ = ["ACTION_RULE_FIRE", "SchedulerActions", "rule_timer_target"]
+
+ACTION_RULE_FIRE = "hbr.rule_fire"
+"""Timer: a policy's BACKUP rule comes due (target: :func:`rule_timer_target`)."""
+
+
+def rule_timer_target(policy_id: str, rule_id: str) -> str:
+    """The timer target of one BACKUP rule of a policy."""
+    return f"{policy_id}/{rule_id}"
+
+
+def _backup_rules(policy: Policy | None) -> dict[str, Rule]:
+    if policy is None:
+        return {}
+    return {r.rule_id: r for r in policy.rules_of(RuleType.BACKUP) if r.rule_id is not None}
+
+
+class SchedulerActions(JobActions):
+    """Timers of policies' BACKUP rules; ExecutePolicyV2."""
+
+    def _rules_changed(self, old: Policy | None, new: Policy | None) -> None:
+        """Set, re-time or remove the timers of the policy's BACKUP rules (a rule whose
+        schedule did not change keeps its timer)."""
+        engine = self._world.engine
+        before, after = _backup_rules(old), _backup_rules(new)
+        either = new if new is not None else old
+        if either is None:
+            return
+        policy_id = either.policy_id
+        for rule_id, rule in before.items():
+            kept = after.get(rule_id)
+            if kept is None or kept.schedule != rule.schedule:
+                engine.cancel_for(
+                    ACTION_RULE_FIRE, self.region_id, rule_timer_target(policy_id, rule_id)
+                )
+        now = self._world.now()
+        for rule_id, rule in after.items():
+            previous = before.get(rule_id)
+            if previous is not None and previous.schedule == rule.schedule:
+                continue
+            self._arm(policy_id, rule, now, new=previous is None and old is None)
+
+    def _arm(self, policy_id: str, rule: Rule, after: _dt.datetime, *, new: bool = False) -> None:
+        assert rule.schedule is not None and rule.rule_id is not None
+        schedule = parse_schedule(rule.schedule)
+        due = schedule.next_after(after, self.region.tzinfo)
+        if due is not None:
+            self._world.engine.schedule(
+                due,
+                ACTION_RULE_FIRE,
+                self.region_id,
+                rule_timer_target(policy_id, rule.rule_id),
+                new_target=new,
+            )
+
+    def _on_rule_fire(self, timer: Timer) -> None:
+        """A BACKUP rule came due: back up every instance bound to its policy, then set the
+        timer to the schedule's next time."""
+        policy_id, _, rule_id = timer.target_id.partition("/")
+        policy = self._policies.find(policy_id)
+        rule = _backup_rules(policy).get(rule_id)
+        if policy is None or rule is None:
+            return
+        for binding in self._bindings_of_policy(policy_id):
+            self._run_binding(policy, rule, binding, TriggerMode.SCHEDULE)
+        self._arm(policy_id, rule, timer.due, new=True)
+
+    def _run_binding(
+        self, policy: Policy, rule: Rule, binding: PolicyBinding, trigger: TriggerMode
+    ) -> BackupJob:
+        """One run of ``rule`` for one bound instance: a job, or a ``SKIPPED`` one."""
+        retention = point_retention_of(policy, rule.rule_id)
+        plan, rule_id = policy.policy_id, rule.rule_id
+        if binding.disabled:
+            return self._skip_job(
+                binding.data_source_id, SUSPENDED_MESSAGE, retention=retention.retention,
+                trigger=trigger, plan_id=plan, rule_id=rule_id,
+            )  # fmt: skip
+        running = self._unfinished_job(binding.data_source_id)
+        if running is not None:
+            return self._skip_job(
+                binding.data_source_id,
+                f"The previous backup job {running.job_id} of this instance is still running.",
+                retention=retention.retention, trigger=trigger, plan_id=plan, rule_id=rule_id,
+            )  # fmt: skip
+        return self._start_job(
+            binding.data_source_id, binding.udm_detail, retention=retention,
+            trigger=trigger, plan_id=plan, rule_id=rule_id,
+        )  # fmt: skip
+
+    @unit_of_work
+    def execute_policy_v2(
+        self,
+        *,
+        policy_id: str,
+        rule_id: str,
+        data_source_id: str | None = None,
+        source_type: str = "UDM_ECS",
+    ) -> None:
+        """``ExecutePolicyV2`` (the console's Run Now): run a policy's BACKUP rule now for one
+        bound instance, or for every instance bound to it.
+
+        Each run is what a scheduled one would be (``TriggerMode`` ``MANUAL``): a suspended
+        binding or an instance whose previous job is still running gets a ``SKIPPED`` job.
+        The rule must be a BACKUP rule of the policy (``BadRequest``); a named instance must
+        be bound to it (``ResourceNotFound``). The rule's own timer is not moved.
+        """
+        self._require_open()
+        self._source_type(source_type)
+        policy = self._policy(policy_id)
+        wanted = self._id("RuleId", rule_id)
+        rule = next((r for r in policy.rules if r.rule_id == wanted), None)
+        if rule is None or rule.rule_type != RuleType.BACKUP:
+            raise self._bad(
+                f"Policy {policy.policy_id} has no BACKUP rule {wanted}.",
+                "Name one of the policy's BACKUP rules (describe_policies_v2 lists them).",
+                (policy.policy_id, wanted),
+            )
+        if data_source_id is None:
+            bindings = self._bindings_of_policy(policy.policy_id)
+        else:
+            instance_id = self._id("DataSourceId", data_source_id)
+            found = self._binding_of(instance_id)
+            if found is None or found.policy_id != policy.policy_id:
+                raise ResourceNotFoundError(
+                    f"ECS instance {instance_id} is not bound to policy {policy.policy_id}.",
+                    code="ResourceNotFound",
+                    ids=(instance_id, policy.policy_id),
+                    recommend="Bind it first (create_policy_bindings), or leave "
+                    "data_source_id out to run every bound instance.",
+                )
+            bindings = [found]
+        for binding in bindings:
+            self._run_binding(policy, rule, binding, TriggerMode.MANUAL)

@@ -1,0 +1,468 @@
+"""Cloud Backup: backup jobs (CreateBackupJob, ExecutePolicyV2, CancelBackupJob,
+DescribeBackupJobs2) and what a job does to ECS."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _helpers import INSTANCE_TYPE, REGION, ZONE, rejected_unchanged, settle
+from cloudbackup import (
+    BackupJob,
+    BackupJobFilter,
+    Cloud,
+    DataDisk,
+    HbrService,
+    JobStatus,
+    Limits,
+    PolicyBindingRequest,
+    Rule,
+    Timings,
+    TriggerMode,
+    UdmDetail,
+    errors,
+    retention_in_days,
+)
+from cloudbackup.testing import check_invariants
+from cloudbackup.testing import strategies as cbst
+
+DAILY = "I|1704067200|P1D"
+APP = UdmDetail(
+    app_consistent=True,
+    ram_role_name="AliyunECSInstanceForHbrRole",
+    pre_script_path="/tmp/prescript.sh",
+    post_script_path="/tmp/postscript.sh",
+)
+
+
+class Region:
+    """An opened Cloud Backup and ECS instances of several kinds."""
+
+    def __init__(self, *, job_minutes: int = 0, limits: Limits | None = None) -> None:
+        timings = Timings(snapshot_base=dt.timedelta(minutes=job_minutes)) if job_minutes else None
+        self.cloud = Cloud(block_size=4096, timings=timings, limits=limits)
+        self.ecs = self.cloud.ecs(REGION)
+        self.hbr: HbrService = self.cloud.hbr(REGION)
+        self.hbr.open_hbr_service()
+        [self.vm] = self.ecs.run_instances(
+            zone_id=ZONE, instance_type=INSTANCE_TYPE,
+            data_disks=[DataDisk(size=20), DataDisk(size=30)],
+        )  # fmt: skip
+        [self.mixed] = self.ecs.run_instances(
+            zone_id=ZONE, instance_type=INSTANCE_TYPE,
+            data_disks=[DataDisk(size=20), DataDisk(category="cloud_ssd", size=20)],
+        )  # fmt: skip
+        [self.local] = self.ecs.run_instances(
+            zone_id=ZONE, instance_type=INSTANCE_TYPE,
+            data_disks=[DataDisk(category="local_ssd_pro", size=100)],
+        )  # fmt: skip
+        settle(self.cloud)
+
+    def disks(self, instance_id: str) -> list[str]:
+        """The instance's disks, system disk first."""
+        found = self.ecs.describe_disks(instance_id=instance_id, page_size=100).items
+        return [d.disk_id for d in sorted(found, key=lambda d: d.device or "")]
+
+    def job(self, job_id: str) -> BackupJob:
+        """One UDM_ECS job by id."""
+        [found] = self.hbr.describe_backup_jobs2(filters=[BackupJobFilter("JobId", (job_id,))])
+        return found
+
+    def subs(self, job_id: str) -> list[BackupJob]:
+        """A job's UDM_ECS_DISK sub-jobs, in disk order."""
+        return list(
+            self.hbr.describe_backup_jobs2(
+                source_type="UDM_ECS_DISK",
+                filters=[BackupJobFilter("ParentId", (job_id,), "EQUAL")],
+                sort_direction="ASCEND",
+            )
+        )
+
+    def snapshots_of_job(self, job_id: str) -> list[str]:
+        """The ECS snapshots tagged with the job's id."""
+        found = self.ecs.describe_snapshots(tags=[("HBR JobId", job_id)], page_size=100).items
+        return sorted(s.snapshot_id for s in found)
+
+
+@pytest.fixture
+def region() -> Region:
+    """A fresh region."""
+    return Region()
+
+
+def test_an_essd_instance_is_backed_up_as_one_snapshot_group(region: Region) -> None:
+    """A manual job of an all-ESSD instance takes one named, tagged group and completes."""
+    job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7, job_name="now")
+    running = region.job(job_id)
+    assert (JobStatus.RUNNING, TriggerMode.MANUAL) == (running.status, running.trigger_mode)
+    assert running.detail.snapshot_group_id is not None
+    subs = region.subs(job_id)
+    assert region.disks(region.vm) == [s.disk_id for s in subs]
+    assert [job_id] * 3 == [s.parent_id for s in subs]
+    snapshots = region.ecs.describe_snapshots(tags=[("HBR JobId", job_id)], page_size=100).items
+    assert {f"Created-from-HBR-job:{job_id}"} == {s.snapshot_name for s in snapshots}
+    assert {7} == {s.retention_days for s in snapshots}
+    assert sorted(running.detail.disk_native_snapshot_id_list) == region.snapshots_of_job(job_id)
+    check_invariants(region.cloud)
+    region.cloud.advance(dt.timedelta(hours=1))
+    done = region.job(job_id)
+    assert (JobStatus.COMPLETE, 10_000) == (done.status, done.progress)
+    assert done.complete_time is not None and done.complete_time > done.start_time  # type: ignore[operator]
+    assert {JobStatus.COMPLETE} == {s.status for s in region.subs(job_id)}
+    check_invariants(region.cloud)
+
+
+def test_a_mixed_instance_gets_per_disk_snapshots_with_a_downgrade_reason(region: Region) -> None:
+    """An instance with a non-ESSD disk gets one crash-consistent snapshot per disk and says why."""
+    job = region.job(region.hbr.create_backup_job(instance_id=region.mixed, retention=7))
+    assert job.detail.snapshot_group_id is None
+    assert "HBR.SnapshotGroupNotSupported" == job.detail.downgrade_reason
+    assert 3 == len(job.detail.disk_native_snapshot_id_list)
+
+
+def test_local_disks_are_skipped_with_the_reason(region: Region) -> None:
+    """A local disk is never backed up: it is listed as skipped with the reason."""
+    job = region.job(region.hbr.create_backup_job(instance_id=region.local, retention=7))
+    [(disk_id, reason)] = job.detail.skipped_disks
+    assert region.disks(region.local)[1] == disk_id
+    assert "local disk" in reason
+    assert [region.disks(region.local)[0]] == [s.disk_id for s in region.subs(job.job_id)]
+
+
+def test_an_ecs_error_on_one_disk_fails_that_sub_job_alone() -> None:
+    """With one disk at its snapshot quota, its sub-job fails and the job is PARTIAL_COMPLETE."""
+    region = Region(limits=Limits(manual_snapshots_per_disk=1))
+    full = region.disks(region.mixed)[2]
+    region.ecs.create_snapshot(disk_id=full)
+    job_id = region.hbr.create_backup_job(instance_id=region.mixed, retention=7)
+    subs = {s.disk_id: s for s in region.subs(job_id)}
+    assert JobStatus.FAILED == subs[full].status
+    assert "256" not in (subs[full].error_message or "") and subs[full].error_message
+    region.cloud.advance(dt.timedelta(hours=1))
+    assert JobStatus.PARTIAL_COMPLETE == region.job(job_id).status
+
+
+def test_app_consistency_without_a_role_downgrades_to_crash(region: Region) -> None:
+    """An application-consistent job on an instance with no RAM role is CRASH with the reason."""
+    job = region.job(region.hbr.create_backup_job(instance_id=region.vm, retention=7, detail=APP))
+    assert ("CRASH", "HBR.NoRamRoleBound") == (
+        job.detail.consistent_level.value if job.detail.consistent_level else None,
+        job.detail.downgrade_reason,
+    )
+
+
+def test_a_released_instance_fails_its_job_with_the_seed_message(region: Region) -> None:
+    """The scheduled run of a released instance fails saying so and what to do."""
+    policy = region.hbr.create_policy_v2(rules=[Rule("BACKUP", schedule=DAILY, retention=7)])
+    region.hbr.create_policy_bindings(
+        policy_id=policy, policy_binding_list=[PolicyBindingRequest(region.vm)]
+    )
+    region.ecs.delete_instance(region.vm, force=True)
+    region.cloud.advance(dt.timedelta(days=1))
+    [job] = region.hbr.describe_backup_jobs2().items
+    assert JobStatus.FAILED == job.status
+    assert (job.error_message or "").startswith("This ECS instance has been released.")
+    assert "Stop Backup" in (job.error_message or "")
+
+
+def test_cancelling_a_running_job_leaves_no_snapshot_and_no_timer() -> None:
+    """A cancelled job is CANCELED, its native snapshots are gone and nothing fires for it."""
+    region = Region(job_minutes=30)
+    job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.cloud.advance(dt.timedelta(minutes=10))
+    assert 0 < region.job(job_id).progress < 10_000
+    region.hbr.cancel_backup_job(job_id=job_id)
+    assert JobStatus.CANCELED == region.job(job_id).status
+    assert {JobStatus.CANCELED} == {s.status for s in region.subs(job_id)}
+    assert [] == region.snapshots_of_job(job_id)
+    assert [] == [t for t in region.cloud._world.engine.pending() if t.target_id == job_id]
+    region.cloud.advance(dt.timedelta(hours=1))
+    assert JobStatus.CANCELED == region.job(job_id).status
+    check_invariants(region.cloud)
+
+
+def test_cancelling_a_finished_job_or_a_sub_job_is_refused_and_changes_nothing(
+    region: Region,
+) -> None:
+    """Only a running UDM_ECS job can be cancelled; the refusal changes nothing."""
+    job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    sub = region.subs(job_id)[0].job_id
+    rejected_unchanged(
+        region.cloud, errors.IncorrectStatusError, "IncorrectStatus.JobNotRunning",
+        lambda: region.hbr.cancel_backup_job(job_id=sub),
+    )  # fmt: skip
+    region.cloud.advance(dt.timedelta(hours=1))
+    rejected_unchanged(
+        region.cloud, errors.IncorrectStatusError, "IncorrectStatus.JobNotRunning",
+        lambda: region.hbr.cancel_backup_job(job_id=job_id),
+    )  # fmt: skip
+    rejected_unchanged(
+        region.cloud, errors.ResourceNotFoundError, "ResourceNotFound",
+        lambda: region.hbr.cancel_backup_job(job_id="job-000nosuchjob000000"),
+    )  # fmt: skip
+
+
+def test_a_second_manual_job_while_one_runs_is_refused() -> None:
+    """Backup Now of an instance whose job still runs is refused and changes nothing."""
+    region = Region(job_minutes=30)
+    region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    rejected_unchanged(
+        region.cloud, errors.IncorrectStatusError, "IncorrectStatus.JobRunning",
+        lambda: region.hbr.create_backup_job(instance_id=region.vm, retention=7),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"retention": 0},
+        {"retention": 364_636},
+        {"retention": True},
+        {"retention": 7.0},
+        {"retention": 7, "source_type": "UDM_ECS_DISK"},
+        {"retention": 7, "backup_type": "INCREMENTAL"},
+        {"retention": 7, "job_name": ""},
+        {"retention": 7, "detail": UdmDetail(destination_kms_key_id="key")},
+        {"retention": 7, "detail": UdmDetail(app_consistent=True)},
+        {"retention": 7, "instance_id": "i-\udcff"},
+    ],
+)
+def test_bad_create_backup_job_is_refused_and_changes_nothing(
+    region: Region, fields: dict[str, object]
+) -> None:
+    """A malformed CreateBackupJob is BadRequest and changes nothing."""
+    arguments: dict[str, object] = {"instance_id": region.vm, **fields}
+    rejected_unchanged(
+        region.cloud, errors.InvalidParameterError, "BadRequest",
+        lambda: region.hbr.create_backup_job(**arguments),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_a_str_subclass_instance_id_is_read_as_its_plain_value(region: Region) -> None:
+    """An instance id passed as a str subclass backs up that instance."""
+
+    class Sneaky(str):
+        def __eq__(self, other: object) -> bool:
+            return False
+
+        __hash__ = str.__hash__
+
+    job = region.job(region.hbr.create_backup_job(instance_id=Sneaky(region.vm), retention=7))
+    assert region.vm == job.instance_id and type(job.instance_id) is str
+
+
+def test_execute_policy_v2_runs_one_or_every_bound_instance(region: Region) -> None:
+    """Run Now of a BACKUP rule starts MANUAL jobs for the named instance or for all."""
+    policy = region.hbr.create_policy_v2(
+        rules=[Rule("BACKUP", schedule=DAILY, retention=7), Rule("TRANSITION", retention=30)]
+    )
+    region.hbr.create_policy_bindings(
+        policy_id=policy,
+        policy_binding_list=[PolicyBindingRequest(region.vm), PolicyBindingRequest(region.mixed)],
+    )
+    [p] = region.hbr.describe_policies_v2(policy_id=policy).items
+    backup, transition = p.rules
+    region.hbr.execute_policy_v2(policy_id=policy, rule_id=backup.rule_id, data_source_id=region.vm)  # type: ignore[arg-type]
+    assert [region.vm] == [j.instance_id for j in region.hbr.describe_backup_jobs2()]
+    region.cloud.advance(dt.timedelta(minutes=5))
+    region.hbr.execute_policy_v2(policy_id=policy, rule_id=backup.rule_id)  # type: ignore[arg-type]
+    jobs = list(region.hbr.describe_backup_jobs2())
+    assert {TriggerMode.MANUAL} == {j.trigger_mode for j in jobs}
+    assert sorted([region.vm, region.vm, region.mixed]) == sorted(j.instance_id for j in jobs)
+    rejected_unchanged(
+        region.cloud, errors.InvalidParameterError, "BadRequest",
+        lambda: region.hbr.execute_policy_v2(policy_id=policy, rule_id=transition.rule_id),  # type: ignore[arg-type]
+    )  # fmt: skip
+    rejected_unchanged(
+        region.cloud, errors.ResourceNotFoundError, "ResourceNotFound",
+        lambda: region.hbr.execute_policy_v2(
+            policy_id=policy, rule_id=backup.rule_id, data_source_id=region.local  # type: ignore[arg-type]
+        ),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"page_size": 0},
+        {"page_size": 100},
+        {"page_number": 0},
+        {"sort_direction": "UP"},
+        {"source_type": "ECS_FILE"},
+        {"source_type": "UDM_ECS_DISK"},
+        {"filters": [BackupJobFilter("Status", ("COMPLETE",))] * 6},
+        {"filters": [BackupJobFilter("CompleteTime", ("1700000000",), "IN")]},
+        {"filters": [BackupJobFilter("CreatedTime", ("yesterday",), "EQUAL")]},
+        {"filters": [BackupJobFilter("Colour", ("red",))]},
+        {
+            "filters": [
+                BackupJobFilter("Status", ("a", "b"), "BETWEEN"),
+                BackupJobFilter("JobId", ()),
+            ]
+        },
+        {"filters": [BackupJobFilter("JobId", tuple(str(n) for n in range(501)))]},
+    ],
+)
+def test_bad_describe_backup_jobs2_is_refused(region: Region, arguments: dict[str, object]) -> None:
+    """A malformed DescribeBackupJobs2 is BadRequest."""
+    rejected_unchanged(
+        region.cloud, errors.InvalidParameterError, "BadRequest",
+        lambda: region.hbr.describe_backup_jobs2(**arguments),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_describe_backup_jobs2_pages_sorts_and_filters(region: Region) -> None:
+    """Pages cover every job once in creation order; Status, InstanceId and time filters select."""
+    made: list[str] = []
+    for _ in range(5):
+        made.append(region.hbr.create_backup_job(instance_id=region.vm, retention=7))
+        made.append(region.hbr.create_backup_job(instance_id=region.mixed, retention=7))
+        region.cloud.advance(dt.timedelta(hours=1))
+    pages = [
+        region.hbr.describe_backup_jobs2(page_number=n, page_size=3, sort_direction="ASCEND")
+        for n in (1, 2, 3, 4)
+    ]
+    assert {10} == {p.total_count for p in pages}
+    listed = [j.job_id for p in pages for j in p.items]
+    assert sorted(made) == sorted(listed) and len(listed) == 10
+    created = [j.created_time for p in pages for j in p.items]
+    assert sorted(created) == created
+    newest = region.hbr.describe_backup_jobs2(page_size=1).items[0]
+    assert max(created) == newest.created_time
+    mine = region.hbr.describe_backup_jobs2(
+        filters=[BackupJobFilter("InstanceId", (region.vm,), "EQUAL")], page_size=99
+    )
+    assert (5, {region.vm}) == (mine.total_count, {j.instance_id for j in mine})
+    complete = region.hbr.describe_backup_jobs2(
+        filters=[BackupJobFilter("Status", ("COMPLETE",))], page_size=99
+    )
+    assert 10 == complete.total_count
+    cut = int(created[4].timestamp())
+    later = region.hbr.describe_backup_jobs2(
+        filters=[BackupJobFilter("CreatedTime", (str(cut),), "GREATER_THAN_OR_EQUAL")],
+        page_size=99,
+    )
+    assert 6 == later.total_count
+    assert (
+        0
+        == region.hbr.describe_backup_jobs2(
+            filters=[BackupJobFilter("VaultId", ("v-1",))]
+        ).total_count
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    amount=st.integers(min_value=1, max_value=60),
+    unit=st.sampled_from(["DAYS", "WEEKS", "MONTHS", "YEARS"]),
+    day=st.integers(min_value=0, max_value=3000),
+)
+def test_retention_in_days_counts_the_calendar(amount: int, unit: str, day: int) -> None:
+    """Months and years move the local date by the calendar; days and weeks are fixed."""
+    tz = dt.timezone(dt.timedelta(hours=8))
+    start = dt.datetime(2020, 1, 1, tzinfo=tz) + dt.timedelta(days=day)
+    days = retention_in_days(amount, unit, start=start, tz=tz)
+    end = start.date() + dt.timedelta(days=days)
+    if unit == "DAYS":
+        assert amount == days
+    elif unit == "WEEKS":
+        assert 7 * amount == days
+    else:
+        months = amount * (12 if unit == "YEARS" else 1)
+        assert (start.year * 12 + start.month - 1 + months) == end.year * 12 + end.month - 1
+        assert min(start.day, end.day) == end.day or end.day == start.day
+
+
+def test_retention_in_days_clamps_to_the_month_end() -> None:
+    """31 January 2024 plus one month is 29 February: 29 days; plus one year is 366 days."""
+    tz = dt.timezone.utc
+    start = dt.datetime(2024, 1, 31, 12, tzinfo=tz)
+    assert 29 == retention_in_days(1, "MONTHS", start=start, tz=tz)
+    assert 366 == retention_in_days(1, "YEARS", start=start, tz=tz)
+    for bad in ((0, "DAYS"), (1, "FORTNIGHTS"), (True, "DAYS"), (1000, "YEARS")):
+        with pytest.raises(errors.InvalidParameterError):
+            retention_in_days(bad[0], bad[1], start=start, tz=tz)  # type: ignore[arg-type]
+
+
+def test_a_finished_job_records_one_backup_point_and_a_cancelled_one_none() -> None:
+    """A complete job leaves its UDM_ECS point (named on the job); a cancelled job leaves none."""
+    region = Region(job_minutes=30)
+    done = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.cloud.advance(dt.timedelta(hours=1))
+    cancelled = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.hbr.cancel_backup_job(job_id=cancelled)
+    region.cloud.advance(dt.timedelta(hours=1))
+    points = region.hbr.describe_udm_snapshots(
+        source_type="UDM_ECS", start_time=0, end_time=2**31, instance_id=region.vm
+    )
+    assert [done] == [p.job_id for p in points]
+    assert region.job(done).point_id == points.snapshots[0].snapshot_id
+    assert region.job(cancelled).point_id is None
+    check_invariants(region.cloud)
+
+
+def _expected(job: BackupJob, key: str, op: str, values: tuple[str, ...]) -> bool:
+    """The filter's meaning, written out independently: ids compare as strings, times as
+    integers of UNIX seconds, keys of other source types match nothing."""
+    unix = {
+        "CreatedTime": job.created_time,
+        "CompleteTime": job.complete_time,
+    }
+    if key in unix:
+        at = unix[key]
+        x: object = -1 if at is None else int(at.timestamp())
+        vs: tuple[object, ...] = tuple(int(v) for v in values)
+    else:
+        fields = {
+            "RegionId": job.region_id,
+            "PlanId": job.plan_id or "",
+            "JobId": job.job_id,
+            "InstanceId": job.instance_id,
+            "Status": job.status.value,
+            "BackupType": job.backup_type,
+            "ParentId": job.parent_id or "",
+        }
+        if key not in fields:
+            return False
+        x, vs = fields[key], values
+    tests = {
+        "EQUAL": lambda: x == vs[0],
+        "NOT_EQUAL": lambda: x != vs[0],
+        "GREATER_THAN": lambda: x > vs[0],  # type: ignore[operator]
+        "GREATER_THAN_OR_EQUAL": lambda: x >= vs[0],  # type: ignore[operator]
+        "LESS_THAN": lambda: x < vs[0],  # type: ignore[operator]
+        "LESS_THAN_OR_EQUAL": lambda: x <= vs[0],  # type: ignore[operator]
+        "BETWEEN": lambda: vs[0] <= x <= vs[1],  # type: ignore[operator]
+        "IN": lambda: x in vs,
+    }
+    return bool(tests[op]())
+
+
+def _filtered_region() -> tuple[Region, list[BackupJob]]:
+    """A region with finished, failed-disk and running jobs."""
+    region = Region(job_minutes=90)
+    for instance_id in (region.vm, region.mixed, region.local):
+        region.hbr.create_backup_job(instance_id=instance_id, retention=7)
+        region.cloud.advance(dt.timedelta(hours=2))
+    region.hbr.create_backup_job(instance_id=region.vm, retention=7)  # still running
+    jobs = list(region.hbr.describe_backup_jobs2(page_size=99, sort_direction="ASCEND"))
+    return region, jobs
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_describe_backup_jobs2_filters_mean_what_they_say(data: st.DataObject) -> None:
+    """Any valid filter list selects exactly the jobs its written-out meaning selects."""
+    region, jobs = _filtered_region()
+    known = [j.job_id for j in jobs] + [region.vm, region.mixed, REGION, "COMPLETE"]
+    filters = data.draw(
+        cbst.backup_job_filters(values=st.one_of(st.sampled_from(known), st.text(max_size=3)))
+    )
+    page = region.hbr.describe_backup_jobs2(filters=filters, page_size=99, sort_direction="ASCEND")
+    expected = [
+        j.job_id for j in jobs if all(_expected(j, f.key, f.operator, f.values) for f in filters)
+    ]
+    assert (expected, len(expected)) == ([j.job_id for j in page], page.total_count)
