@@ -253,7 +253,8 @@ DECREASE = "InvalidOperation.DecreaseRetentionDaysUnsupported"
 class HbrPointRules(HbrRules):
     """Backup points: recorded as a finished job records them, deleted, extended, expired."""
 
-    MAX_POINTS = 6
+    MAX_POINTS = 4
+    """Below the small world's manual-snapshot quota per disk (5)."""
 
     def __init__(self) -> None:
         super().__init__()
