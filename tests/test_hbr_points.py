@@ -543,3 +543,18 @@ def test_record_point_with_missing_native_changes_nothing(fleet: Fleet) -> None:
     rejected_unchanged(
         fleet.cloud, errors.ResourceNotFoundError, "InvalidSnapshotId.NotFound", record
     )
+
+
+def test_delete_backups_in_range_deletes_exactly_the_window(fleet: Fleet) -> None:
+    """Delete Backups removes the instance's points in the window, and only those."""
+    first = fleet.point(fleet.back_up())
+    fleet.cloud.advance(dt.timedelta(hours=3))
+    second = fleet.point(fleet.back_up())
+    start = int(second.created_time.timestamp())
+    assert (second.snapshot_id,) == fleet.hbr.delete_backups_in_range(
+        instance_id=fleet.vm, start_time=start, end_time=start + 60
+    )
+    found = fleet.hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33)
+    assert [first.snapshot_id] == [p.snapshot_id for p in found]
+    assert not any(fleet.exists(n) for n in second.native_snapshot_id_list)
+    check_invariants(fleet.cloud)

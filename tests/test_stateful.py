@@ -15,11 +15,13 @@ from cloudbackup import (
     Cloud,
     DataDisk,
     DiskDeviceMapping,
+    DiskSnapshotTaken,
     EcsService,
     Event,
     EventRetention,
     InMemoryBackend,
     InstanceStatus,
+    PointRetention,
     Rule,
     SystemDisk,
     TagFilter,
@@ -111,6 +113,17 @@ def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:
             Rule("TAG", tag_filters=(TagFilter("k", "v"),)),
         ]
     )
+    native = ecs.create_snapshot(disk_id=plain)  # a backup point, as a finished job records it
+    with cloud._world.store.unit():
+        hbr._record_point(
+            job_id="job-rich",
+            instance_id=instance_id,
+            created=cloud.now(),
+            disks=[DiskSnapshotTaken(plain, native)],
+            retention=PointRetention(30),
+            snapshot_group_id="ssg-rich",
+        )
+    hbr.describe_backup_capacity()  # the console's cached statistics
     hbr.create_backup_job(instance_id=instance_id, retention=7)  # running until it finishes
     engine = cloud._world.engine
     engine.register("test.handler_bug", _handler_bug)

@@ -11,17 +11,19 @@ check that every binding a TAG rule made still matches its instance's tags.
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
 from ..._domain.hbr import PolicyBinding, PolicyBindingRequest, Rule, RuleType, TagFilter
+from ..._domain.hbr_points import DiskSnapshotTaken, PointRetention
 from ..._services.hbr import HbrService
 from .base import AIM, PICK, RARELY, MachineBase
 from .ecs_request_rules import TAG_KEYS
 
-__all__ = ["HbrRules"]
+__all__ = ["HbrPointRules", "HbrRules"]
 
 NOT_OPEN = "ServiceNotActivated"
 BOUND = "PolicyAlreadyBoundWithThisDataSource"
@@ -240,3 +242,125 @@ class HbrRules(MachineBase):
                     rules = policy.rules_of(RuleType.TAG)
                     if not any(all(f.matches(tags) for f in r.tag_filters) for r in rules):
                         raise AssertionError(f"binding {b.policy_binding_id} no longer matches")
+
+
+# -- backup points and retention ----------------------------------------------------------------
+# Points live in a region of their own (POINT_REGION, outside REGION_IDS), on a disk of their
+# own, so that their native snapshots' retention and locks, which Cloud Backup manages, never
+# surprise the ECS rules' model of the shared regions.
+
+POINT_REGION = "cn-qingdao"
+DECREASE = "InvalidOperation.DecreaseRetentionDaysUnsupported"
+
+
+class HbrPointRules(HbrRules):
+    """Backup points: recorded as a finished job records them, deleted, extended, expired."""
+
+    MAX_POINTS = 4
+    """Below the small world's manual-snapshot quota per disk (5)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.point_vm: str | None = None
+        self.point_disk: str | None = None
+        self.points: dict[str, tuple[_dt.datetime, int | None, bool, tuple[str, ...]]] = {}
+        """Point id -> (created, retention days or None, immutable, native snapshot ids)."""
+        self.point_jobs = 0
+
+    def _point_alive(self, created: _dt.datetime, days: int | None) -> bool:
+        return days is None or created + _dt.timedelta(days=days) > self.now
+
+    def _live_points(self) -> list[str]:
+        return sorted(p for p, (c, d, _, _) in self.points.items() if self._point_alive(c, d))
+
+    @precondition(lambda self: self.hbr_open and len(self.points) < self.MAX_POINTS)
+    @rule(days=st.integers(1, 6), immutable=st.booleans())
+    def record_point(self, days: int, immutable: bool) -> None:
+        """A backup job finishes: one native snapshot, recorded as a point kept ``days``."""
+        ecs = self.ecs(POINT_REGION)
+        if self.point_vm is None:
+            zone = self.cloud.regions[POINT_REGION].zones[0]
+            [self.point_vm] = ecs.run_instances(zone_id=zone, instance_type="ecs.g7.large")
+            [disk] = ecs.describe_disks(instance_id=self.point_vm).items
+            self.point_disk = disk.disk_id
+        if self.point_disk is None or ecs.describe_instance_attribute(self.point_vm).status != (
+            "Running"
+        ):
+            self.idle("record_point (the instance is starting)")
+            return
+        self.point_jobs += 1
+        native = ecs.create_snapshot(disk_id=self.point_disk, retention_days=days)
+        created = self.now
+        hbr = self.hbr(POINT_REGION)
+        with hbr._world.store.unit():
+            point_id = hbr._record_point(
+                job_id=f"job-{self.point_jobs:020d}",
+                instance_id=self.point_vm,
+                created=created,
+                disks=[DiskSnapshotTaken(self.point_disk, native)],
+                retention=PointRetention(days, immutable=immutable),
+            )
+        self.points[point_id] = (created, days, immutable, (native,))
+        self.note(f"record_point: {days} days, immutable={immutable}")
+
+    @precondition(lambda self: self.points)
+    @rule(pick=PICK)
+    def delete_point(self, pick: int) -> None:
+        """``delete_snapshot``: refused for an immutable point that has not expired."""
+        live = self._live_points()
+        if not live:
+            self.idle("delete_snapshot")
+            return
+        point_id = self.pick(live, pick)
+        _, _, immutable, natives = self.points[point_id]
+        problems = self._gate() or ({IMMUTABLE} if immutable else set())
+        hbr = self.hbr(POINT_REGION)
+        if self.ok("delete_snapshot", problems, lambda: hbr.delete_snapshot(snapshot_id=point_id)):
+            del self.points[point_id]
+            found = self.ecs(POINT_REGION).describe_snapshots(snapshot_ids=list(natives))
+            assert tuple(found.items) == (), f"natives of {point_id} outlived it"
+
+    @precondition(lambda self: self.points)
+    @rule(pick=PICK, days=st.none() | st.integers(1, 12))
+    def extend_point(self, pick: int, days: int | None) -> None:
+        """Extend Retention (instance level): extend only."""
+        live = self._live_points()
+        if not live:
+            self.idle("extend_backup_retention")
+            return
+        point_id = self.pick(live, pick)
+        created, current, immutable, natives = self.points[point_id]
+        shorter = current is None or (days is not None and days < current)
+        problems = self._gate() or ({DECREASE} if shorter else set())
+        hbr = self.hbr(POINT_REGION)
+        if self.ok(
+            "extend_backup_retention",
+            problems,
+            lambda: hbr.extend_backup_retention(snapshot_id=point_id, retention_days=days),
+        ):
+            self.points[point_id] = (created, days, immutable, natives)
+
+    @invariant()
+    def points_expire_on_time(self) -> None:
+        """A point is there exactly until its expiry; its native snapshots with it; an
+        immutable one's natives refuse ECS deletion (their lock holds)."""
+        if not self.hbr_open:
+            return
+        shown = self.hbr(POINT_REGION).describe_udm_snapshots(
+            source_type="UDM_ECS", start_time=0, end_time=2**33
+        )
+        live = self._live_points()
+        if sorted(p.snapshot_id for p in shown) != live:
+            raise AssertionError(f"points {[p.snapshot_id for p in shown]} but expected {live}")
+        for point in shown:
+            if not point.usable:
+                raise AssertionError(f"point {point.snapshot_id} lost a native snapshot")
+            _, _, immutable, natives = self.points[point.snapshot_id]
+            if immutable:
+                ecs = self.ecs(POINT_REGION)
+                for native in natives:
+                    lock = ecs.describe_snapshot(native).lock
+                    if lock is None or not lock.holds(self.now):
+                        raise AssertionError(f"immutable point {point.snapshot_id} unlocked")
+        for point_id in [p for p in self.points if p not in live]:
+            del self.points[point_id]

@@ -10,13 +10,13 @@ from ..._domain.ecs import DiskCategory, PerformanceLevel
 from ..._domain.hbr import Rule, TagFilter
 from ..._domain.kms import KeySpec
 from .guest_rules import GuestRules
-from .hbr_rules import HbrRules
+from .hbr_rules import HbrPointRules
 from .kms_rules import KmsRules
 
 __all__ = ["CloudStateMachine"]
 
 
-class CloudStateMachine(GuestRules, KmsRules, HbrRules):
+class CloudStateMachine(GuestRules, KmsRules, HbrPointRules):
     """Random ECS + KMS + Cloud Backup workloads checked against a reference model after every
     step.
 
