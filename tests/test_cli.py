@@ -102,8 +102,27 @@ def test_demo_exits_0_and_tells_the_whole_story(capsys: pytest.CaptureFixture[st
     """``cloudbackup demo`` returns 0 and prints one line per step."""
     assert 0 == cli.main(["demo"])
     lines = capsys.readouterr().out.splitlines()
-    assert 10 == len(lines)
+    assert 17 == len(lines)
     assert "identical to what was there at the snapshot" in lines[7]
+
+
+def test_demo_tells_cloud_backups_week() -> None:
+    """After the ECS story the demo shows a skipped run, an expired point, one kept by the
+    WEEKLY rule, an immutable point refusing deletion with its code, and a restore that
+    brings back the orders' fingerprint."""
+    lines: list[str] = []
+    assert run_demo(lines.append)
+    story = "\n".join(lines[10:])
+    assert "lists 8 jobs (7 COMPLETE, 1 SKIPPED)" in story
+    assert "was SKIPPED: The previous backup job job-" in story
+    assert "lists 3 of the 7 points made: 4 expired" in story
+    assert "(gone after 2 days)" in story
+    assert "WEEKLY keeps it 14 days" in story
+    assert "DeleteSnapshot refused with OperationDenied.ImmutableBackup" in story
+    assert "native snapshot with OperationDenied.SnapshotLocked; still listed: True." in story
+    orders = re.search(r"orders to d-\w+ \(sha256 (\w+)\)", lines[2])
+    assert orders is not None
+    assert f"sha256 {orders[1]} equals the orders at the backup ({orders[1]})." in story
 
 
 def test_demo_explains_blocks_and_the_system_disk() -> None:

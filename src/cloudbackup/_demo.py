@@ -1,4 +1,4 @@
-"""The demo: a short, printed story of an instance backed up and rolled back.
+"""The demo: a short, printed story of an instance backed up, rolled back, then protected.
 
 Run it with ``python -m cloudbackup demo`` (or the ``cloudbackup demo`` console script).
 """
@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable
 
 from ._cloud import DEFAULT_BLOCK_SIZE, Cloud
+from ._demo_hbr import hbr_story
 from ._domain.requests import DataDisk, ResetDiskSpec, SystemDisk
 
 __all__ = ["run_demo"]
@@ -33,6 +34,10 @@ def run_demo(
     block_size: int = DEFAULT_BLOCK_SIZE,
 ) -> bool:
     """Tell the story, one line a step, on the in-memory default; True if the bytes matched.
+
+    The ECS story (an instance rolled back from a snapshot group) is followed by Cloud
+    Backup's (:func:`cloudbackup._demo_hbr.hbr_story`): a week of daily backups of the same
+    instance, a skipped run, expiry, special and immutable retention, and a restore.
 
     Args:
         echo: Where each line goes (default: ``print``).
@@ -127,4 +132,13 @@ def run_demo(
         f"The world logged {len(cloud.events)} events and stores "
         f"{cloud.storage_stats().blob_bytes // 1024:,} KiB of block data."
     )
-    return ok
+    protected = hbr_story(
+        cloud,
+        say,
+        region=region,
+        zone=zone,
+        instance_id=instance_id,
+        data_disk_id=data.disk_id,
+        orders_length=len(orders_v1),
+    )
+    return ok and protected
