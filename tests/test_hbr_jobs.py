@@ -265,11 +265,17 @@ def test_execute_policy_v2_runs_one_or_every_bound_instance(region: Region) -> N
     )
     [p] = region.hbr.describe_policies_v2(policy_id=policy).items
     backup, transition = p.rules
-    region.hbr.execute_policy_v2(policy_id=policy, rule_id=backup.rule_id, data_source_id=region.vm)  # type: ignore[arg-type]
-    assert [region.vm] == [j.instance_id for j in region.hbr.describe_backup_jobs2()]
+    job_id = region.hbr.execute_policy_v2(
+        policy_id=policy, rule_id=backup.rule_id, data_source_id=region.vm
+    )  # type: ignore[arg-type]
+    assert [(job_id, region.vm)] == [
+        (j.job_id, j.instance_id) for j in region.hbr.describe_backup_jobs2()
+    ]
     region.cloud.advance(dt.timedelta(minutes=5))
-    region.hbr.execute_policy_v2(policy_id=policy, rule_id=backup.rule_id)  # type: ignore[arg-type]
+    first = region.hbr.execute_policy_v2(policy_id=policy, rule_id=backup.rule_id)  # type: ignore[arg-type]
     jobs = list(region.hbr.describe_backup_jobs2())
+    first_bound = min(region.vm, region.mixed, key=lambda i: i)
+    assert [first_bound] == [j.instance_id for j in jobs if j.job_id == first]
     assert {TriggerMode.MANUAL} == {j.trigger_mode for j in jobs}
     assert sorted([region.vm, region.vm, region.mixed]) == sorted(j.instance_id for j in jobs)
     rejected_unchanged(

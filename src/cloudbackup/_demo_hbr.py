@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ._cloud import Cloud
 from ._domain.hbr import PolicyBindingRequest, RetentionRule, Rule, RuleType
-from ._domain.hbr_jobs import JobStatus
+from ._domain.hbr_jobs import BackupJobFilter, JobStatus
 from .errors import CloudBackupError
 
 __all__ = ["hbr_story"]
@@ -107,10 +107,12 @@ def hbr_story(
     second_run = daily_at + _dt.timedelta(days=1)
     cloud.advance(second_run - _RUN_NOW_LEAD - cloud.now())
     ecs.fill_disk(data_disk_id, _FILL_OFFSET, _FILL_LENGTH, seed=9)
-    hbr.execute_policy_v2(
+    long_job_id = hbr.execute_policy_v2(
         policy_id=policy_id, rule_id=backup.rule_id or "", data_source_id=instance_id
     )
-    [long_job] = hbr.describe_backup_jobs2(page_size=1).items
+    [long_job] = hbr.describe_backup_jobs2(
+        filters=[BackupJobFilter("JobId", (long_job_id or "",))]
+    ).items
     expected = long_job.expected_completion_time or long_job.created_time
     say(
         f"Guest filled {_FILL_LENGTH // _GIB} GiB of {data_disk_id}; ran the policy now "

@@ -126,9 +126,13 @@ class SchedulerActions(JobActions):
         rule_id: str,
         data_source_id: str | None = None,
         source_type: str = "UDM_ECS",
-    ) -> None:
+    ) -> str | None:
         """``ExecutePolicyV2`` (the console's Run Now): run a policy's BACKUP rule now for one
         bound instance, or for every instance bound to it.
+
+        Returns ``JobId``, as the real action does: the job of the named instance, or with no
+        ``data_source_id`` the job of the first bound instance in id order (every job is
+        listed by ``describe_backup_jobs2``); ``None`` when the policy has no binding.
 
         Each run is what a scheduled one would be (``TriggerMode`` ``MANUAL``): a suspended
         binding or an instance whose previous job is still running gets a ``SKIPPED`` job.
@@ -160,5 +164,7 @@ class SchedulerActions(JobActions):
                     "data_source_id out to run every bound instance.",
                 )
             bindings = [found]
-        for binding in bindings:
-            self._run_binding(policy, rule, binding, TriggerMode.MANUAL)
+        jobs = [
+            self._run_binding(policy, rule, binding, TriggerMode.MANUAL) for binding in bindings
+        ]
+        return jobs[0].job_id if jobs else None
