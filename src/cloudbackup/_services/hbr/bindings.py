@@ -330,6 +330,19 @@ class BindingActions(AccountActions):
             data_source_id=binding.data_source_id,
         )
 
+    def _store_updated(self, binding: PolicyBinding, updated: PolicyBinding) -> None:
+        """Store ``updated`` (a changed copy of ``binding``) stamped now, and its event."""
+        now = self._world.now()
+        self._bindings.put(attrs.evolve(updated, updated_time=now), old=binding)
+        self._world.events._emit(
+            PolicyBindingUpdated,
+            time=now,
+            region_id=self.region_id,
+            policy_binding_id=binding.policy_binding_id,
+            policy_id=binding.policy_id,
+            data_source_id=binding.data_source_id,
+        )
+
     def _count(self, policy: Policy, change: int) -> Policy:
         changed = attrs.evolve(policy, policy_binding_count=policy.policy_binding_count + change)
         self._policies.put(changed, old=policy)
@@ -463,16 +476,7 @@ class BindingActions(AccountActions):
         updated = attrs.evolve(binding, **changes)  # type: ignore[arg-type]
         if updated == binding:
             return
-        now = self._world.now()
-        self._bindings.put(attrs.evolve(updated, updated_time=now), old=binding)
-        self._world.events._emit(
-            PolicyBindingUpdated,
-            time=now,
-            region_id=self.region_id,
-            policy_binding_id=binding.policy_binding_id,
-            policy_id=binding.policy_id,
-            data_source_id=instance_id,
-        )
+        self._store_updated(binding, updated)
 
     @unit_of_work
     def delete_policy_binding(
@@ -558,16 +562,8 @@ class BindingActions(AccountActions):
             detail = attrs.evolve(detail, disk_id_list=remaining)
         else:
             detail = attrs.evolve(detail, exclude_disk_id_list=(*detail.exclude_disk_id_list, disk))
-        now = self._world.now()
-        changed = attrs.evolve(binding, advanced_options=AdvancedOptions(detail), updated_time=now)
-        self._bindings.put(changed, old=binding)
-        self._world.events._emit(
-            PolicyBindingUpdated,
-            time=now,
-            region_id=self.region_id,
-            policy_binding_id=binding.policy_binding_id,
-            policy_id=binding.policy_id,
-            data_source_id=binding.data_source_id,
+        self._store_updated(
+            binding, attrs.evolve(binding, advanced_options=AdvancedOptions(detail))
         )
 
     # -- reads ------------------------------------------------------------------------
