@@ -237,3 +237,21 @@ def test_a_subclassed_name_retention_and_tag_are_stored_as_plain_values() -> Non
         type(found.tags[0]),
         type(found.tags[0][0]),
     )
+
+
+def test_exported_request_types_and_their_subclasses_are_rebuilt_plain() -> None:
+    """A request type exported from ``cloudbackup`` (its module is the package itself) has its
+    fields made builtin, and a caller's subclass of it comes back as the package's class."""
+    from cloudbackup import DataDisk, PolicyBindingRequest
+    from cloudbackup._validate import builtin
+
+    class Disk(DataDisk):
+        @property
+        def hostile(self) -> str:
+            return "hostile"
+
+    rebuilt = builtin(Disk(category=Name("cloud_essd"), size=Number(20)))
+    assert DataDisk(category="cloud_essd", size=20) == rebuilt
+    assert (DataDisk, str, int) == (type(rebuilt), type(rebuilt.category), type(rebuilt.size))
+    binding = builtin(PolicyBindingRequest(Name("i-1")))
+    assert (PolicyBindingRequest, str) == (type(binding), type(binding.data_source_id))

@@ -13,9 +13,8 @@ import datetime as _dt
 import enum
 import re
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from attrs import evolve as _attrs_evolve
 from attrs import has as _attrs_has
 
 from .errors import InvalidParameterError
@@ -103,22 +102,30 @@ def builtin(value: object, depth: int = 0) -> object:
         return tuple(builtin(item, depth + 1) for item in tuple.__iter__(value))
     if isinstance(value, list):
         return [builtin(item, depth + 1) for item in list.__iter__(value)]
-    if _attrs_has(kind) and _is_request(kind):
+    own = _own_request_type(kind)
+    if own is not None:
         changes = {
-            f.name: builtin(getattr(value, f.name), depth + 1)
-            for f in kind.__attrs_attrs__
+            f.alias: builtin(getattr(value, f.name), depth + 1)
+            for f in own.__attrs_attrs__
             if f.init
         }
-        return _attrs_evolve(value, **changes)  # type: ignore[misc]
+        return own(**changes)
     return value
 
 
 _EXACT = frozenset({str, int, bool, float, bytes, type(None), _dt.datetime})
 
 
-def _is_request(kind: type) -> bool:
-    # Only the package's own request types (DataDisk, SystemDisk, ...) are rebuilt.
-    return kind.__module__.startswith("cloudbackup.")
+def _own_request_type(kind: type) -> Any:
+    """The package's own attrs class that ``kind`` is or derives from (``DataDisk``,
+    ``PolicyBindingRequest``, ...), else None. Exported classes name ``cloudbackup`` as their
+    module, the others a submodule of it; a caller's subclass is rebuilt as the package's class,
+    so none of its overrides runs inside a unit of work."""
+    for base in kind.__mro__:
+        module = base.__dict__.get("__module__", "")
+        if (module == "cloudbackup" or module.startswith("cloudbackup.")) and _attrs_has(base):
+            return base
+    return None
 
 
 def integer(
