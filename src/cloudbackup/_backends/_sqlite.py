@@ -66,8 +66,9 @@ from ._sqlite_schema import APPLICATION_ID, SCHEMA_VERSION, ZERO_RUN
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "ZERO_RUN", "SqliteBackend"]
 
 #: How many rows of ``record_changes`` are kept. A backend that falls further behind than this
-#: (idle while others commit) drops its whole cache instead.
-CHANGES_KEPT: Final = 50_000
+#: (idle while others commit) drops its whole cache instead. Each row costs some 60 bytes of
+#: file: 10,000 (about 1,000 units of work of the fleet year) keep the log to some 0.7 MB.
+CHANGES_KEPT: Final = 10_000
 
 
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -76,8 +77,11 @@ _MAX_TIMEOUT = 3600.0
 _IN_CHUNK = 500
 # The WAL is copied into the file once it holds this many pages (SQLite's default is 1,000):
 # a unit rewrites the same hot pages (indexes, counters, the change log), so a longer WAL
-# copies each of them once for more commits, and syncs the file less often.
-_CHECKPOINT_PAGES = 4000
+# copies each of them once for more commits, and syncs the file less often. In the 100-instance
+# fleet year (synchronous=NORMAL, 40 days) the commits' share went from 8.7 s at 4,000 pages to
+# 7.6 s at 16,000 and 5.9 s at 40,000; the -wal file beside the database grows to this many
+# pages (64 MiB) in a long run and is folded into the file when the last connection closes.
+_CHECKPOINT_PAGES = 16000
 # record_changes is pruned every this many commits of a backend, not at each one.
 _PRUNE_EVERY = 64
 _PUT = "INSERT OR REPLACE INTO records (kind, partition, key, value) VALUES (?, ?, ?, ?)"
