@@ -736,6 +736,10 @@ def _rename(tree: _Json) -> _Json:
     tag = tree[0]
     if tag in ("a", "e") and len(tree) == 3 and type(tree[1]) is str:
         return [tag, LEGACY_NAMES.get(tree[1], tree[1]), _rename(tree[2])]
+    if tag == "p" and len(tree) >= 3 and type(tree[1]) is str:
+        # (Positional values name registered types only; renaming them keeps this total.)
+        items = [_rename(item) for item in tree[3:]]
+        return [tag, LEGACY_NAMES.get(tree[1], tree[1]), tree[2], *items]
     items = [_rename(item) for item in tree[1:]]
     if tag == "s":
         items.sort(key=_canonical)
