@@ -168,9 +168,25 @@ def file_parts(path: Path) -> dict[str, int]:
                 " FROM record_changes"
             )[0],
             "free_bytes": one("PRAGMA freelist_count")[0] * page_size,
+            **table_bytes(conn, page_size),
         }
     finally:
         conn.close()
+
+
+def table_bytes(conn: sqlite3.Connection, page_size: int) -> dict[str, int]:
+    """The bytes of pages each table fills (its indexes included), from SQLite's ``dbstat``
+    table; none when this SQLite lacks it."""
+    try:
+        rows = conn.execute("SELECT name, count(*) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.Error:
+        return {}
+    found = {"pages_blobs": 0, "pages_records": 0, "pages_record_changes": 0, "pages_other": 0}
+    for name, pages in rows:
+        table = "blobs" if name == "sqlite_autoindex_blobs_1" else name
+        key = f"pages_{table}" if f"pages_{table}" in found else "pages_other"
+        found[key] += pages * page_size
+    return found
 
 
 def flatness(days: list[float]) -> tuple[float, float, float]:
@@ -311,6 +327,11 @@ def report_fleet(options: dict[str, Any], repeat: int) -> None:
                 f"{run['change_log_bytes']:,} B, rest {rest:,} B "
                 f"(free pages {run['free_bytes']:,} B)"
             )
+            if "pages_records" in run:
+                extra += (
+                    f"; pages: blobs {run['pages_blobs']:,} B, records {run['pages_records']:,} B,"
+                    f" change log {run['pages_record_changes']:,} B, other {run['pages_other']:,} B"
+                )
         print(
             f"  run {n}: {run['seconds']:.1f} s (setup {run['setup_seconds']:.1f} s), "
             f"peak RSS {run['peak_rss_mib']:,.0f} MiB, days 31-60 median {early * 1e3:.0f} ms, "

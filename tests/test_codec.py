@@ -17,7 +17,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloudbackup._backends._codec import DEFAULT_CODEC, ValueCodec, decode, encode
+from cloudbackup._backends._codec import (
+    DEFAULT_CODEC,
+    LayoutMiss,
+    ValueCodec,
+    decode,
+    encode,
+    layout_tag,
+)
 from cloudbackup._typenames import TYPES, TypeRegistry
 from cloudbackup.errors import StorageBackendError
 
@@ -475,3 +482,153 @@ def test_float_and_optional_fields_round_trip_exactly(ratio: float, note: str | 
     decoded = CODEC.decode(CODEC.encode(Measured(ratio, note)))
     assert isinstance(decoded, Measured)
     assert (repr(ratio), note) == (repr(decoded.ratio), decoded.note)
+
+
+# -- positional values and their layouts (schema version 10) -----------------------------------
+def layout_of(cls: type, name: str) -> str:
+    """The layout tag ``cls``'s current fields give under type name ``name``."""
+    return layout_tag(name, tuple(field.name for field in attrs.fields(cls)))
+
+
+def test_attrs_values_are_stored_by_position_with_their_layout() -> None:
+    """An attrs value is its type name, its layout and its field values in field order."""
+    expected = ["p", "test.Block", layout_of(Block, "test.Block"), 3, ["b", "eA=="]]
+    assert expected == json.loads(CODEC.encode(Block(3, b"x")))
+
+
+def test_the_layout_changes_with_any_change_of_the_fields() -> None:
+    """Reordering, renaming or adding a field, or another type name, gives another layout."""
+    base = layout_tag("test.Block", ("index", "digest"))
+    others = {
+        layout_tag("test.Block", ("digest", "index")),
+        layout_tag("test.Block", ("index", "hash")),
+        layout_tag("test.Block", ("index", "digest", "size")),
+        layout_tag("test.Other", ("index", "digest")),
+    }
+    assert (4, False) == (len(others), base in others)
+
+
+def test_utc_datetimes_are_stored_as_microseconds_and_come_back_exact() -> None:
+    """A UTC datetime is ["u", microseconds]; it decodes equal, with timezone.utc itself."""
+    value = dt.datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC)
+    data = encode(value)
+    decoded = decode(data)
+    assert isinstance(decoded, dt.datetime)
+    expected = (["u", 1_709_251_199_999_999], value, UTC)
+    assert expected == (json.loads(data), decoded, decoded.tzinfo)
+
+
+def test_other_datetimes_keep_their_zone_and_fold() -> None:
+    """Offsets other than UTC, zoneinfo zones and fold=1 keep the ISO form and come back exact."""
+    values = [
+        dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        dt.datetime(2024, 1, 1, fold=1, tzinfo=UTC),
+        dt.datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=zoneinfo.ZoneInfo("America/New_York")),
+        dt.datetime(2024, 1, 1),
+    ]
+    tags = [json.loads(encode(value))[0] for value in values]
+    back = [decode(encode(value)) for value in values]
+    assert (["dt"] * 4, values) == (tags, back)
+    assert [v.fold for v in values] == [v.fold for v in back]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        ["u", "1"],
+        ["u", 1.5],
+        ["u", True],
+        ["u", 10**30],
+        ["u"],
+        ["p", "test.Block", "xx"],
+        ["p", "test.Block"],
+        ["p", "test.Block", 7, 1, ["b", ""]],
+        ["p", "test.Category", "00000000"],
+    ],
+)
+def test_malformed_positional_values_are_corrupt(tree: list[Any]) -> None:
+    """A damaged "u" or "p" value is StorageBackend.Corrupt (or UnknownLayout), never raw."""
+    with pytest.raises(StorageBackendError) as info:
+        CODEC.decode(json.dumps(tree).encode())
+    assert info.value.code in ("StorageBackend.Corrupt", "StorageBackend.UnknownLayout")
+
+
+def test_a_positional_value_with_too_few_or_many_fields_is_corrupt() -> None:
+    """A value of the current layout with a field missing or one too many is Corrupt."""
+    tag = layout_of(Block, "test.Block")
+    codes = []
+    for values in ([1], [1, ["b", ""], 2]):
+        with pytest.raises(StorageBackendError) as info:
+            CODEC.decode(json.dumps(["p", "test.Block", tag, *values]).encode())
+        codes.append(info.value.code)
+    assert ["StorageBackend.Corrupt"] * 2 == codes
+
+
+def test_a_positional_field_of_the_wrong_type_is_corrupt() -> None:
+    """The declared field types are checked on the positional path as on the keyed one."""
+    data = json.dumps(["p", "test.Block", layout_of(Block, "test.Block"), "one", ["b", ""]])
+    with pytest.raises(StorageBackendError) as info:
+        CODEC.decode(data.encode())
+    assert "StorageBackend.Corrupt" == info.value.code
+
+
+def test_an_unknown_layout_is_reported_with_its_type_and_tag() -> None:
+    """A layout the codec was not told about raises LayoutMiss (StorageBackend.UnknownLayout)."""
+    old = layout_tag("test.Evolved", ("name",))
+    codec = ValueCodec(types=LOCAL_TYPES)
+    with pytest.raises(LayoutMiss) as info:
+        codec.decode(json.dumps(["p", "test.Evolved", old, "x"]).encode())
+    expected = ("StorageBackend.UnknownLayout", "test.Evolved", old)
+    assert expected == (info.value.code, info.value.type_name, info.value.tag)
+
+
+def test_a_learned_older_layout_decodes_by_name_with_defaults() -> None:
+    """Values of an older layout (fewer fields, another order) decode by name; added fields
+    take their defaults or factories."""
+    codec = ValueCodec(types=LOCAL_TYPES)
+    names = ("listed", "name")
+    tag = layout_tag("test.Evolved", names)
+    codec.learn_layout(tag, "test.Evolved", names)
+    data = json.dumps(["p", "test.Evolved", tag, ["t", "a"], "old"]).encode()
+    assert Evolved("old", 7, ("a",)) == codec.decode(data)
+
+
+def test_a_learned_layout_with_a_field_the_class_lost_is_refused() -> None:
+    """A value of a layout naming a field the class no longer has is SchemaTooNew, not dropped."""
+    codec = ValueCodec(types=LOCAL_TYPES)
+    names = ("index", "digest", "size")
+    tag = layout_tag("test.Block", names)
+    codec.learn_layout(tag, "test.Block", names)
+    with pytest.raises(StorageBackendError) as info:
+        codec.decode(json.dumps(["p", "test.Block", tag, 1, ["b", ""], 3]).encode())
+    assert "StorageBackend.SchemaTooNew" == info.value.code
+
+
+@pytest.mark.parametrize(
+    ("type_name", "names"),
+    [
+        ("test.Block", ("index",)),  # not the tag's fields
+        ("test.Other", ("index", "digest")),  # not the tag's type
+        ("test.Block", ("index", "index")),
+        ("test.Block", ["index", "digest"]),
+    ],
+)
+def test_a_layout_description_that_does_not_match_its_tag_is_refused(
+    type_name: str, names: Any
+) -> None:
+    """learn_layout checks the description against the tag: a damaged row is Corrupt."""
+    codec = ValueCodec(types=LOCAL_TYPES)
+    with pytest.raises(StorageBackendError) as info:
+        codec.learn_layout(layout_tag("test.Block", ("index", "digest")), type_name, names)
+    assert "StorageBackend.Corrupt" == info.value.code
+
+
+def test_a_learned_layout_of_another_type_is_not_used() -> None:
+    """A value naming type A with a tag learned for type B is Corrupt (tags name one type)."""
+    codec = ValueCodec(types=LOCAL_TYPES)
+    names = ("index", "digest")
+    tag = layout_tag("test.Other", names)
+    codec.learn_layout(tag, "test.Other", names)
+    with pytest.raises(StorageBackendError) as info:
+        codec.decode(json.dumps(["p", "test.Block", tag, 1, ["b", ""]]).encode())
+    assert "StorageBackend.Corrupt" == info.value.code

@@ -243,14 +243,15 @@ def test_sqlite_backend_accepts_path_objects_and_subclassed_strings(tmp_path: Pa
 
 _DECODABLE_DAMAGE = {
     # A field of the right class holding the wrong type.
+    # (Values are stored by position: the size follows the category, the zone the region.)
     "disk-size-text": (
-        "UPDATE records SET value = CAST(replace(CAST(value AS TEXT), '\"size\":20', "
-        "'\"size\":\"forty\"') AS BLOB) WHERE kind = 'ecs.disk'"
+        "UPDATE records SET value = CAST(replace(CAST(value AS TEXT), '\"cloud_essd\"],20,', "
+        "'\"cloud_essd\"],\"forty\",') AS BLOB) WHERE kind = 'ecs.disk'"
     ),
     "disk-zone-number": (
         "UPDATE records SET value = CAST(replace(CAST(value AS TEXT), "
-        '\'"zone_id":"cn-hangzhou-h"\', '
-        "'\"zone_id\":7') AS BLOB) WHERE kind = 'ecs.disk'"
+        '\'"cn-hangzhou","cn-hangzhou-h"\', '
+        "'\"cn-hangzhou\",7') AS BLOB) WHERE kind = 'ecs.disk'"
     ),
     "block-digest-number": "UPDATE records SET value = CAST('7' AS BLOB) "
     "WHERE kind = 'ecs.disk_extents'",

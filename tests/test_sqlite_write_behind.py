@@ -252,5 +252,5 @@ def test_the_record_cache_evicts_its_oldest_entries_and_keeps_its_bound() -> Non
 
 
 def test_the_wal_is_checkpointed_at_four_thousand_pages(backend: SqliteBackend) -> None:
-    """The backend lets the WAL grow to 4,000 pages before copying it into the file."""
-    assert 4000 == backend._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    """The backend lets the WAL grow to 16,000 pages before copying it into the file."""
+    assert 16000 == backend._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]

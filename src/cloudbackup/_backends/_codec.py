@@ -17,12 +17,25 @@ non-finite ``float``      ``["f", "inf"]``
 ``tuple`` / ``list``      ``["t", item, ...]`` / ``["l", item, ...]``
 ``frozenset``             ``["s", item, ...]``, items sorted by their encoding
 ``dict`` (``str`` keys)   ``["d", {key: value, ...}]``, insertion order kept
-``datetime.datetime``     ``["dt", isoformat, zone, fold]``
+``datetime.datetime``     ``["u", microseconds since 1970]`` in UTC (``timezone.utc``,
+                          fold 0); else ``["dt", isoformat, zone, fold]``
 ``datetime.date``         ``["da", isoformat]``
 ``datetime.timedelta``    ``["td", days, seconds, microseconds]``
 ``enum.Enum`` member      ``["e", "type.Name", value]``
-``attrs`` instance        ``["a", "type.Name", {field: value, ...}]``
+``attrs`` instance        ``["p", "type.Name", "layout", value, ...]``: the field values
+                          in field order (written since schema version 10); files written
+                          before hold ``["a", "type.Name", {field: value, ...}]``, which
+                          still decodes
 ========================  ===================================================
+
+An attrs value is stored by position, without its field names, so a record is about half as
+long; the ``layout`` (:func:`layout_tag`: eight hex digits of a hash of the type name and the
+field names in order) says which fields the positions stand for. A record whose layout is
+the class's current one decodes directly. One written while the class had other fields
+(an older or newer version of the library) raises :class:`LayoutMiss`; the SQLite backend
+keeps every layout it ever wrote in its ``layouts`` table, gives the codec the field names
+(:meth:`ValueCodec.learn_layout`) and decodes again, by name, as the keyed form does: a field
+added since takes its default, an unknown field is refused.
 
 Every JSON array is a tagged value and no JSON object appears outside a tag, so decoding is
 unambiguous. Classes are named by their stable type name from :mod:`cloudbackup._typenames`
@@ -39,6 +52,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import enum
+import hashlib
 import json
 import math
 import operator
@@ -55,7 +69,15 @@ import attrs
 from .._typenames import LEGACY_NAMES, TYPES, TypeRegistry
 from ..errors import StorageBackendError
 
-__all__ = ["DEFAULT_CODEC", "ValueCodec", "decode", "encode", "rename_legacy_types"]
+__all__ = [
+    "DEFAULT_CODEC",
+    "LayoutMiss",
+    "ValueCodec",
+    "decode",
+    "encode",
+    "layout_tag",
+    "rename_legacy_types",
+]
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED_RE = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*\Z")
@@ -72,6 +94,40 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 # Types whose values are their own JSON tree (checked by exact type, as _encode does).
 _SELF_ENCODING = frozenset({str, int, bool, type(None)})
+# UTC datetimes (the world's clock) are stored as microseconds since this instant.
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MICROSECOND = _dt.timedelta(microseconds=1)
+_UTC = _dt.timezone.utc
+
+
+def layout_tag(type_name: str, names: tuple[str, ...]) -> str:
+    """The layout of a class's stored values: eight hex digits of a hash of its type name and
+    field names in order, so any change of the fields (added, removed, renamed, reordered)
+    gives another layout."""
+    text = type_name + ":" + ",".join(names)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+
+
+class LayoutMiss(StorageBackendError):
+    """A stored value uses a field layout this codec has not been told about.
+
+    Raised by :meth:`ValueCodec.decode` for a positional attrs value whose layout is not the
+    class's current one nor one given to :meth:`ValueCodec.learn_layout`; a backend that keeps
+    the layouts it wrote (the SQLite backend's ``layouts`` table) teaches it and decodes again.
+    Its code is ``StorageBackend.UnknownLayout``.
+    """
+
+    def __init__(self, type_name: str, tag: str) -> None:
+        super().__init__(
+            f"A stored {type_name} uses field layout {tag!r}, which this database does not "
+            "describe.",
+            code="StorageBackend.UnknownLayout",
+            ids=(type_name, tag),
+            recommend="Open the file with the cloudbackup version that wrote it, or restore it "
+            "from a backup.",
+        )
+        self.type_name = type_name
+        self.tag = tag
 
 
 @attrs.frozen
@@ -79,6 +135,8 @@ class _AttrsLayout:
     """What the codec needs to know about one attrs class, computed once per class."""
 
     path: str
+    tag: str
+    """The layout's :func:`layout_tag`."""
     names: tuple[str, ...]
     name_set: frozenset[str]
     fields: tuple[attrs.Attribute[Any], ...]
@@ -105,6 +163,46 @@ class ValueCodec:
             raise TypeError(f"types must be a TypeRegistry, not {type(types).__name__}.")
         self._types = types
         self._layouts: dict[type, _AttrsLayout] = {}
+        # Layouts other than the current ones: tag -> (type name, field names).
+        self._foreign: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._generation = 0
+
+    @property
+    def layout_generation(self) -> int:
+        """A number that grows whenever this codec computes the layout of another class."""
+        return self._generation
+
+    def layouts(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """``(tag, type name, field names)`` of every class layout this codec has computed."""
+        return [(layout.tag, layout.path, layout.names) for layout in self._layouts.values()]
+
+    def field_names(self, type_name: str, tag: str) -> tuple[str, ...] | None:
+        """The field names layout ``tag`` of ``type_name`` stands for, if this codec knows it."""
+        foreign = self._foreign.get(tag)
+        if foreign is not None:
+            return foreign[1] if foreign[0] == type_name else None
+        cls = self._types.resolve(type_name) if type(type_name) is str else None
+        if cls is None or not attrs.has(cls):
+            return None
+        layout = self._layout(cls)
+        return layout.names if layout.tag == tag else None
+
+    def learn_layout(self, tag: str, type_name: str, names: tuple[str, ...]) -> None:
+        """Decode values stored with layout ``tag`` (``type_name``'s fields ``names``) by name.
+
+        Raises:
+            StorageBackendError: ``tag`` is not the layout of ``type_name`` and ``names``
+                (code ``StorageBackend.Corrupt``): the description is damaged.
+        """
+        if (
+            type(type_name) is not str
+            or type(names) is not tuple
+            or not all(type(name) is str for name in names)
+            or len(set(names)) != len(names)
+            or layout_tag(type_name, names) != tag
+        ):
+            raise _corrupt(f"a description of layout {tag!r} that does not match it")
+        self._foreign[tag] = (type_name, names)
 
     @property
     def types(self) -> TypeRegistry:
@@ -195,6 +293,8 @@ class ValueCodec:
             return ["d", out]
         if kind is _dt.datetime:
             assert isinstance(value, _dt.datetime)
+            if value.tzinfo is _UTC and not value.fold:
+                return ["u", (value - _EPOCH) // _MICROSECOND]
             return self._encode_datetime(value)
         if kind is _dt.date:
             assert isinstance(value, _dt.date)
@@ -208,13 +308,14 @@ class ValueCodec:
             layout = self._layout(kind)
             encode = self._encode
             return [
-                "a",
+                "p",
                 layout.path,
-                {
-                    # Exact str, int, bool and None encode as themselves (a shortcut).
-                    name: item if type(item) in _SELF_ENCODING else encode(item)
-                    for name, item in zip(layout.names, layout.values(value), strict=True)
-                },
+                layout.tag,
+                # Exact str, int, bool and None encode as themselves (a shortcut).
+                *[
+                    item if type(item) in _SELF_ENCODING else encode(item)
+                    for item in layout.values(value)
+                ],
             ]
         raise _unsupported(value, f"{kind.__module__}.{kind.__qualname__} is not supported")
 
@@ -238,9 +339,12 @@ class ValueCodec:
             fields = tuple(attrs.fields(cls))
             hash_code = getattr(getattr(cls, "__hash__", None), "__code__", None)
             hints = _field_hints(cls)
+            path = self._type_name(cls)
+            names = tuple(field.name for field in fields)
             layout = _AttrsLayout(
-                path=self._type_name(cls),
-                names=tuple(field.name for field in fields),
+                path=path,
+                tag=layout_tag(path, names),
+                names=names,
                 name_set=frozenset(field.name for field in fields),
                 fields=fields,
                 caches_hash=hash_code is not None and _HASH_CACHE_FIELD in hash_code.co_names,
@@ -249,6 +353,7 @@ class ValueCodec:
                 expected=tuple(str(hints.get(field.name, "Any")) for field in fields),
             )
             self._layouts[cls] = layout
+            self._generation += 1
         return layout
 
     def _type_name(self, cls: type) -> str:
@@ -319,6 +424,36 @@ class ValueCodec:
             raise _corrupt(f"{path} is not an attrs class")
         return self._build_attrs(cls, path, stored)
 
+    def _decode_positional(self, tree: list[_Json]) -> object:
+        path, tag = tree[1], tree[2]
+        cls = self._resolve(path)
+        if not attrs.has(cls):
+            raise _corrupt(f"{path} is not an attrs class")
+        layout = self._layout_for_decode(cls, path)
+        if tag == layout.tag:
+            if len(tree) - 3 != len(layout.fields):
+                raise _corrupt(f"a {path} with {len(tree) - 3} of its {len(layout.fields)} fields")
+            instance: object = object.__new__(cls)
+            for field, allowed, expected, raw in zip(
+                layout.fields, layout.allowed, layout.expected, tree[3:], strict=True
+            ):
+                value = raw if type(raw) in _SELF_ENCODING else self._decode(raw)
+                if allowed is not None and type(value) not in allowed:
+                    raise _field_corrupt(field.name, path, value, expected)
+                object.__setattr__(instance, field.name, value)
+            if layout.caches_hash:
+                object.__setattr__(instance, _HASH_CACHE_FIELD, None)
+            return instance
+        foreign = self._foreign.get(tag) if type(tag) is str else None
+        if foreign is None:
+            if type(tag) is not str:
+                raise _corrupt(f"a {path} with the layout {tag!r}")
+            raise LayoutMiss(path, tag)
+        type_name, names = foreign
+        if type_name != path or len(tree) - 3 != len(names):
+            raise _corrupt(f"a {path} that does not fit its layout {tag!r}")
+        return self._build_attrs(cls, path, dict(zip(names, tree[3:], strict=True)))
+
     def _build_attrs(self, cls: type, path: str, stored: dict[str, _Json]) -> object:
         # Rebuild the instance the way pickle does (``object.__new__`` then set each field),
         # not through ``__init__``:
@@ -348,10 +483,7 @@ class ValueCodec:
             else:
                 value = self._decode(raw)
                 if allowed is not None and type(value) not in allowed:
-                    raise _corrupt(
-                        f"field {field.name!r} of a {path} holding {type(value).__name__} "
-                        f"{value!r:.40} where {expected} is declared"
-                    )
+                    raise _field_corrupt(field.name, path, value, expected)
             object.__setattr__(instance, field.name, value)
         if layout.caches_hash:
             object.__setattr__(instance, _HASH_CACHE_FIELD, None)
@@ -415,6 +547,13 @@ def _decode_bytes(codec: ValueCodec, tree: list[_Json]) -> object:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
+def _decode_utc(codec: ValueCodec, tree: list[_Json]) -> object:
+    _, micros = tree
+    if type(micros) is not int:
+        raise _corrupt(f"the UTC time {micros!r}")
+    return _EPOCH + _dt.timedelta(microseconds=micros)
+
+
 def _decode_date(codec: ValueCodec, tree: list[_Json]) -> object:
     _, text = tree
     return _dt.date.fromisoformat(text)
@@ -437,6 +576,8 @@ _DECODERS: dict[str, Callable[[ValueCodec, list[_Json]], object]] = {
     "td": _decode_timedelta,
     "e": ValueCodec._decode_enum,
     "a": ValueCodec._decode_attrs,
+    "p": ValueCodec._decode_positional,
+    "u": _decode_utc,
 }
 
 
@@ -542,6 +683,13 @@ def _unsupported(value: object, why: str) -> StorageBackendError:
     )
 
 
+def _field_corrupt(name: str, path: str, value: object, expected: str) -> StorageBackendError:
+    return _corrupt(
+        f"field {name!r} of a {path} holding {type(value).__name__} {value!r:.40} "
+        f"where {expected} is declared"
+    )
+
+
 def _corrupt(what: str) -> StorageBackendError:
     return StorageBackendError(
         f"Cannot decode a stored value: found {what}.",
@@ -588,6 +736,10 @@ def _rename(tree: _Json) -> _Json:
     tag = tree[0]
     if tag in ("a", "e") and len(tree) == 3 and type(tree[1]) is str:
         return [tag, LEGACY_NAMES.get(tree[1], tree[1]), _rename(tree[2])]
+    if tag == "p" and len(tree) >= 3 and type(tree[1]) is str:
+        # (Positional values name registered types only; renaming them keeps this total.)
+        items = [_rename(item) for item in tree[3:]]
+        return [tag, LEGACY_NAMES.get(tree[1], tree[1]), tree[2], *items]
     items = [_rename(item) for item in tree[1:]]
     if tag == "s":
         items.sort(key=_canonical)

@@ -2,18 +2,21 @@
 
 :class:`SqliteBase` runs statements on the backend's connection, turning SQLite's failures
 into :class:`~cloudbackup.errors.StorageBackendError` (see :mod:`._sqlite_files`), checks that
-the backend is open and in the right process, and stores blobs (``blobs`` and ``blob_stats``,
-without their zero margins: see :mod:`._sqlite_schema`). :class:`~._sqlite.SqliteBackend`
+the backend is open and in the right process, stores blobs (``blobs`` and ``blob_stats``,
+without their zero margins: see :mod:`._sqlite_schema`), and keeps the ``layouts`` table that
+describes the positional record values :mod:`._codec` writes. :class:`~._sqlite.SqliteBackend`
 builds units of work, records and caches on top of it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from typing import Any
 
 from ..errors import StorageBackendError
+from ._codec import DEFAULT_CODEC, LayoutMiss
 from ._sqlite_files import translate
 from ._sqlite_schema import with_margins, without_margins
 
@@ -29,6 +32,8 @@ class SqliteBase:
     _closed: bool
     _pid: int
     _in_unit: bool
+    _layouts_in_file: set[str] | None
+    _layout_generation: int
 
     # -- blobs ---------------------------------------------------------------------------
     def get_blob(self, digest: bytes) -> bytes | None:
@@ -97,6 +102,50 @@ class SqliteBase:
                 recommend="Restore the file from a backup.",
             )
         return int(row[0]), int(row[1])
+
+    # -- layouts of stored values (see _codec) --------------------------------------------
+    def _decode(self, data: bytes) -> object:
+        """Decode a stored value; layouts other than the current ones are read from the file's
+        ``layouts`` table (and kept by the codec: a tag names one layout forever)."""
+        while True:
+            try:
+                return DEFAULT_CODEC.decode(data)
+            except LayoutMiss as miss:
+                row = self._query_one(
+                    "SELECT type_name, fields FROM layouts WHERE tag = ?", (miss.tag,)
+                )
+                if row is None:
+                    raise
+                try:
+                    names = json.loads(row[1])
+                except (TypeError, ValueError):
+                    names = None
+                # Learning a damaged description raises StorageBackend.Corrupt; a good one
+                # makes the next round go further.
+                DEFAULT_CODEC.learn_layout(
+                    miss.tag, row[0], tuple(names) if type(names) is list else ()
+                )
+
+    def _record_layouts(self) -> None:
+        """Add the codec's layouts the file's ``layouts`` table lacks, inside the unit."""
+        known = self._layouts_in_file
+        if known is None:
+            rows = self._query_all("SELECT tag FROM layouts", ())
+            known = self._layouts_in_file = {row[0] for row in rows}
+        generation = DEFAULT_CODEC.layout_generation
+        for tag, type_name, names in DEFAULT_CODEC.layouts():
+            if tag not in known:
+                self._write(
+                    "INSERT OR IGNORE INTO layouts (tag, type_name, fields) VALUES (?, ?, ?)",
+                    (tag, type_name, json.dumps(names, ensure_ascii=False)),
+                )
+                known.add(tag)
+        self._layout_generation = generation
+
+    def _forget_layouts(self) -> None:
+        """A rollback may have undone layouts written in the unit: read the table again."""
+        self._layouts_in_file = None
+        self._layout_generation = -1
 
     # -- statements ----------------------------------------------------------------------
     def _check_open(self) -> None:

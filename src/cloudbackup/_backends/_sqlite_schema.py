@@ -20,6 +20,10 @@ Version history (each step is one function, run inside the opening transaction):
    ``ecs.snapshot_groups_by_facets``) with a count per partition, so a describe page filtered
    by status (and the like) reads the page. The snapshots by time lose their count (version 7's
    ``index.counts`` row): the facet counts add up to it.
+10. Record values store attrs instances by position (``["p", type, layout, value, ...]``,
+    see :mod:`._codec`) and UTC datetimes as microseconds; the ``layouts`` table keeps, for
+    each layout written, its type name and field names, so a record written before a class's
+    fields change still decodes by name. Records already stored keep their keyed form.
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
@@ -34,10 +38,10 @@ import datetime as _dt
 import json
 import sqlite3
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from ..errors import StorageBackendError
-from ._codec import decode, encode, rename_legacy_types
+from ._codec import DEFAULT_CODEC, decode, encode, rename_legacy_types
 
 __all__ = [
     "APPLICATION_ID",
@@ -58,7 +62,7 @@ ZERO_RUN: Final = 4096
 _ZEROS = bytes(ZERO_RUN)
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _SCHEMA_V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -169,6 +173,28 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
             )
 
 
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _stored_fields(value: bytes) -> dict[str, Any]:
+    """The fields of a stored attrs value as JSON trees, by name: keyed (``["a", type,
+    {...}]``) or positional (``["p", type, layout, ...]``, with a layout the codec knows).
+
+    Raises ValueError, TypeError, KeyError or IndexError for anything else; the migrations
+    skip such values (decoding them later says what is wrong).
+    """
+    tree = json.loads(value)
+    if tree[0] == "p":
+        names = DEFAULT_CODEC.field_names(tree[1], tree[2])
+        if names is None or len(names) != len(tree) - 3:
+            raise KeyError(tree[2])
+        return dict(zip(names, tree[3:], strict=True))
+    fields = tree[2]
+    if type(fields) is not dict:
+        raise TypeError(type(fields).__name__)
+    return fields
+
+
 def _v4_to_v5(conn: sqlite3.Connection) -> None:
     """Version 5 keeps, beside each KMS alias, an index of the aliases of each key.
 
@@ -180,8 +206,7 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
     rows = conn.execute("SELECT value FROM records WHERE kind = 'kms.alias'").fetchall()
     for (value,) in rows:
         try:
-            tree = json.loads(value)
-            fields = tree[2]
+            fields = _stored_fields(value)
             entry = (f"{fields['region_id']}|{fields['key_id']}", fields["alias_name"])
         except (ValueError, TypeError, KeyError, IndexError):
             continue
@@ -208,7 +233,7 @@ def _tag_entries(value: bytes) -> list[str]:
     JSON, as ``cloudbackup._services.ecs._core.tag_partition`` writes them); none for a value
     that is not a resource of the expected shape (decoding it later says what is wrong)."""
     try:
-        fields = json.loads(value)[2]
+        fields = _stored_fields(value)
         region_id, tags = fields["region_id"], fields.get("tags", ["t"])
         if not isinstance(region_id, str) or not isinstance(tags, list) or tags[:1] != ["t"]:
             return []
@@ -248,10 +273,14 @@ def _snapshot_order_entry(snapshot_id: str, value: bytes) -> str | None:
     writes it); ``None`` for a value that is not a snapshot of the expected shape (decoding it
     later says what is wrong)."""
     try:
-        tag, text, _, _ = json.loads(value)[2]["creation_time"]
-        if tag != "dt" or not isinstance(text, str):
-            return None
-        when = _dt.datetime.fromisoformat(text)
+        stored: Any = _stored_fields(value)["creation_time"]
+        if stored[0] == "u" and type(stored[1]) is int:
+            when = _EPOCH + _dt.timedelta(microseconds=stored[1])
+        else:
+            tag, text, _, _ = stored
+            if tag != "dt" or not isinstance(text, str):
+                return None
+            when = _dt.datetime.fromisoformat(text)
     except (ValueError, TypeError, KeyError, IndexError):
         return None
     return when.isoformat(timespec="microseconds") + "\x00" + snapshot_id
@@ -287,7 +316,7 @@ def _v6_to_v7(conn: sqlite3.Connection) -> None:
     links = conn.execute("SELECT key, value FROM records WHERE kind = 'ecs.snapshot_link'")
     for link_id, value in links.fetchall():
         try:
-            fields = json.loads(value)[2]
+            fields = _stored_fields(value)
             owners = [("ecs.instance_links", fields.get("instance_id"))]
             owners.append(("ecs.disk_links", fields["source_disk_id"]))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
@@ -425,7 +454,7 @@ def _facets_of(value: bytes, facets: tuple[tuple[str, object], ...]) -> list[str
     """The facet values of one stored record, or None for a value that is not a record of the
     expected shape (decoding it later says what is wrong)."""
     try:
-        fields = json.loads(value)[2]
+        fields = _stored_fields(value)
         found = [_facet_value(fields.get(name, default)) for name, default in facets]
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return None
@@ -472,6 +501,24 @@ def _v8_to_v9(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v9_to_v10(conn: sqlite3.Connection) -> None:
+    """Version 10 stores attrs values by position and keeps each layout's field names.
+
+    The table is ``layouts(tag TEXT PRIMARY KEY, type_name TEXT, fields TEXT)`` (``fields``
+    a JSON list of names), filled by the backend as it writes values of each layout. Records
+    written before keep their keyed form, which decodes as it always did; the table is created
+    here so that a process still running version 9 refuses the file instead of writing
+    positional values it could not read.
+    """
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS layouts (
+            tag TEXT PRIMARY KEY,
+            type_name TEXT NOT NULL,
+            fields TEXT NOT NULL
+        ) WITHOUT ROWID"""
+    )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -485,6 +532,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     6: _v6_to_v7,
     7: _v7_to_v8,
     8: _v8_to_v9,
+    9: _v9_to_v10,
 }
 
 
