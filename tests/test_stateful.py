@@ -162,6 +162,9 @@ DEEP_STATES = (
     "delete_snapshot_group: ok",
     "unlock_snapshot: ok",
     "cancel_key_deletion: ok",
+    "backup job: COMPLETE",
+    "backup job: SKIPPED",
+    "backup job: CANCELED",
 )
 
 
