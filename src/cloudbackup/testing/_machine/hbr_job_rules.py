@@ -199,7 +199,7 @@ class HbrJobRules(HbrPointRules):
                 set(),
                 lambda: hbr.execute_policy_v2(policy_id=policy_id, rule_id=rule_id),
             )
-            if bound != () and not isinstance(made, str):
+            if isinstance(made, str) != bool(bound):
                 raise AssertionError(f"execute_policy_v2 of {policy_id} returned {made!r}")
             self.learn_natives()
             return
