@@ -78,9 +78,10 @@ def check_hbr(world: Any) -> None:
 
 
 def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
-    """Backup jobs and the BACKUP rules' timers: a running job's native snapshots exist and it
-    has one completion timer, a finished job none; an instance runs one job at a time; sub-jobs
-    and their parent agree; each BACKUP rule has at most one timer, of a rule that exists."""
+    """Backup jobs and the BACKUP rules' timers: a running job's native snapshots that exist
+    are of its disks and it has one completion timer, a finished job none; an instance runs
+    one job at a time; sub-jobs and their parent agree; each BACKUP rule has at most one
+    timer, of a rule that exists."""
     jobs: dict[str, BackupJob] = world._entities(BackupJob, "job_id")
     snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
     completion = collections.Counter(
@@ -101,9 +102,12 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
                 world.fail(f"job {job.job_id} ({job.status.value}) has {completion[job.job_id]} "
                            "completion timers")  # fmt: skip
             if job.status is JobStatus.RUNNING:
-                missing = [s for s in job.detail.disk_native_snapshot_id_list if s not in snapshots]
-                if missing:
-                    world.fail(f"running job {job.job_id} lost its snapshots {missing}")
+                # A native may be deleted out of band while the job runs (its sub-job then
+                # fails when the job finishes); one that exists is of a disk the job backs up.
+                for s in job.detail.disk_native_snapshot_id_list:
+                    native = snapshots.get(s)
+                    if native is not None and native.source_disk_id not in job.detail.disk_id_list:
+                        world.fail(f"running job {job.job_id} names {s}, not its snapshot")
             for sub_id in job.sub_job_ids:
                 sub = jobs.get(sub_id)
                 if sub is None or sub.parent_id != job.job_id:

@@ -411,6 +411,10 @@ class JobActions(StatisticsActions):
             else JobStatus.FAILED
         )  # fmt: skip
         finished = self._finished(job, status, now)
+        if not done:  # FAILED: say why, as every FAILED job does
+            finished = attrs.evolve(
+                finished, error_message="Every native snapshot was deleted before the job finished."
+            )
         if done:
             finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
         self._jobs.put(finished, old=job)

@@ -255,6 +255,11 @@ class MachineBase(RuleBasedStateMachine):
         self.cloud.advance(_dt.timedelta(seconds=delta))
         for happened in self.model.advance(self.cloud.now()):
             self.note(happened)
+        self.time_moved()
+
+    def time_moved(self) -> None:
+        """Called after virtual time moved and the model followed: a rule set whose service
+        acts on timers (Cloud Backup's schedules) learns here what they did."""
 
     # -- invariants --------------------------------------------------------------------------
     @invariant()

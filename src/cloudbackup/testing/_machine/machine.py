@@ -10,13 +10,13 @@ from ..._domain.ecs import DiskCategory, PerformanceLevel
 from ..._domain.hbr import Rule, TagFilter
 from ..._domain.kms import KeySpec
 from .guest_rules import GuestRules
-from .hbr_rules import HbrPointRules
+from .hbr_job_rules import HbrJobRules
 from .kms_rules import KmsRules
 
 __all__ = ["CloudStateMachine"]
 
 
-class CloudStateMachine(GuestRules, KmsRules, HbrPointRules):
+class CloudStateMachine(GuestRules, KmsRules, HbrJobRules):
     """Random ECS + KMS + Cloud Backup workloads checked against a reference model after every
     step.
 
@@ -36,8 +36,10 @@ class CloudStateMachine(GuestRules, KmsRules, HbrPointRules):
     must succeed. After every step the world's invariants
     (:func:`~cloudbackup.testing.check_invariants`), the ``describe_*``/``list_*`` answers and
     every disk a guest can read are compared with the model; every restore reads back the
-    snapshot's bytes. Most rules pick resources in the state their call needs, so runs reach
-    deep states; the outcome of every call is a Hypothesis ``event`` (see
+    snapshot's bytes. Cloud Backup's jobs run on the machine's instances, scheduled every few
+    hours and started by rules; the model learns the native snapshots they take and runs them
+    (see :mod:`.hbr_job_rules`). Most rules pick resources in the state their call needs, so
+    runs reach deep states; the outcome of every call is a Hypothesis ``event`` (see
     ``--hypothesis-show-statistics``) and, if :attr:`OUTCOMES` is a ``Counter``, counted there.
 
     The rules come in one rule set per service (ECS, KMS, Cloud Backup) over a shared base that
@@ -56,7 +58,8 @@ class CloudStateMachine(GuestRules, KmsRules, HbrPointRules):
     def seed_world(self) -> None:
         """Start from a key and a Running instance in every region: an ESSD system disk, a
         plain and an encrypted ESSD data disk, and an ultra disk (not snapshot-group capable);
-        Cloud Backup opened, with a policy in every region whose TAG rule binds ``k0=prod``.
+        Cloud Backup opened, with a policy in every region that backs its first instance up
+        every 12 hours from now, and one whose TAG rule binds ``k0=prod``.
         """
 
         def spec(category: DiskCategory, size: int, encryption: str = "plain") -> dict[str, Any]:
@@ -84,9 +87,11 @@ class CloudStateMachine(GuestRules, KmsRules, HbrPointRules):
                 start=True,
                 instance_type="ecs.g7.large",
             )
-        self.advance_time(60)
-        # Cloud Backup opened, with a policy per region whose TAG rule follows key k0.
+        # Cloud Backup opened: in every region a policy backing the first instance up every
+        # few hours, and one whose TAG rule follows key k0.
         self.open_hbr_service()
+        self.start_job_policies()
         for index, _region in enumerate(self.REGION_IDS):
             tag = Rule("TAG", tag_filters=(TagFilter("k0", "prod"),))
             self.create_policy(region_pick=index, extra=[tag], broken=False)
+        self.advance_time(60)

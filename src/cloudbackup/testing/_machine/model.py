@@ -141,6 +141,15 @@ class SnapshotModel:
     system_tags: int = 0
     """How many of the service's own tags it carries (a group member of an attached disk
     carries ``acs:ecs:createFrom``); they count towards the 20 tags a resource may hold."""
+    backup_job: str | None = None
+    """The Cloud Backup job that took it (a native snapshot of a backup point), if any."""
+    job_done: _dt.datetime | None = None
+    """When its backup job finishes and gives it the point's retention (None: done)."""
+    job_days: int | None = None
+    """The retention in days its backup job keeps the point for."""
+    point_expire: _dt.datetime | None = None
+    """When its backup point expires and Cloud Backup releases it (None: not owned by a
+    point any more)."""
 
     @property
     def progressing(self) -> bool:
@@ -415,6 +424,47 @@ class Model:
         )
         return snapshot
 
+    def learn_native(
+        self,
+        snapshot_id: str,
+        disk: DiskModel,
+        *,
+        created: _dt.datetime,
+        job_id: str,
+        days: int,
+        group_id: str | None,
+    ) -> SnapshotModel:
+        """A native snapshot a Cloud Backup job took of ``disk`` at ``created`` (now, or
+        earlier in the step that just ran: guests wrote nothing since, so its bytes are the
+        disk's): ``days`` of ECS retention, finished with its job ``snapshot_base`` later,
+        released when its point expires. Call :meth:`advance` to the present afterwards."""
+        now = self.now
+        self.now = created
+        try:
+            snapshot = self.new_snapshot(snapshot_id, disk, days, group_id)
+        finally:
+            self.now = now
+        snapshot.backup_job = job_id
+        snapshot.job_done = created + self.timings.snapshot_duration(0)
+        snapshot.job_days = days
+        snapshot.point_expire = created + _dt.timedelta(days=days)
+        if group_id is not None:
+            self.groups[group_id] = disk.region_id
+        return snapshot
+
+    def release_native(self, snapshot: SnapshotModel) -> str | None:
+        """Cloud Backup lets a point's native snapshot go (the point expired or was deleted):
+        one a disk or image was made from stays, kept until deleted; one a lock holds stays
+        until ECS releases it; any other is deleted. Answers what happened."""
+        snapshot.point_expire = None
+        if snapshot.disk_refs or snapshot.image_refs:
+            snapshot.retention = None
+            return "native snapshot of an expired point kept for the disks made from it"
+        if snapshot.lock is not None and snapshot.lock.holds(self.now):
+            return "native snapshot of an expired point held by its lock"
+        self.drop_snapshot(snapshot.snapshot_id)
+        return "native snapshot released with its point"
+
     def drop_snapshot(self, snapshot_id: str) -> None:
         """A snapshot is deleted or released (its group goes with its last member)."""
         snapshot = self.snapshots.pop(snapshot_id)
@@ -459,6 +509,10 @@ class Model:
         for snapshot in self.snapshots.values():
             if snapshot.complete_due is not None:
                 due.append((snapshot.complete_due, 1, "complete", snapshot))
+            if snapshot.job_done is not None:
+                due.append((snapshot.job_done, 1, "job", snapshot))
+            if snapshot.point_expire is not None:
+                due.append((max(snapshot.point_expire, self.now), 2, "point", snapshot))
             expire = snapshot.expire()
             if expire is None or snapshot.image_refs or snapshot.disk_refs:
                 continue
@@ -493,6 +547,11 @@ class Model:
                 item.complete_due = None
                 if item.lock is not None and item.lock.effective is None:
                     item.lock.effective = self.now
+            elif what == "job":
+                item.job_done, item.retention = None, item.job_days
+            elif what == "point":
+                if (said := self.release_native(item)) is not None:
+                    happened.append(said)
             elif what == "expire":
                 happened.append(
                     "snapshot of a restored disk expired"
