@@ -276,6 +276,7 @@ class Recorder:
         return {p.snapshot_id: p for p in found}
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     region=st.sampled_from(ZONED_REGIONS),
