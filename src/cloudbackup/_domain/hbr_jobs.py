@@ -43,8 +43,12 @@ JOB_SNAPSHOT_PREFIX = "Created-from-HBR-job:"
 """The name of a native ECS snapshot a job takes is this prefix and the job id."""
 JOB_TAG_KEY = "HBR JobId"
 """The tag key of a native ECS snapshot a job takes; the value is the job id."""
-SUSPENDED_MESSAGE = "The backup plan has been suspended."
-"""Why a scheduled run of a suspended (``Disabled``) binding was skipped (the seed's words)."""
+SUSPENDED_MESSAGE = (
+    "The backup plan has been suspended. If that is not intended, resume it "
+    "(update_policy_binding with disabled=False): the next run backs up again."
+)
+"""Why a scheduled run of a suspended (``Disabled``) binding was skipped (the seed's words),
+and what to do (the seed's troubleshooting)."""
 RELEASED_MESSAGE = (
     "This ECS instance has been released. Stop Backup for it (delete_udm_ecs_instance): its "
     "backup points are kept and can still be restored."
