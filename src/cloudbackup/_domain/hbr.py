@@ -164,7 +164,9 @@ class Rule:
     rule_type: RuleType | str
     """``RuleType``: ``BACKUP``, ``TRANSITION``, ``REPLICATION``, ``SECURITY`` or ``TAG``."""
     rule_id: str | None = None
-    """``RuleId`` (``rule-000…``): given by the service; pass it on update to keep a rule."""
+    """``RuleId`` (``rule-000…``): given by the service, so always set on the rules
+    ``describe_policies_v2`` returns (``None`` only in a request, for a new rule); pass it on
+    update to keep a rule."""
     schedule: str | None = None
     """BACKUP: ``I|{unix start}|{ISO 8601 duration}`` or ``C|{unix start}|{Quartz cron}``."""
     backup_type: str | None = None
@@ -290,7 +292,9 @@ class PolicyBindingRequest:
     policy_binding_description: str | None = None
     """``PolicyBindingDescription``: free text, at most 255 characters."""
     advanced_options: AdvancedOptions | None = None
-    """``AdvancedOptions``; ``None`` takes every default."""
+    """``AdvancedOptions``; ``None`` takes every default of :class:`UdmDetail`: all disks,
+    ``snapshot_group=True`` (a snapshot-consistent group when every disk is ESSD), crash
+    consistency. The binding described afterwards shows them all explicitly."""
 
 
 @attrs.frozen
