@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from cloudbackup import (
     Cloud,
     ConsistentLevel,
     DataDisk,
+    DowngradeReason,
     Guest,
     HbrService,
     JobStatus,
@@ -444,3 +446,91 @@ def test_every_point_of_real_jobs_restores_byte_exact_by_reset_or_new_disk(
                 site.ecs.delete_disk(new)
         assert held == got, method
     check_invariants(site.cloud)
+
+
+# --- each guest-side failure downgrades a policy job's point -----------------------------------
+
+
+def _no_role(site: Site) -> None:
+    site.ecs.detach_instance_ram_role([site.vm], ROLE)
+
+
+def _other_role(site: Site) -> None:
+    site.ecs.detach_instance_ram_role([site.vm], ROLE)
+    site.ecs.attach_instance_ram_role([site.vm], "SomeOtherRole")
+
+
+def _stopped(site: Site) -> None:
+    stop(site.cloud, site.ecs, site.vm)
+
+
+def _no_pre(site: Site) -> None:
+    site.ecs.guest(site.vm).uninstall_script(PRE)
+
+
+def _no_post(site: Site) -> None:
+    site.ecs.guest(site.vm).uninstall_script(POST)
+
+
+def _pre_fails(site: Site) -> None:
+    def fail(guest: Guest) -> None:
+        raise RuntimeError("database refused to checkpoint")
+
+    site.ecs.guest(site.vm).install_script(PRE, fail)
+
+
+def _pre_too_slow(site: Site) -> None:
+    site.ecs.guest(site.vm).install_script(PRE, lambda guest: guest.sleep(31))
+
+
+@pytest.mark.parametrize(
+    ("breaking", "reason"),
+    [
+        (_no_role, DowngradeReason.NoRamRoleBound),
+        (_other_role, DowngradeReason.RamRoleNotMatch),
+        (_stopped, DowngradeReason.InstanceNotRunning),
+        (_no_pre, DowngradeReason.PreScriptNotFound),
+        (_no_post, DowngradeReason.PostScriptNotFound),
+        (_pre_fails, DowngradeReason.PreScriptFailed),
+        (_pre_too_slow, DowngradeReason.PreScriptTimeout),
+    ],
+    ids=lambda x: getattr(x, "name", ""),
+)
+def test_each_guest_side_failure_downgrades_the_policy_jobs_point_to_crash(
+    breaking: Callable[[Site], None], reason: DowngradeReason
+) -> None:
+    """A scheduled job of an app_consistent binding whose role, script or guest is broken
+    still completes, with a CRASH point carrying the real DowngradeReason on the job and the
+    point, and without the app's buffered record."""
+    site = Site()
+    data_disk = site.disks[1]
+    site.ecs.attach_instance_ram_role([site.vm], ROLE)
+    app = BufferedApp(data_disk)
+    site.ecs.guest(site.vm).install_script(PRE, app.pre_freeze)
+    site.ecs.guest(site.vm).install_script(POST, app.post_thaw)
+    app.write(4096, b"buffered record")
+    policy = site.hbr.create_policy_v2(
+        rules=[Rule("BACKUP", schedule=f"I|{START + 86400}|P1D", retention=7)]
+    )
+    options = UdmDetail(
+        app_consistent=True, ram_role_name=ROLE, pre_script_path=PRE, post_script_path=POST
+    )
+    site.hbr.create_policy_bindings(
+        policy_id=policy,
+        policy_binding_list=[
+            PolicyBindingRequest(site.vm, advanced_options=AdvancedOptions(options))
+        ],
+    )
+    breaking(site)
+    site.cloud.advance(dt.timedelta(days=1, hours=1))
+    [job] = site.hbr.describe_backup_jobs2()
+    assert (JobStatus.COMPLETE, ConsistentLevel.CRASH, reason.value) == (
+        job.status,
+        job.detail.consistent_level,
+        job.detail.downgrade_reason,
+    )
+    point = site.point(job.point_id or "")
+    assert (ConsistentLevel.CRASH, reason) == (point.consistent_level, point.downgrade_reason)
+    if site.ecs.describe_instance_attribute(site.vm).status.value != "Running":
+        start(site.cloud, site.ecs, site.vm)
+    assert bytes(15) == site.restored(point, data_disk, 4096, 15)

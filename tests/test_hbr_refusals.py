@@ -6,6 +6,7 @@ backends: records, indexes, counters, timers, events and the clock stay as they 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from cloudbackup import (
     BackupJobFilter,
     Cloud,
     DataDisk,
+    HbrService,
     InMemoryBackend,
     PolicyBindingRequest,
     Rule,
@@ -266,3 +268,70 @@ def test_after_the_refusals_the_world_holds_and_still_works(backend_name: str) -
     left = w.hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33)
     assert {w.vms[1], w.vms[2]} == {p.instance_id for p in left}
     check_invariants(w.cloud)
+
+
+BEFORE_OPENING: dict[str, Callable[[HbrService], object]] = {
+    "check_role": lambda h: h.check_role("UdmRole"),
+    "create_policy_v2": lambda h: h.create_policy_v2(rules=[Rule("BACKUP", retention=1)]),
+    "update_policy_v2": lambda h: h.update_policy_v2(policy_id="po-1"),
+    "delete_policy_v2": lambda h: h.delete_policy_v2("po-1"),
+    "describe_policies_v2": lambda h: h.describe_policies_v2(),
+    "create_policy_bindings": lambda h: h.create_policy_bindings(
+        policy_id="po-1", policy_binding_list=[PolicyBindingRequest("i-1")]
+    ),
+    "update_policy_binding": lambda h: h.update_policy_binding(
+        policy_id="po-1", data_source_id="i-1"
+    ),
+    "delete_policy_binding": lambda h: h.delete_policy_binding(
+        policy_id="po-1", data_source_ids=["i-1"]
+    ),
+    "describe_policy_bindings": lambda h: h.describe_policy_bindings(),
+    "delete_udm_ecs_instance": lambda h: h.delete_udm_ecs_instance("i-1"),
+    "delete_udm_disk": lambda h: h.delete_udm_disk("d-1"),
+    "execute_policy_v2": lambda h: h.execute_policy_v2(policy_id="po-1", rule_id="rule-1"),
+    "create_backup_job": lambda h: h.create_backup_job(instance_id="i-1", retention=7),
+    "cancel_backup_job": lambda h: h.cancel_backup_job(job_id="job-1"),
+    "describe_backup_jobs2": lambda h: h.describe_backup_jobs2(),
+    "describe_udm_snapshots": lambda h: h.describe_udm_snapshots(
+        source_type="UDM_ECS", start_time=0, end_time=1
+    ),
+    "delete_snapshot": lambda h: h.delete_snapshot(snapshot_id="s-1"),
+    "delete_backups_in_range": lambda h: h.delete_backups_in_range(
+        instance_id="i-1", start_time=0, end_time=1
+    ),
+    "extend_backup_retention": lambda h: h.extend_backup_retention(
+        retention_days=9, snapshot_id="s-1"
+    ),
+    "describe_backup_capacity": lambda h: h.describe_backup_capacity(),
+    "live_backup_capacity": lambda h: h.live_backup_capacity(),
+}
+"""One call of every action but ``open_hbr_service`` and ``describe_hbr_account`` (readable
+before activation, by design)."""
+
+
+def test_the_list_of_actions_checked_before_opening_is_complete() -> None:
+    """Every public action of HbrService is either checked below or one of the two that work
+    before activation, so a new action cannot be forgotten."""
+    public = {
+        name
+        for name, value in inspect.getmembers(HbrService)
+        if not name.startswith("_") and callable(value)
+    }
+    assert public == set(BEFORE_OPENING) | {"open_hbr_service", "describe_hbr_account"}
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE_OPENING))
+def test_every_action_but_opening_answers_service_not_activated(name: str) -> None:
+    """Before OpenHbrService each action answers ServiceNotActivated (403), even with ids
+    that do not exist, and changes nothing."""
+    cloud = Cloud(seed=1, block_size=4096)
+    hbr = cloud.hbr(REGION)
+    before = world_state(cloud)
+    with pytest.raises(errors.OperationDeniedError) as info:
+        BEFORE_OPENING[name](hbr)
+    assert ("ServiceNotActivated", 403, True) == (
+        info.value.code,
+        info.value.http_status,
+        bool(info.value.recommend),
+    )
+    assert before == world_state(cloud)
