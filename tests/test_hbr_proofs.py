@@ -534,3 +534,40 @@ def test_each_guest_side_failure_downgrades_the_policy_jobs_point_to_crash(
     if site.ecs.describe_instance_attribute(site.vm).status.value != "Running":
         start(site.cloud, site.ecs, site.vm)
     assert bytes(15) == site.restored(point, data_disk, 4096, 15)
+
+
+def test_a_policy_update_applies_to_every_bound_instance_from_its_next_run() -> None:
+    """Retention, special retention and immutability changed by update_policy_v2 while the
+    first runs are still uploading: those runs' points keep the old rule, every bound
+    instance's next point gets the new one."""
+    site = Site()
+    [other] = site.ecs.run_instances(zone_id=ZONE, instance_type=INSTANCE_TYPE)
+    settle(site.cloud)
+    first = START + 86400  # 2024-01-02 08:00 local, a Tuesday
+    policy = site.hbr.create_policy_v2(
+        rules=[Rule("BACKUP", schedule=f"I|{first}|P1D", retention=7)]
+    )
+    site.hbr.create_policy_bindings(
+        policy_id=policy,
+        policy_binding_list=[PolicyBindingRequest(site.vm), PolicyBindingRequest(other)],
+    )
+    site.cloud.run_until(dt.datetime.fromtimestamp(first + 10, dt.timezone.utc))
+    assert {JobStatus.RUNNING} == {j.status for j in site.hbr.describe_backup_jobs2()}
+    [backup] = site.hbr.describe_policies_v2(policy_id=policy).items[0].rules_of(RuleType.BACKUP)
+    site.hbr.update_policy_v2(
+        policy_id=policy,
+        rules=[
+            backup,
+            Rule("TRANSITION", retention=30, retention_rules=(RetentionRule("MONTHLY", 60),)),
+            Rule("SECURITY", immutable=True),
+        ],
+    )
+    site.cloud.advance(dt.timedelta(days=1, hours=1))
+    points = site.hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33)
+    seen = sorted(
+        (p.created_time.timestamp() - first, p.instance_id, p.retention, p.immutable)
+        for p in points
+    )
+    assert [(0.0, i, 7, False) for i in sorted([site.vm, other])] + [
+        (86400.0, i, 30, True) for i in sorted([site.vm, other])
+    ] == seen
