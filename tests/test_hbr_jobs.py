@@ -472,3 +472,24 @@ def test_describe_backup_jobs2_filters_mean_what_they_say(data: st.DataObject) -
         j.job_id for j in jobs if all(_expected(j, f.key, f.operator, f.values) for f in filters)
     ]
     assert (expected, len(expected)) == ([j.job_id for j in page], page.total_count)
+
+
+def test_simultaneous_jobs_list_in_one_order_with_or_without_a_filter() -> None:
+    """Jobs created at the same instant (one policy fire) are listed in the same order, either
+    direction, whether or not an InstanceId filter (in any value order) selects them."""
+    region = Region()
+    policy = region.hbr.create_policy_v2(rules=[Rule("BACKUP", schedule=DAILY, retention=7)])
+    region.hbr.create_policy_bindings(
+        policy_id=policy,
+        policy_binding_list=[PolicyBindingRequest(region.vm), PolicyBindingRequest(region.mixed)],
+    )
+    region.cloud.advance(dt.timedelta(days=1, hours=1))
+    pair = (region.vm, region.mixed)
+    for direction in ("ASCEND", "DESCEND"):
+        unfiltered = [j.job_id for j in region.hbr.describe_backup_jobs2(sort_direction=direction)]
+        assert 2 == len(unfiltered)
+        for values in (pair, pair[::-1]):
+            found = region.hbr.describe_backup_jobs2(
+                sort_direction=direction, filters=[BackupJobFilter("InstanceId", values)]
+            )
+            assert unfiltered == [j.job_id for j in found], (direction, values)
