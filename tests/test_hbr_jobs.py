@@ -493,3 +493,23 @@ def test_simultaneous_jobs_list_in_one_order_with_or_without_a_filter() -> None:
                 sort_direction=direction, filters=[BackupJobFilter("InstanceId", values)]
             )
             assert unfiltered == [j.job_id for j in found], (direction, values)
+
+
+def test_a_running_job_matches_no_complete_time_filter() -> None:
+    """A job still running has no CompleteTime: no CompleteTime filter lists it, not even
+    NOT_EQUAL or LESS_THAN, while the finished job it is compared with is found."""
+    region = Region()
+    done = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.cloud.advance(dt.timedelta(hours=1))
+    region.hbr.create_backup_job(instance_id=region.vm, retention=7)  # still running
+    finished = str(int(region.job(done).complete_time.timestamp()))  # type: ignore[union-attr]
+    for operator, values in (
+        ("NOT_EQUAL", ("1",)),
+        ("LESS_THAN", ("9999999999",)),
+        ("LESS_THAN_OR_EQUAL", (finished,)),
+        ("BETWEEN", ("0", "9999999999")),
+    ):
+        found = region.hbr.describe_backup_jobs2(
+            filters=[BackupJobFilter("CompleteTime", values, operator)]
+        )
+        assert [done] == [j.job_id for j in found], operator

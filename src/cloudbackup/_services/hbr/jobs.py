@@ -135,7 +135,7 @@ def _job_field(job: BackupJob, key: str) -> str | None:
         "InstanceId": job.instance_id,
         "Status": job.status.value,
         "CreatedTime": _unix(job.created_time),
-        "CompleteTime": _unix(job.complete_time),
+        "CompleteTime": None if job.complete_time is None else _unix(job.complete_time),
         "BackupType": job.backup_type,
         "ParentId": job.parent_id or "",
     }
