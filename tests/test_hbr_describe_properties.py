@@ -231,3 +231,51 @@ def test_describe_policy_bindings_equals_a_brute_force_reference(data: st.DataOb
         if token is None:
             break
     assert [b.policy_binding_id for b in expected] == seen
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_describe_udm_snapshots_equals_a_brute_force_reference(data: st.DataObject) -> None:
+    """Any window (both ends included), source type and filters by instance, disk, job and
+    ids: exactly the matching points, oldest first (ties by id)."""
+    region = _region()
+    hbr = region.hbr
+    everything = [
+        *hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33),
+        *hbr.describe_udm_snapshots(source_type="UDM_ECS_DISK", start_time=0, end_time=2**33),
+    ]
+    times = sorted({int(p.created_time.timestamp()) for p in everything})
+    edges = st.sampled_from([0, *times, *(t + 1 for t in times), *(t - 1 for t in times)])
+    start, end = data.draw(edges), data.draw(edges)
+    kind = data.draw(st.sampled_from(["UDM_ECS", "UDM_ECS_DISK"]))
+    instance = data.draw(st.none() | st.sampled_from(region.vms))
+    disk = data.draw(st.none() | st.sampled_from([d for p in everything for d in p.disk_id_list]))
+    job = data.draw(st.none() | st.sampled_from([p.job_id for p in everything]))
+    ids = data.draw(
+        st.none()
+        | st.lists(st.sampled_from([p.snapshot_id for p in everything]), max_size=4, unique=True)
+    )
+    expected = sorted(
+        (
+            p
+            for p in everything
+            if p.source_type.value == kind
+            and start <= int(p.created_time.timestamp()) <= end
+            and (instance is None or p.instance_id == instance)
+            and (disk is None or disk in p.disk_id_list)
+            and (job is None or p.job_id == job)
+            and (not ids or p.snapshot_id in ids)
+        ),
+        key=lambda p: (p.created_time, p.snapshot_id),
+    )
+    got = hbr.describe_udm_snapshots(
+        source_type=kind,
+        start_time=start,
+        end_time=end,
+        instance_id=instance,
+        disk_id=disk,
+        job_id=job,
+        snapshot_ids=ids,
+    )
+    assert [p.snapshot_id for p in expected] == [p.snapshot_id for p in got]
+    assert len(expected) == got.total_count
