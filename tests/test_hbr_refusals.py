@@ -152,6 +152,8 @@ def _bad_calls(w: World) -> st.SearchStrategy[tuple[str, Callable[[], object]]]:
             )
         ),
         st.just(("job-running", lambda: hbr.create_backup_job(instance_id=w.vms[2], retention=7))),
+        st.just(("clone-running", lambda: hbr.prepare_clone_now(instance_id=w.vms[2]))),
+        BAD_IDS.map(lambda i: ("clone-id", lambda: hbr.prepare_clone_now(instance_id=i))),
         BAD_IDS.map(lambda i: ("cancel-id", lambda: hbr.cancel_backup_job(job_id=i))),
         st.sampled_from([w.done_job or "", w.sub_job]).map(
             lambda j: ("cancel-state", lambda: hbr.cancel_backup_job(job_id=j))
@@ -304,6 +306,7 @@ BEFORE_OPENING: dict[str, Callable[[HbrService], object]] = {
     ),
     "describe_backup_capacity": lambda h: h.describe_backup_capacity(),
     "live_backup_capacity": lambda h: h.live_backup_capacity(),
+    "prepare_clone_now": lambda h: h.prepare_clone_now(instance_id="i-1"),
 }
 """One call of every action but ``open_hbr_service`` and ``describe_hbr_account`` (readable
 before activation, by design)."""
