@@ -17,6 +17,7 @@ from cloudbackup import (
     PolicyBindingRequest,
     RetentionRule,
     Rule,
+    RuleType,
     UdmDetail,
 )
 
@@ -121,4 +122,22 @@ def test_job_bytes_are_the_disks_sizes_and_the_changed_bytes() -> None:
         sum(s.actual_bytes for s in subs),
         point.actual_bytes,
         job.bytes_done,
+    )
+
+
+def test_rules_of_takes_the_wire_string_as_rule_does() -> None:
+    """Policy.rules_of accepts "BACKUP" as Rule("BACKUP", ...) does, and an unknown type has
+    no rules."""
+    _cloud, _ecs, hbr, _vm = _opened()
+    policy = hbr.create_policy_v2(
+        rules=[
+            Rule("BACKUP", schedule="I|1704067200|P1D", retention=7),
+            Rule("TRANSITION", retention=9),
+        ]
+    )
+    [found] = hbr.describe_policies_v2(policy_id=policy).items
+    assert (found.rules[:1], found.rules[1:], ()) == (
+        found.rules_of("BACKUP"),
+        found.rules_of(RuleType.TRANSITION),
+        found.rules_of("COLD"),
     )

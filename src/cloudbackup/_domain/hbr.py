@@ -213,8 +213,9 @@ class Policy:
     policy_binding_count: int = 0
     """``PolicyBindingCount``: data sources bound to it."""
 
-    def rules_of(self, rule_type: RuleType) -> tuple[Rule, ...]:
-        """The rules of one type, in order."""
+    def rules_of(self, rule_type: RuleType | str) -> tuple[Rule, ...]:
+        """The rules of one type (a :class:`RuleType` or its wire string, as ``Rule`` takes),
+        in order; an unknown type has none."""
         return tuple(r for r in self.rules if r.rule_type == rule_type)
 
     @property
