@@ -412,14 +412,17 @@ def test_a_finished_job_records_one_backup_point_and_a_cancelled_one_none() -> N
 
 def _expected(job: BackupJob, key: str, op: str, values: tuple[str, ...]) -> bool:
     """The filter's meaning, written out independently: ids compare as strings, times as
-    integers of UNIX seconds, keys of other source types match nothing."""
+    integers of UNIX seconds, keys of other source types and the CompleteTime of a job not
+    yet complete match nothing."""
     unix = {
         "CreatedTime": job.created_time,
         "CompleteTime": job.complete_time,
     }
     if key in unix:
         at = unix[key]
-        x: object = -1 if at is None else int(at.timestamp())
+        if at is None:
+            return False
+        x: object = int(at.timestamp())
         vs: tuple[object, ...] = tuple(int(v) for v in values)
     else:
         fields = {
