@@ -412,14 +412,17 @@ def test_a_finished_job_records_one_backup_point_and_a_cancelled_one_none() -> N
 
 def _expected(job: BackupJob, key: str, op: str, values: tuple[str, ...]) -> bool:
     """The filter's meaning, written out independently: ids compare as strings, times as
-    integers of UNIX seconds, keys of other source types match nothing."""
+    integers of UNIX seconds, keys of other source types and the CompleteTime of a job not
+    yet complete match nothing."""
     unix = {
         "CreatedTime": job.created_time,
         "CompleteTime": job.complete_time,
     }
     if key in unix:
         at = unix[key]
-        x: object = -1 if at is None else int(at.timestamp())
+        if at is None:
+            return False
+        x: object = int(at.timestamp())
         vs: tuple[object, ...] = tuple(int(v) for v in values)
     else:
         fields = {
@@ -472,3 +475,44 @@ def test_describe_backup_jobs2_filters_mean_what_they_say(data: st.DataObject) -
         j.job_id for j in jobs if all(_expected(j, f.key, f.operator, f.values) for f in filters)
     ]
     assert (expected, len(expected)) == ([j.job_id for j in page], page.total_count)
+
+
+def test_simultaneous_jobs_list_in_one_order_with_or_without_a_filter() -> None:
+    """Jobs created at the same instant (one policy fire) are listed in the same order, either
+    direction, whether or not an InstanceId filter (in any value order) selects them."""
+    region = Region()
+    policy = region.hbr.create_policy_v2(rules=[Rule("BACKUP", schedule=DAILY, retention=7)])
+    region.hbr.create_policy_bindings(
+        policy_id=policy,
+        policy_binding_list=[PolicyBindingRequest(region.vm), PolicyBindingRequest(region.mixed)],
+    )
+    region.cloud.advance(dt.timedelta(days=1, hours=1))
+    pair = (region.vm, region.mixed)
+    for direction in ("ASCEND", "DESCEND"):
+        unfiltered = [j.job_id for j in region.hbr.describe_backup_jobs2(sort_direction=direction)]
+        assert 2 == len(unfiltered)
+        for values in (pair, pair[::-1]):
+            found = region.hbr.describe_backup_jobs2(
+                sort_direction=direction, filters=[BackupJobFilter("InstanceId", values)]
+            )
+            assert unfiltered == [j.job_id for j in found], (direction, values)
+
+
+def test_a_running_job_matches_no_complete_time_filter() -> None:
+    """A job still running has no CompleteTime: no CompleteTime filter lists it, not even
+    NOT_EQUAL or LESS_THAN, while the finished job it is compared with is found."""
+    region = Region()
+    done = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.cloud.advance(dt.timedelta(hours=1))
+    region.hbr.create_backup_job(instance_id=region.vm, retention=7)  # still running
+    finished = str(int(region.job(done).complete_time.timestamp()))  # type: ignore[union-attr]
+    for operator, values in (
+        ("NOT_EQUAL", ("1",)),
+        ("LESS_THAN", ("9999999999",)),
+        ("LESS_THAN_OR_EQUAL", (finished,)),
+        ("BETWEEN", ("0", "9999999999")),
+    ):
+        found = region.hbr.describe_backup_jobs2(
+            filters=[BackupJobFilter("CompleteTime", values, operator)]
+        )
+        assert [done] == [j.job_id for j in found], operator

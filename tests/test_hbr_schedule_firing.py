@@ -115,7 +115,8 @@ def test_a_run_due_while_the_previous_job_runs_is_skipped_with_the_reason() -> N
 
 
 def test_a_suspended_binding_is_skipped_with_the_seed_message() -> None:
-    """A suspended binding's runs are SKIPPED with "The backup plan has been suspended."."""
+    """A suspended binding's runs are SKIPPED with "The backup plan has been suspended." and
+    how to resume it."""
     fleet = Fleet(instances=1)
     fleet.hbr.update_policy_binding(
         policy_id=fleet.policy, data_source_id=fleet.vms[0], disabled=True
@@ -123,7 +124,11 @@ def test_a_suspended_binding_is_skipped_with_the_seed_message() -> None:
     fleet.cloud.advance(dt.timedelta(days=2))
     jobs = fleet.jobs()
     assert [JobStatus.SKIPPED] * 2 == [j.status for j in jobs]
-    assert {"The backup plan has been suspended."} == {j.error_message for j in jobs}
+    [message] = {j.error_message or "" for j in jobs}
+    assert ("The backup plan has been suspended.", True) == (
+        message[:35],
+        "update_policy_binding" in message and "disabled=False" in message,
+    )
 
 
 def test_updating_the_schedule_applies_from_the_next_run() -> None:

@@ -164,7 +164,9 @@ class Rule:
     rule_type: RuleType | str
     """``RuleType``: ``BACKUP``, ``TRANSITION``, ``REPLICATION``, ``SECURITY`` or ``TAG``."""
     rule_id: str | None = None
-    """``RuleId`` (``rule-000…``): given by the service; pass it on update to keep a rule."""
+    """``RuleId`` (``rule-000…``): given by the service, so always set on the rules
+    ``describe_policies_v2`` returns (``None`` only in a request, for a new rule); pass it on
+    update to keep a rule."""
     schedule: str | None = None
     """BACKUP: ``I|{unix start}|{ISO 8601 duration}`` or ``C|{unix start}|{Quartz cron}``."""
     backup_type: str | None = None
@@ -211,8 +213,9 @@ class Policy:
     policy_binding_count: int = 0
     """``PolicyBindingCount``: data sources bound to it."""
 
-    def rules_of(self, rule_type: RuleType) -> tuple[Rule, ...]:
-        """The rules of one type, in order."""
+    def rules_of(self, rule_type: RuleType | str) -> tuple[Rule, ...]:
+        """The rules of one type (a :class:`RuleType` or its wire string, as ``Rule`` takes),
+        in order; an unknown type has none."""
         return tuple(r for r in self.rules if r.rule_type == rule_type)
 
     @property
@@ -290,7 +293,9 @@ class PolicyBindingRequest:
     policy_binding_description: str | None = None
     """``PolicyBindingDescription``: free text, at most 255 characters."""
     advanced_options: AdvancedOptions | None = None
-    """``AdvancedOptions``; ``None`` takes every default."""
+    """``AdvancedOptions``; ``None`` takes every default of :class:`UdmDetail`: all disks,
+    ``snapshot_group=True`` (a snapshot-consistent group when every disk is ESSD), crash
+    consistency. The binding described afterwards shows them all explicitly."""
 
 
 @attrs.frozen

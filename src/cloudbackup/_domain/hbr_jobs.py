@@ -43,8 +43,12 @@ JOB_SNAPSHOT_PREFIX = "Created-from-HBR-job:"
 """The name of a native ECS snapshot a job takes is this prefix and the job id."""
 JOB_TAG_KEY = "HBR JobId"
 """The tag key of a native ECS snapshot a job takes; the value is the job id."""
-SUSPENDED_MESSAGE = "The backup plan has been suspended."
-"""Why a scheduled run of a suspended (``Disabled``) binding was skipped (the seed's words)."""
+SUSPENDED_MESSAGE = (
+    "The backup plan has been suspended. If that is not intended, resume it "
+    "(update_policy_binding with disabled=False): the next run backs up again."
+)
+"""Why a scheduled run of a suspended (``Disabled``) binding was skipped (the seed's words),
+and what to do (the seed's troubleshooting)."""
 RELEASED_MESSAGE = (
     "This ECS instance has been released. Stop Backup for it (delete_udm_ecs_instance): its "
     "backup points are kept and can still be restored."
@@ -133,7 +137,11 @@ class BackupJob:
     created_time: _dt.datetime
     updated_time: _dt.datetime
     retention: int
-    """Days the backup point is kept (the native snapshots' ``RetentionDays``)."""
+    """The base retention in days the job started with: ``CreateBackupJob``'s ``Retention``,
+    or the policy's (its TRANSITION rule's, else its BACKUP rule's). The native snapshots
+    are taken with it; the backup point's effective retention, which special retention may
+    lengthen, is :attr:`BackupPoint.retention <cloudbackup.BackupPoint.retention>` and its
+    native snapshots follow it once the point is recorded."""
     parent_id: str | None = None
     """``ParentId``: the ``UDM_ECS`` job of a ``UDM_ECS_DISK`` sub-job."""
     disk_id: str | None = None
@@ -153,8 +161,12 @@ class BackupJob:
     progress: int = 0
     """``Progress``: percent × 100, 0–10,000."""
     bytes_total: int = 0
-    """``BytesTotal``: bytes of the disks backed up."""
+    """``BytesTotal``: the size in bytes of the disks backed up (the data source; a full
+    backup of each disk, ``BackupType`` ``COMPLETE``)."""
     bytes_done: int = 0
+    """``BytesDone``: of ``actual_bytes``, what has been uploaded so far (grows with the
+    progress; equal to ``actual_bytes`` once finished, so below ``bytes_total`` whenever a
+    disk's snapshot adds less than the whole disk)."""
     actual_bytes: int = 0
     """``ActualBytes``: changed bytes the native snapshots hold (their incremental size)."""
     speed: int = 0

@@ -4,6 +4,7 @@ backup policies, policy bindings.
 :class:`HbrService` is built in layers, one module per resource, each layer a class that
 extends the one beneath it and may call only what is beneath it (as ECS is)::
 
+    clone.py      CloneActions    Clone Now's preparation (console)
     scheduler.py  SchedulerActions timers of BACKUP rules; ExecutePolicyV2
     jobs.py       JobActions      how a backup job runs; CreateBackupJob, CancelBackupJob,
                                   DescribeBackupJobs2
@@ -34,15 +35,16 @@ from ..._engine import Timer
 from ..._world import Scope, ServiceSpec, register_service
 from .._interfaces import INSTANCE_WATCHERS
 from ._core import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
+from .clone import CloneActions
 from .jobs import ACTION_JOB_COMPLETE
 from .points import ACTION_POINT_EXPIRE
-from .scheduler import ACTION_RULE_FIRE, SchedulerActions
+from .scheduler import ACTION_RULE_FIRE
 from .tag_rules import tag_watcher
 
 __all__ = ["BINDINGS_BY_POLICY", "BINDING_OF_INSTANCE", "SPEC", "TAG_POLICIES", "HbrService"]
 
 
-class HbrService(SchedulerActions):
+class HbrService(CloneActions):
     """Cloud Backup of one region (the region of the protected instances, ``UdmRegionId``):
     ``cloud.hbr("cn-hangzhou")``.
 

@@ -135,7 +135,7 @@ def _job_field(job: BackupJob, key: str) -> str | None:
         "InstanceId": job.instance_id,
         "Status": job.status.value,
         "CreatedTime": _unix(job.created_time),
-        "CompleteTime": _unix(job.complete_time),
+        "CompleteTime": None if job.complete_time is None else _unix(job.complete_time),
         "BackupType": job.backup_type,
         "ParentId": job.parent_id or "",
     }
@@ -631,7 +631,10 @@ class JobActions(StatisticsActions):
                 for key, op, values in checked
             )
         ]
-        matched.sort(key=lambda j: j.created_time, reverse=descending)  # stable: disk order
+        if kind == "UDM_ECS":  # ties by job id, as JOBS_BY_TIME orders them unfiltered
+            matched.sort(key=lambda j: (j.created_time, j.job_id), reverse=descending)
+        else:  # sub-jobs of a parent: stable, so disk order
+            matched.sort(key=lambda j: j.created_time, reverse=descending)
         skip = (number - 1) * size
         page = tuple(j.observed(now) for j in matched[skip : skip + size])
         return Page(page, len(matched), number, size)
