@@ -135,6 +135,9 @@ class EcsSnapshotSource:
         """Set the snapshot's retention (from its creation; ``None``: until deleted) and its
         expiry timer."""
         ecs = self._ecs
+        found = ecs._snapshots.find(snapshot_id) if isinstance(snapshot_id, str) else None
+        if found is not None and found.retention_days == retention_days:
+            return  # already so (the common case: a point kept as its job asked): no write
         with ecs._world.store.unit():
             snapshot = ecs._snapshots.get(snapshot_id)
             if snapshot.retention_days == retention_days:

@@ -238,53 +238,56 @@ class JobActions(StatisticsActions):
         taken, level, reason, guest_time = self._take(
             instance_id, chosen, detail, job_id, retention.retention
         )
-        snapshots: dict[str, int] = {}
+        # One read of each native snapshot: (incremental bytes, disk bytes).
+        sizes: dict[str, tuple[int, int]] = {}
         source = self._snapshot_source
         for disk in chosen:
             got = taken.get(disk.disk_id)
             if isinstance(got, str):
                 found = source.find_snapshot(got)
-                snapshots[got] = 0 if found is None else found.incremental_size
-        actual = sum(snapshots.values())
+                sizes[got] = (
+                    (0, 0)
+                    if found is None
+                    else (found.incremental_size, found.source_disk_size * 1024**3)
+                )
+        actual = sum(incremental for incremental, _ in sizes.values())
         due = now + world.timings.snapshot_duration(actual) + guest_time
-        sub_ids: list[str] = []
         subs: list[BackupJob] = []
         for disk in chosen:
             got = taken.get(disk.disk_id)
-            sub = attrs.evolve(
-                base,
-                job_id=self._new_job_id(),
-                source_type="UDM_ECS_DISK",
-                parent_id=job_id,
-                disk_id=disk.disk_id,
-                job_name=None,
-                expected_completion_time=due,
-            )
+            sub_id = self._new_job_id()
             if isinstance(got, str):
+                incremental, size = sizes[got]
                 sub = attrs.evolve(
-                    sub,
-                    actual_bytes=snapshots[got],
-                    bytes_total=self._disk_bytes(got),
+                    base, job_id=sub_id, source_type="UDM_ECS_DISK", parent_id=job_id,
+                    disk_id=disk.disk_id, job_name=None, expected_completion_time=due,
+                    actual_bytes=incremental, bytes_total=size,
                     detail=JobDetail(
                         native_snapshot_id=got, consistent_level=level, disk_dev_name=disk.device
                     ),
-                )
+                )  # fmt: skip
             else:
                 sub = attrs.evolve(
-                    sub,
-                    status=JobStatus.FAILED,
-                    complete_time=now,
+                    base, job_id=sub_id, source_type="UDM_ECS_DISK", parent_id=job_id,
+                    disk_id=disk.disk_id, job_name=None, status=JobStatus.FAILED,
+                    complete_time=now, expected_completion_time=None,
                     error_message=got.message if got is not None else "Not taken.",
-                    expected_completion_time=None,
-                )
-            sub_ids.append(sub.job_id)
+                )  # fmt: skip
             subs.append(sub)
         native = tuple(t for d in chosen if isinstance(t := taken.get(d.disk_id), str))
         group_id = taken.get("")
+        outcome: dict[str, object] = {"expected_completion_time": due}
+        if not native:
+            outcome = {
+                "status": JobStatus.FAILED,
+                "complete_time": now,
+                "expected_completion_time": None,
+                "error_message": "No disk could be snapshotted: "
+                + "; ".join(f"{s.disk_id}: {s.error_message}" for s in subs),
+            }
         job = attrs.evolve(
             base,
-            sub_job_ids=tuple(sub_ids),
-            expected_completion_time=due,
+            sub_job_ids=tuple(s.job_id for s in subs),
             actual_bytes=actual,
             bytes_total=sum(s.bytes_total for s in subs),
             detail=JobDetail(
@@ -295,16 +298,8 @@ class JobActions(StatisticsActions):
                 downgrade_reason=reason,
                 skipped_disks=skipped,
             ),
+            **outcome,  # type: ignore[arg-type]
         )
-        if not native:
-            job = attrs.evolve(
-                job,
-                status=JobStatus.FAILED,
-                complete_time=now,
-                expected_completion_time=None,
-                error_message="No disk could be snapshotted: "
-                + "; ".join(f"{s.disk_id}: {s.error_message}" for s in subs),
-            )
         self._store_new_job(job)
         for sub in subs:
             self._jobs.put(sub, old=None)
@@ -312,10 +307,6 @@ class JobActions(StatisticsActions):
             return job
         world.engine.schedule(due, ACTION_JOB_COMPLETE, self.region_id, job_id, new_target=True)
         return job
-
-    def _disk_bytes(self, snapshot_id: str) -> int:
-        found = self._snapshot_source.find_snapshot(snapshot_id)
-        return 0 if found is None else found.source_disk_size * 1024**3
 
     def _take(
         self,
