@@ -475,12 +475,22 @@ def test_describe_backup_jobs2_filters_mean_what_they_say(data: st.DataObject) -
 
 
 def _jobs_by_time_entries(cloud: Cloud) -> list[str]:
-    """The job ids the region's jobs-by-time index lists."""
+    """The job ids the region's jobs-by-time index lists (every facet partition, read
+    through the store: either backend)."""
     from cloudbackup._services.hbr.jobs import JOBS_BY_TIME
 
-    backend = cloud._world.store.backend
-    parts = backend._records.get(JOBS_BY_TIME.kind, {})  # type: ignore[attr-defined]
-    return sorted(str(v) for part in parts.values() for v in part.values())
+    store = cloud._world.store
+    return sorted(
+        str(job_id)
+        for source_type in ("UDM_ECS", "UDM_ECS_DISK")
+        for status in JobStatus
+        for _, job_id in store.raw_range(
+            JOBS_BY_TIME.kind,
+            JOBS_BY_TIME.partition(REGION, (source_type, status.value)),
+            None,
+            None,
+        )
+    )
 
 
 def test_sub_jobs_are_reached_through_their_parent_not_the_time_index() -> None:
