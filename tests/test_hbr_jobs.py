@@ -516,3 +516,89 @@ def test_a_running_job_matches_no_complete_time_filter() -> None:
             filters=[BackupJobFilter("CompleteTime", values, operator)]
         )
         assert [done] == [j.job_id for j in found], operator
+
+
+def _jobs_by_time_entries(cloud: Cloud) -> list[str]:
+    """The job ids the region's jobs-by-time index lists (every facet partition, read
+    through the store: either backend)."""
+    from cloudbackup._services.hbr.jobs import JOBS_BY_TIME
+
+    store = cloud._world.store
+    return sorted(
+        str(job_id)
+        for source_type in ("UDM_ECS", "UDM_ECS_DISK")
+        for status in JobStatus
+        for _, job_id in store.raw_range(
+            JOBS_BY_TIME.kind,
+            JOBS_BY_TIME.partition(REGION, (source_type, status.value)),
+            None,
+            None,
+        )
+    )
+
+
+def test_sub_jobs_are_reached_through_their_parent_not_the_time_index() -> None:
+    """Only UDM_ECS jobs sit in the jobs-by-time index; sub-jobs still list by ParentId and
+    JobId, running and finished, and the counts agree."""
+    region = Region(job_minutes=30)
+    job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    running = [s.job_id for s in region.subs(job_id)]
+    assert [job_id] == _jobs_by_time_entries(region.cloud)
+    assert 3 == len(running)
+    region.cloud.advance(dt.timedelta(hours=1))
+    assert {JobStatus.COMPLETE} == {s.status for s in region.subs(job_id)}
+    [one] = region.hbr.describe_backup_jobs2(
+        source_type="UDM_ECS_DISK",
+        filters=[
+            BackupJobFilter("JobId", (running[1],), "EQUAL"),
+            BackupJobFilter("ParentId", (job_id,), "EQUAL"),
+        ],
+    ).items
+    assert (running[1], JobStatus.COMPLETE) == (one.job_id, one.status)
+    assert [job_id] == _jobs_by_time_entries(region.cloud)
+    assert 1 == region.hbr.describe_backup_jobs2(page_size=1).total_count
+    check_invariants(region.cloud)
+
+
+def test_a_sub_job_stored_in_the_time_index_leaves_it_when_it_changes() -> None:
+    """A sub-job written with a jobs-by-time entry (as before sub-jobs left the index) loses
+    the entry and its count when its job finishes; the index then lists the job alone."""
+    from cloudbackup._services.hbr.jobs import JOBS
+
+    region = Region(job_minutes=30)
+    job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    store = region.cloud._world.store
+    jobs = JOBS.open(store, REGION)
+    with store.unit():
+        for sub in region.subs(job_id):
+            stored = jobs.get(sub.job_id)
+            store.delete(BackupJob, REGION, stored.job_id)
+            jobs.put(stored, old=None)  # the old way: with its index entry and count
+    assert 4 == len(_jobs_by_time_entries(region.cloud))
+    region.cloud.advance(dt.timedelta(hours=1))
+    assert [job_id] == _jobs_by_time_entries(region.cloud)
+    assert {JobStatus.COMPLETE} == {s.status for s in region.subs(job_id)}
+    check_invariants(region.cloud)
+
+
+def test_a_job_counts_the_bytes_of_its_disks_and_of_their_snapshots(region: Region) -> None:
+    """Each sub-job's BytesTotal is its disk's size and ActualBytes its native snapshot's
+    incremental size; the instance job's are their sums."""
+    region.ecs.write_disk(region.disks(region.vm)[1], 0, b"\x07" * 8192)
+    job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    region.cloud.advance(dt.timedelta(hours=1))
+    subs = region.subs(job_id)
+    sizes = {
+        d.disk_id: d.size * 1024**3
+        for d in region.ecs.describe_disks(instance_id=region.vm, page_size=100).items
+    }
+    natives = {
+        s.disk_id: region.ecs.describe_snapshot(s.detail.native_snapshot_id or "").incremental_size
+        for s in subs
+    }
+    assert [(sizes[s.disk_id or ""], natives[s.disk_id or ""]) for s in subs] == [
+        (s.bytes_total, s.actual_bytes) for s in subs
+    ]
+    job = region.job(job_id)
+    assert (sum(sizes.values()), sum(natives.values())) == (job.bytes_total, job.actual_bytes)
+    assert 0 < natives[region.disks(region.vm)[1]]

@@ -90,6 +90,59 @@ def test_a_group_snapshots_every_disk_of_the_instance_at_one_instant() -> None:
     assert pattern(7, 300) == snaps.read_snapshot(by_disk[disk_id], 0, 300)
 
 
+def test_group_members_are_taken_named_kept_and_tagged_as_asked() -> None:
+    """Each member of take_snapshot_group carries the name, retention, expiry timer and tags
+    asked (after acs:ecs:createFrom), and its snapshot record is written once."""
+    cloud = make_cloud()
+    ecs, instance_id, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    puts: list[str] = []
+    backend = cloud._world.store.backend
+    real_put = backend.put
+
+    def counting_put(kind: str, partition: str, key: str, value: object) -> None:
+        puts.append(f"{kind}/{key}")
+        real_put(kind, partition, key, value)
+
+    backend.put = counting_put  # type: ignore[method-assign]
+    group_id, members = snaps.take_snapshot_group(
+        instance_id, disk_ids=[disk_id], snapshot_name="bak-1", retention_days=3,
+        tags=[("hbr", "job-1")],
+    )  # fmt: skip
+    backend.put = real_put  # type: ignore[method-assign]
+    snapshot = ecs.describe_snapshot(members[0])
+    assert ("bak-1", 3, (("acs:ecs:createFrom", instance_id), ("hbr", "job-1"))) == (
+        snapshot.snapshot_name,
+        snapshot.retention_days,
+        snapshot.tags,
+    )
+    assert group_id == snapshot.snapshot_group_id
+    assert [f"ecs.snapshot/{members[0]}"] == [p for p in puts if p.startswith("ecs.snapshot/")]
+    expiry = [t for t in cloud._world.engine.pending() if t.target_id == members[0]]
+    assert [snapshot.expire_time] == [t.due for t in expiry]
+
+
+def test_a_group_with_a_bad_retention_is_refused_and_changes_nothing() -> None:
+    """take_snapshot_group checks RetentionDays (after the group's own checks) and a refused
+    call leaves no group, snapshot or timer."""
+    cloud = make_cloud()
+    _, instance_id, _ = instance_with_disk(cloud)
+    snaps = source(cloud)
+    for days in (0, 65_537, "3"):
+        rejected_unchanged(
+            cloud,
+            errors.InvalidParameterError,
+            "InvalidRetentionDays.Malformed",
+            lambda days=days: snaps.take_snapshot_group(instance_id, retention_days=days),  # type: ignore[misc]
+        )
+    rejected_unchanged(
+        cloud,
+        errors.ResourceNotFoundError,
+        "InvalidInstanceId.NotFound",
+        lambda: snaps.take_snapshot_group("i-none", retention_days=0),
+    )
+
+
 def test_bad_requests_are_refused_with_the_ecs_codes_and_change_nothing() -> None:
     """Missing ids and out-of-range reads are refused; nothing changes."""
     cloud = make_cloud()

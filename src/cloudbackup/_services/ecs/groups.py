@@ -20,7 +20,12 @@ from ..._domain.ecs import (
     SnapshotGroupStatus,
     SnapshotStatus,
 )
-from ..._domain.limits import DESCRIPTION_MAX, DESCRIPTION_MIN
+from ..._domain.limits import (
+    DESCRIPTION_MAX,
+    DESCRIPTION_MIN,
+    RETENTION_DAYS_MAX,
+    RETENTION_DAYS_MIN,
+)
 from ..._domain.requests import Page
 from ..._events import SnapshotGroupCreated
 from ...errors import (
@@ -71,6 +76,35 @@ class GroupActions(LockActions):
 
         Returns:
             The ``ssg-…`` id.
+        """
+        return self._create_group(
+            instance_id=instance_id,
+            disk_ids=disk_ids,
+            exclude_disk_ids=exclude_disk_ids,
+            name=name,
+            description=description,
+            tags=tags,
+        )
+
+    def _create_group(
+        self,
+        *,
+        instance_id: str | None = None,
+        disk_ids: Sequence[str] | None = None,
+        exclude_disk_ids: Sequence[str] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+        member_name: str | None = None,
+        member_retention_days: object = None,
+        member_tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """:meth:`create_snapshot_group`'s work, in the caller's unit.
+
+        Each member snapshot is taken named ``member_name``, kept ``member_retention_days``
+        (checked last: ``InvalidRetentionDays.Malformed``) and tagged ``member_tags`` besides
+        ``acs:ecs:createFrom`` (a later pair of a key wins): one write per member, as the
+        snapshot interface asks for its groups.
         """
         world = self._world
         if not self.region.supports_snapshot_group:
@@ -179,16 +213,23 @@ class GroupActions(LockActions):
             )
         for disk in disks:
             self._check_snapshot_allowed(disk)
+        days = None
+        if member_retention_days is not None:
+            days = v.integer(
+                "RetentionDays", member_retention_days, RETENTION_DAYS_MIN, RETENTION_DAYS_MAX,
+                code="InvalidRetentionDays.Malformed",
+            )  # fmt: skip
         group_id = world.ids.new_id("ssg-", self.region.id_infix)
         owners = {d.instance_id for d in disks}
         members = []
         for disk in disks:
-            member_tags = (("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id else ()
-            members.append(
-                self._take_snapshot(
-                    self._disks.get(disk.disk_id), None, None, None, member_tags, group_id
-                )
+            pairs_of = dict((("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id else ())
+            pairs_of.update(member_tags)
+            disk_now = self._disks.get(disk.disk_id)
+            taken = self._take_snapshot(
+                disk_now, member_name, None, days, tuple(pairs_of.items()), group_id
             )
+            members.append(taken)
         status = (
             SnapshotGroupStatus.accomplished
             if all(s.status is SnapshotStatus.accomplished for s in members)

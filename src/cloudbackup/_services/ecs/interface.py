@@ -13,9 +13,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ... import _validate as v
 from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot, SnapshotLock
-from ..._domain.limits import RETENTION_DAYS_MAX, RETENTION_DAYS_MIN
 from ...errors import InvalidParameterError, StorageBackendError
 from .._interfaces import BackupDisk, BackupInstance, InstanceInventory, SnapshotSource
 from ._core import ACTION_SNAPSHOT_EXPIRE, ATTACHED_TO, INSTANCE_TAGS, LINKS_OF_DISK, tag_partition
@@ -56,31 +54,13 @@ class EcsSnapshotSource:
         (in the order of ``disk_ids`` when given), each named, tagged and kept as asked."""
         ecs = self._ecs
         with ecs._world.store.unit():
-            group_id = ecs.create_snapshot_group(
-                instance_id=instance_id, disk_ids=disk_ids, name=snapshot_name, tags=tags
-            )
+            # One write per member: each is taken named, kept and tagged as asked.
+            group_id = ecs._create_group(
+                instance_id=instance_id, disk_ids=disk_ids, name=snapshot_name, tags=tags,
+                member_name=snapshot_name or None, member_retention_days=retention_days,
+                member_tags=tags,
+            )  # fmt: skip
             members = ecs._groups.get(group_id).snapshot_ids
-            # The group's members are new in this unit: name, keep and tag them as asked
-            # (create_snapshot_group checked the name and tags; the retention is checked here).
-            days = None
-            if retention_days is not None:
-                days = v.integer(
-                    "RetentionDays", retention_days, RETENTION_DAYS_MIN, RETENTION_DAYS_MAX,
-                    code="InvalidRetentionDays.Malformed",
-                )  # fmt: skip
-            for snapshot_id in members:
-                snapshot = ecs._snapshots.get(snapshot_id)
-                merged = dict(snapshot.tags)
-                merged.update(tags)
-                named = attrs.evolve(
-                    snapshot,
-                    snapshot_name=snapshot_name or snapshot.snapshot_name,
-                    retention_days=days,
-                    tags=tuple(merged.items()),
-                )
-                ecs._snapshots.put(named, old=snapshot)
-                if days is not None:
-                    ecs._schedule_expiry(named, new=True)
             if disk_ids is not None:
                 of_disk = {ecs._snapshots.get(s).source_disk_id: s for s in members}
                 members = tuple(of_disk[d] for d in disk_ids if d in of_disk)
@@ -155,6 +135,9 @@ class EcsSnapshotSource:
         """Set the snapshot's retention (from its creation; ``None``: until deleted) and its
         expiry timer."""
         ecs = self._ecs
+        found = ecs._snapshots.find(snapshot_id) if isinstance(snapshot_id, str) else None
+        if found is not None and found.retention_days == retention_days:
+            return  # already so (the common case: a point kept as its job asked): no write
         with ecs._world.store.unit():
             snapshot = ecs._snapshots.get(snapshot_id)
             if snapshot.retention_days == retention_days:

@@ -39,7 +39,10 @@ def period_key(kind: AdvancedRetentionType, instant: _dt.datetime, zone: _dt.tzi
     """The local-time period of ``instant`` as a string that sorts in time order:
     ``2026-11-30`` (day), the Sunday that starts its week (week), ``2026-11`` (month),
     ``2026`` (year)."""
-    day = instant.astimezone(zone).date()
+    return _period_of_day(kind, instant.astimezone(zone).date())
+
+
+def _period_of_day(kind: AdvancedRetentionType, day: _dt.date) -> str:
     if kind is AdvancedRetentionType.DAILY:
         return day.isoformat()
     if kind is AdvancedRetentionType.WEEKLY:
@@ -61,8 +64,9 @@ def first_of_periods(
     """
     firsts: set[AdvancedRetentionType] = set()
     updated = dict(last)
+    day = instant.astimezone(zone).date()  # one conversion for the four periods
     for kind in PERIOD_ORDER:
-        key = period_key(kind, instant, zone)
+        key = _period_of_day(kind, day)
         seen = last.get(kind.value)
         if seen is None or key > seen:
             firsts.add(kind)

@@ -21,6 +21,7 @@ import datetime as _dt
 
 from ..._domain.hbr import Policy, PolicyBinding, Rule, RuleType
 from ..._domain.hbr_jobs import SUSPENDED_MESSAGE, BackupJob, TriggerMode
+from ..._domain.hbr_points import PointRetention
 from ..._domain.schedule import parse_schedule
 from ..._engine import Timer
 from ...errors import ResourceNotFoundError
@@ -91,15 +92,23 @@ class SchedulerActions(JobActions):
         rule = _backup_rules(policy).get(rule_id)
         if policy is None or rule is None:
             return
+        retention = point_retention_of(policy, rule.rule_id)  # once for all its bindings
         for binding in self._bindings_of_policy(policy_id):
-            self._run_binding(policy, rule, binding, TriggerMode.SCHEDULE)
+            self._run_binding(policy, rule, binding, TriggerMode.SCHEDULE, retention)
         self._arm(policy_id, rule, timer.due, new=True)
 
     def _run_binding(
-        self, policy: Policy, rule: Rule, binding: PolicyBinding, trigger: TriggerMode
+        self,
+        policy: Policy,
+        rule: Rule,
+        binding: PolicyBinding,
+        trigger: TriggerMode,
+        retention: PointRetention | None = None,
     ) -> BackupJob:
-        """One run of ``rule`` for one bound instance: a job, or a ``SKIPPED`` one."""
-        retention = point_retention_of(policy, rule.rule_id)
+        """One run of ``rule`` for one bound instance: a job, or a ``SKIPPED`` one
+        (``retention``: :func:`point_retention_of` the policy's rule, when known)."""
+        if retention is None:
+            retention = point_retention_of(policy, rule.rule_id)
         plan, rule_id = policy.policy_id, rule.rule_id
         if binding.disabled:
             return self._skip_job(
