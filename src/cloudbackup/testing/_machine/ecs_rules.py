@@ -227,6 +227,11 @@ class EcsRules(EcsInstanceRules):
         if not roomy and not self._free_a_data_slot(instance_id):
             self.idle("restore_snapshot_to_instance")
             return
+        if snapshot.snapshot_id not in self.snapshots:
+            # Freeing the slot deleted the last disk made from an expired snapshot, which
+            # released it (as ECS does): nothing left to restore.
+            self.idle("restore_snapshot_to_instance")
+            return
         instance = self.instances[instance_id]
         disk = self._create_from_snapshot(
             snapshot.snapshot_id,
