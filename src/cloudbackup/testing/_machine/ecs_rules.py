@@ -210,9 +210,8 @@ class EcsRules(EcsInstanceRules):
         a ``retention``, the restored disk is snapshotted at once, kept that many days."""
         running = [i for i, x in self.instances.items() if x.status is InstanceStatus.Running]
         regions = {self.instances[i].region_id for i in running}
-        pool = [
-            s for s, x in self.snapshots.items() if x.region_id in regions and self._restorable(x)
-        ]
+        pool = [s for s, x in self.snapshots.items() if x.region_id in regions]
+        pool = [s for s in pool if self._restorable(self.snapshots[s])]
         # Snapshots holding written bytes first: restoring zeros proves little.
         pool = [s for s in pool if any(self.snapshots[s].data)] or pool
         if second:
@@ -224,12 +223,9 @@ class EcsRules(EcsInstanceRules):
         candidates = [i for i in running if self.instances[i].region_id == snapshot.region_id]
         roomy = [i for i in candidates if self._data_disk_room(i)]
         instance_id = self.pick(roomy or candidates, instance_pick)
-        if not roomy and not self._free_a_data_slot(instance_id):
-            self.idle("restore_snapshot_to_instance")
-            return
-        if snapshot.snapshot_id not in self.snapshots:
-            # Freeing the slot deleted the last disk made from an expired snapshot, which
-            # released it (as ECS does): nothing left to restore.
+        # Freeing a slot may delete the last disk made from an expired snapshot: released.
+        freed = roomy or self._free_a_data_slot(instance_id)
+        if not freed or snapshot.snapshot_id not in self.snapshots:
             self.idle("restore_snapshot_to_instance")
             return
         instance = self.instances[instance_id]
