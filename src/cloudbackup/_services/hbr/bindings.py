@@ -67,7 +67,7 @@ BINDING_FILTER_OPERATORS = (
     "IN",
 )
 
-_TESTS: dict[str, Callable[[str, tuple[str, ...]], bool]] = {
+FILTER_TESTS: dict[str, Callable[[str, tuple[str, ...]], bool]] = {
     "EQUAL": lambda x, vs: x == vs[0],
     "NOT_EQUAL": lambda x, vs: x != vs[0],
     "GREATER_THAN": lambda x, vs: x > vs[0],
@@ -77,6 +77,8 @@ _TESTS: dict[str, Callable[[str, tuple[str, ...]], bool]] = {
     "BETWEEN": lambda x, vs: vs[0] <= x <= vs[1],
     "IN": lambda x, vs: x in vs,
 }
+"""What each filter operator of the real describe actions (``DescribePolicyBindings``,
+``DescribeBackupJobs2``) means for a field's wire string and the filter's values."""
 
 
 def _field(binding: PolicyBinding, key: str) -> str:
@@ -604,7 +606,7 @@ class BindingActions(AccountActions):
             b
             for b in candidates
             if (policy is None or b.policy_id == policy)
-            and all(_TESTS[op](_field(b, key), values) for key, op, values in checked)
+            and all(FILTER_TESTS[op](_field(b, key), values) for key, op, values in checked)
         ]
         return token_page(
             found, _sort_key, scope="DescribePolicyBindings", next_token=next_token,

@@ -13,7 +13,7 @@ Part of the layered :class:`~cloudbackup.HbrService` (see ``_services/hbr/__init
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -42,6 +42,7 @@ from ..._world import World
 from ...errors import CloudBackupError, IncorrectStatusError, InvalidParameterError
 from .._base import consistent_read, unit_of_work
 from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT, BackupDisk, SnapshotSource
+from .bindings import FILTER_TESTS
 from .statistics import StatisticsActions
 
 __all__ = [
@@ -117,16 +118,6 @@ parent's ``sub_job_ids``), so each sub-job costs its record alone: a fleet's thr
 sub-jobs a backup would otherwise cost three ordered-index writes and three count updates
 each."""
 
-_TESTS: dict[str, Callable[[str, tuple[str, ...]], bool]] = {
-    "EQUAL": lambda x, vs: x == vs[0],
-    "NOT_EQUAL": lambda x, vs: x != vs[0],
-    "GREATER_THAN": lambda x, vs: x > vs[0],
-    "GREATER_THAN_OR_EQUAL": lambda x, vs: x >= vs[0],
-    "LESS_THAN": lambda x, vs: x < vs[0],
-    "LESS_THAN_OR_EQUAL": lambda x, vs: x <= vs[0],
-    "BETWEEN": lambda x, vs: vs[0] <= x <= vs[1],
-    "IN": lambda x, vs: x in vs,
-}
 _TIME_KEYS = ("CreatedTime", "CompleteTime")
 
 
@@ -641,7 +632,7 @@ class JobActions(StatisticsActions):
             for j in candidates
             if j.source_type == kind
             and all(
-                (value := _job_field(j, key)) is not None and _TESTS[op](value, values)
+                (value := _job_field(j, key)) is not None and FILTER_TESTS[op](value, values)
                 for key, op, values in checked
             )
         ]
