@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 from _helpers import INSTANCE_TYPE, REGION, ZONE, make_cloud, rejected_unchanged, settle
 from cloudbackup import (
@@ -27,8 +28,10 @@ from cloudbackup import (
     TaskStatus,
     errors,
 )
+from cloudbackup._backends._codec import decode, encode
 from cloudbackup._services.hbr.points import PointActions
 from cloudbackup.testing import check_invariants
+from cloudbackup.testing import strategies as cbst
 
 OTHER_REGION = "cn-shanghai"
 
@@ -381,3 +384,18 @@ def test_both_backends_tell_the_same_tasks() -> None:
     """The same story of tasks reads the same on the in-memory and SQLite backends."""
     path = Path(tempfile.mkdtemp()) / "tasks.db"
     assert _story(InMemoryBackend()) == _story(SqliteBackend(path))
+
+
+@settings(max_examples=60, deadline=None)
+@given(task=cbst.hbr_tasks())
+def test_generated_tasks_have_the_shape_of_real_ones_and_round_trip(task: HbrTask) -> None:
+    """hbr_tasks() gives records shaped as the service makes them, and each round-trips
+    through the storage codec exactly."""
+    _check_task_shape(task)
+    assert task == decode(encode(task))
+
+
+def test_hbr_tasks_refuses_a_bad_bound() -> None:
+    """hbr_tasks(max_points=0) is refused when drawn."""
+    with pytest.raises(InvalidArgument):
+        cbst.hbr_tasks(max_points=0).example()
