@@ -101,9 +101,10 @@ def test_delete_backups_progresses_in_steps_and_deletes_what_it_says(count: int)
         site.cloud.advance(dt.timedelta(minutes=1))
         seen.append(site.task(task_id))
         listed.append(len(site.points()))
+        check_invariants(site.cloud)
     for task in seen:
         _check_task_shape(task)
-    assert [t.progress for t in seen] == sorted(t.progress for t in seen)
+    assert [k * 100 // steps for k in range(steps)] + [100] == [t.progress for t in seen]
     assert listed == sorted(listed, reverse=True)
     done = seen[-1]
     assert (TaskStatus.COMPLETED, 100, "completed") == (
