@@ -32,7 +32,8 @@ def test_clone_now_backs_up_every_disk_for_one_day() -> None:
     settle(cloud)
     disks = sorted(ecs.describe_disks(instance_id=vm).items, key=lambda d: d.device or "")
     ecs.write_disk(disks[1].disk_id, 0, b"state to clone")
-    job_id = hbr.prepare_clone_now(instance_id=vm)
+    task_id = hbr.prepare_clone_now(instance_id=vm)
+    job_id = hbr.describe_task(task_id=task_id).job_id
     ecs.write_disk(disks[1].disk_id, 0, b"later writes!!")
     cloud.advance(dt.timedelta(hours=1))
     [job] = hbr.describe_backup_jobs2(filters=[BackupJobFilter("JobId", (job_id,))])

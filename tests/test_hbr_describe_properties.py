@@ -93,7 +93,7 @@ def _job_value(job: BackupJob, key: str) -> object:
         "InstanceId": job.instance_id,
         "JobId": job.job_id,
         "Status": job.status.value,
-        "PlanId": job.plan_id or "",
+        "PlanId": job.plan_id,  # absent on a manual job: matches no filter
         "RegionId": job.region_id,
         "BackupType": job.backup_type,
         "CreatedTime": _unix(job.created_time),

@@ -427,14 +427,14 @@ def _expected(job: BackupJob, key: str, op: str, values: tuple[str, ...]) -> boo
     else:
         fields = {
             "RegionId": job.region_id,
-            "PlanId": job.plan_id or "",
+            "PlanId": job.plan_id,  # absent on a manual job: matches no filter
             "JobId": job.job_id,
             "InstanceId": job.instance_id,
             "Status": job.status.value,
             "BackupType": job.backup_type,
             "ParentId": job.parent_id or "",
         }
-        if key not in fields:
+        if fields.get(key) is None:
             return False
         x, vs = fields[key], values
     tests = {

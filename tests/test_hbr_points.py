@@ -551,9 +551,12 @@ def test_delete_backups_in_range_deletes_exactly_the_window(fleet: Fleet) -> Non
     fleet.cloud.advance(dt.timedelta(hours=3))
     second = fleet.point(fleet.back_up())
     start = int(second.created_time.timestamp())
-    assert (second.snapshot_id,) == fleet.hbr.delete_backups_in_range(
+    task_id = fleet.hbr.delete_backups_in_range(
         instance_id=fleet.vm, start_time=start, end_time=start + 60
     )
+    fleet.cloud.advance(dt.timedelta(minutes=10))
+    task = fleet.hbr.describe_task(task_id=task_id)
+    assert {"DeletedSnapshotIds": [second.snapshot_id]} == task.result_data()
     found = fleet.hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33)
     assert [first.snapshot_id] == [p.snapshot_id for p in found]
     assert not any(fleet.exists(n) for n in second.native_snapshot_id_list)

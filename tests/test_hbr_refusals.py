@@ -241,6 +241,10 @@ def _bad_calls(w: World) -> st.SearchStrategy[tuple[str, Callable[[], object]]]:
                 {"retention_days": 90, "snapshot_id": Sly("s")},
             ]
         ).map(lambda a: ("extend", lambda: hbr.extend_backup_retention(**a))),
+        BAD_IDS.map(lambda i: ("task-id", lambda: hbr.describe_task(task_id=i))),
+        st.sampled_from([{"token": ""}, {"token": 5}, {"resource_group_id": "\ud800"}]).map(
+            lambda a: ("task-args", lambda: hbr.describe_task(task_id="t-000none", **a))
+        ),
     )
 
 
@@ -307,6 +311,7 @@ BEFORE_OPENING: dict[str, Callable[[HbrService], object]] = {
     "describe_backup_capacity": lambda h: h.describe_backup_capacity(),
     "live_backup_capacity": lambda h: h.live_backup_capacity(),
     "prepare_clone_now": lambda h: h.prepare_clone_now(instance_id="i-1"),
+    "describe_task": lambda h: h.describe_task(task_id="t-1"),
 }
 """One call of every action but ``open_hbr_service`` and ``describe_hbr_account`` (readable
 before activation, by design)."""

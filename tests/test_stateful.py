@@ -124,6 +124,7 @@ def _rich_world(backend: InMemoryBackend | None = None) -> Cloud:
             retention=PointRetention(30),
             snapshot_group_id="ssg-rich",
         )
+    hbr.extend_backup_retention(snapshot_group_id="ssg-rich", retention_days=40)  # a task
     hbr.describe_backup_capacity()  # the console's cached statistics
     hbr.create_backup_job(instance_id=instance_id, retention=7)  # running until it finishes
     engine = cloud._world.engine
@@ -166,6 +167,7 @@ DEEP_STATES = (
     "backup job: COMPLETE",
     "backup job: SKIPPED",
     "backup job: CANCELED",
+    "delete_backups_in_range: ok",
 )
 
 

@@ -100,6 +100,9 @@ from ._domain.hbr_points import PointRetention as PointRetention
 from ._domain.hbr_points import PointSourceType as PointSourceType
 from ._domain.hbr_points import PointStatus as PointStatus
 from ._domain.hbr_points import UdmSnapshots as UdmSnapshots
+from ._domain.hbr_tasks import HbrTask as HbrTask
+from ._domain.hbr_tasks import TaskName as TaskName
+from ._domain.hbr_tasks import TaskStatus as TaskStatus
 from ._domain.kms import Alias as Alias
 from ._domain.kms import KeySpec as KeySpec
 from ._domain.kms import KeyState as KeyState
@@ -182,6 +185,9 @@ __all__ = [
     "PointSourceType",
     "PointStatus",
     "UdmSnapshots",
+    "HbrTask",
+    "TaskName",
+    "TaskStatus",
     "AdvancedOptions",
     "AdvancedRetentionType",
     "Alias",

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import collections
+import datetime as _dt
 from typing import Any
 
 from .._domain.ecs import Snapshot
 from .._domain.hbr import HbrAccount, Policy, PolicyBinding, RuleType
 from .._domain.hbr_jobs import BackupJob, JobStatus
 from .._domain.hbr_points import BackupPoint, PointSourceType
+from .._domain.hbr_tasks import TASK_FORGET_DAYS, TASK_RESULT_DAYS, HbrTask, TaskName, TaskStatus
 from .._repository import ORDER_COUNTS
 from .._services.hbr import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
-from .._services.hbr._core import ECS_BACKUP_ROLE, tag_key_partition
+from .._services.hbr._core import ACTION_TASK, ECS_BACKUP_ROLE, tag_key_partition
 from .._services.hbr.jobs import ACTION_JOB_COMPLETE, JOBS_BY_TIME, UNFINISHED_JOB_OF_INSTANCE
 from .._services.hbr.points import ACTION_POINT_EXPIRE, POINTS_BY_TIME, POINTS_OF_INSTANCE
 from .._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 
-__all__ = ["check_hbr", "check_hbr_jobs", "check_hbr_points"]
+__all__ = ["check_hbr", "check_hbr_jobs", "check_hbr_points", "check_hbr_tasks"]
 
 
 def check_hbr(world: Any) -> None:
@@ -75,6 +77,7 @@ def check_hbr(world: Any) -> None:
         world.fail("instances are bound but the role or the snapshot service is missing")
     check_hbr_jobs(world, policies)
     check_hbr_points(world)
+    check_hbr_tasks(world)
 
 
 def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
@@ -198,3 +201,48 @@ def check_hbr_points(world: Any) -> None:
     by_instance = {v for _, _, v in world.raw[POINTS_OF_INSTANCE.kind]}
     if by_instance != set(points):
         world.fail("the points-of-instance index disagrees with the points")
+
+
+def check_hbr_tasks(world: Any) -> None:
+    """Tasks: ``Progress`` 0–100 or -1 (only once finished), ``CompletedTime`` exactly when
+    ``completed``, one timer each (the next step while running, then expiry and the end),
+    and a Delete Backups task's points gone up to the steps it ran (all of them once it
+    completed without failing)."""
+    tasks: dict[str, HbrTask] = world._entities(HbrTask, "task_id")
+    points = {v for _, _, v in world.raw[POINTS_OF_INSTANCE.kind]}
+    now = world.now
+    for task_id, task in tasks.items():
+        running = task.status is TaskStatus.CREATED
+        if not -1 <= task.progress <= 100 or (running and not 0 <= task.progress <= 99):
+            world.fail(f"task {task_id} ({task.description}) shows progress {task.progress}")
+        if (task.status is TaskStatus.COMPLETED) != (task.completed_time is not None):
+            world.fail(
+                f"task {task_id} ({task.description}) has CompletedTime {task.completed_time}"
+            )
+        if running == (task.finished_time is not None) or task.updated_time < task.created_time:
+            world.fail(f"task {task_id} ({task.description}) has wrong times")
+        timers = world.timers_for(ACTION_TASK, task_id)
+        finished = task.finished_time
+        if finished is not None:
+            days = TASK_FORGET_DAYS if task.status is TaskStatus.EXPIRED else TASK_RESULT_DAYS
+            due = finished + _dt.timedelta(days=days)
+            dues = [t.due for t in timers]
+            late = task.name is TaskName.CLONE_NOW and len(dues) == 1 and dues[0] > due
+            if dues != [due] and not late:  # Clone Now: ended when its job's timer fired
+                world.fail(f"finished task {task_id} has timers {timers}, not one at {due}")
+            if finished + _dt.timedelta(days=TASK_FORGET_DAYS) < now:
+                world.fail(f"task {task_id} outlived {TASK_FORGET_DAYS} days after it finished")
+        elif len(timers) != 1:
+            world.fail(f"running task {task_id} has timers {timers}")
+        if task.name is TaskName.DELETE_BACKUPS and task.steps:
+            ids = task.snapshot_ids
+            if task.progress == 100 or running:
+                ran = len(ids) if task.progress == 100 else task.steps_done * len(ids) // task.steps
+                left = [i for i in ids[:ran] if i in points]
+                if left:
+                    world.fail(f"Delete Backups task {task_id} ran past points {left}")
+            if running and task.progress != task.steps_done * 100 // task.steps:
+                world.fail(
+                    f"Delete Backups task {task_id} shows {task.progress}% after "
+                    f"{task.steps_done}/{task.steps} steps"
+                )

@@ -4,6 +4,7 @@ backup policies, policy bindings.
 :class:`HbrService` is built in layers, one module per resource, each layer a class that
 extends the one beneath it and may call only what is beneath it (as ECS is)::
 
+    tasks.py      TaskActions     DescribeTask; each task's timer (steps, expiry)
     clone.py      CloneActions    Clone Now's preparation (console)
     scheduler.py  SchedulerActions timers of BACKUP rules; ExecutePolicyV2
     jobs.py       JobActions      how a backup job runs; CreateBackupJob, CancelBackupJob,
@@ -34,17 +35,17 @@ from typing import Any
 from ..._engine import Timer
 from ..._world import Scope, ServiceSpec, register_service
 from .._interfaces import INSTANCE_WATCHERS
-from ._core import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
-from .clone import CloneActions
+from ._core import ACTION_TASK, BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .jobs import ACTION_JOB_COMPLETE
 from .points import ACTION_POINT_EXPIRE
 from .scheduler import ACTION_RULE_FIRE
 from .tag_rules import tag_watcher
+from .tasks import TaskActions
 
 __all__ = ["BINDINGS_BY_POLICY", "BINDING_OF_INSTANCE", "SPEC", "TAG_POLICIES", "HbrService"]
 
 
-class HbrService(CloneActions):
+class HbrService(TaskActions):
     """Cloud Backup of one region (the region of the protected instances, ``UdmRegionId``):
     ``cloud.hbr("cn-hangzhou")``.
 
@@ -60,6 +61,7 @@ TIMER_HANDLERS: dict[str, Callable[[Any, Timer], None]] = {
     ACTION_RULE_FIRE: HbrService._on_rule_fire,
     ACTION_JOB_COMPLETE: HbrService._on_job_complete,
     ACTION_POINT_EXPIRE: HbrService._on_point_expire,
+    ACTION_TASK: HbrService._on_task_timer,
 }
 
 SPEC = register_service(

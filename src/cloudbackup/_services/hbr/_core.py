@@ -7,10 +7,14 @@ it (see ``_services/hbr/__init__.py``), never one above.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+
+import attrs
 
 from ... import _validate as v
 from ..._domain.hbr import HbrAccount, Policy, PolicyBinding
+from ..._domain.hbr_tasks import TASK_RESULT_DAYS, HbrTask, TaskName, TaskStatus
 from ..._regions import Region
 from ..._repository import ORDER_SEPARATOR, Index, OrderedIndex, RepositorySpec
 from ..._store import raw_kind
@@ -21,12 +25,14 @@ from .._interfaces import ECS_INSTANCES, BackupInstance, InstanceInventory
 
 __all__ = [
     "ACCOUNT_KEY",
+    "ACTION_TASK",
     "BINDINGS",
     "BINDINGS_BY_POLICY",
     "BINDING_OF_INSTANCE",
     "ECS_BACKUP_ROLE",
     "POLICIES",
     "TAG_POLICIES",
+    "TASKS",
     "HbrCore",
     "policy_range",
     "tag_key_partition",
@@ -59,6 +65,12 @@ BINDINGS = RepositorySpec(
     (BINDINGS_BY_POLICY,),
 )
 
+TASKS = RepositorySpec(HbrTask, lambda t: t.task_id, "TaskNotFound", "task")
+"""The region's asynchronous tasks (``DescribeTask``)."""
+ACTION_TASK = "hbr.task"
+"""Timer: a task's next step (a Delete Backups step, Clone Now's job finishing) or, once it
+finished, its expiry and then its end."""
+
 TAG_POLICIES = raw_kind("hbr.tag_policies")
 """partition = :func:`tag_key_partition` (region, tag key), key = policy id: the policies
 whose TAG rules look at that key, so a tag change reads the policies it can concern."""
@@ -82,6 +94,7 @@ class HbrCore(RegionalService):
         store, region_id = world.store, region.region_id
         self._policies = POLICIES.open(store, region_id)
         self._bindings = BINDINGS.open(store, region_id)
+        self._tasks = TASKS.open(store, region_id)
 
     # -- the account ------------------------------------------------------------------
     def _account(self) -> HbrAccount:
@@ -120,6 +133,64 @@ class HbrCore(RegionalService):
                 "(UdmRegionId) is the instance's region.",
             )
         return found
+
+    # -- tasks ------------------------------------------------------------------------
+    def _new_task(
+        self,
+        name: TaskName,
+        *,
+        next_step: _dt.datetime | None,
+        instance_id: str | None = None,
+        job_id: str | None = None,
+        snapshot_ids: tuple[str, ...] = (),
+        steps: int = 0,
+    ) -> HbrTask:
+        """Store a new running task (``t-000…``) and its timer at ``next_step``."""
+        now = self._world.now()
+        task = HbrTask(
+            task_id=self._world.ids.new_id("t-", "000", 20), region_id=self.region_id,
+            name=name, status=TaskStatus.CREATED, created_time=now, updated_time=now,
+            instance_id=instance_id, job_id=job_id, snapshot_ids=snapshot_ids, steps=steps,
+        )  # fmt: skip
+        self._tasks.put(task, old=None)
+        if next_step is not None:
+            self._world.engine.schedule(
+                next_step, ACTION_TASK, self.region_id, task.task_id, new_target=True
+            )
+        return task
+
+    def _end_task(
+        self,
+        task: HbrTask,
+        status: TaskStatus,
+        progress: int,
+        result: str,
+        *,
+        new: bool = False,
+        at: _dt.datetime | None = None,
+    ) -> HbrTask:
+        """Store the task finished at ``at`` (default now; ``completed``: ``Progress`` 100,
+        or -1 when it failed; ``cancelled``) and set its expiry timer (``new``: the task has
+        no timer pending)."""
+        now = self._world.now() if at is None else at
+        ended = attrs.evolve(
+            task,
+            status=status,
+            progress=progress,
+            result=result,
+            updated_time=now,
+            finished_time=now,
+            completed_time=now if status is TaskStatus.COMPLETED else None,
+        )
+        self._tasks.put(ended, old=task)
+        self._world.engine.schedule(
+            max(now + _dt.timedelta(days=TASK_RESULT_DAYS), self._world.now()),
+            ACTION_TASK,
+            self.region_id,
+            task.task_id,
+            new_target=new,
+        )
+        return ended
 
     # -- lookups ----------------------------------------------------------------------
     def _policy(self, policy_id: object) -> Policy:

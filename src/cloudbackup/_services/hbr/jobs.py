@@ -130,7 +130,7 @@ def _job_field(job: BackupJob, key: str) -> str | None:
     """The job's value of a filter key (``None``: no ECS job has it: never matches)."""
     values: dict[str, str | None] = {
         "RegionId": job.region_id,
-        "PlanId": job.plan_id or "",
+        "PlanId": job.plan_id,  # a manual job has no PlanId: no PlanId filter matches it
         "JobId": job.job_id,
         "InstanceId": job.instance_id,
         "Status": job.status.value,
@@ -541,7 +541,10 @@ class JobActions(StatisticsActions):
     @unit_of_work
     def cancel_backup_job(self, *, job_id: str) -> None:
         """``CancelBackupJob``: stop a running ``UDM_ECS`` job; it becomes ``CANCELED``, its
-        native snapshots are deleted and it leaves no backup point.
+        native snapshots are deleted and it leaves no backup point. A native snapshot that
+        was meanwhile used to create a disk or image stays in ECS and leaves Cloud Backup's
+        lifecycle (kept until deleted), one locked in ECS stays until its lock and retention
+        end, as :meth:`delete_snapshot` treats them: the cancel is never refused for them.
 
         A finished job, or a sub-job, is refused (``IncorrectStatus.JobNotRunning``).
         """
@@ -557,10 +560,8 @@ class JobActions(StatisticsActions):
                 recommend="Cancel the running instance job (its JobId, not a sub-job's).",
             )
         now = self._world.now()
-        source = self._snapshot_source
         for snapshot_id in job.detail.disk_native_snapshot_id_list:
-            if source.find_snapshot(snapshot_id) is not None:
-                source.remove_snapshot(snapshot_id)
+            self._release_native(snapshot_id)  # one made into a disk/image, or locked, stays
         for sub in self._jobs.named_or_all(list(job.sub_job_ids)):
             if sub.status is JobStatus.RUNNING:
                 self._put_sub_job(self._cancelled(sub, now), old=sub)

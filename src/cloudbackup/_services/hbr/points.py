@@ -34,6 +34,7 @@ from ..._domain.hbr_points import (
     PointStatus,
     UdmSnapshots,
 )
+from ..._domain.hbr_tasks import HbrTask, TaskName, TaskStatus, result_text
 from ..._engine import Timer
 from ..._regions import Region
 from ..._repository import Index, OrderedIndex, RepositorySpec, facet_partition
@@ -41,6 +42,7 @@ from ..._store import raw_kind
 from ..._time import require_aware
 from ..._world import World
 from ...errors import (
+    CloudBackupError,
     IncorrectStatusError,
     InvalidParameterError,
     OperationDeniedError,
@@ -48,11 +50,14 @@ from ...errors import (
 )
 from .._base import consistent_read, unit_of_work
 from .._interfaces import ECS_SNAPSHOTS, SnapshotSource
+from ._core import ACTION_TASK
 from .policies import PolicyActions
 from .retention import effective_retention, first_of_periods
 
 __all__ = [
     "ACTION_POINT_EXPIRE",
+    "DELETE_STEP",
+    "DELETE_STEPS",
     "MAX_POINT_RETENTION",
     "PERIOD_MARKS",
     "POINTS",
@@ -74,6 +79,11 @@ MAX_POINT_RETENTION = 364_635
 MAX_NATIVE_RETENTION = 65_536
 """The longest retention ECS gives a snapshot; a point kept longer keeps its native snapshots
 until deleted (Cloud Backup deletes them at the point's expiry)."""
+
+DELETE_STEPS = 10
+"""Delete Backups runs in at most this many steps, :data:`DELETE_STEP` apart."""
+DELETE_STEP = _dt.timedelta(minutes=1)
+"""The time between two steps of Delete Backups (all points gone within 10 minutes)."""
 
 _EPOCH = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -524,12 +534,23 @@ class PointActions(PolicyActions):
         self._drop_point(point, reason="deleted")
 
     @unit_of_work
-    def delete_backups_in_range(
-        self, *, instance_id: str, start_time: int, end_time: int
-    ) -> tuple[str, ...]:
-        """Console operation (no API): delete every ``UDM_ECS`` point of an instance created
-        between ``start_time`` and ``end_time`` (UNIX seconds, both included); returns their
-        ids. All or nothing: one immutable point not yet expired refuses the whole call."""
+    def delete_backups_in_range(self, *, instance_id: str, start_time: int, end_time: int) -> str:
+        """Console operation (Delete Backups; no API): delete every ``UDM_ECS`` point of an
+        instance created between ``start_time`` and ``end_time`` (UNIX seconds, both
+        included), with its disk points and native snapshots; returns the ``TaskId``
+        (``t-000…``) to follow with :meth:`~cloudbackup.HbrService.describe_task`.
+
+        All or nothing when asked: one immutable point not yet expired in the range refuses
+        the whole call (``OperationDenied.ImmutableBackup``) and no task is made. Accepted,
+        the task deletes the points named now (a point made later in the range stays) in
+        ``min(10, number of points)`` steps one minute apart, oldest first, so every point
+        is gone within 10 minutes, as the console promises; until its step a point is still
+        listed and usable. Each step's progress is its share (``Progress`` 100 after the
+        last); ``Result`` is ``{"DeletedSnapshotIds": [...]}``. A step that ECS refuses
+        stops the task: ``Progress`` -1, ``Result`` with ``ErrorMessage`` and the points
+        deleted until then; the failing point stays whole. An empty range gives a task
+        completed at once.
+        """
         self._require_open()
         found = self.describe_udm_snapshots(
             source_type=PointSourceType.UDM_ECS,
@@ -539,11 +560,68 @@ class PointActions(PolicyActions):
         ).snapshots
         for point in found:
             self._require_deletable(point)
-        for point in found:
-            stored = self._points.find(point.snapshot_id)
-            if stored is not None:
-                self._drop_point(stored, reason="deleted")
-        return tuple(p.snapshot_id for p in found)
+        ids = tuple(p.snapshot_id for p in found)
+        steps = min(DELETE_STEPS, len(ids))
+        now = self._world.now()
+        task = self._new_task(
+            TaskName.DELETE_BACKUPS,
+            next_step=now + DELETE_STEP if steps else None,
+            instance_id=found[0].instance_id if found else self._id("InstanceId", instance_id),
+            snapshot_ids=ids,
+            steps=steps,
+        )
+        if not steps:
+            self._end_task(
+                task, TaskStatus.COMPLETED, 100, result_text({"DeletedSnapshotIds": []}), new=True
+            )
+        return task.task_id
+
+    def _delete_step(self, task: HbrTask) -> None:
+        """Run the next step of a Delete Backups task (its timer fired)."""
+        ids, steps, done = task.snapshot_ids, task.steps, task.steps_done
+        total = len(ids)
+        first, stop = done * total // steps, (done + 1) * total // steps
+        for snapshot_id in ids[first:stop]:
+            stored = self._points.find(snapshot_id)
+            if stored is None:
+                continue  # expired or deleted meanwhile: gone, as asked
+            try:
+                with self._world.store.unit():
+                    self._drop_point(stored, reason="deleted")
+            except CloudBackupError as error:
+                gone = [i for i in ids[:stop] if self._points.find(i) is None]
+                self._end_task(
+                    task,
+                    TaskStatus.COMPLETED,
+                    -1,
+                    result_text(
+                        {
+                            "DeletedSnapshotIds": gone,
+                            "ErrorMessage": f"Backup point {snapshot_id} could not be deleted: "
+                            f"{error.message}",
+                            "SnapshotId": snapshot_id,
+                        }
+                    ),
+                )
+                return
+        if done + 1 < steps:
+            self._tasks.put(
+                attrs.evolve(
+                    task,
+                    steps_done=done + 1,
+                    progress=(done + 1) * 100 // steps,
+                    updated_time=self._world.now(),
+                ),
+                old=task,
+            )
+            self._world.engine.schedule(
+                self._world.now() + DELETE_STEP, ACTION_TASK, self.region_id, task.task_id
+            )
+            return
+        ran = attrs.evolve(task, steps_done=steps)
+        self._end_task(
+            ran, TaskStatus.COMPLETED, 100, result_text({"DeletedSnapshotIds": list(ids)})
+        )
 
     # -- Extend Retention (console) ----------------------------------------------------
     @unit_of_work
@@ -553,8 +631,11 @@ class PointActions(PolicyActions):
         retention_days: int | None,
         snapshot_id: str | None = None,
         snapshot_group_id: str | None = None,
-    ) -> None:
-        """Console operation (Extend Retention; no API): keep backup points longer.
+    ) -> str:
+        """Console operation (Extend Retention; no API): keep backup points longer; returns
+        the ``TaskId`` (``t-000…``) of a task ``completed`` at once (the points and their
+        native snapshots are extended when the call returns), whose ``Result`` is
+        ``{"RetentionDays": days or null, "SnapshotIds": [the points extended]}``.
 
         ``retention_days``: whole days from the point's creation, 1–65,536, or ``None`` for
         Never Expire. The level is what is named: ``snapshot_group_id`` (the consistency group
@@ -599,6 +680,19 @@ class PointActions(PolicyActions):
             self._require_longer(target, retention_days)
         for target in targets:
             self._extend(target, retention_days)
+        task = self._new_task(TaskName.EXTEND_RETENTION, next_step=None)
+        done = {
+            "RetentionDays": retention_days,
+            "SnapshotIds": [t.snapshot_id for t in targets],
+        }
+        ended = self._end_task(
+            attrs.evolve(task, snapshot_ids=tuple(t.snapshot_id for t in targets)),
+            TaskStatus.COMPLETED,
+            100,
+            result_text(done),
+            new=True,
+        )
+        return ended.task_id
 
     def _require_longer(self, point: BackupPoint, days: int | None) -> None:
         if point.retention is None or (days is not None and days < point.retention):

@@ -264,8 +264,9 @@ class HbrJobRules(HbrPointRules):
     @precondition(lambda self: self.open_jobs)
     @rule(pick=PICK, finished=RARELY)
     def cancel_backup_job(self, pick: int, finished: bool) -> None:
-        """``cancel_backup_job`` on a running job: its natives go (refused while a lock or
-        a disk made from one holds it) and it leaves no point; a finished job is refused."""
+        """``cancel_backup_job`` on a running job: it leaves no point and its natives go,
+        except one a disk or image was made from (kept until deleted) or a lock holds (ECS
+        releases it when lock and retention end); a finished job is refused."""
         jobs = sorted(self.open_jobs.items())
         job_id, region = self.pick(jobs, pick)
         [job] = self._jobs(region, [BackupJobFilter("JobId", (job_id,), "EQUAL")])
@@ -275,17 +276,15 @@ class HbrJobRules(HbrPointRules):
                 job_id, region = self.pick(done, pick)
                 [job] = self._jobs(region, [BackupJobFilter("JobId", (job_id,), "EQUAL")])
         natives = [s for s in self.snapshots.values() if s.backup_job == job_id]
-        problems: set[str] = set()
-        if job.status is not Js.RUNNING:
-            problems.add(NOT_RUNNING)
-        else:
-            for native in natives:
-                problems |= self.model.deletion_problems(native, force=False)
+        problems = set() if job.status is Js.RUNNING else {NOT_RUNNING}
         hbr = self.hbr(region)
         if self.ok("cancel_backup_job", problems, lambda: hbr.cancel_backup_job(job_id=job_id)):
             self.jobs_moved = True
             for native in natives:
-                self.model.drop_snapshot(native.snapshot_id)
+                native.job_done = None
+                said = self.model.release_native(native)
+                if said is not None and "released" not in said:
+                    self.note("cancel_backup_job: a native in use stays")
             self.cancelled[job_id] = region
 
     # -- invariants --------------------------------------------------------------------
@@ -351,8 +350,15 @@ class HbrJobRules(HbrPointRules):
                 source_type="UDM_ECS", start_time=0, end_time=2**33, job_id=job.job_id
             )
         )
-        if job.status is Js.CANCELED:
-            left = [s.snapshot_id for s in self.snapshots.values() if s.backup_job == job.job_id]
+        if job.status is Js.CANCELED:  # a native in use (disk, image, lock) may stay
+            left = [
+                s.snapshot_id
+                for s in self.snapshots.values()
+                if s.backup_job == job.job_id
+                and not self.model.held(s)
+                and s.retention is not None
+                and s.point_expire is not None
+            ]
             if points or left:
                 raise AssertionError(f"cancelled job {job.job_id} left {list(points)} {left}")
         if job.status in (Js.COMPLETE, Js.PARTIAL_COMPLETE):
@@ -410,6 +416,8 @@ class HbrJobRules(HbrPointRules):
                 native.lock is not None and native.lock.holds(self.now)
             ):
                 continue
+            if native.backup_job in self.cancelled and native.point_expire is None:
+                continue  # left locked by a cancel: ECS releases it when its retention ends
             if native.point_expire is not None and native.point_expire > self.now:
                 raise AssertionError(
                     f"native {native.snapshot_id} of job {native.backup_job}: no point seen"

@@ -266,6 +266,10 @@ class HbrPointRules(HbrRules):
         self.points: dict[str, tuple[_dt.datetime, int | None, bool, tuple[str, ...]]] = {}
         """Point id -> (created, retention days or None, immutable, native snapshot ids)."""
         self.point_jobs = 0
+        self.leaving: dict[str, _dt.datetime] = {}
+        """Point id -> when a Delete Backups task has deleted it at the latest."""
+        self.tasks: dict[str, tuple[frozenset[str], _dt.datetime, int]] = {}
+        """Running Delete Backups task -> (its points, deadline, progress last seen)."""
 
     def _point_alive(self, created: _dt.datetime, days: int | None) -> bool:
         return days is None or created + _dt.timedelta(days=days) > self.now
@@ -340,6 +344,46 @@ class HbrPointRules(HbrRules):
         ):
             self.points[point_id] = (created, days, immutable, natives)
 
+    @precondition(lambda self: self.points)
+    @rule()
+    def delete_points_in_range(self) -> None:
+        """Delete Backups (console) of every point: a task that deletes them within 10
+        minutes; refused whole when one of them is immutable."""
+        live = self._live_points()
+        immutable = any(self.points[p][2] for p in live)
+        problems = self._gate() or ({IMMUTABLE} if immutable else set())
+        hbr = self.hbr(POINT_REGION)
+        task = self.attempt(
+            "delete_backups_in_range",
+            problems,
+            lambda: hbr.delete_backups_in_range(
+                instance_id=self.point_vm or "", start_time=0, end_time=2**33
+            ),
+        )
+        if isinstance(task, str):
+            deadline = self.now + _dt.timedelta(minutes=10)
+            for point_id in live:
+                self.leaving.setdefault(point_id, deadline)
+            self.tasks[task] = (frozenset(live), deadline, 0)
+
+    @invariant()
+    def console_tasks_finish_in_time(self) -> None:
+        """A Delete Backups task's progress only grows; it completes by its deadline (10
+        minutes) with every point it was given named in its Result."""
+        for task_id, (ids, deadline, last) in list(self.tasks.items()):
+            task = self.hbr(POINT_REGION).describe_task(task_id=task_id)
+            if task.progress < last or task.failed:
+                raise AssertionError(f"task {task_id} went from {last}% to {task.progress}%")
+            if task.finished:
+                named = task.result_data().get("DeletedSnapshotIds")
+                if task.progress != 100 or not isinstance(named, list) or set(named) != ids:
+                    raise AssertionError(f"task {task_id} ended {task.progress}%: {named}")
+                del self.tasks[task_id]
+            elif self.now >= deadline:
+                raise AssertionError(f"task {task_id} still runs at {self.now}")
+            else:
+                self.tasks[task_id] = (ids, deadline, task.progress)
+
     @invariant()
     def points_expire_on_time(self) -> None:
         """A point is there exactly until its expiry; its native snapshots with it; an
@@ -350,8 +394,15 @@ class HbrPointRules(HbrRules):
             source_type="UDM_ECS", start_time=0, end_time=2**33
         )
         live = self._live_points()
-        if sorted(p.snapshot_id for p in shown) != live:
-            raise AssertionError(f"points {[p.snapshot_id for p in shown]} but expected {live}")
+        present = {p.snapshot_id for p in shown}
+        staying = {p for p in live if p not in self.leaving}
+        may_stay = {p for p in live if self.now < self.leaving.get(p, self.now)}
+        if not staying <= present <= staying | may_stay:
+            raise AssertionError(f"points {sorted(present)} but expected {live}")
+        for point_id in [p for p in self.leaving if p not in present]:
+            self.points.pop(point_id, None)
+            del self.leaving[point_id]
+        live = sorted(present)
         for point in shown:
             if not point.usable:
                 raise AssertionError(f"point {point.snapshot_id} lost a native snapshot")
@@ -364,3 +415,4 @@ class HbrPointRules(HbrRules):
                         raise AssertionError(f"immutable point {point.snapshot_id} unlocked")
         for point_id in [p for p in self.points if p not in live]:
             del self.points[point_id]
+            self.leaving.pop(point_id, None)

@@ -257,6 +257,7 @@ from ._hbr import tag_filters as tag_filters
 from ._hbr_points import backup_instants as backup_instants
 from ._hbr_points import point_retentions as point_retentions
 from ._hbr_points import retention_extensions as retention_extensions
+from ._hbr_tasks import hbr_tasks as hbr_tasks
 
 __all__ += [
     "backup_job_filters",
@@ -266,6 +267,7 @@ __all__ += [
     "policy_rule_lists",
     "policy_schedules",
     "backup_instants",
+    "hbr_tasks",
     "point_retentions",
     "retention_extensions",
     "retention_rules",
