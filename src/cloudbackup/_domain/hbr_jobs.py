@@ -35,6 +35,7 @@ __all__ = [
     "BackupJobStarted",
     "JobDetail",
     "JobStatus",
+    "SubJob",
     "TriggerMode",
     "retention_in_days",
 ]
@@ -119,6 +120,42 @@ class JobDetail:
     """The device of a ``UDM_ECS_DISK`` sub-job's disk (``/dev/xvda`` for the system disk)."""
 
 
+@stored_as("hbr.SubJob")
+@attrs.frozen
+class SubJob:
+    """A ``UDM_ECS_DISK`` sub-job as its instance job's record keeps it: only what differs
+    from the instance job (:meth:`BackupJob.sub_job_item` gives the whole
+    ``DescribeBackupJobs2`` item). A sub-job is not a record of its own: a fleet's backup of
+    three disks costs one job record, not four."""
+
+    job_id: str
+    """The sub-job's ``JobId`` (``job-000…``)."""
+    disk_id: str
+    status: JobStatus = JobStatus.RUNNING
+    native_snapshot_id: str | None = None
+    """``NativeSnapshotId``; None when ECS refused the disk's snapshot."""
+    disk_dev_name: str | None = None
+    actual_bytes: int = 0
+    bytes_total: int = 0
+    error_message: str | None = None
+    complete_time: _dt.datetime | None = None
+    progress: int = 0
+    bytes_done: int = 0
+    speed: int = 0
+
+    @classmethod
+    def folded(cls, item: BackupJob) -> SubJob:
+        """What an instance job's record keeps of one of its sub-jobs' items."""
+        return cls(
+            job_id=item.job_id, disk_id=item.disk_id or "", status=item.status,
+            native_snapshot_id=item.detail.native_snapshot_id,
+            disk_dev_name=item.detail.disk_dev_name, actual_bytes=item.actual_bytes,
+            bytes_total=item.bytes_total, error_message=item.error_message,
+            complete_time=item.complete_time, progress=item.progress,
+            bytes_done=item.bytes_done, speed=item.speed,
+        )  # fmt: skip
+
+
 @stored_as("hbr.BackupJob")
 @attrs.frozen
 class BackupJob:
@@ -174,11 +211,38 @@ class BackupJob:
     detail: JobDetail = attrs.field(factory=JobDetail)
     sub_job_ids: tuple[str, ...] = ()
     """The ``UDM_ECS_DISK`` sub-jobs of an instance job, in disk order."""
+    sub_jobs: tuple[SubJob, ...] = ()
+    """The sub-jobs themselves, folded into the instance job (1:1 with :attr:`sub_job_ids`;
+    empty for a job stored before sub-jobs were folded, whose sub-jobs are records of their
+    own). :meth:`sub_job_item` gives each as a ``DescribeBackupJobs2`` item."""
     point_retention: PointRetention | None = None
     """What the backup point is kept for, fixed when the job starts (a policy changed
     meanwhile applies from the next run)."""
     point_id: str | None = None
     """The ``UDM_ECS`` backup point the finished job recorded (``s-000…``)."""
+
+    def sub_job_item(self, sub: SubJob) -> BackupJob:
+        """One of this instance job's folded sub-jobs as a whole ``UDM_ECS_DISK`` item: the
+        instance job's fields (plan, rule, retention, times it started with) and the
+        sub-job's own (disk, status, bytes, native snapshot, when it finished)."""
+        running = sub.status is JobStatus.RUNNING
+        native = sub.native_snapshot_id
+        return attrs.evolve(
+            self, job_id=sub.job_id, source_type="UDM_ECS_DISK", parent_id=self.job_id,
+            disk_id=sub.disk_id, job_name=None, status=sub.status,
+            error_message=sub.error_message,
+            updated_time=self.created_time if running or sub.complete_time is None
+            else sub.complete_time,
+            complete_time=sub.complete_time,
+            expected_completion_time=self.expected_completion_time if running else None,
+            progress=sub.progress, bytes_total=sub.bytes_total, bytes_done=sub.bytes_done,
+            actual_bytes=sub.actual_bytes, speed=sub.speed,
+            detail=JobDetail() if native is None else JobDetail(
+                native_snapshot_id=native, consistent_level=self.detail.consistent_level,
+                disk_dev_name=sub.disk_dev_name,
+            ),
+            sub_job_ids=(), sub_jobs=(), point_id=None,
+        )  # fmt: skip
 
     def observed(self, now: _dt.datetime) -> BackupJob:
         """The job as seen at ``now``: a running job's progress and bytes done grow with the

@@ -30,6 +30,7 @@ from ..._domain.hbr_jobs import (
     BackupJobStarted,
     JobDetail,
     JobStatus,
+    SubJob,
     TriggerMode,
 )
 from ..._domain.hbr_points import DiskSnapshotTaken, PointRetention, PointStatus
@@ -37,7 +38,8 @@ from ..._domain.hbr_rules import MAX_RETENTION_DAYS
 from ..._domain.requests import Page
 from ..._engine import Timer
 from ..._regions import Region
-from ..._repository import Index, OrderedIndex, RepositorySpec
+from ..._repository import Index, OrderedIndex, Repository, RepositorySpec
+from ..._store import Store, raw_kind
 from ..._world import World
 from ...errors import CloudBackupError, IncorrectStatusError, InvalidParameterError
 from .._base import consistent_read, unit_of_work
@@ -54,6 +56,7 @@ __all__ = [
     "MAX_JOB_FILTERS",
     "MAX_NATIVE_RETENTION_DAYS",
     "SUB_JOBS",
+    "SUB_JOB_PARENT",
     "UNFINISHED_JOB_OF_INSTANCE",
     "JobActions",
 ]
@@ -112,11 +115,46 @@ JOBS = RepositorySpec(
 )
 """The jobs of a region; ``UDM_ECS`` jobs are written through it (with their indexes)."""
 SUB_JOBS = RepositorySpec(BackupJob, lambda j: j.job_id, "ResourceNotFound", "backup job")
-"""The same records, without indexes: how ``UDM_ECS_DISK`` sub-jobs are written. No index
-lists a sub-job (``DescribeBackupJobs2`` lists them only with a ``ParentId`` filter, from the
-parent's ``sub_job_ids``), so each sub-job costs its record alone: a fleet's three or four
-sub-jobs a backup would otherwise cost three ordered-index writes and three count updates
-each."""
+"""The same records, without indexes: how ``UDM_ECS_DISK`` sub-jobs stored as records of
+their own (by a world made before sub-jobs were folded into their instance job, see
+:class:`~cloudbackup.SubJob`) are written when their job finishes."""
+SUB_JOB_PARENT = raw_kind("hbr.sub_job_parent")
+"""partition = region, key = a folded sub-job's id, value = its instance job's id: how a
+sub-job is found by its own id (``CancelBackupJob``, a ``JobId`` filter). One small entry
+per sub-job instead of a record."""
+
+
+class JobRecords(Repository[BackupJob]):
+    """The jobs of a region: instance jobs are records; their sub-jobs are read from the
+    instance job's record (:attr:`BackupJob.sub_jobs`), or are records of their own when
+    stored before sub-jobs were folded. ``find``/``get``/``named_or_all`` give both."""
+
+    def __init__(self, store: Store, region_id: str) -> None:
+        super().__init__(JOBS, store, region_id)
+
+    def find(self, record_id: str) -> BackupJob | None:
+        found = super().find(record_id)
+        return found if found is not None else self.folded_sub_job(record_id)
+
+    def get(self, record_id: object) -> BackupJob:
+        if isinstance(record_id, str) and record_id and super().find(record_id) is None:
+            sub = self.folded_sub_job(record_id)
+            if sub is not None:
+                return sub
+        return super().get(record_id)
+
+    def named_or_all(self, ids: Sequence[str]) -> list[BackupJob]:
+        if not ids:
+            return self.scan()
+        return [j for j in (self.find(i) for i in ids) if j is not None]
+
+    def folded_sub_job(self, sub_id: str) -> BackupJob | None:
+        """A sub-job folded into its instance job, as a whole item (None: no such sub-job)."""
+        parent_id = self._store.raw_get(SUB_JOB_PARENT, self._region_id, sub_id)
+        parent = None if not isinstance(parent_id, str) else super().find(parent_id)
+        if parent is None:
+            return None
+        return next((parent.sub_job_item(s) for s in parent.sub_jobs if s.job_id == sub_id), None)
 
 _TIME_KEYS = ("CreatedTime", "CompleteTime")
 
@@ -147,7 +185,7 @@ class JobActions(StatisticsActions):
 
     def __init__(self, world: World, region: Region) -> None:
         super().__init__(world, region)
-        self._jobs = JOBS.open(world.store, region.region_id)
+        self._jobs = JobRecords(world.store, region.region_id)
         self._sub_jobs = SUB_JOBS.open(world.store, region.region_id)
 
     @property
@@ -171,9 +209,23 @@ class JobActions(StatisticsActions):
         return job
 
     def _put_sub_job(self, sub: BackupJob, *, old: BackupJob | None) -> None:
-        """Store a ``UDM_ECS_DISK`` sub-job (``old``: as stored now, None when new). A sub-job
-        stored before sub-jobs left :data:`JOBS_BY_TIME` still has its entry there: it is
-        dropped (with its count) the first time the sub-job changes."""
+        """Store a changed ``UDM_ECS_DISK`` sub-job (``old``: as read now). A folded sub-job
+        changes in its instance job's record; a sub-job stored as a record of its own (before
+        sub-jobs were folded) stays one, and one stored before sub-jobs left
+        :data:`JOBS_BY_TIME` drops its entry there (with its count) the first time it
+        changes."""
+        store = self._world.store
+        if old is not None and store.get(BackupJob, self.region_id, old.job_id) is None:
+            parent = self._jobs.get(sub.parent_id or "")
+            folded = SubJob.folded(sub)
+            self._jobs.put(
+                attrs.evolve(
+                    parent,
+                    sub_jobs=tuple(folded if s.job_id == sub.job_id else s for s in parent.sub_jobs),
+                ),
+                old=parent,
+            )
+            return
         if old is not None:
             values = JOBS_BY_TIME.values_of(old)
             partition = JOBS_BY_TIME.partition(self.region_id, values)
@@ -302,6 +354,7 @@ class JobActions(StatisticsActions):
         job = attrs.evolve(
             base,
             sub_job_ids=tuple(s.job_id for s in subs),
+            sub_jobs=tuple(SubJob.folded(s) for s in subs),
             actual_bytes=actual,
             bytes_total=sum(s.bytes_total for s in subs),
             detail=JobDetail(
@@ -315,8 +368,9 @@ class JobActions(StatisticsActions):
             **outcome,  # type: ignore[arg-type]
         )
         self._store_new_job(job)
+        store = world.store
         for sub in subs:
-            self._put_sub_job(sub, old=None)
+            store.raw_put(SUB_JOB_PARENT, self.region_id, sub.job_id, job_id)
         if not native:
             return job
         world.engine.schedule(due, ACTION_JOB_COMPLETE, self.region_id, job_id, new_target=True)
@@ -390,9 +444,17 @@ class JobActions(StatisticsActions):
         source = self._snapshot_source
         done: list[DiskSnapshotTaken] = []
         failed = 0
-        for sub in self._jobs.named_or_all(list(job.sub_job_ids)):
+        folded = bool(job.sub_jobs)
+        subs = (
+            [job.sub_job_item(s) for s in job.sub_jobs]
+            if folded
+            else self._jobs.named_or_all(list(job.sub_job_ids))
+        )
+        changes: list[BackupJob] = []
+        for sub in subs:
             if sub.status is not JobStatus.RUNNING:
                 failed += 1
+                changes.append(sub)
                 continue
             sid = sub.detail.native_snapshot_id
             if sid is not None and source.find_snapshot(sid) is not None:
@@ -409,13 +471,17 @@ class JobActions(StatisticsActions):
                     self._finished(sub, JobStatus.FAILED, now),
                     error_message=f"The native snapshot {sid} was deleted before the job finished.",
                 )
-            self._put_sub_job(changed, old=sub)
+            changes.append(changed)
+            if not folded:
+                self._put_sub_job(changed, old=sub)
         status = (
             JobStatus.COMPLETE if not failed
             else JobStatus.PARTIAL_COMPLETE if done
             else JobStatus.FAILED
         )  # fmt: skip
         finished = self._finished(job, status, now)
+        if folded:
+            finished = attrs.evolve(finished, sub_jobs=tuple(SubJob.folded(c) for c in changes))
         if not done:  # FAILED: say why, as every FAILED job does
             finished = attrs.evolve(
                 finished, error_message="Every native snapshot was deleted before the job finished."
@@ -570,10 +636,21 @@ class JobActions(StatisticsActions):
         self._job_finished(cancelled)
 
     def _cancelled(self, job: BackupJob, now: _dt.datetime) -> BackupJob:
-        return attrs.evolve(
+        """The job cancelled at ``now``; an instance job's folded sub-jobs still running are
+        cancelled with it (in its record: whether or not each was also put on its own)."""
+        cancelled = attrs.evolve(
             self._finished(job, JobStatus.CANCELED, now),
             error_message="The job was cancelled.",
         )
+        if not job.sub_jobs:
+            return cancelled
+        subs = tuple(
+            SubJob.folded(self._cancelled(job.sub_job_item(s), now))
+            if s.status is JobStatus.RUNNING
+            else s
+            for s in job.sub_jobs
+        )
+        return attrs.evolve(cancelled, sub_jobs=subs)
 
     @consistent_read
     def describe_backup_jobs2(
