@@ -584,6 +584,8 @@ def test_a_job_stored_before_sub_jobs_were_folded_runs_cancels_and_lists_the_sam
     and refuses to cancel them as a folded job does."""
     folded = Region(job_minutes=30)
     old = Region(job_minutes=30)
+    for r in (folded, old):  # enough changed bytes for a Speed above 0 KB/s
+        r.ecs.write_disk(r.disks(r.vm)[1], 0, b"\x07" * (4 << 20))
     ids = [r.hbr.create_backup_job(instance_id=r.vm, retention=7) for r in (folded, old)]
     assert ids[0] == ids[1]
     before = _unfold_sub_jobs(old, ids[1], indexed=False)
@@ -596,7 +598,29 @@ def test_a_job_stored_before_sub_jobs_were_folded_runs_cancels_and_lists_the_sam
         r.cloud.advance(dt.timedelta(hours=1))
     assert folded.subs(ids[0]) == old.subs(ids[1])
     assert {JobStatus.COMPLETE} == {s.status for s in old.subs(ids[1])}
+    assert 0 < old.subs(ids[1])[1].speed
     check_invariants(old.cloud)
+
+
+def test_a_native_deleted_while_the_job_runs_fails_its_sub_job_folded_or_stored() -> None:
+    """A native snapshot deleted out of band fails its sub-job when the job finishes (the
+    others complete, the job is PARTIAL_COMPLETE), the same with sub-jobs folded or stored."""
+    folded = Region(job_minutes=30)
+    old = Region(job_minutes=30)
+    ids = [r.hbr.create_backup_job(instance_id=r.vm, retention=7) for r in (folded, old)]
+    _unfold_sub_jobs(old, ids[1], indexed=False)
+    for r, job_id in zip((folded, old), ids, strict=True):
+        gone = r.subs(job_id)[1].detail.native_snapshot_id or ""
+        r.ecs.delete_snapshot(gone)
+        r.cloud.advance(dt.timedelta(hours=1))
+        check_invariants(r.cloud)
+    subs = folded.subs(ids[0])
+    assert subs == old.subs(ids[1])
+    assert [JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.COMPLETE] == [s.status for s in subs]
+    assert f"The native snapshot {subs[1].detail.native_snapshot_id} was deleted before the " \
+        "job finished." == subs[1].error_message
+    assert (10_000, 0) == (subs[0].progress, subs[1].speed)
+    assert JobStatus.PARTIAL_COMPLETE == folded.job(ids[0]).status
 
 
 def test_a_job_cancelled_with_folded_or_stored_sub_jobs_shows_the_same_sub_jobs() -> None:

@@ -318,25 +318,19 @@ class JobActions(StatisticsActions):
                 )
         actual = sum(incremental for incremental, _ in sizes.values())
         due = now + world.timings.snapshot_duration(actual) + guest_time
-        subs: list[BackupJob] = []
+        subs: list[SubJob] = []  # folded into the job (see SubJob): no record of their own
         for disk in chosen:
             got = taken.get(disk.disk_id)
             sub_id = self._new_job_id()
             if isinstance(got, str):
                 incremental, size = sizes[got]
-                sub = attrs.evolve(
-                    base, job_id=sub_id, source_type="UDM_ECS_DISK", parent_id=job_id,
-                    disk_id=disk.disk_id, job_name=None, expected_completion_time=due,
+                sub = SubJob(
+                    sub_id, disk.disk_id, native_snapshot_id=got, disk_dev_name=disk.device,
                     actual_bytes=incremental, bytes_total=size,
-                    detail=JobDetail(
-                        native_snapshot_id=got, consistent_level=level, disk_dev_name=disk.device
-                    ),
                 )  # fmt: skip
             else:
-                sub = attrs.evolve(
-                    base, job_id=sub_id, source_type="UDM_ECS_DISK", parent_id=job_id,
-                    disk_id=disk.disk_id, job_name=None, status=JobStatus.FAILED,
-                    complete_time=now, expected_completion_time=None,
+                sub = SubJob(
+                    sub_id, disk.disk_id, status=JobStatus.FAILED, complete_time=now,
                     error_message=got.message if got is not None else "Not taken.",
                 )  # fmt: skip
             subs.append(sub)
@@ -354,7 +348,7 @@ class JobActions(StatisticsActions):
         job = attrs.evolve(
             base,
             sub_job_ids=tuple(s.job_id for s in subs),
-            sub_jobs=tuple(SubJob.folded(s) for s in subs),
+            sub_jobs=tuple(subs),
             actual_bytes=actual,
             bytes_total=sum(s.bytes_total for s in subs),
             detail=JobDetail(
@@ -444,17 +438,12 @@ class JobActions(StatisticsActions):
         source = self._snapshot_source
         done: list[DiskSnapshotTaken] = []
         failed = 0
-        folded = bool(job.sub_jobs)
-        subs = (
-            [job.sub_job_item(s) for s in job.sub_jobs]
-            if folded
-            else self._jobs.named_or_all(list(job.sub_job_ids))
-        )
-        changes: list[BackupJob] = []
-        for sub in subs:
+        if job.sub_jobs:
+            done, failed, folded = self._complete_folded(job, now)
+            job = attrs.evolve(job, sub_jobs=folded)
+        for sub in [] if job.sub_jobs else self._jobs.named_or_all(list(job.sub_job_ids)):
             if sub.status is not JobStatus.RUNNING:
                 failed += 1
-                changes.append(sub)
                 continue
             sid = sub.detail.native_snapshot_id
             if sid is not None and source.find_snapshot(sid) is not None:
@@ -471,17 +460,13 @@ class JobActions(StatisticsActions):
                     self._finished(sub, JobStatus.FAILED, now),
                     error_message=f"The native snapshot {sid} was deleted before the job finished.",
                 )
-            changes.append(changed)
-            if not folded:
-                self._put_sub_job(changed, old=sub)
+            self._put_sub_job(changed, old=sub)
         status = (
             JobStatus.COMPLETE if not failed
             else JobStatus.PARTIAL_COMPLETE if done
             else JobStatus.FAILED
         )  # fmt: skip
         finished = self._finished(job, status, now)
-        if folded:
-            finished = attrs.evolve(finished, sub_jobs=tuple(SubJob.folded(c) for c in changes))
         if not done:  # FAILED: say why, as every FAILED job does
             finished = attrs.evolve(
                 finished, error_message="Every native snapshot was deleted before the job finished."
@@ -490,6 +475,44 @@ class JobActions(StatisticsActions):
             finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
         self._jobs.put(finished, old=job)
         self._job_finished(finished)
+
+    def _complete_folded(
+        self, job: BackupJob, now: _dt.datetime
+    ) -> tuple[list[DiskSnapshotTaken], int, tuple[SubJob, ...]]:
+        """Finish a job's folded running sub-jobs at ``now``: ``COMPLETE`` when the native
+        snapshot still exists, else ``FAILED`` saying so. Returns the disks backed up, how
+        many sub-jobs failed (before or now) and the sub-jobs as they end."""
+        source = self._snapshot_source
+        done: list[DiskSnapshotTaken] = []
+        failed = 0
+        out: list[SubJob] = []
+        seconds = max(1.0, (now - (job.start_time or now)).total_seconds())
+        for sub in job.sub_jobs:
+            sid = sub.native_snapshot_id
+            if sub.status is not JobStatus.RUNNING:
+                failed += 1
+                out.append(sub)
+            elif sid is not None and source.find_snapshot(sid) is not None:
+                done.append(
+                    DiskSnapshotTaken(
+                        sub.disk_id, sid, sub.bytes_total, sub.actual_bytes, sub.disk_dev_name
+                    )
+                )
+                out.append(  # what _finished(..., COMPLETE, now) gives, without the item
+                    SubJob(
+                        sub.job_id, sub.disk_id, JobStatus.COMPLETE, sid, sub.disk_dev_name,
+                        sub.actual_bytes, sub.bytes_total, sub.error_message, now, 10_000,
+                        sub.actual_bytes, int(sub.actual_bytes / 1024 / seconds),
+                    )
+                )  # fmt: skip
+            else:
+                failed += 1
+                item = attrs.evolve(
+                    self._finished(job.sub_job_item(sub), JobStatus.FAILED, now),
+                    error_message=f"The native snapshot {sid} was deleted before the job finished.",
+                )
+                out.append(SubJob.folded(item))
+        return done, failed, tuple(out)
 
     def _record_job_point(self, job: BackupJob, disks: list[DiskSnapshotTaken]) -> str:
         """Hand a finished job's native snapshots to the points layer: its backup point."""
