@@ -617,8 +617,10 @@ def test_a_native_deleted_while_the_job_runs_fails_its_sub_job_folded_or_stored(
     subs = folded.subs(ids[0])
     assert subs == old.subs(ids[1])
     assert [JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.COMPLETE] == [s.status for s in subs]
-    assert f"The native snapshot {subs[1].detail.native_snapshot_id} was deleted before the " \
+    assert (
+        f"The native snapshot {subs[1].detail.native_snapshot_id} was deleted before the "
         "job finished." == subs[1].error_message
+    )
     assert (10_000, 0) == (subs[0].progress, subs[1].speed)
     assert JobStatus.PARTIAL_COMPLETE == folded.job(ids[0]).status
 
@@ -649,8 +651,6 @@ def test_a_job_cancelled_with_folded_or_stored_sub_jobs_shows_the_same_sub_jobs(
 def test_a_sub_job_stored_in_the_time_index_leaves_it_when_it_changes() -> None:
     """A sub-job written with a jobs-by-time entry (as before sub-jobs left the index) loses
     the entry and its count when its job finishes; the index then lists the job alone."""
-    from cloudbackup._services.hbr.jobs import JOBS
-
     region = Region(job_minutes=30)
     job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
     _unfold_sub_jobs(region, job_id, indexed=True)

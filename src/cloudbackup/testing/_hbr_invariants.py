@@ -102,7 +102,7 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
             world.fail(f"instance {instance_id} runs {n} backup jobs at once")
     sub_parents = {(p, k): v for p, k, v in world.raw[SUB_JOB_PARENT]}
     folded_ids = {s.job_id for j in jobs.values() for s in j.sub_jobs}
-    if set(k for _, k in sub_parents) != folded_ids:
+    if {k for _, k in sub_parents} != folded_ids:
         world.fail("the sub-job parent entries are not the folded sub-jobs")
     for job in jobs.values():
         if job.source_type == "UDM_ECS":
@@ -129,7 +129,7 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
                 elif sub_id in folded and (
                     sub_id in jobs or sub_parents.get((job.region_id, sub_id)) != job.job_id
                 ):
-                    world.fail(f"folded sub-job {sub_id} is also a record or lacks its parent entry")
+                    world.fail(f"folded sub-job {sub_id} is a record or lacks its parent entry")
         else:
             parent = jobs.get(job.parent_id or "")
             if parent is None or job.job_id not in parent.sub_job_ids:
