@@ -563,7 +563,7 @@ def test_sub_jobs_are_reached_through_their_parent_not_the_time_index() -> None:
 
 def _unfold_sub_jobs(region: Region, job_id: str, *, indexed: bool) -> list[BackupJob]:
     """Store a job as a world made before sub-jobs were folded holds it: the instance job
-    without ``sub_jobs``, each sub-job a record of its own (``indexed``: with the jobs-by-time
+    without folded sub-jobs, each sub-job a record of its own (``indexed``: with the jobs-by-time
     entry and count sub-jobs had before they left that index)."""
     from cloudbackup._services.hbr.jobs import JOBS, SUB_JOB_PARENT, SUB_JOBS
 
@@ -572,7 +572,7 @@ def _unfold_sub_jobs(region: Region, job_id: str, *, indexed: bool) -> list[Back
     items = region.subs(job_id)
     with store.unit():
         parent = jobs.get(job_id)
-        jobs.put(attrs.evolve(parent, sub_jobs=()), old=parent)
+        jobs.put(attrs.evolve(parent, sub_job_disks=(), sub_jobs=()), old=parent)
         for sub in items:
             store.raw_delete(SUB_JOB_PARENT, REGION, sub.job_id)
             (jobs if indexed else subs).put(sub, old=None)

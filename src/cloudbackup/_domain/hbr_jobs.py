@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import enum
+from collections.abc import Sequence
 from typing import ClassVar
 
 import attrs
@@ -123,10 +124,11 @@ class JobDetail:
 @stored_as("hbr.SubJob")
 @attrs.frozen
 class SubJob:
-    """A ``UDM_ECS_DISK`` sub-job as its instance job's record keeps it: only what differs
-    from the instance job (:meth:`BackupJob.sub_job_item` gives the whole
-    ``DescribeBackupJobs2`` item). A sub-job is not a record of its own: a fleet's backup of
-    three disks costs one job record, not four."""
+    """A ``UDM_ECS_DISK`` sub-job as its instance job knows it: only what differs from the
+    instance job (:meth:`BackupJob.sub_job_item` gives the whole ``DescribeBackupJobs2``
+    item). A sub-job is not a record of its own, and one that simply follows its job
+    (running while it runs, ``COMPLETE`` when it completes) is not even stored whole: see
+    :meth:`BackupJob.with_sub_jobs`. A fleet's backup of three disks costs one job record."""
 
     job_id: str
     """The sub-job's ``JobId`` (``job-000…``)."""
@@ -211,15 +213,77 @@ class BackupJob:
     detail: JobDetail = attrs.field(factory=JobDetail)
     sub_job_ids: tuple[str, ...] = ()
     """The ``UDM_ECS_DISK`` sub-jobs of an instance job, in disk order."""
+    sub_job_disks: tuple[tuple[str | None, int, int], ...] = ()
+    """``(device, ActualBytes, BytesTotal)`` of each sub-job's disk, 1:1 with
+    :attr:`sub_job_ids`: with :attr:`sub_jobs`, how the sub-jobs are folded into the instance
+    job (:meth:`folded_sub_jobs`). Empty for a job stored before sub-jobs were folded, whose
+    sub-jobs are records of their own."""
     sub_jobs: tuple[SubJob, ...] = ()
-    """The sub-jobs themselves, folded into the instance job (1:1 with :attr:`sub_job_ids`;
-    empty for a job stored before sub-jobs were folded, whose sub-jobs are records of their
-    own). :meth:`sub_job_item` gives each as a ``DescribeBackupJobs2`` item."""
+    """The folded sub-jobs that do not simply follow the instance job (failed, cancelled),
+    stored whole; :meth:`folded_sub_jobs` gives them all."""
     point_retention: PointRetention | None = None
     """What the backup point is kept for, fixed when the job starts (a policy changed
     meanwhile applies from the next run)."""
     point_id: str | None = None
     """The ``UDM_ECS`` backup point the finished job recorded (``s-000…``)."""
+
+    def folded_sub_jobs(self) -> tuple[SubJob, ...]:
+        """Every sub-job folded into this instance job, in disk order (empty when its sub-jobs
+        are records of their own): those stored whole in :attr:`sub_jobs`, the others as they
+        follow the job (:meth:`with_sub_jobs`)."""
+        whole = {s.job_id: s for s in self.sub_jobs}
+        natives = self.detail.disk_native_snapshot_id_list
+        out: list[SubJob] = []
+        used = 0
+        pairs = zip(self.sub_job_ids, self.sub_job_disks, strict=False)  # none: not folded
+        for at, (sub_id, disk) in enumerate(pairs):
+            sub = whole.get(sub_id) or self._following(at, sub_id, disk, natives[used : used + 1])
+            used += sub.native_snapshot_id is not None
+            out.append(sub)
+        return tuple(out)
+
+    def _following(
+        self,
+        at: int,
+        sub_id: str,
+        disk: tuple[str | None, int, int],
+        native: tuple[str, ...],
+    ) -> SubJob:
+        """The ``at``-th sub-job as it follows this job: running while it runs, else
+        ``COMPLETE`` when it completed (with its native snapshot, the next of the job's)."""
+        device, actual, total = disk
+        disks = self.detail.disk_id_list
+        disk_id = disks[at] if at < len(disks) else ""
+        snapshot = native[0] if native else None
+        end = self.complete_time
+        if self.status is JobStatus.RUNNING or end is None:
+            return SubJob(sub_id, disk_id, JobStatus.RUNNING, snapshot, device, actual, total)
+        seconds = max(1.0, (end - (self.start_time or end)).total_seconds())
+        return SubJob(
+            sub_id, disk_id, JobStatus.COMPLETE, snapshot, device, actual, total, None, end,
+            10_000, actual, int(actual / 1024 / seconds),
+        )  # fmt: skip
+
+    def with_sub_jobs(self, subs: Sequence[SubJob]) -> BackupJob:
+        """This job with ``subs`` (in disk order) folded into it, as it now stands (status,
+        completion): their ids and disks always, and whole only the sub-jobs that do not
+        follow the job (:meth:`folded_sub_jobs` gives back exactly ``subs``). Call it again
+        whenever the job's status changes."""
+        job = attrs.evolve(
+            self,
+            sub_job_ids=tuple(s.job_id for s in subs),
+            sub_job_disks=tuple((s.disk_dev_name, s.actual_bytes, s.bytes_total) for s in subs),
+            sub_jobs=(),
+        )
+        natives = job.detail.disk_native_snapshot_id_list
+        whole: list[SubJob] = []
+        used = 0
+        for at, sub in enumerate(subs):
+            disk = job.sub_job_disks[at]
+            if job._following(at, sub.job_id, disk, natives[used : used + 1]) != sub:
+                whole.append(sub)
+            used += sub.native_snapshot_id is not None
+        return attrs.evolve(job, sub_jobs=tuple(whole)) if whole else job
 
     def sub_job_item(self, sub: SubJob) -> BackupJob:
         """One of this instance job's folded sub-jobs as a whole ``UDM_ECS_DISK`` item: the
@@ -241,7 +305,7 @@ class BackupJob:
                 native_snapshot_id=native, consistent_level=self.detail.consistent_level,
                 disk_dev_name=sub.disk_dev_name,
             ),
-            sub_job_ids=(), sub_jobs=(), point_id=None,
+            sub_job_ids=(), sub_job_disks=(), sub_jobs=(), point_id=None,
         )  # fmt: skip
 
     def observed(self, now: _dt.datetime) -> BackupJob:

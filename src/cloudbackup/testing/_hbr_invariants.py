@@ -101,7 +101,7 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
         if n > 1:
             world.fail(f"instance {instance_id} runs {n} backup jobs at once")
     sub_parents = {(p, k): v for p, k, v in world.raw[SUB_JOB_PARENT]}
-    folded_ids = {s.job_id for j in jobs.values() for s in j.sub_jobs}
+    folded_ids = {s.job_id for j in jobs.values() for s in j.folded_sub_jobs()}
     if {k for _, k in sub_parents} != folded_ids:
         world.fail("the sub-job parent entries are not the folded sub-jobs")
     for job in jobs.values():
@@ -117,9 +117,10 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
                     native = snapshots.get(s)
                     if native is not None and native.source_disk_id not in job.detail.disk_id_list:
                         world.fail(f"running job {job.job_id} names {s}, not its snapshot")
-            if job.sub_jobs and tuple(s.job_id for s in job.sub_jobs) != job.sub_job_ids:
+            subs = job.folded_sub_jobs()
+            if job.sub_job_disks and tuple(s.job_id for s in subs) != job.sub_job_ids:
                 world.fail(f"job {job.job_id}'s folded sub-jobs are not its sub_job_ids")
-            folded = {s.job_id: job.sub_job_item(s) for s in job.sub_jobs}
+            folded = {s.job_id: job.sub_job_item(s) for s in subs}
             for sub_id in job.sub_job_ids:
                 sub = folded.get(sub_id) or jobs.get(sub_id)
                 if sub is None or sub.parent_id != job.job_id:

@@ -72,7 +72,7 @@ per sub-job instead of a record."""
 
 class JobRecords(Repository[BackupJob]):
     """The jobs of a region: instance jobs are records; their sub-jobs are read from the
-    instance job's record (:attr:`BackupJob.sub_jobs`), or are records of their own when
+    instance job's record (:meth:`BackupJob.folded_sub_jobs`), or are records of their own when
     stored before sub-jobs were folded. ``find``/``get``/``named_or_all`` give both."""
 
     def __init__(self, store: Store, region_id: str) -> None:
@@ -100,4 +100,5 @@ class JobRecords(Repository[BackupJob]):
         parent = None if not isinstance(parent_id, str) else super().find(parent_id)
         if parent is None:
             return None
-        return next((parent.sub_job_item(s) for s in parent.sub_jobs if s.job_id == sub_id), None)
+        subs = parent.folded_sub_jobs()
+        return next((parent.sub_job_item(s) for s in subs if s.job_id == sub_id), None)

@@ -150,8 +150,8 @@ class JobActions(StatisticsActions):
         if old is not None and store.get(BackupJob, self.region_id, old.job_id) is None:
             parent = self._jobs.get(sub.parent_id or "")
             folded = SubJob.folded(sub)
-            subs = tuple(folded if s.job_id == sub.job_id else s for s in parent.sub_jobs)
-            self._jobs.put(attrs.evolve(parent, sub_jobs=subs), old=parent)
+            subs = [folded if s.job_id == sub.job_id else s for s in parent.folded_sub_jobs()]
+            self._jobs.put(parent.with_sub_jobs(subs), old=parent)
             return
         if old is not None:
             values = JOBS_BY_TIME.values_of(old)
@@ -274,8 +274,6 @@ class JobActions(StatisticsActions):
             }
         job = attrs.evolve(
             base,
-            sub_job_ids=tuple(s.job_id for s in subs),
-            sub_jobs=tuple(subs),
             actual_bytes=actual,
             bytes_total=sum(s.bytes_total for s in subs),
             detail=JobDetail(
@@ -287,7 +285,7 @@ class JobActions(StatisticsActions):
                 skipped_disks=skipped,
             ),
             **outcome,  # type: ignore[arg-type]
-        )
+        ).with_sub_jobs(subs)
         self._store_new_job(job)
         store = world.store
         for sub in subs:
@@ -365,10 +363,10 @@ class JobActions(StatisticsActions):
         source = self._snapshot_source
         done: list[DiskSnapshotTaken] = []
         failed = 0
-        if job.sub_jobs:
+        folded: tuple[SubJob, ...] = ()
+        if job.sub_job_disks:
             done, failed, folded = self._complete_folded(job, now)
-            job = attrs.evolve(job, sub_jobs=folded)
-        for sub in [] if job.sub_jobs else self._jobs.named_or_all(list(job.sub_job_ids)):
+        for sub in [] if folded else self._jobs.named_or_all(list(job.sub_job_ids)):
             if sub.status is not JobStatus.RUNNING:
                 failed += 1
                 continue
@@ -398,6 +396,8 @@ class JobActions(StatisticsActions):
             finished = attrs.evolve(
                 finished, error_message="Every native snapshot was deleted before the job finished."
             )
+        if folded:
+            finished = finished.with_sub_jobs(folded)
         if done:
             finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
         self._jobs.put(finished, old=job)
@@ -414,7 +414,7 @@ class JobActions(StatisticsActions):
         failed = 0
         out: list[SubJob] = []
         seconds = max(1.0, (now - (job.start_time or now)).total_seconds())
-        for sub in job.sub_jobs:
+        for sub in job.folded_sub_jobs():
             sid = sub.native_snapshot_id
             if sub.status is not JobStatus.RUNNING:
                 failed += 1
@@ -592,15 +592,15 @@ class JobActions(StatisticsActions):
             self._finished(job, JobStatus.CANCELED, now),
             error_message="The job was cancelled.",
         )
-        if not job.sub_jobs:
+        if not job.sub_job_disks:
             return cancelled
         subs = tuple(
             SubJob.folded(self._cancelled(job.sub_job_item(s), now))
             if s.status is JobStatus.RUNNING
             else s
-            for s in job.sub_jobs
+            for s in job.folded_sub_jobs()
         )
-        return attrs.evolve(cancelled, sub_jobs=subs)
+        return cancelled.with_sub_jobs(subs)
 
     @consistent_read
     def describe_backup_jobs2(
