@@ -85,9 +85,17 @@ def test_a_job_that_completed_stores_no_sub_job_whole() -> None:
 def test_a_sub_job_that_failed_alone_is_stored_whole() -> None:
     """A sub-job whose snapshot ECS refused is kept whole; the others still follow the job."""
     subs = [
-        SubJob("job-000sub0", "d-0", native_snapshot_id="s-a", bytes_total=1),
+        SubJob("job-000sub0", "d-0", native_snapshot_id="s-a", bytes_total=20 << 30),
         SubJob("job-000sub1", "d-1", JobStatus.FAILED, error_message="quota", complete_time=T0),
-        SubJob("job-000sub2", "d-2", native_snapshot_id="s-b", bytes_total=1),
+        SubJob("job-000sub2", "d-2", native_snapshot_id="s-b", bytes_total=20 << 30),
     ]
     job = _job(JobStatus.RUNNING, None, ("s-a", "s-b")).with_sub_jobs(subs)
     assert ((subs[1],), tuple(subs)) == (job.sub_jobs, job.folded_sub_jobs())
+
+
+def test_a_sub_job_whose_size_is_not_whole_gib_is_stored_whole() -> None:
+    """Sizes are folded in GiB: a BytesTotal that is not whole GiB keeps its sub-job whole
+    (and exact)."""
+    subs = [SubJob("job-000sub0", "d-0", native_snapshot_id="s-a", bytes_total=(20 << 30) + 1)]
+    job = _job(JobStatus.RUNNING, None, ("s-a",)).with_sub_jobs(subs)
+    assert ((subs[0],), tuple(subs)) == (job.sub_jobs, job.folded_sub_jobs())

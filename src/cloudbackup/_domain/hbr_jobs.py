@@ -213,11 +213,12 @@ class BackupJob:
     detail: JobDetail = attrs.field(factory=JobDetail)
     sub_job_ids: tuple[str, ...] = ()
     """The ``UDM_ECS_DISK`` sub-jobs of an instance job, in disk order."""
-    sub_job_disks: tuple[tuple[str | None, int, int], ...] = ()
-    """``(device, ActualBytes, BytesTotal)`` of each sub-job's disk, 1:1 with
-    :attr:`sub_job_ids`: with :attr:`sub_jobs`, how the sub-jobs are folded into the instance
-    job (:meth:`folded_sub_jobs`). Empty for a job stored before sub-jobs were folded, whose
-    sub-jobs are records of their own."""
+    sub_job_disks: tuple[str | int | None, ...] = ()
+    """Three values per sub-job, in the order of :attr:`sub_job_ids`: its disk's device, its
+    ``ActualBytes`` and its ``BytesTotal`` in GiB (one flat tuple of small values: the
+    cheapest way to keep them). With :attr:`sub_jobs`, how the sub-jobs are folded into the
+    instance job (:meth:`folded_sub_jobs` reads them). Empty for a job stored before sub-jobs
+    were folded, whose sub-jobs are records of their own."""
     sub_jobs: tuple[SubJob, ...] = ()
     """The folded sub-jobs that do not simply follow the instance job (failed, cancelled),
     stored whole; :meth:`folded_sub_jobs` gives them all."""
@@ -235,23 +236,20 @@ class BackupJob:
         natives = self.detail.disk_native_snapshot_id_list
         out: list[SubJob] = []
         used = 0
-        pairs = zip(self.sub_job_ids, self.sub_job_disks, strict=False)  # none: not folded
-        for at, (sub_id, disk) in enumerate(pairs):
-            sub = whole.get(sub_id) or self._following(at, sub_id, disk, natives[used : used + 1])
+        for at in range(min(len(self.sub_job_ids), len(self.sub_job_disks) // 3)):
+            sub_id = self.sub_job_ids[at]
+            sub = whole.get(sub_id) or self._following(at, sub_id, natives[used : used + 1])
             used += sub.native_snapshot_id is not None
             out.append(sub)
         return tuple(out)
 
-    def _following(
-        self,
-        at: int,
-        sub_id: str,
-        disk: tuple[str | None, int, int],
-        native: tuple[str, ...],
-    ) -> SubJob:
+    def _following(self, at: int, sub_id: str, native: tuple[str, ...]) -> SubJob:
         """The ``at``-th sub-job as it follows this job: running while it runs, else
         ``COMPLETE`` when it completed (with its native snapshot, the next of the job's)."""
-        device, actual, total = disk
+        device, actual, gib = self.sub_job_disks[3 * at : 3 * at + 3]
+        device = device if isinstance(device, str) else None
+        actual = actual if isinstance(actual, int) else 0
+        total = (gib if isinstance(gib, int) else 0) << 30
         disks = self.detail.disk_id_list
         disk_id = disks[at] if at < len(disks) else ""
         snapshot = native[0] if native else None
@@ -272,15 +270,16 @@ class BackupJob:
         job = attrs.evolve(
             self,
             sub_job_ids=tuple(s.job_id for s in subs),
-            sub_job_disks=tuple((s.disk_dev_name, s.actual_bytes, s.bytes_total) for s in subs),
+            sub_job_disks=tuple(
+                v for s in subs for v in (s.disk_dev_name, s.actual_bytes, s.bytes_total >> 30)
+            ),
             sub_jobs=(),
         )
         natives = job.detail.disk_native_snapshot_id_list
         whole: list[SubJob] = []
         used = 0
         for at, sub in enumerate(subs):
-            disk = job.sub_job_disks[at]
-            if job._following(at, sub.job_id, disk, natives[used : used + 1]) != sub:
+            if job._following(at, sub.job_id, natives[used : used + 1]) != sub:
                 whole.append(sub)
             used += sub.native_snapshot_id is not None
         return attrs.evolve(job, sub_jobs=tuple(whole)) if whole else job
