@@ -147,6 +147,7 @@ EXPECTED = [
     "SqliteBackend",
     "StorageBackend",
     "StorageStats",
+    "SubJob",
     "SystemClock",
     "SystemDisk",
     "TagFilter",
