@@ -3,6 +3,7 @@
     python benchmarks/bench_hbr_fleet.py --instances 1000 --days 365
     python benchmarks/bench_hbr_fleet.py --instances 100 --days 60 --backend sqlite
     python benchmarks/bench_hbr_fleet.py --scaling            # both sides, 100 and 1,000
+    python benchmarks/bench_hbr_fleet.py --instances 100 --repeat 2   # min/median of 2 runs
 
 N instances with 3 ESSD data disks of 20 GiB are bound to one daily policy (snapshot groups,
 30-day retention, special retention: first backup of each week 90 days, month 365 days, year
@@ -27,6 +28,7 @@ import argparse
 import datetime as dt
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -182,6 +184,29 @@ def compare(instances: int, days: int, backend: str) -> dict[str, dict[str, Any]
     return {"hbr": hbr, "substrate": base}
 
 
+def summary(runs: list[dict[str, dict[str, Any]]]) -> None:
+    """Min and median over repeated runs of each side's CPU s, wall s, peak RSS and the
+    Cloud Backup / substrate ratios (CPU seconds: the machine may be shared)."""
+    print(f"over {len(runs)} runs (min / median):")
+
+    def line(name: str, values: list[float], unit: str) -> None:
+        low, mid = min(values), statistics.median(values)
+        print(f"  {name}: {low:,.2f} / {mid:,.2f} {unit}", flush=True)
+
+    for side, name in (("hbr", "Cloud Backup"), ("substrate", "substrate")):
+        line(f"{name} CPU", [r[side]["cpu_seconds"] for r in runs], "s")
+        line(f"{name} wall", [r[side]["seconds"] for r in runs], "s")
+        line(f"{name} peak RSS", [r[side]["peak_rss_mib"] for r in runs], "MiB")
+    jobs = runs[0]["hbr"]["jobs"]
+    line("Cloud Backup CPU per job", [1000 * r["hbr"]["cpu_seconds"] / jobs for r in runs], "ms")
+    line(
+        "ratio CPU",
+        [r["hbr"]["cpu_seconds"] / r["substrate"]["cpu_seconds"] for r in runs],
+        "x (target <= 2x)",
+    )
+    line("ratio wall", [r["hbr"]["seconds"] / r["substrate"]["seconds"] for r in runs], "x")
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         print(json.dumps(CHILDREN[sys.argv[2]](json.loads(sys.argv[3]))))
@@ -193,9 +218,14 @@ def main() -> None:
     parser.add_argument(
         "--scaling", action="store_true", help="both sides at 100 and at 1,000 instances"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run both sides this many times; min/median"
+    )
     args = parser.parse_args()
     if not args.scaling:
-        compare(args.instances, args.days, args.backend)
+        runs = [compare(args.instances, args.days, args.backend) for _ in range(args.repeat)]
+        if len(runs) > 1:
+            summary(runs)
         return
     small = compare(100, args.days, args.backend)
     large = compare(1000, args.days, args.backend)

@@ -148,6 +148,7 @@ EXPECTED = [
     "SqliteBackend",
     "StorageBackend",
     "StorageStats",
+    "SubJob",
     "SystemClock",
     "SystemDisk",
     "TagFilter",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -560,20 +561,99 @@ def test_sub_jobs_are_reached_through_their_parent_not_the_time_index() -> None:
     check_invariants(region.cloud)
 
 
+def _unfold_sub_jobs(region: Region, job_id: str, *, indexed: bool) -> list[BackupJob]:
+    """Store a job as a world made before sub-jobs were folded holds it: the instance job
+    without folded sub-jobs, each sub-job a record of its own (``indexed``: with the jobs-by-time
+    entry and count sub-jobs had before they left that index)."""
+    from cloudbackup._services.hbr.jobs import JOBS, SUB_JOB_PARENT, SUB_JOBS
+
+    store = region.cloud._world.store
+    jobs, subs = JOBS.open(store, REGION), SUB_JOBS.open(store, REGION)
+    items = region.subs(job_id)
+    with store.unit():
+        parent = jobs.get(job_id)
+        jobs.put(attrs.evolve(parent, sub_job_disks=(), sub_jobs=()), old=parent)
+        for sub in items:
+            store.raw_delete(SUB_JOB_PARENT, REGION, sub.job_id)
+            (jobs if indexed else subs).put(sub, old=None)
+    return items
+
+
+def test_a_job_stored_before_sub_jobs_were_folded_runs_cancels_and_lists_the_same() -> None:
+    """An old world's job whose sub-jobs are records of their own lists them, finishes them
+    and refuses to cancel them as a folded job does."""
+    folded = Region(job_minutes=30)
+    old = Region(job_minutes=30)
+    for r in (folded, old):  # enough changed bytes for a Speed above 0 KB/s
+        r.ecs.write_disk(r.disks(r.vm)[1], 0, b"\x07" * (4 << 20))
+    ids = [r.hbr.create_backup_job(instance_id=r.vm, retention=7) for r in (folded, old)]
+    assert ids[0] == ids[1]
+    before = _unfold_sub_jobs(old, ids[1], indexed=False)
+    assert folded.subs(ids[0]) == before == old.subs(ids[1])
+    rejected_unchanged(
+        old.cloud, errors.IncorrectStatusError, "IncorrectStatus.JobNotRunning",
+        lambda: old.hbr.cancel_backup_job(job_id=before[0].job_id),
+    )  # fmt: skip
+    for r in (folded, old):
+        r.cloud.advance(dt.timedelta(hours=1))
+    assert folded.subs(ids[0]) == old.subs(ids[1])
+    assert {JobStatus.COMPLETE} == {s.status for s in old.subs(ids[1])}
+    assert 0 < old.subs(ids[1])[1].speed
+    check_invariants(old.cloud)
+
+
+def test_a_native_deleted_while_the_job_runs_fails_its_sub_job_folded_or_stored() -> None:
+    """A native snapshot deleted out of band fails its sub-job when the job finishes (the
+    others complete, the job is PARTIAL_COMPLETE), the same with sub-jobs folded or stored."""
+    folded = Region(job_minutes=30)
+    old = Region(job_minutes=30)
+    ids = [r.hbr.create_backup_job(instance_id=r.vm, retention=7) for r in (folded, old)]
+    _unfold_sub_jobs(old, ids[1], indexed=False)
+    for r, job_id in zip((folded, old), ids, strict=True):
+        gone = r.subs(job_id)[1].detail.native_snapshot_id or ""
+        r.ecs.delete_snapshot(gone)
+        r.cloud.advance(dt.timedelta(hours=1))
+        check_invariants(r.cloud)
+    subs = folded.subs(ids[0])
+    assert subs == old.subs(ids[1])
+    assert [JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.COMPLETE] == [s.status for s in subs]
+    assert (
+        f"The native snapshot {subs[1].detail.native_snapshot_id} was deleted before the "
+        "job finished." == subs[1].error_message
+    )
+    assert (10_000, 0) == (subs[0].progress, subs[1].speed)
+    assert JobStatus.PARTIAL_COMPLETE == folded.job(ids[0]).status
+
+
+def test_a_job_cancelled_with_folded_or_stored_sub_jobs_shows_the_same_sub_jobs() -> None:
+    """Cancelling halfway gives the same CANCELED sub-jobs (progress, bytes, message) whether
+    they are folded into the job or records of their own; a finished sub-job still refuses."""
+    folded = Region(job_minutes=30)
+    old = Region(job_minutes=30)
+    ids = [r.hbr.create_backup_job(instance_id=r.vm, retention=7) for r in (folded, old)]
+    _unfold_sub_jobs(old, ids[1], indexed=False)
+    for r, job_id in zip((folded, old), ids, strict=True):
+        r.cloud.advance(dt.timedelta(minutes=10))
+        r.hbr.cancel_backup_job(job_id=job_id)
+        check_invariants(r.cloud)
+    subs = folded.subs(ids[0])
+    assert subs == old.subs(ids[1])
+    assert [(JobStatus.CANCELED, "The job was cancelled.")] * 3 == [
+        (s.status, s.error_message) for s in subs
+    ]
+    assert 0 < subs[0].progress < 10_000
+    rejected_unchanged(
+        folded.cloud, errors.IncorrectStatusError, "IncorrectStatus.JobNotRunning",
+        lambda: folded.hbr.cancel_backup_job(job_id=subs[1].job_id),
+    )  # fmt: skip
+
+
 def test_a_sub_job_stored_in_the_time_index_leaves_it_when_it_changes() -> None:
     """A sub-job written with a jobs-by-time entry (as before sub-jobs left the index) loses
     the entry and its count when its job finishes; the index then lists the job alone."""
-    from cloudbackup._services.hbr.jobs import JOBS
-
     region = Region(job_minutes=30)
     job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
-    store = region.cloud._world.store
-    jobs = JOBS.open(store, REGION)
-    with store.unit():
-        for sub in region.subs(job_id):
-            stored = jobs.get(sub.job_id)
-            store.delete(BackupJob, REGION, stored.job_id)
-            jobs.put(stored, old=None)  # the old way: with its index entry and count
+    _unfold_sub_jobs(region, job_id, indexed=True)
     assert 4 == len(_jobs_by_time_entries(region.cloud))
     region.cloud.advance(dt.timedelta(hours=1))
     assert [job_id] == _jobs_by_time_entries(region.cloud)

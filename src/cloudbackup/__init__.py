@@ -86,6 +86,7 @@ from ._domain.hbr_jobs import BackupJobFinished as BackupJobFinished
 from ._domain.hbr_jobs import BackupJobStarted as BackupJobStarted
 from ._domain.hbr_jobs import JobDetail as JobDetail
 from ._domain.hbr_jobs import JobStatus as JobStatus
+from ._domain.hbr_jobs import SubJob as SubJob
 from ._domain.hbr_jobs import TriggerMode as TriggerMode
 from ._domain.hbr_jobs import retention_in_days as retention_in_days
 from ._domain.hbr_points import BackupCapacity as BackupCapacity
@@ -309,6 +310,7 @@ __all__ = [
     "SqliteBackend",
     "StorageBackend",
     "StorageStats",
+    "SubJob",
     "SystemClock",
     "SystemDisk",
     "TagFilter",

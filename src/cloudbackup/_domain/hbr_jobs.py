@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import enum
+from collections.abc import Sequence
 from typing import ClassVar
 
 import attrs
@@ -35,6 +36,7 @@ __all__ = [
     "BackupJobStarted",
     "JobDetail",
     "JobStatus",
+    "SubJob",
     "TriggerMode",
     "retention_in_days",
 ]
@@ -119,6 +121,43 @@ class JobDetail:
     """The device of a ``UDM_ECS_DISK`` sub-job's disk (``/dev/xvda`` for the system disk)."""
 
 
+@stored_as("hbr.SubJob")
+@attrs.frozen
+class SubJob:
+    """A ``UDM_ECS_DISK`` sub-job as its instance job knows it: only what differs from the
+    instance job (:meth:`BackupJob.sub_job_item` gives the whole ``DescribeBackupJobs2``
+    item). A sub-job is not a record of its own, and one that simply follows its job
+    (running while it runs, ``COMPLETE`` when it completes) is not even stored whole: see
+    :meth:`BackupJob.with_sub_jobs`. A fleet's backup of three disks costs one job record."""
+
+    job_id: str
+    """The sub-job's ``JobId`` (``job-000…``)."""
+    disk_id: str
+    status: JobStatus = JobStatus.RUNNING
+    native_snapshot_id: str | None = None
+    """``NativeSnapshotId``; None when ECS refused the disk's snapshot."""
+    disk_dev_name: str | None = None
+    actual_bytes: int = 0
+    bytes_total: int = 0
+    error_message: str | None = None
+    complete_time: _dt.datetime | None = None
+    progress: int = 0
+    bytes_done: int = 0
+    speed: int = 0
+
+    @classmethod
+    def folded(cls, item: BackupJob) -> SubJob:
+        """What an instance job's record keeps of one of its sub-jobs' items."""
+        return cls(
+            job_id=item.job_id, disk_id=item.disk_id or "", status=item.status,
+            native_snapshot_id=item.detail.native_snapshot_id,
+            disk_dev_name=item.detail.disk_dev_name, actual_bytes=item.actual_bytes,
+            bytes_total=item.bytes_total, error_message=item.error_message,
+            complete_time=item.complete_time, progress=item.progress,
+            bytes_done=item.bytes_done, speed=item.speed,
+        )  # fmt: skip
+
+
 @stored_as("hbr.BackupJob")
 @attrs.frozen
 class BackupJob:
@@ -174,11 +213,99 @@ class BackupJob:
     detail: JobDetail = attrs.field(factory=JobDetail)
     sub_job_ids: tuple[str, ...] = ()
     """The ``UDM_ECS_DISK`` sub-jobs of an instance job, in disk order."""
+    sub_job_disks: tuple[str | int | None, ...] = ()
+    """Three values per sub-job, in the order of :attr:`sub_job_ids`: its disk's device, its
+    ``ActualBytes`` and its ``BytesTotal`` in GiB (one flat tuple of small values: the
+    cheapest way to keep them). With :attr:`sub_jobs`, how the sub-jobs are folded into the
+    instance job (:meth:`folded_sub_jobs` reads them). Empty for a job stored before sub-jobs
+    were folded, whose sub-jobs are records of their own."""
+    sub_jobs: tuple[SubJob, ...] = ()
+    """The folded sub-jobs that do not simply follow the instance job (failed, cancelled),
+    stored whole; :meth:`folded_sub_jobs` gives them all."""
     point_retention: PointRetention | None = None
     """What the backup point is kept for, fixed when the job starts (a policy changed
     meanwhile applies from the next run)."""
     point_id: str | None = None
     """The ``UDM_ECS`` backup point the finished job recorded (``s-000…``)."""
+
+    def folded_sub_jobs(self) -> tuple[SubJob, ...]:
+        """Every sub-job folded into this instance job, in disk order (empty when its sub-jobs
+        are records of their own): those stored whole in :attr:`sub_jobs`, the others as they
+        follow the job (:meth:`with_sub_jobs`)."""
+        whole = {s.job_id: s for s in self.sub_jobs}
+        natives = self.detail.disk_native_snapshot_id_list
+        out: list[SubJob] = []
+        used = 0
+        for at in range(min(len(self.sub_job_ids), len(self.sub_job_disks) // 3)):
+            sub_id = self.sub_job_ids[at]
+            sub = whole.get(sub_id) or self._following(at, sub_id, natives[used : used + 1])
+            used += sub.native_snapshot_id is not None
+            out.append(sub)
+        return tuple(out)
+
+    def _following(self, at: int, sub_id: str, native: tuple[str, ...]) -> SubJob:
+        """The ``at``-th sub-job as it follows this job: running while it runs, else
+        ``COMPLETE`` when it completed (with its native snapshot, the next of the job's)."""
+        device, actual, gib = self.sub_job_disks[3 * at : 3 * at + 3]
+        device = device if isinstance(device, str) else None
+        actual = actual if isinstance(actual, int) else 0
+        total = (gib if isinstance(gib, int) else 0) << 30
+        disks = self.detail.disk_id_list
+        disk_id = disks[at] if at < len(disks) else ""
+        snapshot = native[0] if native else None
+        end = self.complete_time
+        if self.status is JobStatus.RUNNING or end is None:
+            return SubJob(sub_id, disk_id, JobStatus.RUNNING, snapshot, device, actual, total)
+        seconds = max(1.0, (end - (self.start_time or end)).total_seconds())
+        return SubJob(
+            sub_id, disk_id, JobStatus.COMPLETE, snapshot, device, actual, total, None, end,
+            10_000, actual, int(actual / 1024 / seconds),
+        )  # fmt: skip
+
+    def with_sub_jobs(self, subs: Sequence[SubJob]) -> BackupJob:
+        """This job with ``subs`` (in disk order) folded into it, as it now stands (status,
+        completion): their ids and disks always, and whole only the sub-jobs that do not
+        follow the job (:meth:`folded_sub_jobs` gives back exactly ``subs``). Call it again
+        whenever the job's status changes."""
+        job = attrs.evolve(
+            self,
+            sub_job_ids=tuple(s.job_id for s in subs),
+            sub_job_disks=tuple(
+                v for s in subs for v in (s.disk_dev_name, s.actual_bytes, s.bytes_total >> 30)
+            ),
+            sub_jobs=(),
+        )
+        natives = job.detail.disk_native_snapshot_id_list
+        whole: list[SubJob] = []
+        used = 0
+        for at, sub in enumerate(subs):
+            if job._following(at, sub.job_id, natives[used : used + 1]) != sub:
+                whole.append(sub)
+            used += sub.native_snapshot_id is not None
+        return attrs.evolve(job, sub_jobs=tuple(whole)) if whole else job
+
+    def sub_job_item(self, sub: SubJob) -> BackupJob:
+        """One of this instance job's folded sub-jobs as a whole ``UDM_ECS_DISK`` item: the
+        instance job's fields (plan, rule, retention, times it started with) and the
+        sub-job's own (disk, status, bytes, native snapshot, when it finished)."""
+        running = sub.status is JobStatus.RUNNING
+        native = sub.native_snapshot_id
+        return attrs.evolve(
+            self, job_id=sub.job_id, source_type="UDM_ECS_DISK", parent_id=self.job_id,
+            disk_id=sub.disk_id, job_name=None, status=sub.status,
+            error_message=sub.error_message,
+            updated_time=self.created_time if running or sub.complete_time is None
+            else sub.complete_time,
+            complete_time=sub.complete_time,
+            expected_completion_time=self.expected_completion_time if running else None,
+            progress=sub.progress, bytes_total=sub.bytes_total, bytes_done=sub.bytes_done,
+            actual_bytes=sub.actual_bytes, speed=sub.speed,
+            detail=JobDetail() if native is None else JobDetail(
+                native_snapshot_id=native, consistent_level=self.detail.consistent_level,
+                disk_dev_name=sub.disk_dev_name,
+            ),
+            sub_job_ids=(), sub_job_disks=(), sub_jobs=(), point_id=None,
+        )  # fmt: skip
 
     def observed(self, now: _dt.datetime) -> BackupJob:
         """The job as seen at ``now``: a running job's progress and bytes done grow with the

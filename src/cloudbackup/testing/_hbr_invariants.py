@@ -14,7 +14,12 @@ from .._domain.hbr_tasks import TASK_FORGET_DAYS, TASK_RESULT_DAYS, HbrTask, Tas
 from .._repository import ORDER_COUNTS
 from .._services.hbr import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .._services.hbr._core import ACTION_TASK, ECS_BACKUP_ROLE, tag_key_partition
-from .._services.hbr.jobs import ACTION_JOB_COMPLETE, JOBS_BY_TIME, UNFINISHED_JOB_OF_INSTANCE
+from .._services.hbr.jobs import (
+    ACTION_JOB_COMPLETE,
+    JOBS_BY_TIME,
+    SUB_JOB_PARENT,
+    UNFINISHED_JOB_OF_INSTANCE,
+)
 from .._services.hbr.points import ACTION_POINT_EXPIRE, POINTS_BY_TIME, POINTS_OF_INSTANCE
 from .._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 
@@ -98,6 +103,10 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
     for instance_id, n in running.items():
         if n > 1:
             world.fail(f"instance {instance_id} runs {n} backup jobs at once")
+    sub_parents = {(p, k): v for p, k, v in world.raw[SUB_JOB_PARENT]}
+    folded_ids = {s.job_id for j in jobs.values() for s in j.folded_sub_jobs()}
+    if {k for _, k in sub_parents} != folded_ids:
+        world.fail("the sub-job parent entries are not the folded sub-jobs")
     for job in jobs.values():
         if job.source_type == "UDM_ECS":
             want = 1 if job.status is JobStatus.RUNNING else 0
@@ -111,12 +120,20 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
                     native = snapshots.get(s)
                     if native is not None and native.source_disk_id not in job.detail.disk_id_list:
                         world.fail(f"running job {job.job_id} names {s}, not its snapshot")
+            subs = job.folded_sub_jobs()
+            if job.sub_job_disks and tuple(s.job_id for s in subs) != job.sub_job_ids:
+                world.fail(f"job {job.job_id}'s folded sub-jobs are not its sub_job_ids")
+            folded = {s.job_id: job.sub_job_item(s) for s in subs}
             for sub_id in job.sub_job_ids:
-                sub = jobs.get(sub_id)
+                sub = folded.get(sub_id) or jobs.get(sub_id)
                 if sub is None or sub.parent_id != job.job_id:
                     world.fail(f"job {job.job_id} names sub-job {sub_id}, which is not its own")
                 elif job.status.finished and not sub.status.finished:
                     world.fail(f"finished job {job.job_id} has running sub-job {sub_id}")
+                elif sub_id in folded and (
+                    sub_id in jobs or sub_parents.get((job.region_id, sub_id)) != job.job_id
+                ):
+                    world.fail(f"folded sub-job {sub_id} is a record or lacks its parent entry")
         else:
             parent = jobs.get(job.parent_id or "")
             if parent is None or job.job_id not in parent.sub_job_ids:

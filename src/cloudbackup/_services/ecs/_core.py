@@ -75,8 +75,27 @@ _T = TypeVar("_T", bound=_Tagged)
 
 def tag_partition(region_id: str, key: str, value: str) -> str:
     """The partition of a tag index that lists a region's resources tagged ``key=value``
-    (JSON, so no key or value can be confused with another, and ASCII, so always storable)."""
+    (JSON, so no key or value can be confused with another, and ASCII, so always storable).
+
+    Plain printable ASCII strings (every id, most tags) are joined here, as ``json.dumps``
+    would write them (it takes a tenth of the time a snapshot's tag index spent on JSON);
+    anything else goes through ``json.dumps``."""
+    if (
+        type(region_id) is str
+        and type(key) is str
+        and type(value) is str
+        and _plain(region_id)
+        and _plain(key)
+        and _plain(value)
+    ):
+        return f'["{region_id}", "{key}", "{value}"]'
     return json.dumps([region_id, key, value])
+
+
+def _plain(text: str) -> bool:
+    """Whether JSON writes ``text`` between its quotes as it is (printable ASCII, no quote
+    nor backslash)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _tag_index(kind: str) -> Index[_T]:

@@ -15,6 +15,7 @@ from ... import _validate as v
 from ..._domain.ecs import (
     CATEGORY_SPECS,
     DiskCategory,
+    Snapshot,
     SnapshotGroup,
     SnapshotGroupMember,
     SnapshotGroupStatus,
@@ -77,7 +78,7 @@ class GroupActions(LockActions):
         Returns:
             The ``ssg-…`` id.
         """
-        return self._create_group(
+        group_id, _ = self._create_group(
             instance_id=instance_id,
             disk_ids=disk_ids,
             exclude_disk_ids=exclude_disk_ids,
@@ -85,6 +86,7 @@ class GroupActions(LockActions):
             description=description,
             tags=tags,
         )
+        return group_id
 
     def _create_group(
         self,
@@ -98,8 +100,9 @@ class GroupActions(LockActions):
         member_name: str | None = None,
         member_retention_days: object = None,
         member_tags: Sequence[tuple[str, str]] = (),
-    ) -> str:
-        """:meth:`create_snapshot_group`'s work, in the caller's unit.
+    ) -> tuple[str, list[Snapshot]]:
+        """:meth:`create_snapshot_group`'s work, in the caller's unit: the group id and its
+        member snapshots as taken (so a caller need not read them back).
 
         Each member snapshot is taken named ``member_name``, kept ``member_retention_days``
         (checked last: ``InvalidRetentionDays.Malformed``) and tagged ``member_tags`` besides
@@ -254,7 +257,7 @@ class GroupActions(LockActions):
             snapshot_group_id=group_id,
             snapshot_ids=group.snapshot_ids,
         )
-        return group_id
+        return group_id, members
 
     def describe_snapshot_groups(
         self,

@@ -55,14 +55,14 @@ class EcsSnapshotSource:
         ecs = self._ecs
         with ecs._world.store.unit():
             # One write per member: each is taken named, kept and tagged as asked.
-            group_id = ecs._create_group(
+            group_id, taken = ecs._create_group(
                 instance_id=instance_id, disk_ids=disk_ids, name=snapshot_name, tags=tags,
                 member_name=snapshot_name or None, member_retention_days=retention_days,
                 member_tags=tags,
             )  # fmt: skip
-            members = ecs._groups.get(group_id).snapshot_ids
+            members = tuple(s.snapshot_id for s in taken)  # as taken: no read back
             if disk_ids is not None:
-                of_disk = {ecs._snapshots.get(s).source_disk_id: s for s in members}
+                of_disk = {s.source_disk_id: s.snapshot_id for s in taken}
                 members = tuple(of_disk[d] for d in disk_ids if d in of_disk)
             return group_id, members
 

@@ -30,6 +30,7 @@ from ..._domain.hbr_jobs import (
     BackupJobStarted,
     JobDetail,
     JobStatus,
+    SubJob,
     TriggerMode,
 )
 from ..._domain.hbr_points import DiskSnapshotTaken, PointRetention, PointStatus
@@ -37,12 +38,20 @@ from ..._domain.hbr_rules import MAX_RETENTION_DAYS
 from ..._domain.requests import Page
 from ..._engine import Timer
 from ..._regions import Region
-from ..._repository import Index, OrderedIndex, RepositorySpec
 from ..._world import World
 from ...errors import CloudBackupError, IncorrectStatusError, InvalidParameterError
 from .._base import consistent_read, unit_of_work
 from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT, BackupDisk, SnapshotSource
 from .bindings import FILTER_TESTS
+from .job_records import (
+    JOBS,
+    JOBS_BY_TIME,
+    JOBS_OF_INSTANCE,
+    SUB_JOB_PARENT,
+    SUB_JOBS,
+    UNFINISHED_JOB_OF_INSTANCE,
+    JobRecords,
+)
 from .statistics import StatisticsActions
 
 __all__ = [
@@ -54,6 +63,7 @@ __all__ = [
     "MAX_JOB_FILTERS",
     "MAX_NATIVE_RETENTION_DAYS",
     "SUB_JOBS",
+    "SUB_JOB_PARENT",
     "UNFINISHED_JOB_OF_INSTANCE",
     "JobActions",
 ]
@@ -77,46 +87,6 @@ LOCAL_DISK_REASON = "A local disk cannot be backed up by ECS instance backup."
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
-
-def _micros(at: _dt.datetime) -> str:
-    return f"{(at - _EPOCH) // _dt.timedelta(microseconds=1):020d}"
-
-
-UNFINISHED_JOB_OF_INSTANCE: Index[BackupJob] = Index(
-    "hbr.unfinished_job_of_instance",
-    lambda j: (
-        (j.instance_id,) if j.source_type == "UDM_ECS" and j.status is JobStatus.RUNNING else ()
-    ),
-)
-"""partition = instance id: its running ``UDM_ECS`` job (at most one)."""
-JOBS_OF_INSTANCE: Index[BackupJob] = Index(
-    "hbr.jobs_of_instance", lambda j: (j.instance_id,) if j.source_type == "UDM_ECS" else ()
-)
-"""partition = instance id: its ``UDM_ECS`` jobs (``InstanceId`` filters read these)."""
-JOBS_BY_TIME: OrderedIndex[BackupJob] = OrderedIndex(
-    "hbr.jobs_by_time",
-    lambda j: _micros(j.created_time),
-    ("SourceType", "Status"),
-    lambda j: (j.source_type, j.status.value),
-)
-"""A region's ``UDM_ECS`` jobs by creation time, partitioned by source type and status: a
-``DescribeBackupJobs2`` page reads the page. Sub-jobs are not listed: they are only ever
-reached through their parent (``ParentId``) or by id (see :data:`SUB_JOBS`)."""
-JOBS = RepositorySpec(
-    BackupJob,
-    lambda j: j.job_id,
-    "ResourceNotFound",
-    "backup job",
-    (UNFINISHED_JOB_OF_INSTANCE, JOBS_OF_INSTANCE),
-    (JOBS_BY_TIME,),
-)
-"""The jobs of a region; ``UDM_ECS`` jobs are written through it (with their indexes)."""
-SUB_JOBS = RepositorySpec(BackupJob, lambda j: j.job_id, "ResourceNotFound", "backup job")
-"""The same records, without indexes: how ``UDM_ECS_DISK`` sub-jobs are written. No index
-lists a sub-job (``DescribeBackupJobs2`` lists them only with a ``ParentId`` filter, from the
-parent's ``sub_job_ids``), so each sub-job costs its record alone: a fleet's three or four
-sub-jobs a backup would otherwise cost three ordered-index writes and three count updates
-each."""
 
 _TIME_KEYS = ("CreatedTime", "CompleteTime")
 
@@ -147,7 +117,7 @@ class JobActions(StatisticsActions):
 
     def __init__(self, world: World, region: Region) -> None:
         super().__init__(world, region)
-        self._jobs = JOBS.open(world.store, region.region_id)
+        self._jobs = JobRecords(world.store, region.region_id)
         self._sub_jobs = SUB_JOBS.open(world.store, region.region_id)
 
     @property
@@ -171,9 +141,18 @@ class JobActions(StatisticsActions):
         return job
 
     def _put_sub_job(self, sub: BackupJob, *, old: BackupJob | None) -> None:
-        """Store a ``UDM_ECS_DISK`` sub-job (``old``: as stored now, None when new). A sub-job
-        stored before sub-jobs left :data:`JOBS_BY_TIME` still has its entry there: it is
-        dropped (with its count) the first time the sub-job changes."""
+        """Store a changed ``UDM_ECS_DISK`` sub-job (``old``: as read now). A folded sub-job
+        changes in its instance job's record; a sub-job stored as a record of its own (before
+        sub-jobs were folded) stays one, and one stored before sub-jobs left
+        :data:`JOBS_BY_TIME` drops its entry there (with its count) the first time it
+        changes."""
+        store = self._world.store
+        if old is not None and store.get(BackupJob, self.region_id, old.job_id) is None:
+            parent = self._jobs.get(sub.parent_id or "")
+            folded = SubJob.folded(sub)
+            subs = [folded if s.job_id == sub.job_id else s for s in parent.folded_sub_jobs()]
+            self._jobs.put(parent.with_sub_jobs(subs), old=parent)
+            return
         if old is not None:
             values = JOBS_BY_TIME.values_of(old)
             partition = JOBS_BY_TIME.partition(self.region_id, values)
@@ -266,25 +245,19 @@ class JobActions(StatisticsActions):
                 )
         actual = sum(incremental for incremental, _ in sizes.values())
         due = now + world.timings.snapshot_duration(actual) + guest_time
-        subs: list[BackupJob] = []
+        subs: list[SubJob] = []  # folded into the job (see SubJob): no record of their own
         for disk in chosen:
             got = taken.get(disk.disk_id)
             sub_id = self._new_job_id()
             if isinstance(got, str):
                 incremental, size = sizes[got]
-                sub = attrs.evolve(
-                    base, job_id=sub_id, source_type="UDM_ECS_DISK", parent_id=job_id,
-                    disk_id=disk.disk_id, job_name=None, expected_completion_time=due,
+                sub = SubJob(
+                    sub_id, disk.disk_id, native_snapshot_id=got, disk_dev_name=disk.device,
                     actual_bytes=incremental, bytes_total=size,
-                    detail=JobDetail(
-                        native_snapshot_id=got, consistent_level=level, disk_dev_name=disk.device
-                    ),
                 )  # fmt: skip
             else:
-                sub = attrs.evolve(
-                    base, job_id=sub_id, source_type="UDM_ECS_DISK", parent_id=job_id,
-                    disk_id=disk.disk_id, job_name=None, status=JobStatus.FAILED,
-                    complete_time=now, expected_completion_time=None,
+                sub = SubJob(
+                    sub_id, disk.disk_id, status=JobStatus.FAILED, complete_time=now,
                     error_message=got.message if got is not None else "Not taken.",
                 )  # fmt: skip
             subs.append(sub)
@@ -301,7 +274,6 @@ class JobActions(StatisticsActions):
             }
         job = attrs.evolve(
             base,
-            sub_job_ids=tuple(s.job_id for s in subs),
             actual_bytes=actual,
             bytes_total=sum(s.bytes_total for s in subs),
             detail=JobDetail(
@@ -313,10 +285,11 @@ class JobActions(StatisticsActions):
                 skipped_disks=skipped,
             ),
             **outcome,  # type: ignore[arg-type]
-        )
+        ).with_sub_jobs(subs)
         self._store_new_job(job)
+        store = world.store
         for sub in subs:
-            self._put_sub_job(sub, old=None)
+            store.raw_put(SUB_JOB_PARENT, self.region_id, sub.job_id, job_id)
         if not native:
             return job
         world.engine.schedule(due, ACTION_JOB_COMPLETE, self.region_id, job_id, new_target=True)
@@ -390,7 +363,10 @@ class JobActions(StatisticsActions):
         source = self._snapshot_source
         done: list[DiskSnapshotTaken] = []
         failed = 0
-        for sub in self._jobs.named_or_all(list(job.sub_job_ids)):
+        folded: tuple[SubJob, ...] = ()
+        if job.sub_job_disks:
+            done, failed, folded = self._complete_folded(job, now)
+        for sub in [] if folded else self._jobs.named_or_all(list(job.sub_job_ids)):
             if sub.status is not JobStatus.RUNNING:
                 failed += 1
                 continue
@@ -420,10 +396,50 @@ class JobActions(StatisticsActions):
             finished = attrs.evolve(
                 finished, error_message="Every native snapshot was deleted before the job finished."
             )
+        if folded:
+            finished = finished.with_sub_jobs(folded)
         if done:
             finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
         self._jobs.put(finished, old=job)
         self._job_finished(finished)
+
+    def _complete_folded(
+        self, job: BackupJob, now: _dt.datetime
+    ) -> tuple[list[DiskSnapshotTaken], int, tuple[SubJob, ...]]:
+        """Finish a job's folded running sub-jobs at ``now``: ``COMPLETE`` when the native
+        snapshot still exists, else ``FAILED`` saying so. Returns the disks backed up, how
+        many sub-jobs failed (before or now) and the sub-jobs as they end."""
+        source = self._snapshot_source
+        done: list[DiskSnapshotTaken] = []
+        failed = 0
+        out: list[SubJob] = []
+        seconds = max(1.0, (now - (job.start_time or now)).total_seconds())
+        for sub in job.folded_sub_jobs():
+            sid = sub.native_snapshot_id
+            if sub.status is not JobStatus.RUNNING:
+                failed += 1
+                out.append(sub)
+            elif sid is not None and source.find_snapshot(sid) is not None:
+                done.append(
+                    DiskSnapshotTaken(
+                        sub.disk_id, sid, sub.bytes_total, sub.actual_bytes, sub.disk_dev_name
+                    )
+                )
+                out.append(  # what _finished(..., COMPLETE, now) gives, without the item
+                    SubJob(
+                        sub.job_id, sub.disk_id, JobStatus.COMPLETE, sid, sub.disk_dev_name,
+                        sub.actual_bytes, sub.bytes_total, sub.error_message, now, 10_000,
+                        sub.actual_bytes, int(sub.actual_bytes / 1024 / seconds),
+                    )
+                )  # fmt: skip
+            else:
+                failed += 1
+                item = attrs.evolve(
+                    self._finished(job.sub_job_item(sub), JobStatus.FAILED, now),
+                    error_message=f"The native snapshot {sid} was deleted before the job finished.",
+                )
+                out.append(SubJob.folded(item))
+        return done, failed, tuple(out)
 
     def _record_job_point(self, job: BackupJob, disks: list[DiskSnapshotTaken]) -> str:
         """Hand a finished job's native snapshots to the points layer: its backup point."""
@@ -571,10 +587,21 @@ class JobActions(StatisticsActions):
         self._job_finished(cancelled)
 
     def _cancelled(self, job: BackupJob, now: _dt.datetime) -> BackupJob:
-        return attrs.evolve(
+        """The job cancelled at ``now``; an instance job's folded sub-jobs still running are
+        cancelled with it (in its record: whether or not each was also put on its own)."""
+        cancelled = attrs.evolve(
             self._finished(job, JobStatus.CANCELED, now),
             error_message="The job was cancelled.",
         )
+        if not job.sub_job_disks:
+            return cancelled
+        subs = tuple(
+            SubJob.folded(self._cancelled(job.sub_job_item(s), now))
+            if s.status is JobStatus.RUNNING
+            else s
+            for s in job.folded_sub_jobs()
+        )
+        return cancelled.with_sub_jobs(subs)
 
     @consistent_read
     def describe_backup_jobs2(
