@@ -6,8 +6,9 @@ Layout of the database file (schema version :data:`SCHEMA_VERSION`)::
     records(kind, partition, key, value BLOB,
             PRIMARY KEY (kind, partition, key)) WITHOUT ROWID     values encoded by _codec,
                                                                   classes by type name (v4)
-    blobs(digest BLOB PRIMARY KEY, size INTEGER, body BLOB,       block contents, once each,
-          body_offset INTEGER)                                    without their zero margins
+    blobs(digest BLOB PRIMARY KEY, size INTEGER, tail BLOB,       block contents, once each,
+          body_offset INTEGER, head_id INTEGER)                   without their zero margins
+    blob_heads(id INTEGER PRIMARY KEY, head BLOB)                 a body's first pages (v11)
     blob_stats(id = 0, count, bytes)                              kept by triggers on blobs
     record_changes(seq INTEGER PRIMARY KEY, kind, partition, key) records written, in order,
                                                                   logged by triggers on records
@@ -213,6 +214,7 @@ class SqliteBackend(SqliteBase):
                 )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+            self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         except sqlite3.Error as exc:
             raise self._translate(exc, "setting up") from exc
         if version == _schema.SCHEMA_VERSION:
