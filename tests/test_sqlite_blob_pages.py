@@ -57,25 +57,38 @@ def test_a_head_is_never_longer_than_its_body(page_size: int, length: int) -> No
     assert (True, True) == (0 <= head <= length, length - head < page_size - 4)
 
 
-@pytest.mark.parametrize("length", EDGES)
-def test_a_head_row_fills_whole_pages_exactly(tmp_path: Path, length: int) -> None:
-    """A head row of a body of any length takes one leaf page, filled but for a few header
-    bytes, and overflow pages filled to the last byte."""
-    head, _ = split_body(os.urandom(length), 4096)
-    if not head:
+@pytest.mark.parametrize("page_size", [1024, 4096, 65536])
+@pytest.mark.parametrize("pages", [0, 1, 2, 3])
+@pytest.mark.parametrize("extra", [-1, 0, 1, 2, 100])
+def test_a_head_row_fills_whole_pages_exactly(
+    tmp_path: Path, page_size: int, pages: int, extra: int
+) -> None:
+    """A head row, whatever the body's length, takes one table page, filled but for the
+    cell's few header bytes, and overflow pages filled to the last byte."""
+    length = page_size - 39 + pages * (page_size - 4) + extra
+    head, _ = split_body(os.urandom(length), page_size)
+    if not head:  # too short to fill a page: the body stays whole in its blobs row
+        assert (0, -1) == (pages, extra)
         return
     conn = sqlite3.connect(tmp_path / "pages.db")
+    conn.execute(f"PRAGMA page_size = {page_size}")
     conn.execute("CREATE TABLE blob_heads (id INTEGER PRIMARY KEY, head BLOB NOT NULL)")
     conn.execute("INSERT INTO blob_heads (head) VALUES (?)", (head,))
     conn.commit()
-    rows = conn.execute(
-        "SELECT pagetype, count(*), sum(unused) FROM dbstat WHERE name = 'blob_heads' "
-        "GROUP BY pagetype ORDER BY pagetype"
-    ).fetchall()
-    conn.close()
+    try:
+        rows = conn.execute(
+            "SELECT pagetype, count(*), sum(unused) FROM dbstat WHERE name = 'blob_heads' "
+            "GROUP BY pagetype ORDER BY pagetype"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        pytest.skip("this SQLite has no dbstat table")
+    finally:
+        conn.close()
     leaf = [row for row in rows if row[0] == "leaf"]
-    spill = [row[2] for row in rows if row[0] == "overflow"]
-    assert (1, True, 0) == (leaf[0][1], leaf[0][2] <= 32, sum(spill))
+    spill = [row[1:] for row in rows if row[0] == "overflow"] or [(0, 0)]
+    # A byte short of a boundary (a longer serial type too), the head keeps one page fewer.
+    overflow = spill[0][0] if spill[0][0] in (pages - 1, pages) else None
+    assert (1, True, (overflow, 0)) == (leaf[0][1], leaf[0][2] <= 32, spill[0])
 
 
 @given(
