@@ -243,3 +243,17 @@ def test_a_version_10_file_is_migrated_and_keeps_its_blobs_whole(tmp_path: Path)
         conn.execute("SELECT body FROM blobs")
     conn.close()
     assert (str(SCHEMA_VERSION), "11") == (version, str(SCHEMA_VERSION))
+
+
+@pytest.mark.parametrize(
+    ("cut", "previous"), [(4057, 0), (8149, 4057), (12240, 8149), (16332, 12240)]
+)
+def test_a_body_one_cut_long_goes_whole_to_its_head(cut: int, previous: int) -> None:
+    """In 4 KiB pages a row of 4,061 + n * 4,092 bytes fills 1 + n pages, so a body of that
+    length less its record header (4 bytes, 5 from 12,240 on) goes whole to the head, a byte
+    more leaves a one-byte tail, and a byte less is cut at the previous length."""
+    assert (cut, cut, previous) == (
+        head_size(cut, 4096),
+        head_size(cut + 1, 4096),
+        head_size(cut - 1, 4096),
+    )
