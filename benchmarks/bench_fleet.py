@@ -106,6 +106,7 @@ def fleet_year(options: dict[str, Any]) -> dict[str, Any]:
     cloud = Cloud(seed=8, backend=backend)
     ecs = cloud.ecs(REGION)
     start = time.perf_counter()
+    cpu_start = time.process_time()
     fleet = make_fleet(cloud, options["instances"], 2048 if generated else 20)
     churns: dict[str, Churn] = {}
     for disks in fleet:
@@ -127,9 +128,11 @@ def fleet_year(options: dict[str, Any]) -> dict[str, Any]:
         cloud.advance(DAY)
         days.append(time.perf_counter() - t0)
     total = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     stats = cloud.storage_stats()
     result: dict[str, Any] = {
         "seconds": total,
+        "cpu_seconds": cpu,
         "setup_seconds": setup,
         "peak_rss_mib": peak_rss_mib(),
         "days": days,
@@ -159,7 +162,8 @@ def file_parts(path: Path) -> dict[str, int]:
         )
         page_size = one("PRAGMA page_size")[0]
         return {
-            "blob_body_bytes": one("SELECT coalesce(sum(length(body)), 0) FROM blobs")[0],
+            "blob_body_bytes": one("SELECT coalesce(sum(length(tail)), 0) FROM blobs")[0]
+            + one("SELECT coalesce(sum(length(head)), 0) FROM blob_heads")[0],
             "records": records[0],
             "record_payload_bytes": records[1],
             "change_log_rows": one("SELECT count(*) FROM record_changes")[0],
@@ -183,7 +187,7 @@ def table_bytes(conn: sqlite3.Connection, page_size: int) -> dict[str, int]:
         return {}
     found = {"pages_blobs": 0, "pages_records": 0, "pages_record_changes": 0, "pages_other": 0}
     for name, pages in rows:
-        table = "blobs" if name == "sqlite_autoindex_blobs_1" else name
+        table = "blobs" if name in ("sqlite_autoindex_blobs_1", "blob_heads") else name
         key = f"pages_{table}" if f"pages_{table}" in found else "pages_other"
         found[key] += pages * page_size
     return found
@@ -333,7 +337,8 @@ def report_fleet(options: dict[str, Any], repeat: int) -> None:
                     f" change log {run['pages_record_changes']:,} B, other {run['pages_other']:,} B"
                 )
         print(
-            f"  run {n}: {run['seconds']:.1f} s (setup {run['setup_seconds']:.1f} s), "
+            f"  run {n}: {run['seconds']:.1f} s ({run['cpu_seconds']:.1f} s CPU; setup "
+            f"{run['setup_seconds']:.1f} s), "
             f"peak RSS {run['peak_rss_mib']:,.0f} MiB, days 31-60 median {early * 1e3:.0f} ms, "
             f"last 30 median {late * 1e3:.0f} ms ({ratio:.2f}x), "
             f"{run['bytes_written']:,} B written, "
@@ -349,10 +354,15 @@ def report_fleet(options: dict[str, Any], repeat: int) -> None:
     if options["backend"] == "sqlite":
         memory = [in_child("fleet", {**options, "backend": "memory"}) for _ in range(repeat)]
         fast = sorted(r["seconds"] for r in memory)
+        cpu = sorted(r["cpu_seconds"] for r in runs)
+        fast_cpu = sorted(r["cpu_seconds"] for r in memory)
         print(
-            f"  in memory min/median: {fast[0]:.1f}/{statistics.median(fast):.1f} s; "
+            f"  in memory min/median: {fast[0]:.1f}/{statistics.median(fast):.1f} s "
+            f"({fast_cpu[0]:.1f}/{statistics.median(fast_cpu):.1f} s CPU); "
             f"SQLite ({options['synchronous']}) / memory: {seconds[0] / fast[0]:.2f}x (min), "
-            f"{statistics.median(seconds) / statistics.median(fast):.2f}x (median)"
+            f"{statistics.median(seconds) / statistics.median(fast):.2f}x (median); CPU "
+            f"{cpu[0]:.1f}/{statistics.median(cpu):.1f} s: {cpu[0] / fast_cpu[0]:.2f}x (min), "
+            f"{statistics.median(cpu) / statistics.median(fast_cpu):.2f}x (median)"
         )
 
 

@@ -510,7 +510,9 @@ def test_a_sparse_block_costs_its_written_bytes_in_the_file(backend: SqliteBacke
     backend.put_blob(digest, bytes(block))
     backend.commit()
     stored = backend._conn.execute(
-        "SELECT length(body) FROM blobs WHERE digest = ?", (digest,)
+        "SELECT length(b.tail) + coalesce(length(h.head), 0) FROM blobs AS b "
+        "LEFT JOIN blob_heads AS h ON h.id = b.head_id WHERE digest = ?",
+        (digest,),
     ).fetchone()[0]
     assert stored <= 16_384 + 2 * ZERO_RUN
     assert bytes(block) == backend.get_blob(digest)
@@ -529,7 +531,7 @@ def test_a_blob_row_that_does_not_fit_its_size_is_reported_corrupt(
     backend.commit()
     conn = sqlite3.connect(db)
     conn.execute(
-        "UPDATE blobs SET body_offset = ?, body = ? WHERE digest = ?",
+        "UPDATE blobs SET body_offset = ?, tail = ? WHERE digest = ?",
         (offset, b"x" * length, digest),
     )
     conn.commit()

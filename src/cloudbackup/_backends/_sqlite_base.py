@@ -2,8 +2,9 @@
 
 :class:`SqliteBase` runs statements on the backend's connection, turning SQLite's failures
 into :class:`~cloudbackup.errors.StorageBackendError` (see :mod:`._sqlite_files`), checks that
-the backend is open and in the right process, stores blobs (``blobs`` and ``blob_stats``,
-without their zero margins: see :mod:`._sqlite_schema`), and keeps the ``layouts`` table that
+the backend is open and in the right process, stores blobs (``blobs``, ``blob_heads`` and
+``blob_stats``, without their zero margins, a body of a page or more cut to fill whole pages:
+see :mod:`._sqlite_schema`), and keeps the ``layouts`` table that
 describes the positional record values :mod:`._codec` writes. :class:`~._sqlite.SqliteBackend`
 builds units of work, records and caches on top of it.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from ..errors import StorageBackendError
 from ._codec import DEFAULT_CODEC, LayoutMiss
 from ._sqlite_files import translate
-from ._sqlite_schema import with_margins, without_margins
+from ._sqlite_schema import split_body, with_margins, without_margins
 
 __all__ = ["SqliteBase"]
 
@@ -34,6 +35,8 @@ class SqliteBase:
     _in_unit: bool
     _layouts_in_file: set[str] | None
     _layout_generation: int
+    #: The database's page size, which decides where a blob body is cut (see split_body).
+    _page_size: int
 
     # -- blobs ---------------------------------------------------------------------------
     def get_blob(self, digest: bytes) -> bytes | None:
@@ -44,20 +47,26 @@ class SqliteBase:
         """
         self._check_open()
         row = self._query_one(
-            "SELECT size, body_offset, body FROM blobs WHERE digest = ?", (bytes(digest),)
+            "SELECT b.size, b.body_offset, b.tail, b.head_id, h.head FROM blobs AS b "
+            "LEFT JOIN blob_heads AS h ON h.id = b.head_id WHERE b.digest = ?",
+            (bytes(digest),),
         )
         if row is None:
             return None
-        size, offset, body = row
+        size, offset, tail, head_id, head = row
+        if head_id is None:
+            head = b""
+        body = head + tail if isinstance(head, bytes) and isinstance(tail, bytes) else None
         if not (
             isinstance(size, int)
             and isinstance(offset, int)
-            and isinstance(body, bytes)
+            and body is not None
             and 0 <= offset <= offset + len(body) <= size
         ):
             raise StorageBackendError(
                 f"{self._path} holds a blob whose stored part (offset {offset!r}, "
-                f"{type(body).__name__}) does not fit its size {size!r}.",
+                f"{type(tail).__name__}, head {head_id!r}: {type(head).__name__}) does not "
+                f"fit its size {size!r}.",
                 code="StorageBackend.Corrupt",
                 ids=(bytes(digest).hex(),),
                 recommend="Restore the file from a backup.",
@@ -67,15 +76,33 @@ class SqliteBase:
     def put_blob(self, digest: bytes, data: bytes) -> None:
         """Store ``data`` under ``digest`` inside the open unit of work, unless already there.
 
+        A body of a page or more is stored as a head row and a tail (see
+        :func:`._sqlite_schema.split_body`): the head is inserted only when the digest is new.
+
         Raises:
             StorageBackendError: No unit of work is open.
         """
         self._check_in_unit()
-        data = bytes(data)
+        data, digest = bytes(data), bytes(digest)
         offset, body = without_margins(data)
+        head, tail = split_body(body, self._page_size)
+        head_id = None
+        if head:
+            try:
+                cursor = self._conn.execute(
+                    "INSERT INTO blob_heads (head) SELECT ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE digest = ?)",
+                    (head, digest),
+                )
+            except sqlite3.Error as exc:
+                raise self._translate(exc, "writing to") from exc
+            if cursor.rowcount != 1:
+                return  # stored already
+            head_id = cursor.lastrowid
         self._write(
-            "INSERT OR IGNORE INTO blobs (digest, size, body_offset, body) VALUES (?, ?, ?, ?)",
-            (bytes(digest), len(data), offset, body),
+            "INSERT OR IGNORE INTO blobs (digest, size, body_offset, tail, head_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (digest, len(data), offset, tail, head_id),
         )
 
     def delete_blob(self, digest: bytes) -> None:

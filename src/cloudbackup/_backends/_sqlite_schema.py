@@ -24,12 +24,26 @@ Version history (each step is one function, run inside the opening transaction):
     see :mod:`._codec`) and UTC datetimes as microseconds; the ``layouts`` table keeps, for
     each layout written, its type name and field names, so a record written before a class's
     fields change still decodes by name. Records already stored keep their keyed form.
+11. A blob body of a page or more is cut in two so that it fills whole database pages: its
+    head (:func:`split_body`) is a row of ``blob_heads(id INTEGER PRIMARY KEY, head BLOB)``
+    named by ``blobs.head_id``, and the rest stays in the ``blobs`` row (column ``body``
+    renamed ``tail``). Blobs already stored stay whole (``head_id`` NULL). A trigger deletes
+    a blob's head with its row.
 
 A blob is stored without the runs of zero bytes at its start and end, in whole
 :data:`ZERO_RUN` steps: ``body`` holds bytes ``body_offset`` to ``body_offset + len(body)`` of
 the ``size``-byte blob, and every other byte is zero. A guest write of 16 KiB into an empty
 512 KiB block stores about 16 KiB, not 512, so the file grows with what guests wrote rather
 than with the block size. Ciphertext has no such runs and is stored whole.
+
+Since version 11 a body of at least :func:`head_size` bytes is stored in two parts, so that a
+4 KiB page of guest data costs one database page and some 90 bytes, not two pages' worth: a
+row of at most the largest payload a table page holds inline (4,061 bytes in 4 KiB pages)
+fills one page alone, and one longer by whole overflow pages (4,092 bytes each) fills them all.
+The head is cut to such a length; the rest (the tail, under 4 KiB) is packed with the blob's
+digest and size in ``blobs``, many rows to a page. Before, a 4,096-byte body and its row
+overflowed into a second page holding 3,651 bytes, and left some 490 bytes in the ``blobs``
+page: 4,600 bytes of file per 4,096 of body instead of about 4,230.
 """
 
 from __future__ import annotations
@@ -49,7 +63,9 @@ __all__ = [
     "ZERO_RUN",
     "create",
     "migrate",
+    "head_size",
     "set_schema_version",
+    "split_body",
     "with_margins",
     "without_margins",
 ]
@@ -62,7 +78,7 @@ ZERO_RUN: Final = 4096
 _ZEROS = bytes(ZERO_RUN)
 
 #: The schema version this module writes. Older files are migrated on open; newer are refused.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 _SCHEMA_V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -519,6 +535,31 @@ def _v9_to_v10(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v10_to_v11(conn: sqlite3.Connection) -> None:
+    """Version 11 stores a blob body of a page or more as a head row in ``blob_heads`` and a
+    tail in ``blobs`` (see :func:`split_body`); blobs already stored stay whole.
+
+    ``body`` is renamed ``tail`` so that a process still running version 10 on the file fails
+    on its next blob statement instead of reading a tail as the whole body. The trigger, not
+    this module's code, deletes a blob's head, so any deletion of a blob row takes its head.
+    Each change is made only if missing, so the step also completes a file that has some.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(blobs)")}
+    if "body" in columns:
+        conn.execute("ALTER TABLE blobs RENAME COLUMN body TO tail")
+    if "head_id" not in columns:
+        conn.execute("ALTER TABLE blobs ADD COLUMN head_id INTEGER")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS blob_heads (id INTEGER PRIMARY KEY, head BLOB NOT NULL)"
+    )
+    conn.execute(
+        """CREATE TRIGGER IF NOT EXISTS blob_heads_deleted AFTER DELETE ON blobs
+        WHEN OLD.head_id IS NOT NULL BEGIN
+            DELETE FROM blob_heads WHERE id = OLD.head_id;
+        END"""
+    )
+
+
 #: Migration steps: ``_MIGRATIONS[v]`` turns a version ``v`` database into version ``v + 1``.
 #: Each step runs inside the opening transaction, so a crash mid-migration changes nothing.
 #: A new file is created at version 1 and brought forward by the same steps, so a migrated file
@@ -533,6 +574,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     7: _v7_to_v8,
     8: _v8_to_v9,
     9: _v9_to_v10,
+    10: _v10_to_v11,
 }
 
 
@@ -593,3 +635,39 @@ def with_margins(size: int, offset: int, body: bytes) -> bytes:
     if offset == 0 and len(body) == size:
         return bytes(body)
     return b"".join((bytes(offset), body, bytes(size - offset - len(body))))
+
+
+def head_size(length: int, page_size: int) -> int:
+    """How many leading bytes of a ``length``-byte blob body go to its ``blob_heads`` row in a
+    database of ``page_size``-byte pages: 0 (the body stays whole in ``blobs``) when it is
+    shorter than one page's inline payload, else the longest head whose row fills one table
+    page and whole overflow pages exactly.
+
+    A table leaf holds a payload of up to ``page_size - 35`` bytes inline; a longer one keeps
+    that much there only if the rest fills its ``page_size - 4``-byte overflow pages exactly,
+    else it keeps some 490 bytes there and leaves its last overflow page part empty. The
+    payload is the head and its record header: a size byte, the ``id`` column's (a rowid
+    alias, stored as NULL: one byte) and the head's serial type.
+    """
+    inline, overflow = page_size - 35, page_size - 4
+    pages = max(length - inline, 0) // overflow + 2
+    while pages > 0:
+        pages -= 1
+        payload = inline + pages * overflow
+        head = payload - 2 - _varint_size(2 * payload + 12)
+        head = payload - 2 - _varint_size(2 * head + 12)
+        if head <= length:
+            return head
+    return 0
+
+
+def _varint_size(value: int) -> int:
+    """Bytes of SQLite's varint encoding of a non-negative ``value`` (7 bits a byte)."""
+    return max(1, min(9, (value.bit_length() + 6) // 7))
+
+
+def split_body(body: bytes, page_size: int) -> tuple[bytes, bytes]:
+    """``(head, tail)`` of a stored blob body (see :func:`head_size`); the head is empty when
+    the body stays whole in its ``blobs`` row."""
+    cut = head_size(len(body), page_size)
+    return body[:cut], body[cut:]
