@@ -309,6 +309,58 @@ def test_time_window_includes_both_ends(fleet: Fleet) -> None:
         )
 
 
+def test_point_in_last_microsecond_of_end_second_is_included(fleet: Fleet) -> None:
+    """A point created at the last microsecond of EndTime's second is listed on every path."""
+    now = fleet.cloud.now()
+    fleet.cloud.advance(dt.timedelta(seconds=1, microseconds=999_999 - now.microsecond))
+    point = fleet.point(fleet.back_up())
+    assert 999_999 == point.created_time.microsecond
+    second = int(point.created_time.timestamp())
+    for source_type, filters in (
+        ("UDM_ECS", {}),
+        ("UDM_ECS", {"instance_id": fleet.vm}),
+        ("UDM_ECS", {"disk_id": fleet.disks[0]}),
+        ("UDM_ECS_DISK", {"disk_id": fleet.disks[0]}),
+        ("UDM_ECS_DISK", {}),
+    ):
+        found = fleet.hbr.describe_udm_snapshots(
+            source_type=source_type,
+            start_time=second,
+            end_time=second,
+            **filters,  # type: ignore[arg-type]
+        )
+        assert found.total_count > 0, (source_type, filters)
+
+
+def test_latest_end_time_accepted_reads_every_path(fleet: Fleet) -> None:
+    """EndTime at its ceiling (9999-12-31 23:59:59) answers on every read path, no overflow."""
+    point = fleet.point(fleet.back_up())
+    ceiling = 253_402_300_799
+    paths: list[dict[str, object]] = [
+        {},
+        {"instance_id": fleet.vm},
+        {"disk_id": fleet.disks[0]},
+        {"job_id": point.job_id},
+        {"snapshot_ids": [point.snapshot_id]},
+    ]
+    for source_type in ("UDM_ECS", "UDM_ECS_DISK"):
+        expected = 1 if source_type == "UDM_ECS" else len(fleet.disks)
+        for filters in paths:
+            if source_type == "UDM_ECS_DISK" and "disk_id" in filters:
+                want = 1
+            elif source_type == "UDM_ECS_DISK" and "snapshot_ids" in filters:
+                want = 0
+            else:
+                want = expected
+            found = fleet.hbr.describe_udm_snapshots(
+                source_type=source_type,
+                start_time=0,
+                end_time=ceiling,
+                **filters,  # type: ignore[arg-type]
+            )
+            assert (want, want) == (found.total_count, len(found.snapshots)), filters
+
+
 def test_filters_by_disk_job_and_instance(fleet: Fleet) -> None:
     """DiskId, JobId and InstanceId filters give the points they name, UDM_ECS or disk."""
     first = fleet.back_up()

@@ -88,9 +88,13 @@ DELETE_STEP = _dt.timedelta(minutes=1)
 _EPOCH = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
 
 
-def time_key(instant: _dt.datetime) -> str:
-    """A sort key of an instant: microseconds since year 1, 20 digits."""
-    return f"{(instant - _EPOCH) // _dt.timedelta(microseconds=1):020d}"
+_LAST_OF_SECOND = _dt.timedelta(microseconds=999_999)
+
+
+def time_key(instant: _dt.datetime, *, after: bool = False) -> str:
+    """A sort key of an instant: microseconds since year 1, 20 digits; ``after``: the key of
+    the next microsecond (an exclusive stop that exists even for ``datetime.max``)."""
+    return f"{(instant - _EPOCH) // _dt.timedelta(microseconds=1) + after:020d}"
 
 
 def _disk_of(point: BackupPoint) -> str:
@@ -447,7 +451,8 @@ class PointActions(PolicyActions):
         if end < start:
             return UdmSnapshots((), 0)
         lo = _dt.datetime.fromtimestamp(start, _dt.timezone.utc)
-        hi = _dt.datetime.fromtimestamp(end, _dt.timezone.utc) + _dt.timedelta(seconds=1)
+        # The last instant of second ``end`` (``end + 1 s`` overflows at 9999-12-31 23:59:59).
+        hi = _dt.datetime.fromtimestamp(end, _dt.timezone.utc) + _LAST_OF_SECOND
         if ids:
             found = self._points.named_or_all(list(ids))
         elif job is not None:
@@ -465,7 +470,7 @@ class PointActions(PolicyActions):
             self._shown(p)
             for p in found
             if p.source_type is kind
-            and lo <= p.created_time < hi
+            and lo <= p.created_time <= hi
             and (instance is None or p.instance_id == instance)
             and (disk is None or disk in p.disk_id_list)
             and (job is None or p.job_id == job)
@@ -484,7 +489,7 @@ class PointActions(PolicyActions):
             index.kind,
             facet_partition(self.region_id, values),
             time_key(lo),
-            time_key(hi),
+            time_key(hi, after=True),
         )
         return self._points.named_or_all([str(i) for _, i in entries]) if entries else []
 
