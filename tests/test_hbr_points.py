@@ -19,6 +19,7 @@ from cloudbackup import (
     PointRetention,
     PolicyBindingRequest,
     Rule,
+    SnapshotDeleted,
     errors,
 )
 from cloudbackup.testing import check_invariants
@@ -309,6 +310,58 @@ def test_time_window_includes_both_ends(fleet: Fleet) -> None:
         )
 
 
+def test_point_in_last_microsecond_of_end_second_is_included(fleet: Fleet) -> None:
+    """A point created at the last microsecond of EndTime's second is listed on every path."""
+    now = fleet.cloud.now()
+    fleet.cloud.advance(dt.timedelta(seconds=1, microseconds=999_999 - now.microsecond))
+    point = fleet.point(fleet.back_up())
+    assert 999_999 == point.created_time.microsecond
+    second = int(point.created_time.timestamp())
+    for source_type, filters in (
+        ("UDM_ECS", {}),
+        ("UDM_ECS", {"instance_id": fleet.vm}),
+        ("UDM_ECS", {"disk_id": fleet.disks[0]}),
+        ("UDM_ECS_DISK", {"disk_id": fleet.disks[0]}),
+        ("UDM_ECS_DISK", {}),
+    ):
+        found = fleet.hbr.describe_udm_snapshots(
+            source_type=source_type,
+            start_time=second,
+            end_time=second,
+            **filters,  # type: ignore[arg-type]
+        )
+        assert found.total_count > 0, (source_type, filters)
+
+
+def test_latest_end_time_accepted_reads_every_path(fleet: Fleet) -> None:
+    """EndTime at its ceiling (9999-12-31 23:59:59) answers on every read path, no overflow."""
+    point = fleet.point(fleet.back_up())
+    ceiling = 253_402_300_799
+    paths: list[dict[str, object]] = [
+        {},
+        {"instance_id": fleet.vm},
+        {"disk_id": fleet.disks[0]},
+        {"job_id": point.job_id},
+        {"snapshot_ids": [point.snapshot_id]},
+    ]
+    for source_type in ("UDM_ECS", "UDM_ECS_DISK"):
+        expected = 1 if source_type == "UDM_ECS" else len(fleet.disks)
+        for filters in paths:
+            if source_type == "UDM_ECS_DISK" and "disk_id" in filters:
+                want = 1
+            elif source_type == "UDM_ECS_DISK" and "snapshot_ids" in filters:
+                want = 0
+            else:
+                want = expected
+            found = fleet.hbr.describe_udm_snapshots(
+                source_type=source_type,
+                start_time=0,
+                end_time=ceiling,
+                **filters,  # type: ignore[arg-type]
+            )
+            assert (want, want) == (found.total_count, len(found.snapshots)), filters
+
+
 def test_filters_by_disk_job_and_instance(fleet: Fleet) -> None:
     """DiskId, JobId and InstanceId filters give the points they name, UDM_ECS or disk."""
     first = fleet.back_up()
@@ -560,4 +613,90 @@ def test_delete_backups_in_range_deletes_exactly_the_window(fleet: Fleet) -> Non
     found = fleet.hbr.describe_udm_snapshots(source_type="UDM_ECS", start_time=0, end_time=2**33)
     assert [first.snapshot_id] == [p.snapshot_id for p in found]
     assert not any(fleet.exists(n) for n in second.native_snapshot_id_list)
+    check_invariants(fleet.cloud)
+
+
+def _native_timers(fleet: Fleet, natives: tuple[str, ...]) -> list[str]:
+    """The ECS expiry timers pending for ``natives``."""
+    return [
+        t.target_id
+        for t in fleet.cloud._world.engine.pending()
+        if t.action == "ecs.snapshot_expire" and t.target_id in natives
+    ]
+
+
+def test_recorded_point_manages_its_natives_with_one_timer(fleet: Fleet) -> None:
+    """A recorded point's natives keep its retention in ECS but no ECS timer: the point's one
+    timer releases them (as ECS would: reason ``retention``)."""
+    point = fleet.point(fleet.back_up(retention=3))
+    natives = point.native_snapshot_id_list
+    shown = fleet.ecs.describe_snapshots(snapshot_ids=list(natives)).items
+    expire = point.expire_time
+    assert expire is not None
+    assert ([3, 3, 3], []) == ([s.retention_days for s in shown], _native_timers(fleet, natives))
+    since = fleet.cloud.events.list()[-1].sequence
+    fleet.cloud.run_until(expire)
+    deleted = {
+        e.snapshot_id: e.reason
+        for e in fleet.cloud.events.list(since=since)
+        if isinstance(e, SnapshotDeleted)
+    }
+    assert dict.fromkeys(natives, "retention") == deleted
+    check_invariants(fleet.cloud)
+
+
+def test_deleting_a_point_hands_a_locked_native_back_to_ecs(fleet: Fleet) -> None:
+    """A native its owner locked in ECS outlives DeleteSnapshot, then ECS expires it itself
+    (its timer set again) when its retention runs out."""
+    point = fleet.point(fleet.back_up(retention=5))
+    locked = point.native_snapshot_id_list[0]
+    fleet.ecs.lock_snapshot(snapshot_id=locked, lock_duration=2)
+    fleet.hbr.delete_snapshot(snapshot_id=point.snapshot_id)
+    assert ([True, False, False], [locked]) == (
+        [fleet.exists(n) for n in point.native_snapshot_id_list],
+        _native_timers(fleet, point.native_snapshot_id_list),
+    )
+    check_invariants(fleet.cloud)
+    fleet.cloud.advance(dt.timedelta(days=3))
+    assert fleet.exists(locked)  # lock over, retention not yet
+    check_invariants(fleet.cloud)
+    fleet.cloud.advance(dt.timedelta(days=2))
+    assert not fleet.exists(locked)
+    check_invariants(fleet.cloud)
+
+
+def test_expiry_of_a_point_keeps_a_native_locked_and_kept_longer_in_ecs(fleet: Fleet) -> None:
+    """At a point's expiry a native its owner kept longer and locked in ECS stays until its
+    own retention (past the lock) runs out."""
+    point = fleet.point(fleet.back_up(retention=1))
+    locked = point.native_snapshot_id_list[1]
+    fleet.ecs.modify_snapshot_attribute(snapshot_id=locked, retention_days=5)
+    fleet.ecs.lock_snapshot(snapshot_id=locked, lock_duration=3)
+    fleet.cloud.advance(dt.timedelta(days=1, minutes=1))
+    assert [False, True, False] == [fleet.exists(n) for n in point.native_snapshot_id_list]
+    check_invariants(fleet.cloud)
+    fleet.cloud.advance(dt.timedelta(days=3))
+    assert fleet.exists(locked)  # lock over, its own retention not yet
+    check_invariants(fleet.cloud)
+    fleet.cloud.advance(dt.timedelta(days=1))
+    assert not fleet.exists(locked)
+    check_invariants(fleet.cloud)
+
+
+def test_extending_a_disk_point_keeps_managing_its_native(fleet: Fleet) -> None:
+    """A disk point extended past its instance point keeps its native (no ECS timer) until the
+    disk point itself expires."""
+    point = fleet.point(fleet.back_up(retention=1))
+    child = point.disk_point_ids[0]
+    native = point.native_snapshot_id_list[0]
+    fleet.hbr.extend_backup_retention(snapshot_id=child, retention_days=3)
+    assert ([3], []) == (
+        [s.retention_days for s in fleet.ecs.describe_snapshots(snapshot_ids=[native]).items],
+        _native_timers(fleet, (native,)),
+    )
+    fleet.cloud.advance(dt.timedelta(days=1, minutes=1))
+    assert [True, False, False] == [fleet.exists(n) for n in point.native_snapshot_id_list]
+    check_invariants(fleet.cloud)
+    fleet.cloud.advance(dt.timedelta(days=2))
+    assert not fleet.exists(native)
     check_invariants(fleet.cloud)

@@ -178,8 +178,8 @@ def test_a_refused_step_fails_the_task_with_progress_minus_one(
     ).snapshots[0]
     original = PointActions._release_native
 
-    def refuse(self: PointActions, snapshot_id: str) -> None:
-        original(self, snapshot_id)
+    def refuse(self: PointActions, snapshot_id: str, *, expired: bool = False) -> None:
+        original(self, snapshot_id, expired=expired)
         if snapshot_id == doomed.native_snapshot_id_list[-1]:
             raise errors.OperationDeniedError(
                 "refused", code="OperationDenied", recommend="Try again."

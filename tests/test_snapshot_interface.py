@@ -287,3 +287,37 @@ def test_describe_chain_reads_one_committed_state() -> None:
     store.reading = counting  # type: ignore[method-assign]
     chain = source(cloud).describe_chain(disk_id)
     assert ((snapshot_id,), [1]) == (tuple(s.snapshot_id for s in chain), opened[:1])
+
+
+def test_managed_snapshots_keep_retention_without_timer_all_or_nothing() -> None:
+    """manage_snapshots sets retention with no ECS expiry timer; one missing id changes
+    nothing; unmanage_snapshot sets the timer again."""
+    cloud = make_cloud()
+    ecs, _, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    first = snaps.take_snapshot(disk_id, retention_days=3)
+    second = snaps.take_snapshot(disk_id, retention_days=3)
+
+    def timers() -> list[str]:
+        return sorted(
+            t.target_id for t in cloud._world.engine.pending() if t.action == "ecs.snapshot_expire"
+        )
+
+    rejected_unchanged(
+        cloud,
+        errors.ResourceNotFoundError,
+        "InvalidSnapshotId.NotFound",
+        lambda: snaps.manage_snapshots([first, "s-missing", second], 9),
+    )
+    snaps.manage_snapshots([first, second], 9)
+    assert ([9, 9], []) == (
+        [ecs.describe_snapshot(s).retention_days for s in (first, second)],
+        timers(),
+    )
+    snaps.unmanage_snapshot(second, expired=False)
+    assert [second] == timers()
+    snaps.unmanage_snapshot(first, expired=True)
+    assert ([second], [second]) == (
+        [s.snapshot_id for s in snaps.describe_chain(disk_id)],
+        timers(),
+    )

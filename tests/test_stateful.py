@@ -297,7 +297,7 @@ def test_cloud_state_machine_catches_a_point_expiry_that_keeps_its_snapshots(
 ) -> None:
     """The machine fails when an expiring backup point leaves its native snapshots behind
     (one a disk was made from keeps the job's retention instead of being kept until deleted)."""
-    monkeypatch.setattr(PointActions, "_release_native", lambda self, snapshot_id: None)
+    monkeypatch.setattr(PointActions, "_release_native", lambda self, snapshot_id, **_: None)
     caught = r"snapshots in cn-|outlived its point|natives of \S+ outlived it\b"
     with pytest.raises(AssertionError, match=caught):
         run_state_machine_as_test(

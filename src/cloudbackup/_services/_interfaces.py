@@ -133,6 +133,22 @@ class SnapshotSource(Protocol):
         lifecycle. A missing id is ``InvalidSnapshotId.NotFound``."""
         ...
 
+    def manage_snapshots(self, snapshot_ids: Sequence[str], retention_days: int | None) -> None:
+        """Keep each snapshot ``retention_days`` from its creation (``None``: until deleted),
+        its expiry left to the caller: ECS keeps no expiry timer for it (it drops the one it
+        had). The caller releases it when the retention runs out, or hands it back, with
+        :meth:`unmanage_snapshot`. Cloud Backup manages its points' native snapshots so: one
+        timer per point, not one per snapshot. A missing id is ``InvalidSnapshotId.NotFound``
+        (and nothing changes)."""
+        ...
+
+    def unmanage_snapshot(self, snapshot_id: str, *, expired: bool) -> None:
+        """Hand a managed snapshot back to ECS. ``expired``: its owner's retention has run out
+        (or its own has), so ECS releases it now as at expiry (``SnapshotDeleted`` reason
+        ``retention``) unless a lock holds it (released when the lock ends) or a disk or image
+        made from it (released when the last goes); else its expiry timer is set again."""
+        ...
+
     def hold_snapshot(
         self, snapshot_id: str, start: _dt.datetime, until: _dt.datetime | None
     ) -> None:

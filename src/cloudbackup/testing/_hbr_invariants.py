@@ -23,7 +23,33 @@ from .._services.hbr.jobs import (
 from .._services.hbr.points import ACTION_POINT_EXPIRE, POINTS_BY_TIME, POINTS_OF_INSTANCE
 from .._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 
-__all__ = ["check_hbr", "check_hbr_jobs", "check_hbr_points", "check_hbr_tasks"]
+__all__ = [
+    "check_hbr",
+    "check_hbr_jobs",
+    "check_hbr_points",
+    "check_hbr_tasks",
+    "natives_released_by_points",
+]
+
+
+def natives_released_by_points(world: Any) -> dict[str, _dt.datetime]:
+    """Native snapshots whose expiry Cloud Backup manages (ECS keeps no timer for them): each
+    native of a live disk point -> the earliest pending point-expiry timer that releases it
+    (the disk point's own, or its instance point's)."""
+    points: dict[str, BackupPoint] = world._entities(BackupPoint, "snapshot_id")
+    due: dict[str, _dt.datetime] = {}
+    for timer in world.timers:
+        if timer.action == ACTION_POINT_EXPIRE:
+            known = due.get(timer.target_id)
+            due[timer.target_id] = timer.due if known is None else min(known, timer.due)
+    released: dict[str, _dt.datetime] = {}
+    for point_id, point in points.items():
+        if point.source_type is not PointSourceType.UDM_ECS_DISK:
+            continue
+        whens = [w for w in (due.get(point_id), due.get(point.parent_snapshot_id or "")) if w]
+        if whens:
+            released[point.native_snapshot_id_list[0]] = min(whens)
+    return released
 
 
 def check_hbr(world: Any) -> None:

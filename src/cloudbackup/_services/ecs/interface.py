@@ -151,6 +151,32 @@ class EcsSnapshotSource:
             else:
                 ecs._schedule_expiry(kept)
 
+    def manage_snapshots(self, snapshot_ids: Sequence[str], retention_days: int | None) -> None:
+        """Set each snapshot's retention; no expiry timer (the caller expires them)."""
+        ecs = self._ecs
+        engine = ecs._world.engine
+        with ecs._world.store.unit():
+            for snapshot_id in snapshot_ids:
+                snapshot = ecs._snapshots.get(snapshot_id)
+                if snapshot.retention_days != retention_days:
+                    ecs._snapshots.put(attrs.evolve(snapshot, retention_days=retention_days))
+                engine.cancel_for(ACTION_SNAPSHOT_EXPIRE, ecs.region_id, snapshot.snapshot_id)
+
+    def unmanage_snapshot(self, snapshot_id: str, *, expired: bool) -> None:
+        """ECS expires the snapshot again: now if ``expired`` (or due), else by its timer; a
+        locked one whose own retention runs longer waits for that retention (then the lock)."""
+        ecs = self._ecs
+        with ecs._world.store.unit():
+            snapshot = ecs._snapshots.get(snapshot_id)
+            now = ecs._world.now()
+            expire = snapshot.expire_time
+            later = expire is not None and expire > now
+            locked = snapshot.lock is not None and snapshot.lock.holds(now)
+            if (expired or not later) and not (locked and later):
+                ecs._expire(snapshot)  # removed, unless a lock or a disk/image holds it
+            else:
+                ecs._schedule_expiry(snapshot)
+
     def hold_snapshot(
         self, snapshot_id: str, start: _dt.datetime, until: _dt.datetime | None
     ) -> None:

@@ -7,7 +7,10 @@ A point's native ECS snapshots are reached only through
 ``UDM_ECS`` point (plus one per disk point whose retention was extended past its instance
 point's), due at the point's expire time: the fleet year's points expire one by one as days
 pass, so a per-point timer costs one timer record per point, as the point itself does, and
-fires exactly at expiry (well within the 10 minutes the console promises).
+fires exactly at expiry (well within the 10 minutes the console promises). The point's native
+snapshots are managed (:meth:`SnapshotSource.manage_snapshots
+<cloudbackup._services._interfaces.SnapshotSource.manage_snapshots>`): ECS keeps no timer of
+its own for them, the point's timer releases them.
 
 Part of the layered :class:`~cloudbackup.HbrService` (see ``_services/hbr/__init__.py``).
 """
@@ -88,9 +91,13 @@ DELETE_STEP = _dt.timedelta(minutes=1)
 _EPOCH = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
 
 
-def time_key(instant: _dt.datetime) -> str:
-    """A sort key of an instant: microseconds since year 1, 20 digits."""
-    return f"{(instant - _EPOCH) // _dt.timedelta(microseconds=1):020d}"
+_LAST_OF_SECOND = _dt.timedelta(microseconds=999_999)
+
+
+def time_key(instant: _dt.datetime, *, after: bool = False) -> str:
+    """A sort key of an instant: microseconds since year 1, 20 digits; ``after``: the key of
+    the next microsecond (an exclusive stop that exists even for ``datetime.max``)."""
+    return f"{(instant - _EPOCH) // _dt.timedelta(microseconds=1) + after:020d}"
 
 
 def _disk_of(point: BackupPoint) -> str:
@@ -289,15 +296,20 @@ class PointActions(PolicyActions):
             return parent_id
 
     def _manage_natives(self, point: BackupPoint, natives: Sequence[str]) -> None:
-        """Give the point's native snapshots its retention in ECS, and its lock if immutable."""
+        """Give the point's native snapshots its retention in ECS, and its lock if immutable.
+
+        Cloud Backup manages them (the real service manages the natives it tagged): ECS keeps
+        no expiry timer of its own for them, the point's expiry timer releases them (a native
+        is taken after its point's ``CreatedTime``, so it never expires before the point).
+        One timer per point instead of one per point and one per native snapshot."""
         days = point.retention
         native_days = (
             None if days is None or days > MAX_NATIVE_RETENTION or point.keep_latest else days
         )
         expire = point.expire_time
-        for native in natives:
-            self._natives.keep_snapshot(native, native_days)
-            if point.immutable:
+        self._natives.manage_snapshots(natives, native_days)
+        if point.immutable:
+            for native in natives:
                 self._natives.hold_snapshot(native, point.created_time, expire)
 
     def _latest_point(self, instance_id: str) -> BackupPoint | None:
@@ -339,7 +351,7 @@ class PointActions(PolicyActions):
             self._detach_from_parent(point)
         for gone in doomed:
             if gone.source_type is PointSourceType.UDM_ECS_DISK:
-                self._release_native(gone.native_snapshot_id_list[0])
+                self._release_native(gone.native_snapshot_id_list[0], expired=reason == "expired")
             self._points.delete(gone)
             self._world.engine.cancel_for(ACTION_POINT_EXPIRE, self.region_id, gone.snapshot_id)
         self._world.events._emit(
@@ -372,9 +384,14 @@ class PointActions(PolicyActions):
             )
         )
 
-    def _release_native(self, snapshot_id: str) -> None:
-        """Delete a point's native snapshot; one used to create a disk or image stays and
-        leaves Cloud Backup's lifecycle (kept until deleted); one already gone is skipped."""
+    def _release_native(self, snapshot_id: str, *, expired: bool = False) -> None:
+        """Delete a point's native snapshot (``expired``: as ECS does at expiry); one used to
+        create a disk or image stays and leaves Cloud Backup's lifecycle (kept until deleted);
+        one locked in ECS goes back to ECS's own expiry (released when lock and retention
+        end); one already gone is skipped.
+
+        Cloud Backup manages its points' natives (:meth:`_manage_natives`): ECS keeps no
+        expiry timer for them, this is what deletes them."""
         natives = self._natives
         native = natives.find_snapshot(snapshot_id)
         if native is None:
@@ -382,8 +399,12 @@ class PointActions(PolicyActions):
         if native.disk_refs or native.image_refs:
             natives.keep_snapshot(snapshot_id, None)
             return
+        if expired:
+            natives.unmanage_snapshot(snapshot_id, expired=True)
+            return
         if native.lock is not None and native.lock.holds(self._world.now()):
-            return  # locked in ECS by its owner: ECS releases it when lock and retention end
+            natives.unmanage_snapshot(snapshot_id, expired=False)
+            return
         natives.remove_snapshot(snapshot_id)
 
     # -- lookups -----------------------------------------------------------------------
@@ -447,7 +468,8 @@ class PointActions(PolicyActions):
         if end < start:
             return UdmSnapshots((), 0)
         lo = _dt.datetime.fromtimestamp(start, _dt.timezone.utc)
-        hi = _dt.datetime.fromtimestamp(end, _dt.timezone.utc) + _dt.timedelta(seconds=1)
+        # The last instant of second ``end`` (``end + 1 s`` overflows at 9999-12-31 23:59:59).
+        hi = _dt.datetime.fromtimestamp(end, _dt.timezone.utc) + _LAST_OF_SECOND
         if ids:
             found = self._points.named_or_all(list(ids))
         elif job is not None:
@@ -465,7 +487,7 @@ class PointActions(PolicyActions):
             self._shown(p)
             for p in found
             if p.source_type is kind
-            and lo <= p.created_time < hi
+            and lo <= p.created_time <= hi
             and (instance is None or p.instance_id == instance)
             and (disk is None or disk in p.disk_id_list)
             and (job is None or p.job_id == job)
@@ -484,7 +506,7 @@ class PointActions(PolicyActions):
             index.kind,
             facet_partition(self.region_id, values),
             time_key(lo),
-            time_key(hi),
+            time_key(hi, after=True),
         )
         return self._points.named_or_all([str(i) for _, i in entries]) if entries else []
 
