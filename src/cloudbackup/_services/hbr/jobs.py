@@ -272,8 +272,8 @@ class JobActions(StatisticsActions):
                 "error_message": "No disk could be snapshotted: "
                 + "; ".join(f"{s.disk_id}: {s.error_message}" for s in subs),
             }
-        job = attrs.evolve(
-            base,
+        job = base.with_sub_jobs(
+            subs,
             actual_bytes=actual,
             bytes_total=sum(s.bytes_total for s in subs),
             detail=JobDetail(
@@ -284,8 +284,8 @@ class JobActions(StatisticsActions):
                 downgrade_reason=reason,
                 skipped_disks=skipped,
             ),
-            **outcome,  # type: ignore[arg-type]
-        ).with_sub_jobs(subs)
+            **outcome,
+        )
         self._store_new_job(job)
         store = world.store
         for sub in subs:
@@ -311,18 +311,18 @@ class JobActions(StatisticsActions):
         days = min(retention, MAX_NATIVE_RETENTION_DAYS)
         group = detail.snapshot_group and all(d.essd for d in disks)
         reason = GROUP_NOT_SUPPORTED if detail.snapshot_group and not group else None
-        store = self._world.store
 
+        # Each call of the snapshot interface is a unit of work of its own (a savepoint in
+        # this one): a refused call leaves nothing behind, so no savepoint of ours is needed.
         def take() -> dict[str, str | CloudBackupError]:
             out: dict[str, str | CloudBackupError] = {}
             if group:
                 ids = [d.disk_id for d in disks]
                 try:
-                    with store.unit():
-                        group_id, members = source.take_snapshot_group(
-                            instance_id, disk_ids=ids, snapshot_name=name,
-                            retention_days=days, tags=tags,
-                        )  # fmt: skip
+                    group_id, members = source.take_snapshot_group(
+                        instance_id, disk_ids=ids, snapshot_name=name,
+                        retention_days=days, tags=tags,
+                    )  # fmt: skip
                 except CloudBackupError as error:
                     return dict.fromkeys(ids, error)
                 out[""] = group_id
@@ -330,10 +330,9 @@ class JobActions(StatisticsActions):
                 return out
             for disk in disks:
                 try:
-                    with store.unit():
-                        out[disk.disk_id] = source.take_snapshot(
-                            disk.disk_id, retention_days=days, tags=tags, snapshot_name=name
-                        )
+                    out[disk.disk_id] = source.take_snapshot(
+                        disk.disk_id, retention_days=days, tags=tags, snapshot_name=name
+                    )
                 except CloudBackupError as error:
                     out[disk.disk_id] = error
             return out
