@@ -713,3 +713,18 @@ def test_a_group_refused_after_a_member_was_taken_leaves_no_trace(
     created = [type(e).__name__ for e in region.cloud.events.list(since=sequence + 1)]
     assert ["BackupJobStarted"] == [n for n in created if "Snapshot" in n or "Job" in n]
     check_invariants(region.cloud)
+
+
+def test_a_finished_job_stores_its_sub_jobs_as_folding_them_anew_would() -> None:
+    """Completed or partly failed, a job's stored record is what folding its sub-jobs gives."""
+    region = Region(limits=Limits(manual_snapshots_per_disk=1))
+    full = region.disks(region.mixed)[2]
+    region.ecs.create_snapshot(disk_id=full)
+    complete = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    partial = region.hbr.create_backup_job(instance_id=region.mixed, retention=7)
+    region.cloud.advance(dt.timedelta(hours=1))
+    jobs = [region.hbr._jobs.get(j) for j in (complete, partial)]
+    assert [JobStatus.COMPLETE, JobStatus.PARTIAL_COMPLETE] == [j.status for j in jobs]
+    assert jobs == [j.with_sub_jobs(j.folded_sub_jobs()) for j in jobs]
+    ends = [{(s.status, s.complete_time, s.progress) for s in region.subs(complete)}]
+    assert [{(JobStatus.COMPLETE, jobs[0].complete_time, 10_000)}] == ends

@@ -395,7 +395,10 @@ class JobActions(StatisticsActions):
             finished = attrs.evolve(
                 finished, error_message="Every native snapshot was deleted before the job finished."
             )
-        if folded:
+        if folded and (failed or job.sub_jobs):
+            # A sub-job failed, or one was stored whole: fold them anew. Otherwise every
+            # sub-job followed the running job and completes with it, as the finished job's
+            # record already says (its folding gives back ``folded`` as it stands).
             finished = finished.with_sub_jobs(folded)
         if done:
             finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
