@@ -728,3 +728,11 @@ def test_a_finished_job_stores_its_sub_jobs_as_folding_them_anew_would() -> None
     assert jobs == [j.with_sub_jobs(j.folded_sub_jobs()) for j in jobs]
     ends = [{(s.status, s.complete_time, s.progress) for s in region.subs(complete)}]
     assert [{(JobStatus.COMPLETE, jobs[0].complete_time, 10_000)}] == ends
+
+
+def test_jobs_use_the_snapshot_interface_the_world_offers(region: Region) -> None:
+    """The snapshot interface a region's Cloud Backup keeps is the one the world provides."""
+    from cloudbackup._services._interfaces import ECS_SNAPSHOTS
+
+    offered = region.cloud._world.provider(ECS_SNAPSHOTS, region.hbr.region)
+    assert (offered, offered) == (region.hbr._snapshot_source, region.hbr._snapshot_source)

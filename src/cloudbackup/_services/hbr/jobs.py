@@ -119,10 +119,17 @@ class JobActions(StatisticsActions):
         super().__init__(world, region)
         self._jobs = JobRecords(world.store, region.region_id)
         self._sub_jobs = SUB_JOBS.open(world.store, region.region_id)
+        self._source: SnapshotSource | None = None
 
     @property
     def _snapshot_source(self) -> SnapshotSource:
-        return self._world.provider(ECS_SNAPSHOTS, self.region)
+        """ECS's snapshot interface in this region. The world builds its adapter once and
+        keeps it as long as the world (it holds no state of its own, only the ECS service),
+        so it is looked up once per service, not on every use (several per job)."""
+        source = self._source
+        if source is None:
+            source = self._source = self._world.provider(ECS_SNAPSHOTS, self.region)
+        return source
 
     # -- running a job ----------------------------------------------------------------
     def _new_job_id(self) -> str:
