@@ -682,3 +682,57 @@ def test_a_job_counts_the_bytes_of_its_disks_and_of_their_snapshots(region: Regi
     job = region.job(job_id)
     assert (sum(sizes.values()), sum(natives.values())) == (job.bytes_total, job.actual_bytes)
     assert 0 < natives[region.disks(region.vm)[1]]
+
+
+def test_a_group_refused_after_a_member_was_taken_leaves_no_trace(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot group ECS refuses after taking a member rolls back whole: every sub-job fails."""
+    from cloudbackup._services.ecs.chains import SnapshotChains
+
+    taken = SnapshotChains._take_snapshot
+    calls: list[str] = []
+
+    def second_refused(self: SnapshotChains, disk, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(disk.disk_id)
+        if len(calls) == 2:
+            raise errors.QuotaExceededError("refused", code="QuotaExceed.Snapshot")
+        return taken(self, disk, *args, **kwargs)
+
+    monkeypatch.setattr(SnapshotChains, "_take_snapshot", second_refused)
+    groups = region.ecs.describe_snapshot_groups(max_results=100).items
+    sequence = region.cloud.events.list()[-1].sequence
+    job_id = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    job = region.job(job_id)
+    assert (JobStatus.FAILED, None) == (job.status, job.detail.snapshot_group_id)
+    assert [JobStatus.FAILED] * 3 == [s.status for s in region.subs(job_id)]
+    assert ([], groups) == (
+        region.snapshots_of_job(job_id),
+        region.ecs.describe_snapshot_groups(max_results=100).items,
+    )
+    created = [type(e).__name__ for e in region.cloud.events.list(since=sequence + 1)]
+    assert ["BackupJobStarted"] == [n for n in created if "Snapshot" in n or "Job" in n]
+    check_invariants(region.cloud)
+
+
+def test_a_finished_job_stores_its_sub_jobs_as_folding_them_anew_would() -> None:
+    """Completed or partly failed, a job's stored record is what folding its sub-jobs gives."""
+    region = Region(limits=Limits(manual_snapshots_per_disk=1))
+    full = region.disks(region.mixed)[2]
+    region.ecs.create_snapshot(disk_id=full)
+    complete = region.hbr.create_backup_job(instance_id=region.vm, retention=7)
+    partial = region.hbr.create_backup_job(instance_id=region.mixed, retention=7)
+    region.cloud.advance(dt.timedelta(hours=1))
+    jobs = [region.hbr._jobs.get(j) for j in (complete, partial)]
+    assert [JobStatus.COMPLETE, JobStatus.PARTIAL_COMPLETE] == [j.status for j in jobs]
+    assert jobs == [j.with_sub_jobs(j.folded_sub_jobs()) for j in jobs]
+    ends = [{(s.status, s.complete_time, s.progress) for s in region.subs(complete)}]
+    assert [{(JobStatus.COMPLETE, jobs[0].complete_time, 10_000)}] == ends
+
+
+def test_jobs_use_the_snapshot_interface_the_world_offers(region: Region) -> None:
+    """The snapshot interface a region's Cloud Backup keeps is the one the world provides."""
+    from cloudbackup._services._interfaces import ECS_SNAPSHOTS
+
+    offered = region.cloud._world.provider(ECS_SNAPSHOTS, region.hbr.region)
+    assert (offered, offered) == (region.hbr._snapshot_source, region.hbr._snapshot_source)

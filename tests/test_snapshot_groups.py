@@ -565,3 +565,42 @@ def test_consistency_over_random_interleavings(count: int, data: st.DataObject) 
     assert (not torn) == app.consistent(snaps["log"], snaps["data"], count)
     assert app.consistent(snaps["group_log"], snaps["group_data"], count)
     assert SnapshotStatus.accomplished is app.ecs.describe_snapshot(snaps["group_log"]).status
+
+
+def test_disks_named_with_an_instance_are_checked_in_the_order_given() -> None:
+    """With instance_id and disk_ids, the first bad disk named decides: NotFound or not attached."""
+    cloud = make_cloud()
+    ecs, a = run_instance(cloud, data_disks=[DataDisk(size=20)])
+    _, b = run_instance(cloud, data_disks=[DataDisk(size=20)])
+    [own], [foreign] = data_disk_ids(ecs, a), data_disk_ids(ecs, b)
+    rejected_unchanged(
+        cloud,
+        errors.DependencyViolationError,
+        "InvalidParameter.DiskId",
+        lambda: ecs.create_snapshot_group(instance_id=a, disk_ids=[own, foreign, "d-nope"]),
+    )
+    rejected_unchanged(
+        cloud,
+        errors.ResourceNotFoundError,
+        "InvalidDiskId.NotFound",
+        lambda: ecs.create_snapshot_group(instance_id=a, disk_ids=[own, "d-nope", foreign]),
+    )
+    group_id = ecs.create_snapshot_group(instance_id=a, disk_ids=[own, system_disk_id(ecs, a)])
+    [group] = ecs.describe_snapshot_groups(snapshot_group_ids=[group_id]).items
+    snapshots = {s.snapshot_id: s.source_disk_id for s in group.snapshots}
+    assert [own, system_disk_id(ecs, a)] == [snapshots[s] for s in group.snapshot_ids]
+
+
+def test_a_group_checks_the_instance_of_every_disk_it_takes() -> None:
+    """A group of a Stopping instance is refused (its status is read once for all its disks)."""
+    cloud = make_cloud()
+    ecs, a = run_instance(cloud, data_disks=[DataDisk(size=20), DataDisk(size=20)])
+    first = ecs.create_snapshot_group(instance_id=a)
+    ecs.stop_instance(instance_id=a)  # Stopping: not Running nor Stopped
+    rejected_unchanged(
+        cloud,
+        errors.IncorrectStatusError,
+        "IncorrectInstanceStatus",
+        lambda: ecs.create_snapshot_group(instance_id=a, disk_ids=data_disk_ids(ecs, a)),
+    )
+    assert first.startswith("ssg-")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import enum
+import operator
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -158,6 +159,16 @@ class SubJob:
         )  # fmt: skip
 
 
+_SubJobValues = tuple[
+    str, str, JobStatus, str | None, str | None, int, int, str | None, _dt.datetime | None,
+    int, int, int,
+]  # fmt: skip
+"""A :class:`SubJob`'s fields, in order."""
+_sub_job_values = operator.attrgetter(*(f.name for f in attrs.fields(SubJob)))
+"""A sub-job's fields as one tuple, in :class:`SubJob`'s order: equal exactly when the sub-jobs
+are (attrs compares every field, and ``SubJob`` converts none)."""
+
+
 @stored_as("hbr.BackupJob")
 @attrs.frozen
 class BackupJob:
@@ -246,6 +257,11 @@ class BackupJob:
     def _following(self, at: int, sub_id: str, native: tuple[str, ...]) -> SubJob:
         """The ``at``-th sub-job as it follows this job: running while it runs, else
         ``COMPLETE`` when it completed (with its native snapshot, the next of the job's)."""
+        return SubJob(*self._following_values(at, sub_id, native))
+
+    def _following_values(self, at: int, sub_id: str, native: tuple[str, ...]) -> _SubJobValues:
+        """:meth:`_following`'s fields, in :class:`SubJob`'s order (no object built: how
+        :meth:`with_sub_jobs` tells whether a sub-job follows the job)."""
         device, actual, gib = self.sub_job_disks[3 * at : 3 * at + 3]
         device = device if isinstance(device, str) else None
         actual = actual if isinstance(actual, int) else 0
@@ -255,31 +271,38 @@ class BackupJob:
         snapshot = native[0] if native else None
         end = self.complete_time
         if self.status is JobStatus.RUNNING or end is None:
-            return SubJob(sub_id, disk_id, JobStatus.RUNNING, snapshot, device, actual, total)
+            return (
+                sub_id, disk_id, JobStatus.RUNNING, snapshot, device, actual, total, None, None,
+                0, 0, 0,
+            )  # fmt: skip
         seconds = max(1.0, (end - (self.start_time or end)).total_seconds())
-        return SubJob(
+        return (
             sub_id, disk_id, JobStatus.COMPLETE, snapshot, device, actual, total, None, end,
             10_000, actual, int(actual / 1024 / seconds),
         )  # fmt: skip
 
-    def with_sub_jobs(self, subs: Sequence[SubJob]) -> BackupJob:
-        """This job with ``subs`` (in disk order) folded into it, as it now stands (status,
-        completion): their ids and disks always, and whole only the sub-jobs that do not
-        follow the job (:meth:`folded_sub_jobs` gives back exactly ``subs``). Call it again
-        whenever the job's status changes."""
+    def with_sub_jobs(self, subs: Sequence[SubJob], **changes: object) -> BackupJob:
+        """This job with ``changes`` (fields, as ``attrs.evolve`` takes them) and ``subs`` (in
+        disk order) folded into it, as it then stands (status, completion): their ids and
+        disks always, and whole only the sub-jobs that do not follow the job
+        (:meth:`folded_sub_jobs` gives back exactly ``subs``). Call it again whenever the
+        job's status changes."""
         job = attrs.evolve(
             self,
-            sub_job_ids=tuple(s.job_id for s in subs),
+            sub_job_ids=tuple([s.job_id for s in subs]),
             sub_job_disks=tuple(
-                v for s in subs for v in (s.disk_dev_name, s.actual_bytes, s.bytes_total >> 30)
+                [v for s in subs for v in (s.disk_dev_name, s.actual_bytes, s.bytes_total >> 30)]
             ),
             sub_jobs=(),
+            **changes,  # type: ignore[arg-type]
         )
         natives = job.detail.disk_native_snapshot_id_list
         whole: list[SubJob] = []
         used = 0
         for at, sub in enumerate(subs):
-            if job._following(at, sub.job_id, natives[used : used + 1]) != sub:
+            if _sub_job_values(sub) != job._following_values(
+                at, sub.job_id, natives[used : used + 1]
+            ):
                 whole.append(sub)
             used += sub.native_snapshot_id is not None
         return attrs.evolve(job, sub_jobs=tuple(whole)) if whole else job

@@ -16,6 +16,7 @@ from ..._domain.ecs import (
     CATEGORY_SPECS,
     Disk,
     DiskStatus,
+    Instance,
     InstanceStatus,
     Snapshot,
     SnapshotGroup,
@@ -40,9 +41,14 @@ class SnapshotChains(EcsCore):
     one, and the timers that complete and expire snapshots.
     """
 
-    def _check_snapshot_allowed(self, disk: Disk) -> SnapshotLink | None:
+    def _check_snapshot_allowed(
+        self, disk: Disk, instances: dict[str, Instance] | None = None
+    ) -> SnapshotLink | None:
         """Raise if ``disk`` cannot be snapshotted now; returns its chain (None before its
-        first snapshot), read once here for :meth:`_take_snapshot`."""
+        first snapshot), read once here for :meth:`_take_snapshot`.
+
+        ``instances``: instances already read in this unit of work, by id (a snapshot group
+        checks several disks of one instance); the instances read here are added to it."""
         world = self._world
         spec = CATEGORY_SPECS[disk.category]
         if not spec.snapshot:
@@ -61,7 +67,11 @@ class SnapshotChains(EcsCore):
                 recommend="Attach the disk to an instance before snapshotting it.",
             )
         for attachment in disk.attachments:
-            instance = self._instances.get(attachment.instance_id)
+            instance = None if instances is None else instances.get(attachment.instance_id)
+            if instance is None:
+                instance = self._instances.get(attachment.instance_id)
+                if instances is not None:
+                    instances[instance.instance_id] = instance
             if instance.status not in (InstanceStatus.Running, InstanceStatus.Stopped):
                 raise IncorrectStatusError(
                     f"Instance {instance.instance_id} is {instance.status.value}; snapshots "

@@ -142,19 +142,19 @@ class GroupActions(LockActions):
             )
         if instance_id is not None:
             instance = self._instances.get(instance_id)
-            own = {d.disk_id: d for d in self._disks.members(ATTACHED_TO, instance.instance_id)}
-            for disk_id in (*include, *exclude):
-                if disk_id not in own:
-                    self._disks.get(disk_id)  # not found beats not-attached
-                    raise DependencyViolationError(
-                        f"Disk {disk_id} is not attached to instance {instance_id}.",
-                        code="InvalidParameter.DiskId",
-                        ids=(disk_id, instance_id),
-                        recommend="With instance_id, name only that instance's disks.",
-                    )
-            if include:
-                disks = [own[d] for d in include]
+            if include:  # the disks named, read by id (not every disk of the instance)
+                disks = []
+                for disk_id in include:
+                    disk = self._disks.get(disk_id)  # not found beats not-attached
+                    if all(a.instance_id != instance.instance_id for a in disk.attachments):
+                        raise _not_attached(disk_id, instance_id)
+                    disks.append(disk)
             else:
+                own = {d.disk_id: d for d in self._disks.members(ATTACHED_TO, instance.instance_id)}
+                for disk_id in exclude:
+                    if disk_id not in own:
+                        self._disks.get(disk_id)  # not found beats not-attached
+                        raise _not_attached(disk_id, instance_id)
                 disks = [d for d in own.values() if d.disk_id not in exclude]
             if not disks:
                 raise InvalidParameterError(
@@ -214,8 +214,10 @@ class GroupActions(LockActions):
                 code="CapacityExceed.TooManyDisks",
                 recommend="Split the disks into several groups.",
             )
-        for disk in disks:
-            self._check_snapshot_allowed(disk)
+        # Each disk's chain as its check reads it, handed to its snapshot: the disks are
+        # distinct (duplicates are refused), so taking one member changes no other's chain.
+        instances = {} if instance_id is None else {instance.instance_id: instance}
+        links = [self._check_snapshot_allowed(disk, instances) for disk in disks]
         days = None
         if member_retention_days is not None:
             days = v.integer(
@@ -225,12 +227,12 @@ class GroupActions(LockActions):
         group_id = world.ids.new_id("ssg-", self.region.id_infix)
         owners = {d.instance_id for d in disks}
         members = []
-        for disk in disks:
+        for disk, link in zip(disks, links, strict=True):
             pairs_of = dict((("acs:ecs:createFrom", disk.instance_id),) if disk.instance_id else ())
             pairs_of.update(member_tags)
-            disk_now = self._disks.get(disk.disk_id)
+            # ``disk`` as read in this unit: only its own snapshot writes it (a first chain).
             taken = self._take_snapshot(
-                disk_now, member_name, None, days, tuple(pairs_of.items()), group_id
+                disk, member_name, None, days, tuple(pairs_of.items()), group_id, link
             )
             members.append(taken)
         status = (
@@ -368,3 +370,12 @@ class GroupActions(LockActions):
         remaining = self._groups.find(group.snapshot_group_id)
         if remaining is not None:
             self._drop_group(remaining)
+
+
+def _not_attached(disk_id: str, instance_id: str) -> DependencyViolationError:
+    return DependencyViolationError(
+        f"Disk {disk_id} is not attached to instance {instance_id}.",
+        code="InvalidParameter.DiskId",
+        ids=(disk_id, instance_id),
+        recommend="With instance_id, name only that instance's disks.",
+    )

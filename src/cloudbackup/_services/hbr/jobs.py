@@ -119,10 +119,17 @@ class JobActions(StatisticsActions):
         super().__init__(world, region)
         self._jobs = JobRecords(world.store, region.region_id)
         self._sub_jobs = SUB_JOBS.open(world.store, region.region_id)
+        self._source: SnapshotSource | None = None
 
     @property
     def _snapshot_source(self) -> SnapshotSource:
-        return self._world.provider(ECS_SNAPSHOTS, self.region)
+        """ECS's snapshot interface in this region. The world builds its adapter once and
+        keeps it as long as the world (it holds no state of its own, only the ECS service),
+        so it is looked up once per service, not on every use (several per job)."""
+        source = self._source
+        if source is None:
+            source = self._source = self._world.provider(ECS_SNAPSHOTS, self.region)
+        return source
 
     # -- running a job ----------------------------------------------------------------
     def _new_job_id(self) -> str:
@@ -272,8 +279,8 @@ class JobActions(StatisticsActions):
                 "error_message": "No disk could be snapshotted: "
                 + "; ".join(f"{s.disk_id}: {s.error_message}" for s in subs),
             }
-        job = attrs.evolve(
-            base,
+        job = base.with_sub_jobs(
+            subs,
             actual_bytes=actual,
             bytes_total=sum(s.bytes_total for s in subs),
             detail=JobDetail(
@@ -284,8 +291,8 @@ class JobActions(StatisticsActions):
                 downgrade_reason=reason,
                 skipped_disks=skipped,
             ),
-            **outcome,  # type: ignore[arg-type]
-        ).with_sub_jobs(subs)
+            **outcome,
+        )
         self._store_new_job(job)
         store = world.store
         for sub in subs:
@@ -311,18 +318,18 @@ class JobActions(StatisticsActions):
         days = min(retention, MAX_NATIVE_RETENTION_DAYS)
         group = detail.snapshot_group and all(d.essd for d in disks)
         reason = GROUP_NOT_SUPPORTED if detail.snapshot_group and not group else None
-        store = self._world.store
 
+        # Each call of the snapshot interface is a unit of work of its own (a savepoint in
+        # this one): a refused call leaves nothing behind, so no savepoint of ours is needed.
         def take() -> dict[str, str | CloudBackupError]:
             out: dict[str, str | CloudBackupError] = {}
             if group:
                 ids = [d.disk_id for d in disks]
                 try:
-                    with store.unit():
-                        group_id, members = source.take_snapshot_group(
-                            instance_id, disk_ids=ids, snapshot_name=name,
-                            retention_days=days, tags=tags,
-                        )  # fmt: skip
+                    group_id, members = source.take_snapshot_group(
+                        instance_id, disk_ids=ids, snapshot_name=name,
+                        retention_days=days, tags=tags,
+                    )  # fmt: skip
                 except CloudBackupError as error:
                     return dict.fromkeys(ids, error)
                 out[""] = group_id
@@ -330,10 +337,9 @@ class JobActions(StatisticsActions):
                 return out
             for disk in disks:
                 try:
-                    with store.unit():
-                        out[disk.disk_id] = source.take_snapshot(
-                            disk.disk_id, retention_days=days, tags=tags, snapshot_name=name
-                        )
+                    out[disk.disk_id] = source.take_snapshot(
+                        disk.disk_id, retention_days=days, tags=tags, snapshot_name=name
+                    )
                 except CloudBackupError as error:
                     out[disk.disk_id] = error
             return out
@@ -396,7 +402,10 @@ class JobActions(StatisticsActions):
             finished = attrs.evolve(
                 finished, error_message="Every native snapshot was deleted before the job finished."
             )
-        if folded:
+        if folded and (failed or job.sub_jobs):
+            # A sub-job failed, or one was stored whole: fold them anew. Otherwise every
+            # sub-job followed the running job and completes with it, as the finished job's
+            # record already says (its folding gives back ``folded`` as it stands).
             finished = finished.with_sub_jobs(folded)
         if done:
             finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
