@@ -270,12 +270,19 @@ class PointActions(PointStore):
         if target.startswith("s-"):
             self._expire_point(target)
             return
+        # One point per unit of work, as when each point had a timer: a unit that expired
+        # every point due at once would hold all their old records until it commits.
         store, region = self._world.store, self.region_id
-        due = store.raw_range(POINTS_DUE, region, target + ORDER_SEPARATOR, target + "\x01")
-        for key, _ in due:
-            store.raw_delete(POINTS_DUE, region, key)
-        for _, point_id in due:
-            self._expire_point(str(point_id))
+        due = store.raw_range(
+            POINTS_DUE, region, target + ORDER_SEPARATOR, target + "\x01", limit=2
+        )
+        if not due:
+            return
+        key, point_id = due[0]
+        store.raw_delete(POINTS_DUE, region, key)
+        if len(due) > 1:  # the next point due now fires next, in a unit of its own
+            self._world.engine.schedule(timer.due, ACTION_POINT_EXPIRE, region, target)
+        self._expire_point(str(point_id))
 
     def _expire_point(self, point_id: str) -> None:
         point = self._find_point(point_id)
