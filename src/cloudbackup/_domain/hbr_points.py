@@ -155,6 +155,46 @@ class BackupPoint:
     missing_native_snapshot_ids: tuple[str, ...] = ()
     """Native snapshots deleted behind Cloud Backup's back (filled in when described): the
     point cannot be restored while this is not empty."""
+    disk_fold: tuple[int | str | None, ...] = ()
+    """UDM_ECS: how its disk points are folded into it: four values per disk point, in the
+    order of :attr:`disk_point_ids`: ``BytesTotal``, ``ActualBytes``, ``DiskDevName`` and
+    ``Status`` (one flat tuple of small values, which the cyclic garbage collector does not
+    track). A disk point that still follows this point (everything else is this point's) is
+    no record of its own: :meth:`folded_disk_point` gives it. Empty for a point stored before
+    disk points were folded, whose disk points are records of their own."""
+
+    def folded_disk_point(self, snapshot_id: str) -> BackupPoint | None:
+        """The ``UDM_ECS_DISK`` point ``snapshot_id`` as it follows this instance point: this
+        point's fields (job, times, retention, consistency, group, rule…) with its own disk,
+        native snapshot, sizes, device and status; None when this point does not list it or
+        keeps no fold for it."""
+        try:
+            at = self.disk_point_ids.index(snapshot_id)
+        except ValueError:
+            return None
+        fold = self.disk_fold[4 * at : 4 * at + 4]
+        if len(fold) != 4 or at >= len(self.disk_id_list):
+            return None
+        total, actual, device, status = fold
+        return attrs.evolve(
+            self,
+            snapshot_id=self.disk_point_ids[at],
+            source_type=PointSourceType.UDM_ECS_DISK,
+            status=PointStatus(status),
+            disk_id_list=self.disk_id_list[at : at + 1],
+            native_snapshot_id_list=self.native_snapshot_id_list[at : at + 1],
+            disk_point_ids=(),
+            parent_snapshot_id=self.snapshot_id,
+            bytes_total=total if type(total) is int else 0,
+            actual_bytes=actual if type(actual) is int else 0,
+            disk_device=device if type(device) is str else None,
+            missing_native_snapshot_ids=(),
+            disk_fold=(),
+        )
+
+    def fold_values(self) -> tuple[int | str | None, ...]:
+        """This disk point's four values in its instance point's :attr:`disk_fold`."""
+        return (self.bytes_total, self.actual_bytes, self.disk_device, self.status.value)
 
     @property
     def expire_time(self) -> _dt.datetime | None:

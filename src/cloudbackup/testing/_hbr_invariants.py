@@ -11,7 +11,7 @@ from .._domain.hbr import HbrAccount, Policy, PolicyBinding, RuleType
 from .._domain.hbr_jobs import BackupJob, JobStatus
 from .._domain.hbr_points import BackupPoint, PointSourceType
 from .._domain.hbr_tasks import TASK_FORGET_DAYS, TASK_RESULT_DAYS, HbrTask, TaskName, TaskStatus
-from .._repository import ORDER_COUNTS
+from .._repository import ORDER_COUNTS, ORDER_SEPARATOR
 from .._services.hbr import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .._services.hbr._core import ACTION_TASK, ECS_BACKUP_ROLE, tag_key_partition
 from .._services.hbr.jobs import (
@@ -20,14 +20,27 @@ from .._services.hbr.jobs import (
     SUB_JOB_PARENT,
     UNFINISHED_JOB_OF_INSTANCE,
 )
-from .._services.hbr.points import ACTION_POINT_EXPIRE, POINTS_BY_TIME, POINTS_OF_INSTANCE
+from .._services.hbr.points import (
+    ACTION_POINT_EXPIRE,
+    DISK_POINT_PARENT,
+    POINT_OF_GROUP,
+    POINT_OF_JOB,
+    POINTS_BY_TIME,
+    POINTS_DUE,
+    POINTS_OF_GROUP,
+    POINTS_OF_INSTANCE,
+    POINTS_OF_JOB,
+    time_key,
+)
 from .._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 
 __all__ = [
+    "all_points",
     "check_hbr",
     "check_hbr_jobs",
     "check_hbr_points",
     "check_hbr_tasks",
+    "expiry_timers",
     "natives_released_by_points",
 ]
 
@@ -36,12 +49,8 @@ def natives_released_by_points(world: Any) -> dict[str, _dt.datetime]:
     """Native snapshots whose expiry Cloud Backup manages (ECS keeps no timer for them): each
     native of a live disk point -> the earliest pending point-expiry timer that releases it
     (the disk point's own, or its instance point's)."""
-    points: dict[str, BackupPoint] = world._entities(BackupPoint, "snapshot_id")
-    due: dict[str, _dt.datetime] = {}
-    for timer in world.timers:
-        if timer.action == ACTION_POINT_EXPIRE:
-            known = due.get(timer.target_id)
-            due[timer.target_id] = timer.due if known is None else min(known, timer.due)
+    points = all_points(world)
+    due = {point_id: min(dues) for (_, point_id), dues in expiry_timers(world).items()}
     released: dict[str, _dt.datetime] = {}
     for point_id, point in points.items():
         if point.source_type is not PointSourceType.UDM_ECS_DISK:
@@ -50,6 +59,51 @@ def natives_released_by_points(world: Any) -> dict[str, _dt.datetime]:
         if whens:
             released[point.native_snapshot_id_list[0]] = min(whens)
     return released
+
+
+def expiry_timers(world: Any) -> dict[tuple[str, str], list[_dt.datetime]]:
+    """(region, point id) -> when its pending expiry timers fire: the timer of the instant
+    it is listed under in ``hbr.points_due``, or its own (a world stored before). An entry
+    under an instant with no timer, and an instant's timer with no entry, are reported."""
+    found: dict[tuple[str, str], list[_dt.datetime]] = collections.defaultdict(list)
+    instants: dict[tuple[str, str], _dt.datetime] = {}
+    for timer in world.timers:
+        if timer.action != ACTION_POINT_EXPIRE:
+            continue
+        if timer.target_id.startswith("s-"):
+            found[(timer.region_id, timer.target_id)].append(timer.due)
+        elif timer.target_id != time_key(timer.due) or (
+            (timer.region_id, timer.target_id) in instants
+        ):
+            world.fail(f"point-expiry timer {timer} names another or a repeated instant")
+        else:
+            instants[(timer.region_id, timer.target_id)] = timer.due
+    listed = set()
+    for region, key, point_id in world.raw[POINTS_DUE]:
+        at, _, named = key.partition(ORDER_SEPARATOR)
+        due = instants.get((region, at))
+        if due is None or named != point_id:
+            world.fail(f"point {point_id} is due at {at} in {region}, with no timer then")
+            continue
+        listed.add((region, at))
+        found[(region, named)].append(due)
+    for region, at in set(instants) - listed:
+        world.fail(f"point-expiry timer of {at} in {region} has no point due then")
+    return found
+
+
+def all_points(world: Any) -> dict[str, BackupPoint]:
+    """Every backup point: those stored, and the disk points folded into their instance
+    point (listed by it, no record of their own)."""
+    points: dict[str, BackupPoint] = world._entities(BackupPoint, "snapshot_id")
+    folded = {}
+    for point in points.values():
+        for child_id in point.disk_point_ids:
+            if child_id not in points:
+                child = point.folded_disk_point(child_id)
+                if child is not None:
+                    folded[child_id] = child
+    return points | folded
 
 
 def check_hbr(world: Any) -> None:
@@ -199,7 +253,17 @@ def check_hbr_points(world: Any) -> None:
     its native snapshots (unless deleted outside Cloud Backup: then the point shows it when
     described), immutable ones locked in ECS until expiry, expiry timers where due, indexes
     and counts."""
-    points: dict[str, BackupPoint] = world._entities(BackupPoint, "snapshot_id")
+    stored: dict[str, BackupPoint] = world._entities(BackupPoint, "snapshot_id")
+    points = all_points(world)
+    dues = expiry_timers(world)
+    for region, point_id in dues:
+        found = points.get(point_id)
+        if found is None or found.region_id != region:
+            world.fail(f"an expiry timer is pending for point {point_id}, which is gone")
+        elif found.source_type is PointSourceType.UDM_ECS_DISK and dues[(region, point_id)] != [
+            found.expire_time
+        ]:
+            world.fail(f"disk point {point_id} expires {found.expire_time}, timers {dues}")
     snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
     now = world.now
     for point_id, point in points.items():
@@ -209,13 +273,15 @@ def check_hbr_points(world: Any) -> None:
         if point.source_type is PointSourceType.UDM_ECS:
             if len(point.disk_point_ids) != len(point.disk_id_list) or not point.disk_id_list:
                 world.fail(f"point {point_id} lists its disk points unequally")
+            if point.disk_fold and len(point.disk_fold) != 4 * len(point.disk_point_ids):
+                world.fail(f"point {point_id} folds {len(point.disk_fold)} values")
             for child_id in point.disk_point_ids:
                 child = points.get(child_id)
                 if child is None or child.parent_snapshot_id != point_id:
                     world.fail(f"point {point_id} lists disk point {child_id}, which is not its")
-            timers = world.timers_for(ACTION_POINT_EXPIRE, point_id)
+            timers = dues.get((point.region_id, point_id), [])
             held = point.keep_latest and expire is not None and expire <= now
-            if expire is not None and [expire] != [t.due for t in timers] and not held:
+            if expire is not None and [expire] != timers and not held:
                 world.fail(f"point {point_id} expires {expire} but its timers are {timers}")
             if expire is not None and expire < now and not point.keep_latest:
                 world.fail(f"point {point_id} outlived its expiry {expire}")
@@ -244,6 +310,53 @@ def check_hbr_points(world: Any) -> None:
     by_instance = {v for _, _, v in world.raw[POINTS_OF_INSTANCE.kind]}
     if by_instance != set(points):
         world.fail("the points-of-instance index disagrees with the points")
+    _check_point_lookups(world, points)
+    parents = {(r, i, str(p)) for r, i, p in world.raw[DISK_POINT_PARENT]}
+    folded = {
+        (p.region_id, i, str(p.parent_snapshot_id)) for i, p in points.items() if i not in stored
+    }
+    if parents != folded:
+        world.fail(f"folded disk points' lookup disagrees at {sorted(parents ^ folded)[:3]}")
+
+
+def _rows(world: Any, kind: str) -> list[tuple[str, str]]:
+    """Every ``(partition, key)`` of a kind a world stored before holds (not in ``KINDS``: a
+    new world never writes it)."""
+    backend = world.cloud.backend
+    return [(p, k) for p in list(backend.partitions(kind)) for k, _ in backend.scan(kind, p)]
+
+
+def _check_point_lookups(world: Any, points: dict[str, BackupPoint]) -> None:
+    """A job's entry lists every live point it made (and goes with its last one); a group's
+    entry names its live instance point; a world stored before them uses the per-job and
+    per-group index entries instead, which list exactly the live points."""
+    of_job = {(r, job): str(ids).split(",") for r, job, ids in world.raw[POINT_OF_JOB]}
+    old_of_job = {(job, i) for job, i in _rows(world, POINTS_OF_JOB)}
+    for (region, job), ids in of_job.items():
+        if not any(points.get(i) is not None for i in ids):
+            world.fail(f"job {job} in {region} is listed with points {ids}, none alive")
+    groups = {(r, group): owner for r, group, owner in world.raw[POINT_OF_GROUP]}
+    old_groups = {(group, i) for group, i in _rows(world, POINTS_OF_GROUP)}
+    for point_id, point in points.items():
+        listed = of_job.get((point.region_id, point.job_id))
+        if listed is None and (point.job_id, point_id) not in old_of_job:
+            world.fail(f"point {point_id} is listed under no job")
+        if listed is not None and point_id not in listed:
+            world.fail(f"point {point_id} is not listed under its job {point.job_id}")
+        group = point.snapshot_group_id
+        if point.source_type is PointSourceType.UDM_ECS and group:
+            new, old = groups.get((point.region_id, group)), (group, point_id) in old_groups
+            if (new == point_id) == old:
+                world.fail(f"point {point_id}: group {group} lists it {new!r} / {old}")
+    stale_old = {(j, i) for j, i in old_of_job if i not in points} | {
+        (g, i) for g, i in old_groups if i not in points
+    }
+    if stale_old:
+        world.fail(f"stale per-job/per-group point index entries {sorted(stale_old)[:3]}")
+    for (region, group), owner in groups.items():
+        found = points.get(str(owner))
+        if found is None or (found.region_id, found.snapshot_group_id) != (region, group):
+            world.fail(f"group {group} in {region} names point {owner}, not its")
 
 
 def check_hbr_tasks(world: Any) -> None:

@@ -3,11 +3,11 @@ console's Extend Retention and Delete Backups (time range), and what a finished 
 calls to record its point (:meth:`PointActions._record_point`).
 
 A point's native ECS snapshots are reached only through
-:data:`~cloudbackup._services._interfaces.ECS_SNAPSHOTS`. Expiry is one engine timer per
-``UDM_ECS`` point (plus one per disk point whose retention was extended past its instance
-point's), due at the point's expire time: the fleet year's points expire one by one as days
-pass, so a per-point timer costs one timer record per point, as the point itself does, and
-fires exactly at expiry (well within the 10 minutes the console promises). The point's native
+:data:`~cloudbackup._services._interfaces.ECS_SNAPSHOTS`. Expiry is one engine timer per expiry
+instant for every point due then (``UDM_ECS`` points, and disk points whose retention was
+extended), each listed under it in :data:`POINTS_DUE`: a daily policy's points of one day share
+one timer, which fires exactly at expiry (well within the 10 minutes the console promises). A
+world stored before keeps one timer per point, which names it. The point's native
 snapshots are managed (:meth:`SnapshotSource.manage_snapshots
 <cloudbackup._services._interfaces.SnapshotSource.manage_snapshots>`): ECS keeps no timer of
 its own for them, the point's timer releases them.
@@ -39,26 +39,37 @@ from ..._domain.hbr_points import (
 )
 from ..._domain.hbr_tasks import HbrTask, TaskName, TaskStatus, result_text
 from ..._engine import Timer
-from ..._regions import Region
-from ..._repository import Index, OrderedIndex, RepositorySpec, facet_partition
-from ..._store import raw_kind
+from ..._repository import ORDER_SEPARATOR, OrderedIndex, facet_partition
 from ..._time import require_aware
-from ..._world import World
 from ...errors import (
     CloudBackupError,
-    IncorrectStatusError,
     InvalidParameterError,
     OperationDeniedError,
     ResourceNotFoundError,
 )
 from .._base import consistent_read, unit_of_work
-from .._interfaces import ECS_SNAPSHOTS, SnapshotSource
 from ._core import ACTION_TASK
-from .policies import PolicyActions
+from .point_indexes import (
+    DISK_POINT_PARENT,
+    PERIOD_MARKS,
+    POINT_OF_GROUP,
+    POINT_OF_JOB,
+    POINTS,
+    POINTS_BY_TIME,
+    POINTS_DUE,
+    POINTS_OF_DISK,
+    POINTS_OF_GROUP,
+    POINTS_OF_INSTANCE,
+    POINTS_OF_JOB,
+    time_key,
+)
+from .point_store import PointStore
 from .retention import effective_retention, first_of_periods
 
 __all__ = [
     "ACTION_POINT_EXPIRE",
+    "POINTS_DUE",
+    "DISK_POINT_PARENT",
     "DELETE_STEP",
     "DELETE_STEPS",
     "MAX_POINT_RETENTION",
@@ -69,12 +80,16 @@ __all__ = [
     "POINTS_OF_GROUP",
     "POINTS_OF_INSTANCE",
     "POINTS_OF_JOB",
+    "POINT_OF_GROUP",
+    "POINT_OF_JOB",
     "PointActions",
     "time_key",
 ]
 
 ACTION_POINT_EXPIRE = "hbr.point_expire"
-"""Timer action: a backup point's retention has run out."""
+"""Timer action: the retention of the backup points due at the timer's instant has run out
+(target = :func:`time_key` of the instant, the points in :data:`POINTS_DUE`); in a world stored
+before, target = the one point whose retention has run out."""
 
 MAX_POINT_RETENTION = 364_635
 """A rule's longest retention (days)."""
@@ -88,81 +103,13 @@ DELETE_STEPS = 10
 DELETE_STEP = _dt.timedelta(minutes=1)
 """The time between two steps of Delete Backups (all points gone within 10 minutes)."""
 
-_EPOCH = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
-
-
 _LAST_OF_SECOND = _dt.timedelta(microseconds=999_999)
+_DISK = PointSourceType.UDM_ECS_DISK.value
 
 
-def time_key(instant: _dt.datetime, *, after: bool = False) -> str:
-    """A sort key of an instant: microseconds since year 1, 20 digits; ``after``: the key of
-    the next microsecond (an exclusive stop that exists even for ``datetime.max``)."""
-    return f"{(instant - _EPOCH) // _dt.timedelta(microseconds=1) + after:020d}"
-
-
-def _disk_of(point: BackupPoint) -> str:
-    return point.disk_id_list[0] if point.source_type is PointSourceType.UDM_ECS_DISK else ""
-
-
-POINTS_BY_TIME: OrderedIndex[BackupPoint] = OrderedIndex(
-    "hbr.points_by_time",
-    lambda p: time_key(p.created_time),
-    ("SourceType",),
-    lambda p: (p.source_type.value,),
-)
-"""A region's points of each source type by creation time."""
-POINTS_OF_INSTANCE: OrderedIndex[BackupPoint] = OrderedIndex(
-    "hbr.points_of_instance",
-    lambda p: time_key(p.created_time),
-    ("SourceType", "InstanceId"),
-    lambda p: (p.source_type.value, p.instance_id),
-    counted=False,
-)
-"""An instance's points of each source type by creation time (its latest is one read)."""
-POINTS_OF_DISK: OrderedIndex[BackupPoint] = OrderedIndex(
-    "hbr.points_of_disk",
-    lambda p: time_key(p.created_time),
-    ("SourceType", "DiskId"),
-    lambda p: (p.source_type.value, _disk_of(p)),
-    counted=False,
-)
-"""A disk's ``UDM_ECS_DISK`` points by creation time."""
-POINTS_OF_JOB: Index[BackupPoint] = Index("hbr.points_of_job", lambda p: (p.job_id,))
-"""partition = backup job id: the points it made."""
-POINTS_OF_GROUP: Index[BackupPoint] = Index(
-    "hbr.points_of_group",
-    lambda p: (
-        (p.snapshot_group_id,)
-        if p.snapshot_group_id and p.source_type is PointSourceType.UDM_ECS
-        else ()
-    ),
-)
-"""partition = ECS snapshot-consistent group id: the instance point made with it."""
-POINTS = RepositorySpec(
-    BackupPoint,
-    lambda p: p.snapshot_id,
-    "ResourceNotFound",
-    "backup point",
-    (POINTS_OF_JOB, POINTS_OF_GROUP),
-    (POINTS_BY_TIME, POINTS_OF_INSTANCE, POINTS_OF_DISK),
-)
-
-PERIOD_MARKS = raw_kind("hbr.period_marks")
-"""partition = region, key = instance id, value = JSON ``{period kind: latest period that has
-its first point}``: how a new point knows it is the first of its day/week/month/year."""
-
-
-class PointActions(PolicyActions):
+class PointActions(PointStore):
     """DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and Delete Backups (console),
     point expiry, and :meth:`_record_point` for backup jobs."""
-
-    def __init__(self, world: World, region: Region) -> None:
-        super().__init__(world, region)
-        self._points = POINTS.open(world.store, region.region_id)
-
-    @property
-    def _natives(self) -> SnapshotSource:
-        return self._world.provider(ECS_SNAPSHOTS, self.region)
 
     # -- recording (called by backup jobs) --------------------------------------------
     def _record_point(
@@ -231,7 +178,7 @@ class PointActions(PolicyActions):
                 "region_id": self.region_id,
                 "created_time": created,
                 "complete_time": now,
-                "status": status,
+                "status": PointStatus(status),
                 "retention": days,
                 "base_retention": retention.retention,
                 "advanced_retention_type": kind,
@@ -243,41 +190,36 @@ class PointActions(PolicyActions):
                 "policy_id": retention.policy_id,
                 "rule_id": retention.rule_id,
             }
-            children = [
-                BackupPoint(
-                    snapshot_id=new_id("s-", "000", 20),
-                    source_type=PointSourceType.UDM_ECS_DISK,
-                    disk_id_list=(d.disk_id,),
-                    native_snapshot_id_list=(d.native_snapshot_id,),
-                    disk_point_ids=(),
-                    parent_snapshot_id=parent_id,
-                    bytes_total=d.bytes_total,
-                    actual_bytes=d.actual_bytes,
-                    disk_device=d.device,
-                    **common,  # type: ignore[arg-type]
-                )
-                for d in disks
-            ]
+            state = PointStatus(status).value
+            # The disk points are folded into the instance point (no record each, see
+            # DISK_POINT_PARENT); the ordered indexes list them as records.
             parent = BackupPoint(
                 snapshot_id=parent_id,
                 source_type=PointSourceType.UDM_ECS,
                 disk_id_list=disk_ids,
                 native_snapshot_id_list=natives,
-                disk_point_ids=tuple(c.snapshot_id for c in children),
+                disk_point_ids=tuple([new_id("s-", "000", 20) for _ in disks]),
                 parent_snapshot_id=None,
                 bytes_total=sum(d.bytes_total for d in disks),
                 actual_bytes=sum(d.actual_bytes for d in disks),
+                disk_fold=tuple(
+                    [v for d in disks for v in (d.bytes_total, d.actual_bytes, d.device, state)]
+                ),
                 **common,  # type: ignore[arg-type]
             )
-            for point in (parent, *children):
-                self._points.put(point, old=None)
+            self._points.put(parent, old=None)
+            self._index_folded(parent, parent.disk_point_ids, add=True)
+            store = self._world.store
+            store.raw_put(
+                POINT_OF_JOB, self.region_id, job_id, ",".join((parent_id, *parent.disk_point_ids))
+            )
+            if snapshot_group_id:
+                store.raw_put(POINT_OF_GROUP, self.region_id, snapshot_group_id, parent_id)
             self._manage_natives(parent, natives)
             expire = parent.expire_time
             if expire is not None:
-                self._world.engine.schedule(
-                    expire, ACTION_POINT_EXPIRE, self.region_id, parent_id, new_target=True
-                )
-            self._world.store.raw_put(
+                self._due(parent_id, expire)
+            store.raw_put(
                 PERIOD_MARKS, self.region_id, instance_id, json.dumps(marks, sort_keys=True)
             )
             self._world.events._emit(
@@ -322,7 +264,28 @@ class PointActions(PolicyActions):
 
     # -- expiry ------------------------------------------------------------------------
     def _on_point_expire(self, timer: Timer) -> None:
-        point = self._points.find(timer.target_id)
+        """Expire the points due at the timer's instant (or, in a world stored before, the
+        one point the timer names)."""
+        target = timer.target_id
+        if target.startswith("s-"):
+            self._expire_point(target)
+            return
+        # One point per unit of work, as when each point had a timer: a unit that expired
+        # every point due at once would hold all their old records until it commits.
+        store, region = self._world.store, self.region_id
+        due = store.raw_range(
+            POINTS_DUE, region, target + ORDER_SEPARATOR, target + "\x01", limit=2
+        )
+        if not due:
+            return
+        key, point_id = due[0]
+        store.raw_delete(POINTS_DUE, region, key)
+        if len(due) > 1:  # the next point due now fires next, in a unit of its own
+            self._world.engine.schedule(timer.due, ACTION_POINT_EXPIRE, region, target)
+        self._expire_point(str(point_id))
+
+    def _expire_point(self, point_id: str) -> None:
+        point = self._find_point(point_id)
         if point is None:
             return
         expire = point.expire_time
@@ -341,19 +304,24 @@ class PointActions(PolicyActions):
         """Delete a point and its native snapshots (an instance point: with its disk points,
         except, at expiry, disk points whose retention was extended past it)."""
         now = self._world.now()
-        doomed = [point]
+        doomed, emptied = [point], None
         if point.source_type is PointSourceType.UDM_ECS:
-            for child in self._points.named_or_all(list(point.disk_point_ids)):
+            for child in self._points_named(point.disk_point_ids):
                 child_expire = child.expire_time
                 if reason != "expired" or (child_expire is not None and child_expire <= now):
                     doomed.append(child)
         elif point.parent_snapshot_id is not None:
-            self._detach_from_parent(point)
+            emptied = self._detach_from_parent(point)
+        store, region = self._world.store, self.region_id
         for gone in doomed:
             if gone.source_type is PointSourceType.UDM_ECS_DISK:
                 self._release_native(gone.native_snapshot_id_list[0], expired=reason == "expired")
+                if store.raw_get(DISK_POINT_PARENT, region, gone.snapshot_id) is not None:
+                    self._index_folded(gone, (gone.snapshot_id,), add=False)
+                    continue  # folded: no record, and never a timer of its own
             self._points.delete(gone)
-            self._world.engine.cancel_for(ACTION_POINT_EXPIRE, self.region_id, gone.snapshot_id)
+            self._undue(gone.snapshot_id, gone.expire_time)
+        self._unlist(doomed if emptied is None else [*doomed, emptied])
         self._world.events._emit(
             BackupPointDeleted,
             time=now,
@@ -363,17 +331,18 @@ class PointActions(PolicyActions):
             reason=reason,
         )
 
-    def _detach_from_parent(self, child: BackupPoint) -> None:
+    def _detach_from_parent(self, child: BackupPoint) -> BackupPoint | None:
         """A disk point deleted alone: its instance point no longer lists it (and goes when it
-        lists no disk any more)."""
+        lists no disk any more: then it is returned)."""
         parent = self._points.find(child.parent_snapshot_id or "")
         if parent is None:
-            return
+            return None
         keep = [i for i, pid in enumerate(parent.disk_point_ids) if pid != child.snapshot_id]
+        fold = parent.disk_fold
         if not keep:
             self._points.delete(parent)
-            self._world.engine.cancel_for(ACTION_POINT_EXPIRE, self.region_id, parent.snapshot_id)
-            return
+            self._undue(parent.snapshot_id, parent.expire_time)
+            return parent
         self._points.put(
             attrs.evolve(
                 parent,
@@ -381,8 +350,10 @@ class PointActions(PolicyActions):
                 disk_id_list=tuple(parent.disk_id_list[i] for i in keep),
                 native_snapshot_id_list=tuple(parent.native_snapshot_id_list[i] for i in keep),
                 status=PointStatus.PARTIAL_COMPLETE,
+                disk_fold=tuple([v for i in keep for v in fold[4 * i : 4 * i + 4]]),
             )
         )
+        return None
 
     def _release_native(self, snapshot_id: str, *, expired: bool = False) -> None:
         """Delete a point's native snapshot (``expired``: as ECS does at expiry); one used to
@@ -408,33 +379,6 @@ class PointActions(PolicyActions):
         natives.remove_snapshot(snapshot_id)
 
     # -- lookups -----------------------------------------------------------------------
-    def _point(self, snapshot_id: object) -> BackupPoint:
-        return self._points.get(self._id("SnapshotId", snapshot_id))
-
-    def _missing_natives(self, point: BackupPoint) -> tuple[str, ...]:
-        natives = self._natives
-        return tuple(n for n in point.native_snapshot_id_list if natives.find_snapshot(n) is None)
-
-    def _shown(self, point: BackupPoint) -> BackupPoint:
-        missing = self._missing_natives(point)
-        return attrs.evolve(point, missing_native_snapshot_ids=missing) if missing else point
-
-    def _usable_point(self, snapshot_id: object) -> BackupPoint:
-        """The point, refused (``NativeSnapshotNotExist``) when a native snapshot of it was
-        deleted behind Cloud Backup's back: what restore and Extend Retention use."""
-        point = self._point(snapshot_id)
-        missing = self._missing_natives(point)
-        if missing:
-            raise IncorrectStatusError(
-                f"Backup point {point.snapshot_id} cannot be used: its native snapshot(s) "
-                f"{', '.join(missing)} were deleted outside Cloud Backup.",
-                code="NativeSnapshotNotExist",
-                ids=(point.snapshot_id, *missing),
-                recommend="Use another backup point, and delete native snapshots made by Cloud "
-                "Backup only through delete_snapshot.",
-            )
-        return point
-
     # -- DescribeUdmSnapshots ----------------------------------------------------------
     @consistent_read
     def describe_udm_snapshots(
@@ -471,9 +415,9 @@ class PointActions(PolicyActions):
         # The last instant of second ``end`` (``end + 1 s`` overflows at 9999-12-31 23:59:59).
         hi = _dt.datetime.fromtimestamp(end, _dt.timezone.utc) + _LAST_OF_SECOND
         if ids:
-            found = self._points.named_or_all(list(ids))
+            found = self._points_named(ids)
         elif job is not None:
-            found = self._points.members(POINTS_OF_JOB, job)
+            found = self._points_of_job(job)
         elif disk is not None:
             found = self._in_range(POINTS_OF_DISK, ("UDM_ECS_DISK", disk), lo, hi)
             if kind is not PointSourceType.UDM_ECS_DISK:
@@ -508,7 +452,7 @@ class PointActions(PolicyActions):
             time_key(lo),
             time_key(hi, after=True),
         )
-        return self._points.named_or_all([str(i) for _, i in entries]) if entries else []
+        return self._points_named([str(i) for _, i in entries])
 
     # -- DeleteSnapshot ----------------------------------------------------------------
     def _require_deletable(self, point: BackupPoint) -> None:
@@ -604,14 +548,14 @@ class PointActions(PolicyActions):
         total = len(ids)
         first, stop = done * total // steps, (done + 1) * total // steps
         for snapshot_id in ids[first:stop]:
-            stored = self._points.find(snapshot_id)
+            stored = self._find_point(snapshot_id)
             if stored is None:
                 continue  # expired or deleted meanwhile: gone, as asked
             try:
                 with self._world.store.unit():
                     self._drop_point(stored, reason="deleted")
             except CloudBackupError as error:
-                gone = [i for i in ids[:stop] if self._points.find(i) is None]
+                gone = [i for i in ids[:stop] if self._find_point(i) is None]
                 self._end_task(
                     task,
                     TaskStatus.COMPLETED,
@@ -683,8 +627,8 @@ class PointActions(PolicyActions):
             )
         if snapshot_group_id is not None:
             group = self._id("SnapshotGroupId", snapshot_group_id)
-            owners = self._points.members(POINTS_OF_GROUP, group)
-            if not owners:
+            owner = self._point_of_group(group)
+            if owner is None:
                 raise ResourceNotFoundError(
                     f"No backup point was made with snapshot-consistent group {group}.",
                     code="ResourceNotFound",
@@ -692,12 +636,12 @@ class PointActions(PolicyActions):
                     ids=(group,),
                     recommend="Check the group id (SnapshotGroupId of describe_udm_snapshots).",
                 )
-            point = self._usable_point(owners[0].snapshot_id)
+            point = self._usable_point(owner.snapshot_id)
         else:
             point = self._usable_point(snapshot_id)
         targets = [point]
         if point.source_type is PointSourceType.UDM_ECS:
-            targets += self._points.named_or_all(list(point.disk_point_ids))
+            targets += self._points_named(point.disk_point_ids)
         for target in targets:
             self._require_longer(target, retention_days)
         for target in targets:
@@ -732,15 +676,16 @@ class PointActions(PolicyActions):
         if days == point.retention:
             return
         extended = attrs.evolve(point, retention=days, advanced_retention_type=None)
-        self._points.put(extended, old=point)
+        self._points.put(extended, old=point)  # a folded disk point is now stored whole
+        store, region = self._world.store, self.region_id
+        if store.raw_get(DISK_POINT_PARENT, region, point.snapshot_id) is not None:
+            store.raw_delete(DISK_POINT_PARENT, region, point.snapshot_id)
         if point.source_type is PointSourceType.UDM_ECS_DISK:
             self._manage_natives(extended, extended.native_snapshot_id_list)
+        self._undue(point.snapshot_id, point.expire_time)
         expire = extended.expire_time
-        engine = self._world.engine
-        if expire is None:
-            engine.cancel_for(ACTION_POINT_EXPIRE, self.region_id, point.snapshot_id)
-        else:
-            engine.schedule(expire, ACTION_POINT_EXPIRE, self.region_id, point.snapshot_id)
+        if expire is not None:
+            self._due(point.snapshot_id, expire)
         self._world.events._emit(
             BackupPointRetentionExtended,
             time=self._world.now(),
