@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from _helpers import REGION
+from cloudbackup._services.hbr import SPEC, HbrService
 from cloudbackup._services.hbr.points import ACTION_POINT_EXPIRE, POINTS_DUE, time_key
 from cloudbackup.testing import check_invariants
 from test_hbr_points import Fleet
@@ -85,3 +88,61 @@ def test_a_world_with_one_timer_per_point_still_expires_them() -> None:
     fleet.cloud.run_until(expire)
     assert [ids[0]] == _instances(fleet)
     check_invariants(fleet.cloud)
+
+
+def test_a_point_whose_expiry_fails_does_not_hold_back_the_others_due_then(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When expiring one of three points due at one instant raises, that point stays (its
+    failure recorded and raised), and the other two still expire at that instant."""
+    fleet = Fleet()
+    ids, expire = _record_three_due_together(fleet)
+    bad = min(ids)  # the first of the instant's points to be expired
+    real = HbrService._expire_point
+
+    def expire_point(self: HbrService, point_id: str) -> None:
+        if point_id == bad:
+            raise RuntimeError(f"cannot expire {point_id}")
+        real(self, point_id)
+
+    monkeypatch.setattr(HbrService, "_expire_point", expire_point)
+    with pytest.raises(RuntimeError, match=bad):
+        fleet.cloud.run_until(expire)
+    assert ([bad], []) == (_instances(fleet), _expiry_timers(fleet))
+    failed = fleet.cloud._world.engine.failed()
+    assert [(ACTION_POINT_EXPIRE, time_key(expire))] == [
+        (f.timer.action, f.timer.target_id) for f in failed
+    ]
+    # The failed point stays past its expiry, as any resource whose expiry timer failed does
+    # (check_invariants reports it: a failed timer is a defect to see, not a state to accept).
+    assert [] == fleet.cloud._world.store.raw_scan(POINTS_DUE, REGION)
+
+
+def test_when_setting_a_failed_point_aside_fails_too_both_errors_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If the recovery after a failed expiry raises as well, its work is undone, the first
+    error is the one raised, and time still reaches the instant."""
+    fleet = Fleet()
+    ids, expire = _record_three_due_together(fleet)
+
+    def broken(self: HbrService, point_id: str) -> None:
+        raise RuntimeError("expiry")
+
+    def broken_recovery(self: HbrService, timer: object) -> None:
+        raise ValueError("recovery")
+
+    monkeypatch.setattr(HbrService, "_expire_point", broken)
+    world = fleet.cloud._world
+    world.engine.register(
+        ACTION_POINT_EXPIRE,
+        world._router(SPEC, HbrService._on_point_expire),
+        world._router(SPEC, broken_recovery),
+    )
+    with pytest.raises(RuntimeError, match="expiry") as raised:
+        fleet.cloud.run_until(expire)
+    assert expire == fleet.cloud.now()
+    assert sorted(ids) == _instances(fleet)
+    notes = getattr(raised.value, "__notes__", None)
+    if notes is not None:  # Python 3.11+
+        assert "2 timer handler(s) failed" in notes[0]

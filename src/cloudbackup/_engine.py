@@ -108,6 +108,7 @@ class Engine:
         self._store = store
         self._clock = clock
         self._handlers: dict[str, Handler] = {}
+        self._on_failure: dict[str, Handler] = {}
         self._sequences = Counter(store, "timer")
         self._heap: list[tuple[str, Timer]] | None = None
         self._first: Callable[[str, str], tuple[str, object] | None] | None = getattr(
@@ -116,9 +117,21 @@ class Engine:
         store.on_rollback(self._invalidate)
         store.on_external_change(self._invalidate)
 
-    def register(self, action: str, handler: Handler) -> None:
-        """Route timers named ``action`` to ``handler`` (called inside a unit of work)."""
+    def register(self, action: str, handler: Handler, on_failure: Handler | None = None) -> None:
+        """Route timers named ``action`` to ``handler`` (called inside a unit of work).
+
+        ``on_failure``, if given, runs after ``handler`` raised and its work was undone, in a
+        savepoint of its own in the same unit: the place for a timer that stands for several
+        items (one timer per instant for everything due then) to set aside the item that failed
+        and set itself again for the rest, so one bad item does not hold back the others. The
+        failure is recorded and raised as for any timer; if ``on_failure`` raises as well, its
+        work is undone too and its exception is recorded beside the first.
+        """
         self._handlers[action] = handler
+        if on_failure is None:
+            self._on_failure.pop(action, None)
+        else:
+            self._on_failure[action] = on_failure
 
     def schedule(
         self,
@@ -276,6 +289,15 @@ class Engine:
             error = f"{type(exc).__name__}: {exc}"
             self._store.put(FailedTimer, "", timer.key, FailedTimer(timer=timer, error=error))
             failures.append((timer, exc))
+            recover = self._on_failure.get(timer.action)
+            if recover is not None:
+                try:
+                    with self._store.unit():
+                        recover(timer)
+                except StorageBackendError:
+                    raise
+                except Exception as again:  # undone by its savepoint; reported with the first
+                    failures.append((timer, again))
             return False
         return True
 

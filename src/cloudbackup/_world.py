@@ -60,6 +60,10 @@ class ServiceSpec:
     scope: Scope
     timers: Mapping[str, Callable[[Any, Timer], None]] = attrs.field(factory=dict)
     """Timer action → the handler, called as ``handler(service, timer)``."""
+    timer_failures: Mapping[str, Callable[[Any, Timer], None]] = attrs.field(factory=dict)
+    """Timer action → what to do once its handler raised and was undone (see
+    :meth:`Engine.register <cloudbackup._engine.Engine.register>`'s ``on_failure``), called as
+    ``recover(service, timer)``."""
     provides: Mapping[Interface[Any], Callable[[Any], Any]] = attrs.field(factory=dict)
     """Internal interfaces this service offers other services: each with the factory that
     builds its implementation from the service object (an adapter, so that the interface's
@@ -110,7 +114,12 @@ class World:
         self._services: dict[tuple[str, str], object] = {}
         for spec in SERVICES.values():
             for action, handler in spec.timers.items():
-                self.engine.register(action, self._router(spec, handler))
+                recover = spec.timer_failures.get(action)
+                self.engine.register(
+                    action,
+                    self._router(spec, handler),
+                    None if recover is None else self._router(spec, recover),
+                )
 
     def _router(
         self, spec: ServiceSpec, handler: Callable[[Any, Timer], None]

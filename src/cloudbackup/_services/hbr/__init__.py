@@ -70,6 +70,7 @@ SPEC = register_service(
         cls=HbrService,
         scope=Scope.REGIONAL,
         timers=TIMER_HANDLERS,
+        timer_failures={ACTION_POINT_EXPIRE: HbrService._on_point_expire_failed},
         provides={INSTANCE_WATCHERS: tag_watcher},
     )
 )
