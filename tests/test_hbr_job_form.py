@@ -59,7 +59,7 @@ RULES = st.builds(
 DETAILS = st.just(JobDetail()) | st.builds(
     JobDetail, native_snapshot_id=TEXT, disk_native_snapshot_id_list=st.lists(st.text()).map(tuple),
     disk_id_list=st.lists(st.text(max_size=3)).map(tuple), snapshot_group_id=TEXT,
-    consistent_level=st.none() | st.sampled_from(list(ConsistentLevel)),
+    consistent_level=st.none() | st.sampled_from([*ConsistentLevel, "CRASH"]),
     downgrade_reason=TEXT,
     skipped_disks=st.lists(st.tuples(st.text(max_size=2), st.text(max_size=2))).map(tuple),
     do_copy=st.booleans(), disk_dev_name=TEXT,
@@ -67,7 +67,8 @@ DETAILS = st.just(JobDetail()) | st.builds(
 JOBS = st.builds(
     BackupJob, job_id=st.text(min_size=1, max_size=4), region_id=st.just(REGION),
     source_type=st.sampled_from(["UDM_ECS", "UDM_ECS_DISK"]), instance_id=st.text(max_size=4),
-    status=st.sampled_from(list(JobStatus)), trigger_mode=st.sampled_from(list(TriggerMode)),
+    status=st.sampled_from([*JobStatus, "COMPLETE"]),
+    trigger_mode=st.sampled_from([*TriggerMode, "MANUAL"]),
     created_time=TIMES, updated_time=TIMES, retention=NUMBER, parent_id=TEXT, disk_id=TEXT,
     plan_id=TEXT, rule_id=TEXT, job_name=TEXT | st.just(Weird("w")), error_message=TEXT,
     backup_type=st.just("COMPLETE"), start_time=st.none() | TIMES,
@@ -86,8 +87,16 @@ JOBS = st.builds(
 
 
 def _plain(job: BackupJob) -> bool:
-    """Whether every value of the job is of a plain type (no str subclass, no bool for an int)."""
-    return type(job.job_name) is not Weird and type(job.progress) is int
+    """Whether every value of the job is of its declared type (no str subclass, no bool for
+    an int, no enum's value for its member)."""
+    level = job.detail.consistent_level
+    return (
+        type(job.job_name) is not Weird
+        and type(job.progress) is int
+        and isinstance(job.status, JobStatus)
+        and isinstance(job.trigger_mode, TriggerMode)
+        and (level is None or isinstance(level, ConsistentLevel))
+    )
 
 
 def _same(expected: BackupJob, actual: BackupJob) -> None:

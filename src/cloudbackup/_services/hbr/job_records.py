@@ -111,10 +111,16 @@ def _stored_job(job: BackupJob) -> object:
     atomic values (enums as their values, the detail's fields inline), which the cyclic
     garbage collector does not track; a running job, or one holding a value the tuple cannot
     give back exactly (a ``str`` subclass…), as itself."""
-    if job.status is JobStatus.RUNNING:
-        return job
     d, kept = job.detail, job.point_retention
     level = d.consistent_level
+    if (
+        job.status is JobStatus.RUNNING
+        or type(job.status) is not JobStatus
+        or type(job.trigger_mode) is not TriggerMode
+        or (level is not None and type(level) is not ConsistentLevel)
+        or not all(type(s.status) is JobStatus for s in job.sub_jobs)
+    ):
+        return job  # running, or an enum's value where its member belongs: kept whole
     flat = (
         _FORM_TAG, job.job_id, job.region_id, job.source_type, job.instance_id,
         job.status.value, job.trigger_mode.value, job.created_time, job.updated_time,
@@ -130,13 +136,7 @@ def _stored_job(job: BackupJob) -> object:
         None if kept is None else _stored_retention(kept),
         job.point_id,
     )  # fmt: skip
-    exact = (
-        type(job.status) is JobStatus
-        and type(job.trigger_mode) is TriggerMode
-        and (level is None or type(level) is ConsistentLevel)
-        and all(type(s.status) is JobStatus for s in job.sub_jobs)
-    )
-    return flat if exact and _valid(flat) else job
+    return flat if _valid(flat) else job
 
 
 def _stored_sub_job(sub: SubJob) -> tuple[object, ...]:
