@@ -61,26 +61,50 @@ retention and ``which_snapshot``."""
 
 
 def _strings(value: object) -> bool:
-    return type(value) is tuple and all(type(v) is str for v in value)
+    return type(value) is tuple and (not value or set(map(type, value)) == _JUST_STR)
 
 
-def _items(value: object, types: tuple[tuple[type, ...], ...]) -> bool:
+_JUST_STR = {_S}
+_DISK_ITEM = frozenset((_S, _I, _N))
+
+_Types = tuple[tuple[type, ...], ...]
+_CHECKED: dict[int, set[tuple[type, ...]]] = {}
+"""Per layout (by the identity of its module-level types: hashing them would cost more than
+the check), the item type sequences already checked against it: most stored tuples share a
+few (which optional values are None), so a tuple is checked by one set lookup."""
+_PAIR_TYPES: _Types = ((_S,), (_S,))
+
+
+def _items(value: object, types: _Types) -> bool:
     """Whether ``value`` is a tuple whose items have exactly ``types`` (one tuple per item)."""
-    return (
-        type(value) is tuple
-        and len(value) == len(types)
-        and all(type(v) in allowed for v, allowed in zip(value, types, strict=True))
-    )
+    if type(value) is not tuple or len(value) != len(types):
+        return False
+    actual = tuple(map(type, value))
+    checked = _CHECKED.get(id(types))
+    if checked is None:
+        checked = _CHECKED[id(types)] = set()
+    if actual in checked:
+        return True
+    if not all(kind in allowed for kind, allowed in zip(actual, types, strict=True)):
+        return False
+    if len(checked) < 1024:
+        checked.add(actual)
+    return True
+
+
+_RETENTION_TYPES: _Types = ((_I,), (tuple,), (_B,), (_B,), _OPT_S, _OPT_S)
 
 
 def _retention_ok(value: object) -> bool:
-    if value is None:
-        return True
-    types = ((_I,), (tuple,), (_B,), (_B,), _OPT_S, _OPT_S)
-    return _items(value, types) and all(_items(r, _RULE_TYPES) for r in value[1])  # type: ignore[index]
+    if value is None or _SHARED_RETENTIONS.get(value) is value:  # type: ignore[call-overload]
+        return True  # no point retention, or a stored one already checked
+    return _items(value, _RETENTION_TYPES) and all(
+        _items(r, _RULE_TYPES)
+        for r in value[1]  # type: ignore[index]
+    )
 
 
-_JOB_TYPES: tuple[tuple[type, ...], ...] = (
+_JOB_TYPES: _Types = (
     (_S,), (_S,), (_S,), (_S,), (_S,), (_S,), (_S,), (_T,), (_T,), (_I,),
     _OPT_S, _OPT_S, _OPT_S, _OPT_S, _OPT_S, _OPT_S, (_S,), _OPT_T, _OPT_T, _OPT_T,
     (_I,), (_I,), (_I,), (_I,), (_I,),
@@ -98,9 +122,9 @@ def _valid(flat: tuple[object, ...]) -> bool:
         and flat[0] == _FORM_TAG
         and _strings(flat[26])
         and _strings(flat[27])
-        and all(_items(pair, ((_S,), (_S,))) for pair in flat[31])  # type: ignore[attr-defined]
+        and all(_items(pair, _PAIR_TYPES) for pair in flat[31])  # type: ignore[attr-defined]
         and _strings(flat[34])
-        and all(type(v) in (_S, _I, _N) for v in flat[35])  # type: ignore[attr-defined]
+        and _DISK_ITEM.issuperset(map(type, flat[35]))  # type: ignore[call-overload]
         and all(_items(sub, _SUB_TYPES) for sub in flat[36])  # type: ignore[attr-defined]
         and _retention_ok(flat[37])
     )
@@ -132,7 +156,7 @@ def _stored_job(job: BackupJob) -> object:
         d.snapshot_group_id, None if level is None else level.value, d.downgrade_reason,
         d.skipped_disks, d.do_copy, d.disk_dev_name,
         job.sub_job_ids, job.sub_job_disks,
-        tuple([_stored_sub_job(s) for s in job.sub_jobs]),
+        tuple([_stored_sub_job(s) for s in job.sub_jobs]) if job.sub_jobs else (),
         None if kept is None else _stored_retention(kept),
         job.point_id,
     )  # fmt: skip
@@ -152,7 +176,23 @@ _SHARED_RETENTIONS: dict[tuple[object, ...], tuple[object, ...]] = {}
 jobs all do): the jobs' tuples then hold one more reference each, not five more tuples."""
 
 
+_RETENTION_OF: dict[int, tuple[PointRetention, tuple[object, ...]]] = {}
+"""The stored form of the point retentions last stored, by the object's identity (the jobs of
+one rule hold one object; it is kept here with its form, so its id is not reused)."""
+
+
 def _stored_retention(kept: PointRetention) -> tuple[object, ...]:
+    known = _RETENTION_OF.get(id(kept))
+    if known is not None and known[0] is kept:
+        return known[1]
+    stored = _new_stored_retention(kept)
+    if len(_RETENTION_OF) >= 256:
+        _RETENTION_OF.clear()
+    _RETENTION_OF[id(kept)] = (kept, stored)
+    return stored
+
+
+def _new_stored_retention(kept: PointRetention) -> tuple[object, ...]:
     rules = []
     for rule in kept.special:
         kind = rule.advanced_retention_type
@@ -198,16 +238,21 @@ def _restored_job(value: object) -> BackupJob | None:
         sub_job_ids, sub_job_disks, subs, kept, point_id,
     ) = value  # fmt: skip
     try:
-        detail = JobDetail(
-            native, natives, disks, group, None if level is None else _LEVEL[level],
-            downgrade, skipped, do_copy, dev,
-        )  # fmt: skip
+        if not (natives or disks or skipped or do_copy) and (
+            native is group is level is downgrade is dev is None
+        ):
+            detail = NO_DETAIL
+        else:
+            detail = JobDetail(
+                native, natives, disks, group, None if level is None else _LEVEL[level],
+                downgrade, skipped, do_copy, dev,
+            )  # fmt: skip
         sub_jobs = tuple([SubJob(s[0], s[1], _STATUS[s[2]], *s[3:]) for s in subs])
         return BackupJob(
             job_id, region_id, source_type, instance_id, _STATUS[status], _TRIGGER[trigger],
             created, updated, retention, parent_id, disk_id, plan_id, rule_id, job_name,
             error_message, backup_type, start, complete, expected, progress, bytes_total,
-            bytes_done, actual_bytes, speed, NO_DETAIL if detail == NO_DETAIL else detail,
+            bytes_done, actual_bytes, speed, detail,
             sub_job_ids, sub_job_disks, sub_jobs, None if kept is None else _retention(kept),
             point_id,
         )  # fmt: skip
