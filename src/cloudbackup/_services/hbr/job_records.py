@@ -1,10 +1,12 @@
 """Cloud Backup, the stored backup jobs of a region: the job records, their indexes and how a
 folded ``UDM_ECS_DISK`` sub-job is found by its own id (:class:`JobRecords`).
 
-A finished job does not change any more, and a region keeps every job it ran (a job has no
-expiry): a fleet's year leaves hundreds of thousands of them. So a finished job is stored as one
-flat tuple of atomic values (:data:`JOB_FORM`, read back as the same :class:`BackupJob`), which
-the cyclic garbage collector stops tracking; a running job stays a record object.
+A region keeps every job it ran (a job has no expiry): a fleet's year leaves hundreds of
+thousands of them. So a job is stored as one flat tuple of atomic values (:data:`JOB_FORM`, read
+back as the same :class:`BackupJob`), which the cyclic garbage collector stops tracking the
+first time it looks at it: a job never reaches the collector's old generation, whose full
+collections cost in proportion to the objects promoted into it (a running job too, which
+outlives many young collections while its snapshots upload).
 
 Part of the layered :class:`~cloudbackup.HbrService` (see ``_services/hbr/__init__.py``); the
 jobs themselves run in :mod:`cloudbackup._services.hbr.jobs`.
@@ -131,20 +133,19 @@ def _valid(flat: tuple[object, ...]) -> bool:
 
 
 def _stored_job(job: BackupJob) -> object:
-    """What the job repository stores for ``job``: a finished job as one flat tuple of
-    atomic values (enums as their values, the detail's fields inline), which the cyclic
-    garbage collector does not track; a running job, or one holding a value the tuple cannot
-    give back exactly (a ``str`` subclass…), as itself."""
+    """What the job repository stores for ``job``: one flat tuple of atomic values (enums as
+    their values, the detail's fields inline), which the cyclic garbage collector does not
+    track; a job holding a value the tuple cannot give back exactly (a ``str`` subclass, an
+    enum's value…) as itself."""
     d, kept = job.detail, job.point_retention
     level = d.consistent_level
     if (
-        job.status is JobStatus.RUNNING
-        or type(job.status) is not JobStatus
+        type(job.status) is not JobStatus
         or type(job.trigger_mode) is not TriggerMode
         or (level is not None and type(level) is not ConsistentLevel)
         or not all(type(s.status) is JobStatus for s in job.sub_jobs)
     ):
-        return job  # running, or an enum's value where its member belongs: kept whole
+        return job  # an enum's value where its member belongs: kept whole
     flat = (
         _FORM_TAG, job.job_id, job.region_id, job.source_type, job.instance_id,
         job.status.value, job.trigger_mode.value, job.created_time, job.updated_time,
@@ -261,7 +262,7 @@ def _restored_job(value: object) -> BackupJob | None:
 
 
 JOB_FORM: StoredForm[BackupJob] = StoredForm(_stored_job, _restored_job)
-"""How the job repositories store a job: a finished one as a flat tuple of atomic values."""
+"""How the job repositories store a job: as a flat tuple of atomic values."""
 
 UNFINISHED_JOB_OF_INSTANCE: Index[BackupJob] = Index(
     "hbr.unfinished_job_of_instance",
