@@ -100,6 +100,21 @@ def _plain(job: BackupJob) -> bool:
     )
 
 
+def _plainly(job: BackupJob) -> BackupJob:
+    """The job with each value of its declared type (what the service itself stores)."""
+    level = job.detail.consistent_level
+    return attrs.evolve(
+        job,
+        job_name=None if job.job_name is None else str.__str__(job.job_name),
+        progress=int(job.progress),
+        status=JobStatus(job.status),
+        trigger_mode=TriggerMode(job.trigger_mode),
+        detail=attrs.evolve(
+            job.detail, consistent_level=None if level is None else ConsistentLevel(level)
+        ),
+    )
+
+
 def _same(expected: BackupJob, actual: BackupJob) -> None:
     """Equal, and with the same types all the way down (a str enum equals its value)."""
     assert (expected, repr(expected)) == (actual, repr(actual))
@@ -167,7 +182,7 @@ def test_a_damaged_stored_job_is_no_job(damage: Callable[[tuple[object, ...]], o
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(JOBS.filter(_plain), min_size=1, max_size=4))
+@given(st.lists(JOBS.map(lambda job: _plainly(job)), min_size=1, max_size=4))
 def test_jobs_round_trip_through_either_backend(jobs: list[BackupJob]) -> None:
     """Jobs written through the job repository read back exactly, one by one and in a scan,
     on the selected backend (SQLite encodes the tuples; it refuses a str subclass anyway)."""
