@@ -16,6 +16,11 @@ record a describe filters on (``Status``, ``SnapshotType``…). Each record then
 partition of its facet values, in the index's order, with a count per partition; a filtered page
 merges the few partitions the filter matches (:meth:`~Repository.ordered` with ``where=``), and
 its ``TotalCount`` is the sum of their counts (:meth:`~Repository.count`), read in one slice.
+
+A repository may store some records in another form than the record object
+(:class:`StoredForm`, e.g. a finished backup job as one flat tuple of atomic values, which the
+cyclic garbage collector does not track): every read and write of the repository goes through
+it, so callers only ever see records.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ __all__ = [
     "OrderedIndex",
     "Repository",
     "RepositorySpec",
+    "StoredForm",
     "Where",
     "facet_partition",
 ]
@@ -155,6 +161,25 @@ class OrderedIndex(Generic[T]):
         return True
 
 
+@attrs.frozen
+class StoredForm(Generic[T]):
+    """How a repository stores its records when not as the record objects themselves.
+
+    ``stored(record)`` is what is written: the record itself, or another value (say a flat
+    tuple of atomic values: the in-memory backend keeps what is written, and a tuple of
+    strings, numbers, datetimes and such tuples is an object the cyclic garbage collector
+    stops tracking, where a record object is tracked as long as it lives). ``restored(value)``
+    gives the record back from a stored value that is not a record object, or None when the
+    value is no record at all (the repository then raises the typed ``StorageBackend.Corrupt``
+    error). A stored record object is always read as itself, so records written before a
+    repository had a stored form (or that ``stored`` keeps whole) still read. Both backends
+    store the value as it is (SQLite encodes tuples, as any stored value).
+    """
+
+    stored: Callable[[T], object]
+    restored: Callable[[object], T | None]
+
+
 class _Unread(enum.Enum):
     """The type of :data:`UNREAD`."""
 
@@ -176,6 +201,24 @@ class Repository(Generic[T]):
         self._store = store
         self._region_id = region_id
         self._cls = spec.cls
+        self._kind: str = spec.cls.KIND  # type: ignore[attr-defined]
+        self._form = spec.stored_form
+
+    def _read(self, record_id: str) -> T | None:
+        """The record stored under ``record_id`` (in its stored form, if any), or None."""
+        if self._form is None:
+            return self._store.get(self._cls, self._region_id, record_id)
+        return self._restore(record_id, self._store.raw_get(self._kind, self._region_id, record_id))
+
+    def _restore(self, key: str, value: object) -> T | None:
+        """A stored value of this repository as its record (None stays None)."""
+        if value is None or isinstance(value, self._cls):
+            return value
+        form = self._form
+        record = None if form is None else form.restored(value)
+        if record is None:
+            raise damaged_value(self._kind, self._region_id, key, value, f"a {self._cls.__name__}")
+        return record
 
     def get(self, record_id: object) -> T:
         """The record, or a typed error: ``….Malformed`` for a non-string or empty id (400),
@@ -187,7 +230,7 @@ class Repository(Generic[T]):
                 code=self._spec.not_found.replace(".NotFound", ".Malformed"),
                 recommend=f"Pass a {noun} id string.",
             )
-        found = self._store.get(self._cls, self._region_id, record_id)
+        found = self._read(record_id)
         if found is None:
             raise ResourceNotFoundError(
                 f"The {noun} {record_id} does not exist in region {self._region_id}.",
@@ -203,7 +246,7 @@ class Repository(Generic[T]):
 
     def find(self, record_id: str) -> T | None:
         """The record, or None."""
-        return self._store.get(self._cls, self._region_id, record_id)
+        return self._read(record_id)
 
     def put(self, record: T, *, old: T | _Unread | None = UNREAD) -> None:
         """Write a record, moving its index entries to where it now belongs.
@@ -214,7 +257,7 @@ class Repository(Generic[T]):
         record_id = self._spec.id_of(record)
         if self._spec.indexes or self._spec.ordered:
             if old is UNREAD:
-                old = self._store.get(self._cls, self._region_id, record_id)
+                old = self._read(record_id)
             for ordered in self._spec.ordered:
                 entry = ordered.entry(record, record_id)
                 values = ordered.values_of(record)
@@ -241,7 +284,10 @@ class Repository(Generic[T]):
                     self._store.raw_delete(index.kind, partition, record_id)
                 for partition in after - before:
                     self._store.raw_put(index.kind, partition, record_id, True)
-        self._store.put(self._cls, self._region_id, record_id, record)
+        if self._form is None:
+            self._store.put(self._cls, self._region_id, record_id, record)
+        else:
+            self._store.raw_put(self._kind, self._region_id, record_id, self._form.stored(record))
 
     def delete(self, record: T) -> None:
         """Delete a record and its index entries."""
@@ -260,14 +306,17 @@ class Repository(Generic[T]):
 
     def scan(self) -> list[T]:
         """Every record of the region, in id order."""
-        return self._store.scan(self._cls, self._region_id)
+        if self._form is None:
+            return self._store.scan(self._cls, self._region_id)
+        found = self._store.raw_scan(self._kind, self._region_id)
+        return [self._restore(key, value) for key, value in found]  # type: ignore[misc]
 
     def named_or_all(self, ids: Sequence[str]) -> list[T]:
         """The named records that exist (direct reads, in the order named), or every record
         of the region when no id is named."""
         if not ids:
             return self.scan()
-        named = (self._store.get(self._cls, self._region_id, i) for i in ids)
+        named = (self._read(i) for i in ids)
         return [record for record in named if record is not None]
 
     def ordered(
@@ -322,16 +371,12 @@ class Repository(Generic[T]):
         """Up to ``limit`` records of the region in id order, from just past the id ``after``:
         one ordered slice of the region's records, so the cost follows the page."""
         start = None if after is None else after + ORDER_SEPARATOR  # the least string above
-        kind: str = self._cls.KIND  # type: ignore[attr-defined]
-        entries = self._store.raw_range(kind, self._region_id, start, limit=limit)
-        for key, value in entries:
-            if not isinstance(value, self._cls):
-                raise damaged_value(kind, self._region_id, key, value, f"a {self._cls.__name__}")
-        return [value for _, value in entries]  # type: ignore[misc]
+        entries = self._store.raw_range(self._kind, self._region_id, start, limit=limit)
+        return [self._restore(key, value) for key, value in entries]  # type: ignore[misc]
 
     def count_all(self) -> int:
         """How many records the region holds."""
-        return self._store.raw_count(self._cls.KIND, self._region_id)  # type: ignore[attr-defined]
+        return self._store.raw_count(self._kind, self._region_id)
 
     def count(self, index: OrderedIndex[T], *, where: Where | None = None) -> int:
         """How many records ``index`` lists (every record of the region it covers), or for an
@@ -407,6 +452,8 @@ class RepositorySpec(Generic[T]):
     noun: str
     indexes: tuple[Index[T], ...] = ()
     ordered: tuple[OrderedIndex[T], ...] = ()
+    stored_form: StoredForm[T] | None = None
+    """How the records are stored when not as themselves (None: as themselves)."""
 
     def open(self, store: Store, region_id: str) -> Repository[T]:
         """The repository of this aggregate in ``region_id``."""

@@ -29,6 +29,7 @@ from .hbr_points import PointRetention
 __all__ = [
     "JOB_SNAPSHOT_PREFIX",
     "JOB_TAG_KEY",
+    "NO_DETAIL",
     "RELEASED_MESSAGE",
     "SUSPENDED_MESSAGE",
     "BackupJob",
@@ -120,6 +121,10 @@ class JobDetail:
     """``DoCopy``: replication to another region (not modelled yet: always false)."""
     disk_dev_name: str | None = None
     """The device of a ``UDM_ECS_DISK`` sub-job's disk (``/dev/xvda`` for the system disk)."""
+
+
+NO_DETAIL = JobDetail()
+"""The empty ``Detail`` (a job that took no snapshot): one shared instance, as it is frozen."""
 
 
 @stored_as("hbr.SubJob")
@@ -221,7 +226,7 @@ class BackupJob:
     """``ActualBytes``: changed bytes the native snapshots hold (their incremental size)."""
     speed: int = 0
     """``Speed``: KB/s of the upload, once finished."""
-    detail: JobDetail = attrs.field(factory=JobDetail)
+    detail: JobDetail = NO_DETAIL
     sub_job_ids: tuple[str, ...] = ()
     """The ``UDM_ECS_DISK`` sub-jobs of an instance job, in disk order."""
     sub_job_disks: tuple[str | int | None, ...] = ()
@@ -323,7 +328,7 @@ class BackupJob:
             expected_completion_time=self.expected_completion_time if running else None,
             progress=sub.progress, bytes_total=sub.bytes_total, bytes_done=sub.bytes_done,
             actual_bytes=sub.actual_bytes, speed=sub.speed,
-            detail=JobDetail() if native is None else JobDetail(
+            detail=NO_DETAIL if native is None else JobDetail(
                 native_snapshot_id=native, consistent_level=self.detail.consistent_level,
                 disk_dev_name=sub.disk_dev_name,
             ),

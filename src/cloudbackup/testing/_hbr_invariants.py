@@ -14,6 +14,7 @@ from .._domain.hbr_tasks import TASK_FORGET_DAYS, TASK_RESULT_DAYS, HbrTask, Tas
 from .._repository import ORDER_COUNTS, ORDER_SEPARATOR
 from .._services.hbr import BINDING_OF_INSTANCE, BINDINGS_BY_POLICY, TAG_POLICIES
 from .._services.hbr._core import ACTION_TASK, ECS_BACKUP_ROLE, tag_key_partition
+from .._services.hbr.job_records import JOB_FORM
 from .._services.hbr.jobs import (
     ACTION_JOB_COMPLETE,
     JOBS_BY_TIME,
@@ -170,7 +171,15 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
     are of its disks and it has one completion timer, a finished job none; an instance runs
     one job at a time; sub-jobs and their parent agree; each BACKUP rule has at most one
     timer, of a rule that exists."""
-    jobs: dict[str, BackupJob] = world._entities(BackupJob, "job_id")
+    jobs: dict[str, BackupJob] = {}
+    for partition, key, value in world.raw[BackupJob.KIND]:
+        job = value if isinstance(value, BackupJob) else JOB_FORM.restored(value)
+        if job is None:
+            world.fail(f"{BackupJob.KIND} record {partition}/{key} is a {type(value).__name__}")
+        elif job.job_id != key or job.region_id != partition:
+            world.fail(f"{BackupJob.KIND} {key} is stored under {partition}/{key}")
+        else:
+            jobs[key] = job
     snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
     completion = collections.Counter(
         t.target_id for t in world.timers if t.action == ACTION_JOB_COMPLETE

@@ -154,7 +154,7 @@ class JobActions(StatisticsActions):
         :data:`JOBS_BY_TIME` drops its entry there (with its count) the first time it
         changes."""
         store = self._world.store
-        if old is not None and store.get(BackupJob, self.region_id, old.job_id) is None:
+        if old is not None and store.raw_get(BackupJob.KIND, self.region_id, old.job_id) is None:
             parent = self._jobs.get(sub.parent_id or "")
             folded = SubJob.folded(sub)
             subs = [folded if s.job_id == sub.job_id else s for s in parent.folded_sub_jobs()]
