@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 
 from cloudbackup import HbrService
 from cloudbackup._domain.schedule import parse_schedule
+from cloudbackup._services.hbr.retention import point_retention_of
 from cloudbackup._services.hbr.scheduler import ACTION_RULE_FIRE, rule_timer_target
 from cloudbackup.testing import check_invariants
 from test_hbr_schedule_firing import TZ, Fleet
@@ -90,3 +92,21 @@ def test_a_fire_with_no_binding_only_sets_the_next_time() -> None:
     fleet.cloud.run_until(due)
     assert [] == _job_instances(fleet)
     assert [(_rule_target(fleet), due + dt.timedelta(days=1), "")] == _rule_timers(fleet)
+
+
+class _Text(str):
+    """A str subclass: equal to a plain id, not the same value."""
+
+
+def test_a_rules_point_retention_is_one_object_and_never_mixes_types() -> None:
+    """Two fires of a rule share one point retention object, and a rule whose id is an equal
+    str subclass gets its own (its retention keeps the subclass)."""
+    fleet = Fleet(instances=1)
+    (policy,) = fleet.hbr._policies.named_or_all([fleet.policy])
+    (rule,) = [r for r in policy.rules if r.rule_id is not None]
+    assert rule.rule_id is not None
+    first = point_retention_of(policy, rule.rule_id)
+    assert first is point_retention_of(policy, rule.rule_id)
+    odd = attrs.evolve(rule, rule_id=_Text(rule.rule_id))
+    other = point_retention_of(attrs.evolve(policy, rules=(odd,)), _Text(rule.rule_id))
+    assert (first, _Text) == (other, type(other.rule_id))
