@@ -13,6 +13,9 @@ extends the one beneath it and may call only what is beneath it (as ECS is)::
     points.py     PointActions    DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and
                                   Delete Backups (console), point expiry, recording a job's
                                   point (retention.py: the retention arithmetic)
+    point_store.py PointStore     how points are stored and found: by id (stored or folded
+                                  into their instance point), a job's and a group's points
+                                  (point_indexes.py: the indexes)
     policies.py   PolicyActions   Create/Update/Delete/DescribePolicies V2
     tag_rules.py  TagRuleActions  bindings made and removed by TAG rules; the tag-change hook
     bindings.py   BindingActions  Create/Update/Delete/DescribePolicyBinding(s),
@@ -70,7 +73,10 @@ SPEC = register_service(
         cls=HbrService,
         scope=Scope.REGIONAL,
         timers=TIMER_HANDLERS,
-        timer_failures={ACTION_POINT_EXPIRE: HbrService._on_point_expire_failed},
+        timer_failures={
+            ACTION_POINT_EXPIRE: HbrService._on_point_expire_failed,
+            ACTION_RULE_FIRE: HbrService._on_rule_fire_failed,
+        },
         provides={INSTANCE_WATCHERS: tag_watcher},
     )
 )

@@ -112,7 +112,7 @@ def point_retention_of(policy: Policy, rule_id: str | None = None) -> PointReten
         if transitions[0].retention is not None:
             base = transitions[0].retention
         special = transitions[0].retention_rules
-    return PointRetention(
+    kept = PointRetention(
         retention=1 if base is None else base,
         special=special,
         keep_latest=rule.keep_latest_snapshots == 1,
@@ -120,3 +120,20 @@ def point_retention_of(policy: Policy, rule_id: str | None = None) -> PointReten
         policy_id=policy.policy_id,
         rule_id=rule.rule_id,
     )
+    # One object per value in use (a value, immutable: it cannot go stale): the jobs of a rule
+    # then share it, each fire of the rule (one unit per bound instance) making no new one.
+    # Keyed with the types of its fields too, so equal values of other types never mix.
+    key = (
+        kept,
+        type(kept.retention), type(kept.immutable), type(kept.policy_id), type(kept.rule_id),
+        tuple([(type(r.advanced_retention_type), type(r.retention), type(r.which_snapshot))
+               for r in special]),
+    )  # fmt: skip
+    if len(_IN_USE) >= 1024:
+        _IN_USE.clear()
+    return _IN_USE.setdefault(key, kept)
+
+
+_IN_USE: dict[tuple[object, ...], PointRetention] = {}
+"""The point retentions :func:`point_retention_of` gave, by value and the types of their
+fields."""

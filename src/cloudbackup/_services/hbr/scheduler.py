@@ -3,10 +3,12 @@ ExecutePolicyV2 (the console's Run Now).
 
 A rule's timer is due at the schedule's next time (in the region's time zone); when it fires
 it walks that policy's bindings (one range of ``BINDINGS_BY_POLICY``: the cost is the
-bindings, not the region) and starts a job for each instance, then sets itself to the
-schedule's next time strictly after the one that fired. So a fleet of 1,000 instances on a
-daily policy costs 365 fires a year, not 365,000; an ``advance`` over a month fires each due
-time in order (missed runs are never run in a burst later, and nothing runs before the
+bindings, not the region) and starts a job for each instance, one instance per unit of
+work (the timer sets itself again at the same instant, naming the next binding in its
+payload), then sets itself to the schedule's next time strictly after the one that fired; an
+instance whose backup raises is undone alone and the others still run. So a fleet of 1,000
+instances on a daily policy keeps one timer, not 1,000; an ``advance`` over a month fires
+each due time in order (missed runs are never run in a burst later, and nothing runs before the
 schedule's start). A binding that is suspended, or whose instance's previous job is still
 running, gets a ``SKIPPED`` job saying why. ``UpdatePolicyV2`` re-times the timers of the
 rules whose schedule changed (every binding's next run follows the new schedule); a deleted
@@ -26,6 +28,7 @@ from ..._domain.schedule import parse_schedule
 from ..._engine import Timer
 from ...errors import ResourceNotFoundError
 from .._base import unit_of_work
+from ._core import BINDINGS_BY_POLICY, policy_range
 from .jobs import JobActions
 from .retention import point_retention_of
 
@@ -85,17 +88,69 @@ class SchedulerActions(JobActions):
             )
 
     def _on_rule_fire(self, timer: Timer) -> None:
-        """A BACKUP rule came due: back up every instance bound to its policy, then set the
-        timer to the schedule's next time."""
+        """A BACKUP rule came due: back up the next instance bound to its policy (the first,
+        or the one whose :data:`BINDINGS_BY_POLICY` entry the timer's payload names), then
+        set the timer again: at the same instant for the binding after it, or, after the
+        last, to the schedule's next time.
+
+        One binding per unit of work, as the points due at an instant expire one per unit: a
+        unit that started every bound instance's job would hold, until it commits, the undo
+        log of all their writes (the dirty-page maps their snapshots cleared, every record's
+        previous version), and the collector would promote all of it to its oldest
+        generation. A timer due at the same instant may now fire between two of these units
+        (a snapshot's retention running out, say): each is a unit of its own anyway, and
+        what they do is the same, only the order of their events differs. The timer keeps its
+        target throughout, so changing or deleting the rule still cancels it; a timer stored
+        before (no payload) starts with the first binding."""
+        found = self._fire_at(timer)
+        if found is None:
+            return
+        policy, rule, entries = found
+        if entries:
+            binding = self._bindings.get(str(entries[0][1]))
+            retention = point_retention_of(policy, rule.rule_id)
+            self._run_binding(policy, rule, binding, TriggerMode.SCHEDULE, retention)
+        self._go_on(timer, policy, rule, entries)
+
+    def _on_rule_fire_failed(self, timer: Timer) -> None:
+        """After backing up one bound instance raised (and was undone): go on with the
+        bindings after it, and the schedule, as if that one had run."""
+        found = self._fire_at(timer)
+        if found is not None:
+            self._go_on(timer, *found)
+
+    def _fire_at(self, timer: Timer) -> tuple[Policy, Rule, list[tuple[str, object]]] | None:
+        """The policy and rule of a rule timer, and the index entries of the binding to
+        back up now and the one after it (None: the rule is gone)."""
         policy_id, _, rule_id = timer.target_id.partition("/")
         policy = self._policies.find(policy_id)
         rule = _backup_rules(policy).get(rule_id)
         if policy is None or rule is None:
+            return None
+        start, stop = policy_range(policy_id)
+        if timer.payload:  # set by the unit before: the binding to go on with
+            start = max(start, timer.payload)
+        entries = self._world.store.raw_range(
+            BINDINGS_BY_POLICY.kind, self.region_id, start, stop, limit=2
+        )
+        return policy, rule, entries
+
+    def _go_on(
+        self, timer: Timer, policy: Policy, rule: Rule, entries: list[tuple[str, object]]
+    ) -> None:
+        """Set a rule's timer again: now, for the next binding, or after the last one, to the
+        schedule's next time."""
+        if len(entries) > 1:
+            self._world.engine.schedule(
+                timer.due,
+                ACTION_RULE_FIRE,
+                self.region_id,
+                timer.target_id,
+                entries[1][0],
+                new_target=True,
+            )
             return
-        retention = point_retention_of(policy, rule.rule_id)  # once for all its bindings
-        for binding in self._bindings_of_policy(policy_id):
-            self._run_binding(policy, rule, binding, TriggerMode.SCHEDULE, retention)
-        self._arm(policy_id, rule, timer.due, new=True)
+        self._arm(policy.policy_id, rule, timer.due, new=True)
 
     def _run_binding(
         self,
