@@ -216,20 +216,23 @@ class SnapshotChains(EcsCore):
             child_id = link.snapshot_ids[position + 1]
             child = self._snapshots.find(child_id)
             assert child is not None
-            if position == 0:  # the chain's base: apply the child's delta onto it instead
-                moved, freed = self._maps.absorb_next(
-                    snapshot.snapshot_id, child_id, snapshot.incremental_blocks
-                )
-            else:
-                moved, freed = self._maps.merge_into_next(snapshot.snapshot_id, child_id, None)
+            # The smaller delta does the work: this one's merges into the child's, or the
+            # child's is applied onto this one (the chain's base, or a day kept between
+            # longer-kept points, has gathered more than its successor changed).
+            moved, freed = self._maps.remove(
+                snapshot.snapshot_id, child_id, snapshot.incremental_blocks, None
+            )
             self._snapshots.put(
                 attrs.evolve(child, incremental_blocks=child.incremental_blocks + moved)
             )
         else:
             disk = self._disks.find(snapshot.source_disk_id)
             own = disk is not None and disk.snapshot_link_id == link.snapshot_link_id
-            _, freed = self._maps.merge_into_next(
-                snapshot.snapshot_id, None, snapshot.source_disk_id if own else None
+            _, freed = self._maps.remove(
+                snapshot.snapshot_id,
+                None,
+                snapshot.incremental_blocks,
+                snapshot.source_disk_id if own else None,
             )
         ids = tuple(s for s in link.snapshot_ids if s != snapshot.snapshot_id)
         self._links.put(
