@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from _helpers import GIB, ZONE, make_cloud, run_instance
 from cloudbackup import Cloud, DataDisk, EcsService, StorageStats
+from cloudbackup._blocks import SNAPSHOT_DELTA_HOME
 from cloudbackup._domain.ecs import DiskType, SnapshotLink
+from cloudbackup.testing import check_invariants
 
 BS = 4096
 SLOTS = 6
@@ -269,6 +271,37 @@ def test_middle_deletion_moves_blocks_to_the_next_snapshot() -> None:
     assert 2 * BS == world.ecs.describe_snapshot(third).incremental_size
     assert middle not in world.ecs.describe_snapshot_links().items[0].snapshot_ids
     world.check_accounting()
+    world.check_restore_by_new_disk()
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_a_middle_snapshot_that_gathered_more_takes_its_successors_delta(
+    encrypted: bool,
+) -> None:
+    """Deleting a middle snapshot whose delta is larger than its successor's applies the
+    successor's delta onto it (its partition becomes the successor's), with exact counts,
+    restores and invariants."""
+    world = World(1, encrypted=encrypted)
+    world.apply(("write", 0, 0, b"A" * BS))
+    world.apply(("snap",))
+    for slot in range(1, 5):
+        world.apply(("write", slot, 0, b"B" * BS))
+    world.apply(("write", 5, 0, bytes(BS)))
+    world.apply(("snap",))
+    world.apply(("write", 2, 0, b"C" * BS))
+    world.apply(("snap",))
+    middle, newest = world.model.snapshots[1][0], world.model.snapshots[2][0]
+    world.apply(("delete", 1))
+    store = world.cloud._world.store
+    assert middle == store.raw_get(SNAPSHOT_DELTA_HOME, "", newest)
+    assert 4 * BS == world.ecs.describe_snapshot(newest).incremental_size
+    world.check_accounting()
+    check_invariants(world.cloud)
+    world.check_restore_by_new_disk()
+    world.check_restore_by_reset()
+    world.apply(("delete", 1))  # the newest, whose delta lives in the deleted one's partition
+    world.check_accounting()
+    check_invariants(world.cloud)
     world.check_restore_by_new_disk()
 
 

@@ -214,33 +214,39 @@ class SnapshotChains(EcsCore):
         position = link.snapshot_ids.index(snapshot.snapshot_id)
         if position + 1 < len(link.snapshot_ids):
             child_id = link.snapshot_ids[position + 1]
-            child = self._snapshots.find(child_id)
-            assert child is not None
-            if position == 0:  # the chain's base: apply the child's delta onto it instead
-                moved, freed = self._maps.absorb_next(
-                    snapshot.snapshot_id, child_id, snapshot.incremental_blocks
-                )
-            else:
-                moved, freed = self._maps.merge_into_next(snapshot.snapshot_id, child_id, None)
-            self._snapshots.put(
-                attrs.evolve(child, incremental_blocks=child.incremental_blocks + moved)
+            # The smaller delta does the work: this one's merges into the child's, or the
+            # child's is applied onto this one (the chain's base, or a day kept between
+            # longer-kept points, has gathered more than its successor changed).
+            moved, freed = self._maps.remove(
+                snapshot.snapshot_id, child_id, snapshot.incremental_blocks, None
             )
+            if moved:  # else the child's record is unchanged
+                child = self._snapshots.find(child_id)
+                assert child is not None
+                self._snapshots.put(
+                    attrs.evolve(child, incremental_blocks=child.incremental_blocks + moved),
+                    old=child,  # just read, in this unit
+                )
         else:
             disk = self._disks.find(snapshot.source_disk_id)
             own = disk is not None and disk.snapshot_link_id == link.snapshot_link_id
-            _, freed = self._maps.merge_into_next(
-                snapshot.snapshot_id, None, snapshot.source_disk_id if own else None
+            _, freed = self._maps.remove(
+                snapshot.snapshot_id,
+                None,
+                snapshot.incremental_blocks,
+                snapshot.source_disk_id if own else None,
             )
-        ids = tuple(s for s in link.snapshot_ids if s != snapshot.snapshot_id)
+        ids = link.snapshot_ids[:position] + link.snapshot_ids[position + 1 :]
         self._links.put(
-            attrs.evolve(link, snapshot_ids=ids, total_blocks=link.total_blocks - freed)
+            attrs.evolve(link, snapshot_ids=ids, total_blocks=link.total_blocks - freed),
+            old=link,  # as read above in this unit (the maps never write records)
         )
         if snapshot.snapshot_group_id is not None:
             group = self._groups.find(snapshot.snapshot_group_id)
             if group is not None:
                 members = tuple(s for s in group.snapshot_ids if s != snapshot.snapshot_id)
                 if members:
-                    self._groups.put(attrs.evolve(group, snapshot_ids=members))
+                    self._groups.put(attrs.evolve(group, snapshot_ids=members), old=group)
                 else:
                     self._drop_group(group)
         self._snapshots.delete(snapshot)
