@@ -35,11 +35,26 @@ class EcsSnapshotSource:
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
         snapshot_name: str | None = None,
+        managed: bool = False,
     ) -> str:
-        """Snapshot one disk, as ``create_snapshot``; returns the snapshot id."""
-        return self._ecs.create_snapshot(
-            disk_id=disk_id, retention_days=retention_days, tags=tags, snapshot_name=snapshot_name
-        )
+        """Snapshot one disk, as ``create_snapshot``; returns the snapshot id. ``managed``:
+        its retention is recorded, no expiry timer set (the caller expires it)."""
+        ecs = self._ecs
+        if not managed:
+            return ecs.create_snapshot(
+                disk_id=disk_id,
+                retention_days=retention_days,
+                tags=tags,
+                snapshot_name=snapshot_name,
+            )
+        with ecs._world.store.unit():
+            return ecs._create_snapshot(
+                disk_id=disk_id,
+                snapshot_name=snapshot_name,
+                retention_days=retention_days,
+                tags=tags,
+                managed=True,
+            ).snapshot_id
 
     def take_snapshot_group(
         self,
@@ -49,16 +64,18 @@ class EcsSnapshotSource:
         snapshot_name: str | None = None,
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        managed: bool = False,
     ) -> tuple[str, tuple[str, ...]]:
         """Snapshot an instance's disks at one instant; the group id and its snapshot ids
-        (in the order of ``disk_ids`` when given), each named, tagged and kept as asked."""
+        (in the order of ``disk_ids`` when given), each named, tagged and kept as asked
+        (``managed``: no expiry timer, the caller expires them)."""
         ecs = self._ecs
         with ecs._world.store.unit():
             # One write per member: each is taken named, kept and tagged as asked.
             group_id, taken = ecs._create_group(
                 instance_id=instance_id, disk_ids=disk_ids, name=snapshot_name, tags=tags,
                 member_name=snapshot_name or None, member_retention_days=retention_days,
-                member_tags=tags,
+                member_tags=tags, managed=managed,
             )  # fmt: skip
             members = tuple(s.snapshot_id for s in taken)  # as taken: no read back
             if disk_ids is not None:
