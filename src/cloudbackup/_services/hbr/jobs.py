@@ -365,28 +365,29 @@ class JobActions(StatisticsActions):
                 changed = self._finished(sub, JobStatus.COMPLETE, now)
             else:
                 failed += 1
-                changed = attrs.evolve(
-                    self._finished(sub, JobStatus.FAILED, now),
+                changed = self._finished(
+                    sub, JobStatus.FAILED, now,
                     error_message=f"The native snapshot {sid} was deleted before the job finished.",
-                )
+                )  # fmt: skip
             self._put_sub_job(changed, old=sub)
         status = (
             JobStatus.COMPLETE if not failed
             else JobStatus.PARTIAL_COMPLETE if done
             else JobStatus.FAILED
         )  # fmt: skip
-        finished = self._finished(job, status, now)
-        if not done:  # FAILED: say why, as every FAILED job does
-            finished = attrs.evolve(
-                finished, error_message="Every native snapshot was deleted before the job finished."
-            )
+        # The point first, so the finished job is built once, with its point id. A FAILED
+        # job says why, as every FAILED job does.
+        end: dict[str, object] = (
+            {"point_id": self._record_job_point(job, status, done)}
+            if done
+            else {"error_message": "Every native snapshot was deleted before the job finished."}
+        )
+        finished = self._finished(job, status, now, **end)
         if folded and (failed or job.sub_jobs):
             # A sub-job failed, or one was stored whole: fold them anew. Otherwise every
             # sub-job followed the running job and completes with it, as the finished job's
             # record already says (its folding gives back ``folded`` as it stands).
             finished = finished.with_sub_jobs(folded)
-        if done:
-            finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
         self._jobs.put(finished, old=job)
         self._job_finished(finished)
 
@@ -421,15 +422,18 @@ class JobActions(StatisticsActions):
                 )  # fmt: skip
             else:
                 failed += 1
-                item = attrs.evolve(
-                    self._finished(job.sub_job_item(sub), JobStatus.FAILED, now),
+                item = self._finished(
+                    job.sub_job_item(sub), JobStatus.FAILED, now,
                     error_message=f"The native snapshot {sid} was deleted before the job finished.",
-                )
+                )  # fmt: skip
                 out.append(SubJob.folded(item))
         return done, failed, tuple(out)
 
-    def _record_job_point(self, job: BackupJob, disks: list[DiskSnapshotTaken]) -> str:
-        """Hand a finished job's native snapshots to the points layer: its backup point."""
+    def _record_job_point(
+        self, job: BackupJob, status: JobStatus, disks: list[DiskSnapshotTaken]
+    ) -> str:
+        """Hand the native snapshots of a job finishing with ``status`` (``COMPLETE`` or
+        ``PARTIAL_COMPLETE``) to the points layer: its backup point."""
         reason = job.detail.downgrade_reason
         known = {r.value: r for r in DowngradeReason}
         return self._record_point(
@@ -442,11 +446,14 @@ class JobActions(StatisticsActions):
             downgrade_reason=None if reason is None else known.get(reason),
             snapshot_group_id=job.detail.snapshot_group_id,
             status=PointStatus.COMPLETE
-            if job.status is JobStatus.COMPLETE
+            if status is JobStatus.COMPLETE
             else PointStatus.PARTIAL_COMPLETE,
         )
 
-    def _finished(self, job: BackupJob, status: JobStatus, now: _dt.datetime) -> BackupJob:
+    def _finished(
+        self, job: BackupJob, status: JobStatus, now: _dt.datetime, **changes: object
+    ) -> BackupJob:
+        """The job finished at ``now`` with ``status`` (and ``changes``, in the same evolve)."""
         began = job.start_time or now
         seconds = max(1.0, (now - began).total_seconds())
         complete = status is JobStatus.COMPLETE or status is JobStatus.PARTIAL_COMPLETE
@@ -459,6 +466,7 @@ class JobActions(StatisticsActions):
             progress=10_000 if complete else job.observed(now).progress,
             bytes_done=job.actual_bytes if complete else job.observed(now).bytes_done,
             speed=int(job.actual_bytes / 1024 / seconds) if complete else 0,
+            **changes,  # type: ignore[arg-type]
         )
 
     def _job_finished(self, job: BackupJob) -> None:
@@ -598,7 +606,7 @@ class JobActions(StatisticsActions):
         """The job ended at ``now`` (``CANCELED`` or ``FAILED``); an instance job's folded
         sub-jobs still running end with it (in its record: whether or not each was also put
         on its own)."""
-        ended = attrs.evolve(self._finished(job, status, now), error_message=message)
+        ended = self._finished(job, status, now, error_message=message)
         if not job.sub_job_disks:
             return ended
         subs = tuple(
