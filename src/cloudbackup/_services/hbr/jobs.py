@@ -41,7 +41,7 @@ from ..._regions import Region
 from ..._world import World
 from ...errors import CloudBackupError, IncorrectStatusError
 from .._base import consistent_read, unit_of_work
-from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT, BackupDisk, SnapshotSource
+from .._interfaces import GUEST_AGENT, BackupDisk, SnapshotSource
 from .bindings import FILTER_TESTS
 from .job_filters import JOB_FILTER_KEYS, MAX_JOB_FILTERS, job_field, job_filters
 from .job_records import (
@@ -89,17 +89,11 @@ class JobActions(StatisticsActions):
         super().__init__(world, region)
         self._jobs = JobRecords(world.store, region.region_id)
         self._sub_jobs = SUB_JOBS.open(world.store, region.region_id)
-        self._source: SnapshotSource | None = None
 
     @property
     def _snapshot_source(self) -> SnapshotSource:
-        """ECS's snapshot interface in this region. The world builds its adapter once and
-        keeps it as long as the world (it holds no state of its own, only the ECS service),
-        so it is looked up once per service, not on every use (several per job)."""
-        source = self._source
-        if source is None:
-            source = self._source = self._world.provider(ECS_SNAPSHOTS, self.region)
-        return source
+        """ECS's snapshot interface in this region (:attr:`_natives`: looked up once)."""
+        return self._natives
 
     # -- running a job ----------------------------------------------------------------
     def _new_job_id(self) -> str:

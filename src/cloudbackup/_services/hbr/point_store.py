@@ -62,10 +62,17 @@ class PointStore(PolicyActions):
     def __init__(self, world: World, region: Region) -> None:
         super().__init__(world, region)
         self._points = POINTS.open(world.store, region.region_id)
+        self._source: SnapshotSource | None = None
 
     @property
     def _natives(self) -> SnapshotSource:
-        return self._world.provider(ECS_SNAPSHOTS, self.region)
+        """ECS's snapshot interface in this region. The world builds its adapter once and
+        keeps it as long as the world (it holds no state of its own, only the ECS service),
+        so it is looked up once per service, not on every use (several per job and point)."""
+        source = self._source
+        if source is None:
+            source = self._source = self._world.provider(ECS_SNAPSHOTS, self.region)
+        return source
 
     def _unlist(self, gone: Sequence[BackupPoint]) -> None:
         """Take deleted points (all of one job) out of the job and group lookups: the job's
