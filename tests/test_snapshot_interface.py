@@ -321,3 +321,66 @@ def test_managed_snapshots_keep_retention_without_timer_all_or_nothing() -> None
         [s.snapshot_id for s in snaps.describe_chain(disk_id)],
         timers(),
     )
+
+
+def test_a_snapshot_taken_managed_records_its_retention_but_no_timer() -> None:
+    """take_snapshot and take_snapshot_group with managed=True keep the retention asked (as
+    DescribeSnapshots shows it) and set no ECS expiry timer; without it the timer is set."""
+    cloud = make_cloud()
+    ecs, instance_id, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    single = snaps.take_snapshot(disk_id, retention_days=4, snapshot_name="bak-1", managed=True)
+    group_id, members = snaps.take_snapshot_group(
+        instance_id, disk_ids=[disk_id], retention_days=5, managed=True
+    )
+    plain = snaps.take_snapshot(disk_id, retention_days=6)
+
+    def expiry(snapshot_id: str) -> list[object]:
+        pending = cloud._world.engine.pending()
+        wanted = ("ecs.snapshot_expire", snapshot_id)
+        return [t.due for t in pending if (t.action, t.target_id) == wanted]
+
+    shown = [ecs.describe_snapshot(s) for s in (single, members[0], plain)]
+    assert ([4, 5, 6], "bak-1", group_id) == (
+        [s.retention_days for s in shown],
+        shown[0].snapshot_name,
+        shown[1].snapshot_group_id,
+    )
+    assert ([], [], [shown[2].expire_time]) == (expiry(single), expiry(members[0]), expiry(plain))
+    snaps.unmanage_snapshot(single, expired=False)
+    assert [shown[0].expire_time] == expiry(single)
+
+
+def test_a_managed_take_refused_changes_nothing() -> None:
+    """A managed take is checked as CreateSnapshot/CreateSnapshotGroup check theirs: a bad
+    retention, name or disk is refused with the ECS code and leaves nothing behind."""
+    cloud = make_cloud()
+    _, instance_id, disk_id = instance_with_disk(cloud)
+    snaps = source(cloud)
+    for days in (0, 65_537, "3"):
+        rejected_unchanged(
+            cloud,
+            errors.InvalidParameterError,
+            "InvalidRetentionDays.Malformed",
+            lambda days=days: snaps.take_snapshot(disk_id, retention_days=days, managed=True),  # type: ignore[misc]
+        )
+        rejected_unchanged(
+            cloud,
+            errors.InvalidParameterError,
+            "InvalidRetentionDays.Malformed",
+            lambda days=days: snaps.take_snapshot_group(  # type: ignore[misc]
+                instance_id, retention_days=days, managed=True
+            ),
+        )
+    rejected_unchanged(
+        cloud,
+        errors.InvalidParameterError,
+        "InvalidSnapshotName.Malformed",
+        lambda: snaps.take_snapshot(disk_id, snapshot_name="auto-x", managed=True),
+    )
+    rejected_unchanged(
+        cloud,
+        errors.ResourceNotFoundError,
+        "InvalidDiskId.NotFound",
+        lambda: snaps.take_snapshot("d-none", retention_days=3, managed=True),
+    )

@@ -85,8 +85,17 @@ class SnapshotSource(Protocol):
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
         snapshot_name: str | None = None,
+        managed: bool = False,
     ) -> str:
-        """Snapshot one disk (``CreateSnapshot``); returns the snapshot id."""
+        """Snapshot one disk (``CreateSnapshot``); returns the snapshot id.
+
+        ``managed=True``: the caller manages the snapshot's lifecycle from the start. ECS
+        records its ``retention_days`` (``DescribeSnapshots`` shows it) but sets no expiry
+        timer for it: the caller must, on every path, either manage it on
+        (:meth:`manage_snapshots`), hand it back (:meth:`unmanage_snapshot`) or delete it
+        (:meth:`remove_snapshot`), or it outlives its retention. Cloud Backup takes a running
+        job's native snapshots so (their point, or the job's end, decides what becomes of
+        them), instead of a timer per snapshot cancelled when the point is recorded."""
         ...
 
     def take_snapshot_group(
@@ -97,11 +106,12 @@ class SnapshotSource(Protocol):
         snapshot_name: str | None = None,
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        managed: bool = False,
     ) -> tuple[str, tuple[str, ...]]:
         """Snapshot an instance's disks (all, or ``disk_ids``) at one instant
         (``CreateSnapshotGroup``); returns the group id and its snapshot ids, in the order of
         ``disk_ids``. ``snapshot_name``, ``retention_days`` and ``tags`` are given to the
-        group and to each member snapshot."""
+        group and to each member snapshot; ``managed`` as for :meth:`take_snapshot`."""
         ...
 
     def remove_snapshot(self, snapshot_id: str) -> None:
@@ -136,10 +146,10 @@ class SnapshotSource(Protocol):
     def manage_snapshots(self, snapshot_ids: Sequence[str], retention_days: int | None) -> None:
         """Keep each snapshot ``retention_days`` from its creation (``None``: until deleted),
         its expiry left to the caller: ECS keeps no expiry timer for it (it drops the one it
-        had). The caller releases it when the retention runs out, or hands it back, with
-        :meth:`unmanage_snapshot`. Cloud Backup manages its points' native snapshots so: one
-        timer per point, not one per snapshot. A missing id is ``InvalidSnapshotId.NotFound``
-        (and nothing changes)."""
+        had; a snapshot taken ``managed`` has none). The caller releases it when the retention
+        runs out, or hands it back, with :meth:`unmanage_snapshot`. Cloud Backup manages its
+        points' native snapshots so: one timer per point, not one per snapshot. A missing id
+        is ``InvalidSnapshotId.NotFound`` (and nothing changes)."""
         ...
 
     def unmanage_snapshot(self, snapshot_id: str, *, expired: bool) -> None:

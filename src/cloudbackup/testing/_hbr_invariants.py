@@ -42,6 +42,7 @@ __all__ = [
     "check_hbr_points",
     "check_hbr_tasks",
     "expiry_timers",
+    "natives_of_running_jobs",
     "natives_released_by_points",
 ]
 
@@ -60,6 +61,33 @@ def natives_released_by_points(world: Any) -> dict[str, _dt.datetime]:
         if whens:
             released[point.native_snapshot_id_list[0]] = min(whens)
     return released
+
+
+def all_jobs(world: Any) -> dict[str, BackupJob]:
+    """Every backup job stored (in either stored form); a record of another type, or under
+    another key, is reported and left out."""
+    jobs: dict[str, BackupJob] = {}
+    for partition, key, value in world.raw[BackupJob.KIND]:
+        job = value if isinstance(value, BackupJob) else JOB_FORM.restored(value)
+        if job is None:
+            world.fail(f"{BackupJob.KIND} record {partition}/{key} is a {type(value).__name__}")
+        elif job.job_id != key or job.region_id != partition:
+            world.fail(f"{BackupJob.KIND} {key} is stored under {partition}/{key}")
+        else:
+            jobs[key] = job
+    return jobs
+
+
+def natives_of_running_jobs(world: Any) -> set[str]:
+    """Native snapshots of running ``UDM_ECS`` jobs: Cloud Backup manages them from the take
+    (ECS records their retention but keeps no expiry timer), until the job's end gives them to
+    its point, deletes them or hands them back to ECS."""
+    return {
+        native
+        for job in all_jobs(world).values()
+        if job.source_type == "UDM_ECS" and job.status is JobStatus.RUNNING
+        for native in job.detail.disk_native_snapshot_id_list
+    }
 
 
 def expiry_timers(world: Any) -> dict[tuple[str, str], list[_dt.datetime]]:
@@ -171,15 +199,7 @@ def check_hbr_jobs(world: Any, policies: dict[str, Policy]) -> None:
     are of its disks and it has one completion timer, a finished job none; an instance runs
     one job at a time; sub-jobs and their parent agree; each BACKUP rule has at most one
     timer, of a rule that exists."""
-    jobs: dict[str, BackupJob] = {}
-    for partition, key, value in world.raw[BackupJob.KIND]:
-        job = value if isinstance(value, BackupJob) else JOB_FORM.restored(value)
-        if job is None:
-            world.fail(f"{BackupJob.KIND} record {partition}/{key} is a {type(value).__name__}")
-        elif job.job_id != key or job.region_id != partition:
-            world.fail(f"{BackupJob.KIND} {key} is stored under {partition}/{key}")
-        else:
-            jobs[key] = job
+    jobs = all_jobs(world)
     snapshots: dict[str, Snapshot] = world._entities(Snapshot, "snapshot_id")
     completion = collections.Counter(
         t.target_id for t in world.timers if t.action == ACTION_JOB_COMPLETE

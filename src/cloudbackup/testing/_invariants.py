@@ -74,7 +74,7 @@ from .._services.kms import ACTION_DELETE_KEY, ECS_SERVICE_ALIAS, KEY_ALIASES
 from .._store import _BLOCKS, _META, raw_kinds
 from .._time import ManualClock
 from .._typenames import TYPES
-from ._hbr_invariants import check_hbr, natives_released_by_points
+from ._hbr_invariants import check_hbr, natives_of_running_jobs, natives_released_by_points
 
 if TYPE_CHECKING:
     from .._cloud import Cloud
@@ -220,7 +220,9 @@ def check_invariants(cloud: Cloud) -> None:
     else is; chains list their snapshots in creation order and their sizes add up; attachments,
     device names, per-instance disk limits and disk statuses agree; at most one snapshot per
     disk progresses and it has a completion timer; snapshot usage counts equal the disks and
-    images that use them; retention has released every expired snapshot nothing holds;
+    images that use them; retention has released every expired snapshot nothing holds, and a
+    snapshot with retention has an expiry timer unless Cloud Backup manages it (a native of a
+    live backup point, released by the point's timer, or of a running job);
     snapshot-consistent groups and their members point at each other; KMS keys pending deletion
     have a deletion date and a timer; the key -> aliases index lists exactly the aliases, every
     ordered index (snapshots by time; snapshots, disks, instances, chains and groups by facets)
@@ -613,6 +615,7 @@ def _check_snapshots(world: _World) -> None:
             image_users[mapping.snapshot_id] += 1
     now = world.now
     by_points = natives_released_by_points(world)  # Cloud Backup expires these, not ECS
+    by_jobs = natives_of_running_jobs(world)  # and these, until the job ends
     for snapshot_id, snapshot in world.snapshots.items():
         if snapshot.status is SnapshotStatus.progressing:
             progressing[snapshot.source_disk_id] += 1
@@ -657,6 +660,7 @@ def _check_snapshots(world: _World) -> None:
                 t.due == expire for t in world.timers_for(ACTION_SNAPSHOT_EXPIRE, snapshot_id)
             )
             and not (snapshot_id in by_points and by_points[snapshot_id] <= expire)
+            and snapshot_id not in by_jobs
         ):
             world.fail(f"{snapshot_id} expires at {expire.isoformat()} with no timer then")
         if snapshot.snapshot_group_id is not None:

@@ -128,9 +128,12 @@ class SnapshotChains(EcsCore):
         tags: tuple[tuple[str, str], ...],
         group_id: str | None,
         link: SnapshotLink | None = None,
+        *,
+        managed: bool = False,
     ) -> Snapshot:
         """Take a snapshot of ``disk`` (checked by :meth:`_check_snapshot_allowed`, whose
-        answer ``link`` is, if given: the disk's chain as read there)."""
+        answer ``link`` is, if given: the disk's chain as read there). ``managed``: its
+        ``retention_days`` is recorded but no expiry timer set (another service expires it)."""
         world = self._world
         now = world.now()
         snapshot_id = world.ids.new_id("s-", self.region.id_infix)
@@ -169,7 +172,7 @@ class SnapshotChains(EcsCore):
                 self.region_id,
                 snapshot_id,
             )
-        if retention_days is not None:
+        if retention_days is not None and not managed:
             self._schedule_expiry(snapshot, new=True)
         world.events._emit(
             SnapshotCreated,

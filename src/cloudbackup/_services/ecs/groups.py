@@ -100,6 +100,7 @@ class GroupActions(LockActions):
         member_name: str | None = None,
         member_retention_days: object = None,
         member_tags: Sequence[tuple[str, str]] = (),
+        managed: bool = False,
     ) -> tuple[str, list[Snapshot]]:
         """:meth:`create_snapshot_group`'s work, in the caller's unit: the group id and its
         member snapshots as taken (so a caller need not read them back).
@@ -107,7 +108,8 @@ class GroupActions(LockActions):
         Each member snapshot is taken named ``member_name``, kept ``member_retention_days``
         (checked last: ``InvalidRetentionDays.Malformed``) and tagged ``member_tags`` besides
         ``acs:ecs:createFrom`` (a later pair of a key wins): one write per member, as the
-        snapshot interface asks for its groups.
+        snapshot interface asks for its groups; ``managed``: the members' retention is
+        recorded but ECS sets no expiry timer for them (another service expires them).
         """
         world = self._world
         if not self.region.supports_snapshot_group:
@@ -232,8 +234,9 @@ class GroupActions(LockActions):
             pairs_of.update(member_tags)
             # ``disk`` as read in this unit: only its own snapshot writes it (a first chain).
             taken = self._take_snapshot(
-                disk, member_name, None, days, tuple(pairs_of.items()), group_id, link
-            )
+                disk, member_name, None, days, tuple(pairs_of.items()), group_id, link,
+                managed=managed,
+            )  # fmt: skip
             members.append(taken)
         status = (
             SnapshotGroupStatus.accomplished

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import attrs
 
 from ..._domain.ecs import CATEGORY_SPECS, Disk, Instance, Snapshot, SnapshotLock
+from ..._engine import TIMER_INDEX
 from ...errors import InvalidParameterError, StorageBackendError
 from .._interfaces import BackupDisk, BackupInstance, InstanceInventory, SnapshotSource
 from ._core import ACTION_SNAPSHOT_EXPIRE, ATTACHED_TO, INSTANCE_TAGS, LINKS_OF_DISK, tag_partition
@@ -35,11 +36,26 @@ class EcsSnapshotSource:
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
         snapshot_name: str | None = None,
+        managed: bool = False,
     ) -> str:
-        """Snapshot one disk, as ``create_snapshot``; returns the snapshot id."""
-        return self._ecs.create_snapshot(
-            disk_id=disk_id, retention_days=retention_days, tags=tags, snapshot_name=snapshot_name
-        )
+        """Snapshot one disk, as ``create_snapshot``; returns the snapshot id. ``managed``:
+        its retention is recorded, no expiry timer set (the caller expires it)."""
+        ecs = self._ecs
+        if not managed:
+            return ecs.create_snapshot(
+                disk_id=disk_id,
+                retention_days=retention_days,
+                tags=tags,
+                snapshot_name=snapshot_name,
+            )
+        with ecs._world.store.unit():
+            return ecs._create_snapshot(
+                disk_id=disk_id,
+                snapshot_name=snapshot_name,
+                retention_days=retention_days,
+                tags=tags,
+                managed=True,
+            ).snapshot_id
 
     def take_snapshot_group(
         self,
@@ -49,16 +65,18 @@ class EcsSnapshotSource:
         snapshot_name: str | None = None,
         retention_days: int | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        managed: bool = False,
     ) -> tuple[str, tuple[str, ...]]:
         """Snapshot an instance's disks at one instant; the group id and its snapshot ids
-        (in the order of ``disk_ids`` when given), each named, tagged and kept as asked."""
+        (in the order of ``disk_ids`` when given), each named, tagged and kept as asked
+        (``managed``: no expiry timer, the caller expires them)."""
         ecs = self._ecs
         with ecs._world.store.unit():
             # One write per member: each is taken named, kept and tagged as asked.
             group_id, taken = ecs._create_group(
                 instance_id=instance_id, disk_ids=disk_ids, name=snapshot_name, tags=tags,
                 member_name=snapshot_name or None, member_retention_days=retention_days,
-                member_tags=tags,
+                member_tags=tags, managed=managed,
             )  # fmt: skip
             members = tuple(s.snapshot_id for s in taken)  # as taken: no read back
             if disk_ids is not None:
@@ -154,13 +172,26 @@ class EcsSnapshotSource:
     def manage_snapshots(self, snapshot_ids: Sequence[str], retention_days: int | None) -> None:
         """Set each snapshot's retention; no expiry timer (the caller expires them)."""
         ecs = self._ecs
-        engine = ecs._world.engine
-        with ecs._world.store.unit():
-            for snapshot_id in snapshot_ids:
-                snapshot = ecs._snapshots.get(snapshot_id)
-                if snapshot.retention_days != retention_days:
-                    ecs._snapshots.put(attrs.evolve(snapshot, retention_days=retention_days))
-                engine.cancel_for(ACTION_SNAPSHOT_EXPIRE, ecs.region_id, snapshot.snapshot_id)
+        world, region = ecs._world, ecs.region_id
+        store = world.store
+        # Every snapshot read before anything is written: a missing id changes nothing. Most
+        # often nothing is to be written (a job's natives, taken managed, keep the retention
+        # their point asks and have no timer): then no unit of work is opened either.
+        found = [ecs._snapshots.get(snapshot_id) for snapshot_id in snapshot_ids]
+        kept = [s for s in found if s.retention_days != retention_days]
+        timed = [
+            s.snapshot_id
+            for s in found
+            if store.raw_get(TIMER_INDEX, ACTION_SNAPSHOT_EXPIRE, f"{region}|{s.snapshot_id}")
+            is not None
+        ]
+        if not kept and not timed:
+            return
+        with store.unit():
+            for snapshot in kept:
+                ecs._snapshots.put(attrs.evolve(snapshot, retention_days=retention_days))
+            for snapshot_id in timed:
+                world.engine.cancel_for(ACTION_SNAPSHOT_EXPIRE, region, snapshot_id)
 
     def unmanage_snapshot(self, snapshot_id: str, *, expired: bool) -> None:
         """ECS expires the snapshot again: now if ``expired`` (or due), else by its timer; a

@@ -81,6 +81,29 @@ class SnapshotActions(SnapshotChains):
             IncorrectStatusError: ``IncorrectDiskStatus.CreatingSnapshot`` — one is
                 progressing; ``IncorrectInstanceStatus``; ``IncorrectDiskStatus.NeverAttached``.
         """
+        return self._create_snapshot(
+            disk_id=disk_id,
+            snapshot_name=snapshot_name,
+            description=description,
+            retention_days=retention_days,
+            instant_access=instant_access,
+            tags=tags,
+        ).snapshot_id
+
+    def _create_snapshot(
+        self,
+        *,
+        disk_id: str,
+        snapshot_name: str | None = None,
+        description: str | None = None,
+        retention_days: object = None,
+        instant_access: object = None,
+        tags: Sequence[tuple[str, str]] = (),
+        managed: bool = False,
+    ) -> Snapshot:
+        """:meth:`create_snapshot`'s work, in the caller's unit: the snapshot as taken.
+        ``managed``: its retention is recorded but ECS sets no expiry timer for it (the
+        snapshot interface's managed snapshots)."""
         name = v.name_text(
             "SnapshotName", snapshot_name, code="InvalidSnapshotName.Malformed", forbid_auto=True
         )
@@ -107,7 +130,7 @@ class SnapshotActions(SnapshotChains):
         pairs = self._tags(tags)
         disk = self._disks.get(disk_id)
         link = self._check_snapshot_allowed(disk)
-        return self._take_snapshot(disk, name, desc, days, pairs, None, link).snapshot_id
+        return self._take_snapshot(disk, name, desc, days, pairs, None, link, managed=managed)
 
     def describe_snapshots(
         self,

@@ -8,7 +8,7 @@ extends the one beneath it and may call only what is beneath it (as ECS is)::
     clone.py      CloneActions    Clone Now's preparation (console)
     scheduler.py  SchedulerActions timers of BACKUP rules; ExecutePolicyV2
     jobs.py       JobActions      how a backup job runs; CreateBackupJob, CancelBackupJob,
-                                  DescribeBackupJobs2
+                                  DescribeBackupJobs2 (job_filters.py: its Filters)
     statistics.py StatisticsActions  Instance Backup Capacity, per instance/disk sizes (console)
     points.py     PointActions    DescribeUdmSnapshots, DeleteSnapshot, Extend Retention and
                                   Delete Backups (console), point expiry, recording a job's
@@ -76,6 +76,7 @@ SPEC = register_service(
         timer_failures={
             ACTION_POINT_EXPIRE: HbrService._on_point_expire_failed,
             ACTION_RULE_FIRE: HbrService._on_rule_fire_failed,
+            ACTION_JOB_COMPLETE: HbrService._on_job_complete_failed,
         },
         provides={INSTANCE_WATCHERS: tag_watcher},
     )

@@ -39,10 +39,11 @@ from ..._domain.requests import Page
 from ..._engine import Timer
 from ..._regions import Region
 from ..._world import World
-from ...errors import CloudBackupError, IncorrectStatusError, InvalidParameterError
+from ...errors import CloudBackupError, IncorrectStatusError
 from .._base import consistent_read, unit_of_work
-from .._interfaces import ECS_SNAPSHOTS, GUEST_AGENT, BackupDisk, SnapshotSource
+from .._interfaces import GUEST_AGENT, BackupDisk, SnapshotSource
 from .bindings import FILTER_TESTS
+from .job_filters import JOB_FILTER_KEYS, MAX_JOB_FILTERS, job_field, job_filters
 from .job_records import (
     JOBS,
     JOBS_BY_TIME,
@@ -72,44 +73,13 @@ ACTION_JOB_COMPLETE = "hbr.job_complete"
 """Timer: a running job's native snapshots finish uploading."""
 MAX_NATIVE_RETENTION_DAYS = 65_536
 """The longest ``RetentionDays`` ECS gives a snapshot; a longer point keeps this much."""
-MAX_JOB_FILTERS = 5
-MAX_FILTER_VALUES = 500
-JOB_FILTER_KEYS = (
-    "RegionId", "PlanId", "JobId", "VaultId", "InstanceId", "Bucket", "FileSystemId",
-    "Status", "CreatedTime", "CompleteTime", "InstanceName", "BackupType", "ParentId",
-)  # fmt: skip
-JOB_FILTER_OPERATORS = (
-    "EQUAL", "NOT_EQUAL", "GREATER_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN",
-    "LESS_THAN_OR_EQUAL", "BETWEEN", "IN",
-)  # fmt: skip
 GROUP_NOT_SUPPORTED = "HBR.SnapshotGroupNotSupported"
 LOCAL_DISK_REASON = "A local disk cannot be backed up by ECS instance backup."
-
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-
-
-_TIME_KEYS = ("CreatedTime", "CompleteTime")
-
-
-def _unix(at: _dt.datetime | None) -> str:
-    """A time as the filters compare it: UNIX seconds, zero-padded (``""`` when unset)."""
-    return "" if at is None else f"{int((at - _EPOCH).total_seconds()):012d}"
-
-
-def _job_field(job: BackupJob, key: str) -> str | None:
-    """The job's value of a filter key (``None``: no ECS job has it: never matches)."""
-    values: dict[str, str | None] = {
-        "RegionId": job.region_id,
-        "PlanId": job.plan_id,  # a manual job has no PlanId: no PlanId filter matches it
-        "JobId": job.job_id,
-        "InstanceId": job.instance_id,
-        "Status": job.status.value,
-        "CreatedTime": _unix(job.created_time),
-        "CompleteTime": None if job.complete_time is None else _unix(job.complete_time),
-        "BackupType": job.backup_type,
-        "ParentId": job.parent_id or "",
-    }
-    return values.get(key)
+FINISH_FAILED = (
+    "The job could not record its backup point. Its native snapshots stay in ECS until their "
+    "retention ends; back up again."
+)
+"""The error of a job whose completion raised (see :meth:`JobActions._on_job_complete_failed`)."""
 
 
 class JobActions(StatisticsActions):
@@ -119,17 +89,11 @@ class JobActions(StatisticsActions):
         super().__init__(world, region)
         self._jobs = JobRecords(world.store, region.region_id)
         self._sub_jobs = SUB_JOBS.open(world.store, region.region_id)
-        self._source: SnapshotSource | None = None
 
     @property
     def _snapshot_source(self) -> SnapshotSource:
-        """ECS's snapshot interface in this region. The world builds its adapter once and
-        keeps it as long as the world (it holds no state of its own, only the ECS service),
-        so it is looked up once per service, not on every use (several per job)."""
-        source = self._source
-        if source is None:
-            source = self._source = self._world.provider(ECS_SNAPSHOTS, self.region)
-        return source
+        """ECS's snapshot interface in this region (:attr:`_natives`: looked up once)."""
+        return self._natives
 
     # -- running a job ----------------------------------------------------------------
     def _new_job_id(self) -> str:
@@ -311,7 +275,14 @@ class JobActions(StatisticsActions):
         retention: int,
     ) -> tuple[dict[str, str | CloudBackupError], ConsistentLevel, str | None, _dt.timedelta]:
         """Take the native snapshots: ``{disk id: snapshot id or the ECS error}`` (and the
-        group id under ``""``), the consistency reached, the downgrade reason, guest time."""
+        group id under ``""``), the consistency reached, the downgrade reason, guest time.
+
+        They are taken managed (:meth:`SnapshotSource.take_snapshot
+        <cloudbackup._services._interfaces.SnapshotSource.take_snapshot>`): ECS records the
+        job's retention on them but sets no expiry timer. The job's end decides: its point
+        manages them (:meth:`_record_point`), or cancelling deletes them
+        (:meth:`cancel_backup_job`), or a completion that fails hands them back to ECS
+        (:meth:`_on_job_complete_failed`); a job that took none has nothing to hand back."""
         source = self._snapshot_source
         name = JOB_SNAPSHOT_PREFIX + job_id
         tags = ((JOB_TAG_KEY, job_id),)
@@ -328,7 +299,7 @@ class JobActions(StatisticsActions):
                 try:
                     group_id, members = source.take_snapshot_group(
                         instance_id, disk_ids=ids, snapshot_name=name,
-                        retention_days=days, tags=tags,
+                        retention_days=days, tags=tags, managed=True,
                     )  # fmt: skip
                 except CloudBackupError as error:
                     return dict.fromkeys(ids, error)
@@ -338,8 +309,9 @@ class JobActions(StatisticsActions):
             for disk in disks:
                 try:
                     out[disk.disk_id] = source.take_snapshot(
-                        disk.disk_id, retention_days=days, tags=tags, snapshot_name=name
-                    )
+                        disk.disk_id, retention_days=days, tags=tags, snapshot_name=name,
+                        managed=True,
+                    )  # fmt: skip
                 except CloudBackupError as error:
                     out[disk.disk_id] = error
             return out
@@ -387,28 +359,29 @@ class JobActions(StatisticsActions):
                 changed = self._finished(sub, JobStatus.COMPLETE, now)
             else:
                 failed += 1
-                changed = attrs.evolve(
-                    self._finished(sub, JobStatus.FAILED, now),
+                changed = self._finished(
+                    sub, JobStatus.FAILED, now,
                     error_message=f"The native snapshot {sid} was deleted before the job finished.",
-                )
+                )  # fmt: skip
             self._put_sub_job(changed, old=sub)
         status = (
             JobStatus.COMPLETE if not failed
             else JobStatus.PARTIAL_COMPLETE if done
             else JobStatus.FAILED
         )  # fmt: skip
-        finished = self._finished(job, status, now)
-        if not done:  # FAILED: say why, as every FAILED job does
-            finished = attrs.evolve(
-                finished, error_message="Every native snapshot was deleted before the job finished."
-            )
+        # The point first, so the finished job is built once, with its point id. A FAILED
+        # job says why, as every FAILED job does.
+        end: dict[str, object] = (
+            {"point_id": self._record_job_point(job, status, done)}
+            if done
+            else {"error_message": "Every native snapshot was deleted before the job finished."}
+        )
+        finished = self._finished(job, status, now, **end)
         if folded and (failed or job.sub_jobs):
             # A sub-job failed, or one was stored whole: fold them anew. Otherwise every
             # sub-job followed the running job and completes with it, as the finished job's
             # record already says (its folding gives back ``folded`` as it stands).
             finished = finished.with_sub_jobs(folded)
-        if done:
-            finished = attrs.evolve(finished, point_id=self._record_job_point(finished, done))
         self._jobs.put(finished, old=job)
         self._job_finished(finished)
 
@@ -443,15 +416,18 @@ class JobActions(StatisticsActions):
                 )  # fmt: skip
             else:
                 failed += 1
-                item = attrs.evolve(
-                    self._finished(job.sub_job_item(sub), JobStatus.FAILED, now),
+                item = self._finished(
+                    job.sub_job_item(sub), JobStatus.FAILED, now,
                     error_message=f"The native snapshot {sid} was deleted before the job finished.",
-                )
+                )  # fmt: skip
                 out.append(SubJob.folded(item))
         return done, failed, tuple(out)
 
-    def _record_job_point(self, job: BackupJob, disks: list[DiskSnapshotTaken]) -> str:
-        """Hand a finished job's native snapshots to the points layer: its backup point."""
+    def _record_job_point(
+        self, job: BackupJob, status: JobStatus, disks: list[DiskSnapshotTaken]
+    ) -> str:
+        """Hand the native snapshots of a job finishing with ``status`` (``COMPLETE`` or
+        ``PARTIAL_COMPLETE``) to the points layer: its backup point."""
         reason = job.detail.downgrade_reason
         known = {r.value: r for r in DowngradeReason}
         return self._record_point(
@@ -464,11 +440,14 @@ class JobActions(StatisticsActions):
             downgrade_reason=None if reason is None else known.get(reason),
             snapshot_group_id=job.detail.snapshot_group_id,
             status=PointStatus.COMPLETE
-            if job.status is JobStatus.COMPLETE
+            if status is JobStatus.COMPLETE
             else PointStatus.PARTIAL_COMPLETE,
         )
 
-    def _finished(self, job: BackupJob, status: JobStatus, now: _dt.datetime) -> BackupJob:
+    def _finished(
+        self, job: BackupJob, status: JobStatus, now: _dt.datetime, **changes: object
+    ) -> BackupJob:
+        """The job finished at ``now`` with ``status`` (and ``changes``, in the same evolve)."""
         began = job.start_time or now
         seconds = max(1.0, (now - began).total_seconds())
         complete = status is JobStatus.COMPLETE or status is JobStatus.PARTIAL_COMPLETE
@@ -481,6 +460,7 @@ class JobActions(StatisticsActions):
             progress=10_000 if complete else job.observed(now).progress,
             bytes_done=job.actual_bytes if complete else job.observed(now).bytes_done,
             speed=int(job.actual_bytes / 1024 / seconds) if complete else 0,
+            **changes,  # type: ignore[arg-type]
         )
 
     def _job_finished(self, job: BackupJob) -> None:
@@ -584,33 +564,52 @@ class JobActions(StatisticsActions):
                 ids=(job.job_id,),
                 recommend="Cancel the running instance job (its JobId, not a sub-job's).",
             )
-        now = self._world.now()
         for snapshot_id in job.detail.disk_native_snapshot_id_list:
             self._release_native(snapshot_id)  # one made into a disk/image, or locked, stays
+        self._end_job(job, JobStatus.CANCELED, "The job was cancelled.")
+        self._world.engine.cancel_for(ACTION_JOB_COMPLETE, self.region_id, job.job_id)
+
+    def _on_job_complete_failed(self, timer: Timer) -> None:
+        """After finishing a job raised (and was undone): the job ends ``FAILED`` with no
+        point, and its native snapshots, which no point manages, go back to ECS: each is
+        released by its own retention (at once if that has run out), as ECS keeps any
+        snapshot."""
+        job = self._jobs.find(timer.target_id)
+        if job is None or job.status is not JobStatus.RUNNING:
+            return
+        self._end_job(job, JobStatus.FAILED, FINISH_FAILED)
+        source = self._snapshot_source
+        for snapshot_id in job.detail.disk_native_snapshot_id_list:
+            if source.find_snapshot(snapshot_id) is not None:
+                source.unmanage_snapshot(snapshot_id, expired=False)
+
+    def _end_job(self, job: BackupJob, status: JobStatus, message: str) -> None:
+        """Store a running job ended now with ``status`` and ``message``, its running sub-jobs
+        with it (each stored whole too, when it is), and tell the event log."""
+        now = self._world.now()
         for sub in self._jobs.named_or_all(list(job.sub_job_ids)):
             if sub.status is JobStatus.RUNNING:
-                self._put_sub_job(self._cancelled(sub, now), old=sub)
-        cancelled = self._cancelled(job, now)
-        self._jobs.put(cancelled, old=job)
-        self._world.engine.cancel_for(ACTION_JOB_COMPLETE, self.region_id, job.job_id)
-        self._job_finished(cancelled)
+                self._put_sub_job(self._ended(sub, now, status, message), old=sub)
+        ended = self._ended(job, now, status, message)
+        self._jobs.put(ended, old=job)
+        self._job_finished(ended)
 
-    def _cancelled(self, job: BackupJob, now: _dt.datetime) -> BackupJob:
-        """The job cancelled at ``now``; an instance job's folded sub-jobs still running are
-        cancelled with it (in its record: whether or not each was also put on its own)."""
-        cancelled = attrs.evolve(
-            self._finished(job, JobStatus.CANCELED, now),
-            error_message="The job was cancelled.",
-        )
+    def _ended(
+        self, job: BackupJob, now: _dt.datetime, status: JobStatus, message: str
+    ) -> BackupJob:
+        """The job ended at ``now`` (``CANCELED`` or ``FAILED``); an instance job's folded
+        sub-jobs still running end with it (in its record: whether or not each was also put
+        on its own)."""
+        ended = self._finished(job, status, now, error_message=message)
         if not job.sub_job_disks:
-            return cancelled
+            return ended
         subs = tuple(
-            SubJob.folded(self._cancelled(job.sub_job_item(s), now))
+            SubJob.folded(self._ended(job.sub_job_item(s), now, status, message))
             if s.status is JobStatus.RUNNING
             else s
             for s in job.folded_sub_jobs()
         )
-        return cancelled.with_sub_jobs(subs)
+        return ended.with_sub_jobs(subs)
 
     @consistent_read
     def describe_backup_jobs2(
@@ -639,7 +638,7 @@ class JobActions(StatisticsActions):
         direction = v.choice(
             "SortDirection", sort_direction, ("ASCEND", "DESCEND"), code="BadRequest"
         )
-        checked = self._job_filters(filters)
+        checked = job_filters(filters)
         descending = direction == "DESCEND"
         parent = [x for x in checked if x[0] == "ParentId" and x[1] in ("EQUAL", "IN")]
         if kind == "UDM_ECS_DISK" and not parent:
@@ -669,7 +668,7 @@ class JobActions(StatisticsActions):
             for j in candidates
             if j.source_type == kind
             and all(
-                (value := _job_field(j, key)) is not None and FILTER_TESTS[op](value, values)
+                (value := job_field(j, key)) is not None and FILTER_TESTS[op](value, values)
                 for key, op, values in checked
             )
         ]
@@ -701,60 +700,6 @@ class JobActions(StatisticsActions):
         if not total:
             return []
         return self._jobs.ordered(JOBS_BY_TIME, where=where, descending=False, limit=total)
-
-    def _job_filters(self, filters: object) -> list[tuple[str, str, tuple[str, ...]]]:
-        if filters is None:
-            return []
-        if isinstance(filters, (str, bytes)) or not isinstance(filters, (list, tuple)):
-            raise self._bad("Filters must be a list of BackupJobFilter.", "Pass filters=[...].")
-        if len(filters) > MAX_JOB_FILTERS:
-            raise self._bad(
-                f"{len(filters)} filters given; at most {MAX_JOB_FILTERS}.",
-                f"Use at most {MAX_JOB_FILTERS} filters.",
-            )
-        out = []
-        for n, item in enumerate(filters):
-            if not isinstance(item, BackupJobFilter):
-                raise self._bad(
-                    f"Filters[{n}] is not a BackupJobFilter.", "Pass BackupJobFilter items."
-                )
-            key = v.choice(f"Filters[{n}].Key", item.key, JOB_FILTER_KEYS, code="BadRequest")
-            op = v.choice(
-                f"Filters[{n}].Operator", item.operator, JOB_FILTER_OPERATORS, code="BadRequest"
-            )
-            if op == "IN" and key == "CompleteTime":
-                raise self._bad(
-                    "The IN operator cannot be used with CompleteTime.",
-                    "Filter CompleteTime with EQUAL, BETWEEN or a comparison.",
-                )
-            values = item.values
-            if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
-                raise self._bad(f"Filters[{n}].Values must be a list.", "Pass values=[...].")
-            need = (2, 2) if op == "BETWEEN" else (1, MAX_FILTER_VALUES) if op == "IN" else (1, 1)
-            if not need[0] <= len(values) <= need[1]:
-                raise self._bad(
-                    f"Filters[{n}] with {op} takes {need[0]}"
-                    + ("" if need[0] == need[1] else f" to {need[1]}")
-                    + f" values, not {len(values)}.",
-                    f"BETWEEN takes [low, high], IN 1 to {MAX_FILTER_VALUES} values, the "
-                    "others one.",
-                )
-            texts = tuple(
-                v.text(f"Filters[{n}].Values", x, 0, 256, code="BadRequest") for x in values
-            )
-            if key in _TIME_KEYS:
-                texts = tuple(self._unix_value(f"Filters[{n}].Values", t) for t in texts)
-            out.append((key, op, texts))
-        return out
-
-    def _unix_value(self, name: str, text: str) -> str:
-        if not text.isascii() or not text.isdigit() or len(text) > 12:
-            raise InvalidParameterError(
-                f"{name} {text!r} is not a time in UNIX seconds.",
-                code="BadRequest",
-                recommend="Give times as UNIX seconds, e.g. '1700000000'.",
-            )
-        return f"{int(text):012d}"
 
 
 def _chosen_disks(

@@ -62,10 +62,17 @@ class PointStore(PolicyActions):
     def __init__(self, world: World, region: Region) -> None:
         super().__init__(world, region)
         self._points = POINTS.open(world.store, region.region_id)
+        self._source: SnapshotSource | None = None
 
     @property
     def _natives(self) -> SnapshotSource:
-        return self._world.provider(ECS_SNAPSHOTS, self.region)
+        """ECS's snapshot interface in this region. The world builds its adapter once and
+        keeps it as long as the world (it holds no state of its own, only the ECS service),
+        so it is looked up once per service, not on every use (several per job and point)."""
+        source = self._source
+        if source is None:
+            source = self._source = self._world.provider(ECS_SNAPSHOTS, self.region)
+        return source
 
     def _unlist(self, gone: Sequence[BackupPoint]) -> None:
         """Take deleted points (all of one job) out of the job and group lookups: the job's
@@ -150,6 +157,32 @@ class PointStore(PolicyActions):
                 DISK_POINT_PARENT, region, snapshot_id, parent_id, "its instance point's id"
             )
         return folded
+
+    def _disk_points(self, point: BackupPoint) -> list[tuple[BackupPoint, bool]]:
+        """The disk points an instance point lists that exist, in its order, each with whether
+        it is folded (no record of its own: a :data:`DISK_POINT_PARENT` entry), as
+        :meth:`_find_point` finds them but without reading ``point`` again for each."""
+        store, region = self._world.store, self.region_id
+        out: list[tuple[BackupPoint, bool]] = []
+        for child_id in point.disk_point_ids:
+            stored = self._points.find(child_id)
+            if stored is not None:
+                out.append((stored, False))
+                continue
+            parent_id = store.raw_get(DISK_POINT_PARENT, region, child_id)
+            if parent_id is None:
+                continue
+            child = (
+                point.folded_disk_point(child_id)
+                if parent_id == point.snapshot_id
+                else self._find_point(child_id)  # names another point: as found by id
+            )
+            if child is None:
+                raise damaged_value(
+                    DISK_POINT_PARENT, region, child_id, parent_id, "its instance point's id"
+                )
+            out.append((child, True))
+        return out
 
     def _points_named(self, ids: Sequence[str]) -> list[BackupPoint]:
         """The named points that exist, stored or folded, in the order named (none named:

@@ -323,18 +323,24 @@ class PointActions(PointStore):
         except, at expiry, disk points whose retention was extended past it)."""
         now = self._world.now()
         doomed, emptied = [point], None
+        folded: set[str] = set()  # doomed disk points folded into their instance point
         if point.source_type is PointSourceType.UDM_ECS:
-            for child in self._points_named(point.disk_point_ids):
+            for child, in_point in self._disk_points(point):
                 child_expire = child.expire_time
                 if reason != "expired" or (child_expire is not None and child_expire <= now):
                     doomed.append(child)
+                    if in_point:
+                        folded.add(child.snapshot_id)
         elif point.parent_snapshot_id is not None:
             emptied = self._detach_from_parent(point)
         store, region = self._world.store, self.region_id
         for gone in doomed:
             if gone.source_type is PointSourceType.UDM_ECS_DISK:
                 self._release_native(gone.native_snapshot_id_list[0], expired=reason == "expired")
-                if store.raw_get(DISK_POINT_PARENT, region, gone.snapshot_id) is not None:
+                if gone.snapshot_id in folded or (
+                    gone is point
+                    and store.raw_get(DISK_POINT_PARENT, region, gone.snapshot_id) is not None
+                ):
                     self._index_folded(gone, (gone.snapshot_id,), add=False)
                     continue  # folded: no record, and never a timer of its own
             self._points.delete(gone)
