@@ -24,7 +24,8 @@ from cloudbackup._typenames import LEGACY_NAMES, TYPES, TypeRegistry
 from cloudbackup.errors import StorageBackendError
 
 WORLD_V1 = Path(__file__).parent / "data" / "world-v1.db"
-NAME = re.compile(r'\["[aep]","([^"]+)"')  # attrs values keyed or by position, and enums
+# attrs values keyed or by position, enums, and events stored as flat tuples ("event/1", name, ...)
+NAME = re.compile(r'\[(?:"[aep]"|"t","event/1"),"([^"]+)"')
 
 
 def stored_names(path: Path) -> set[str]:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import builtins
 import datetime as _dt
+import enum
 import functools
+import operator
+import sys
+import types
+import typing
 from collections.abc import Callable, Iterator
 from typing import ClassVar, TypeVar
 
@@ -13,7 +18,7 @@ import attrs
 from ._ids import Counter
 from ._settings import EventRetention
 from ._store import Store, damaged_value
-from ._typenames import stored_as
+from ._typenames import TYPES, stored_as
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -46,6 +51,8 @@ __all__ = [
     "SnapshotLocked",
     "SnapshotModified",
     "SnapshotUnlocked",
+    "restored_event",
+    "stored_event",
 ]
 
 
@@ -316,6 +323,212 @@ class AliasDeleted(Event):
     alias_name: str
 
 
+# -- the stored form of an event --------------------------------------------------------------
+# The stored log keeps up to 100,000 events by default, and with a fleet each lives for days of
+# virtual time: as objects (attrs instances are always tracked by the cyclic garbage collector)
+# they would all be promoted to its oldest generation and walked by every full collection. So an
+# event is stored as one flat tuple of atomic values, which the collector stops tracking the
+# first time it looks at it, and read back as the same event.
+
+_FORM_TAG = "event/1"
+"""The first item of an event's stored tuple: which layout the items follow. The second is the
+event class's registered type name; then the field values in field order (an enum member as
+its value)."""
+
+_NONE = type(None)
+_ATOMS = frozenset((str, int, bool, _NONE, _dt.datetime, bytes))
+"""The exact types a stored tuple may hold (and tuples of them): none is tracked by the
+collector, and each is read back exactly, type and all, from either backend."""
+
+
+def _atomic(value: object) -> bool:
+    """Whether ``value`` is an atom, or a tuple of atoms and such tuples (exact types)."""
+    kind = type(value)
+    return kind in _ATOMS or (kind is tuple and all(map(_atomic, value)))  # type: ignore[call-overload]
+
+
+def _kinds(hint: object) -> frozenset[type] | None:
+    """The exact types a field annotated ``hint`` may hold in a stored tuple (an enum: the
+    enum itself), or None when the field's values cannot be stored flat."""
+    if hint is None or hint is _NONE:
+        return frozenset((_NONE,))
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        found: set[type] = set()
+        for arg in typing.get_args(hint):
+            kinds = _kinds(arg)
+            if kinds is None:
+                return None
+            found |= kinds
+        return frozenset(found)
+    if origin is tuple:
+        return frozenset((tuple,))
+    if isinstance(hint, type) and (hint in _ATOMS or _flat_enum(hint)):
+        return frozenset((hint,))
+    return None
+
+
+def _flat_enum(cls: type) -> bool:
+    """Whether ``cls`` is an enum each of whose members is given back by its atomic value."""
+    if not issubclass(cls, enum.Enum):
+        return False
+    members = builtins.list(cls)
+    return all(type(m.value) in _ATOMS and cls(m.value) is m for m in members)
+
+
+class _Form:
+    """How the events of one registered class are stored flat (precomputed once per class)."""
+
+    __slots__ = (
+        "cls", "enums", "kinds", "members", "names", "prefix", "stores", "tuples", "values"
+    )  # fmt: skip
+
+    def __init__(self, cls: type[Event], name: str, hints: dict[str, object]) -> None:
+        self.cls = cls
+        self.prefix = (_FORM_TAG, name)
+        self.names = tuple(f.name for f in attrs.fields(cls))
+        self.values: Callable[[Event], tuple[object, ...]] = operator.attrgetter(*self.names)
+        kinds = [_kinds(hints[n]) for n in self.names]
+        if any(k is None for k in kinds):
+            raise TypeError(f"{cls!r} has a field that cannot be stored flat")
+        self.kinds: tuple[frozenset[type], ...] = tuple(kinds)  # type: ignore[arg-type]
+        self.tuples = any(tuple in k for k in self.kinds)
+        self.enums = tuple(
+            i for i, k in enumerate(self.kinds) if any(issubclass(t, enum.Enum) for t in k)
+        )
+        # Per enum position: stored value -> member (an enum field holds only its members).
+        self.members: dict[int, dict[object, enum.Enum]] = {
+            i: {m.value: m for t in self.kinds[i] for m in t}  # type: ignore[attr-defined]
+            for i in self.enums
+        }
+        # The item type sequences already found storable: most events of a class share one
+        # or two (which optional values are None), so an event is checked by one set lookup.
+        self.stores: set[tuple[type, ...]] = set()
+
+    def stored(self, event: Event) -> object:
+        """The flat tuple for ``event``, or ``event`` itself if a value would not come back
+        exactly."""
+        values = self.values(event)
+        shape = tuple(map(type, values))
+        if shape not in self.stores:
+            if not all(t in k for t, k in zip(shape, self.kinds, strict=True)):
+                return event
+            if len(self.stores) < 64:
+                self.stores.add(shape)
+        if self.tuples and not all(map(_atomic, values)):
+            return event
+        if self.enums:
+            items = builtins.list(values)
+            for i in self.enums:
+                items[i] = items[i].value  # type: ignore[attr-defined]
+            values = tuple(items)
+        return self.prefix + values
+
+    def restored(self, flat: tuple[object, ...]) -> Event | None:
+        """The event stored as ``flat`` (already known to carry this class's tag), or None if
+        its items are not this class's."""
+        items = builtins.list(flat[2:])
+        if len(items) != len(self.names):
+            return None
+        for i in self.enums:
+            value = items[i]
+            member = self.members[i].get(value) if _atomic(value) else None
+            if member is None or type(member.value) is not type(value):
+                return None
+            items[i] = member
+        if not all(
+            type(v) in k and (type(v) is not tuple or _atomic(v))
+            for v, k in zip(items, self.kinds, strict=True)
+        ):
+            return None
+        return self.cls(**dict(zip(self.names, items, strict=True)))
+
+
+_FORMS: dict[type, _Form | None] = {}
+"""Each event class seen, with its stored form (None: its events are stored whole)."""
+
+
+def _defining_namespace(klass: type) -> dict[str, object]:
+    """The globals of the module that defines ``klass`` (the package renames public classes'
+    ``__module__`` to ``cloudbackup``, so look for the module that holds it)."""
+    module = sys.modules.get(klass.__module__)
+    if module is not None and vars(module).get(klass.__name__) is klass:
+        for name, candidate in builtins.list(sys.modules.items()):
+            if (
+                name.startswith(klass.__module__ + "._")
+                and candidate is not None
+                and vars(candidate).get(klass.__name__) is klass
+                and "annotations" in vars(candidate)
+            ):
+                return vars(candidate)
+        return vars(module)
+    return {}
+
+
+def _hints(cls: type) -> dict[str, object]:
+    """The fields' annotations of ``cls`` and its bases, evaluated in their modules."""
+    hints: dict[str, object] = {}
+    names = {f.name for f in attrs.fields(cls)}
+    for klass in reversed(cls.__mro__):
+        namespace = _defining_namespace(klass)
+        for field, hint in vars(klass).get("__annotations__", {}).items():
+            if field in names:
+                hints[field] = eval(hint, namespace) if isinstance(hint, str) else hint
+    return hints
+
+
+def _form_of(cls: type) -> _Form | None:
+    try:
+        return _FORMS[cls]
+    except KeyError:
+        pass
+    form = None
+    name = TYPES.name_of(cls)
+    if name is not None and isinstance(cls, type) and issubclass(cls, Event):
+        try:
+            form = _Form(cls, name, _hints(cls))
+        except (NameError, TypeError):  # an annotation it cannot resolve or store flat
+            form = None
+    _FORMS[cls] = form
+    return form
+
+
+def stored_event(event: Event) -> object:
+    """What the stored log keeps for ``event``: a flat tuple of atomic values (the form tag,
+    the class's registered type name, the field values in field order, an enum member as its
+    value), which the cyclic garbage collector does not track; an event holding a value the
+    tuple cannot give back exactly (a ``str`` or ``datetime`` subclass, a foreign object…), or
+    of an unregistered class, as itself."""
+    form = _form_of(type(event))
+    return event if form is None else form.stored(event)
+
+
+def restored_event(value: object) -> Event | None:
+    """The event a stored log value holds (:func:`stored_event`'s tuple, or an event stored
+    whole, as older versions stored every event), or None when it holds no event (damaged)."""
+    if isinstance(value, Event):
+        return value
+    if (
+        type(value) is not tuple
+        or len(value) < 2
+        or type(value[0]) is not str
+        or value[0] != _FORM_TAG
+        or type(value[1]) is not str
+    ):
+        return None
+    cls = TYPES.resolve(value[1])
+    form = None if cls is None else _form_of(cls)
+    return None if form is None else form.restored(value)
+
+
+def _event_at(key: str, value: object) -> Event:
+    """The event stored at ``key``, or the typed ``StorageBackend.Corrupt`` error."""
+    event = restored_event(value)
+    if event is None:
+        raise damaged_value(Event.KIND, "", key, value, "an Event")
+    return event
+
+
 E = TypeVar("E", bound=Event)
 
 _EVENT_KIND = Event.KIND
@@ -391,7 +604,9 @@ class EventLog:
         """Record a new event (inside the current unit of work)."""
         sequence = self._sequences.take()
         event = cls(sequence=sequence, **fields)  # type: ignore[arg-type]
-        self._put(_EVENT_KIND, "", f"{sequence:016d}", event)
+        form = _FORMS.get(cls) or _form_of(cls)
+        stored = event if form is None else form.stored(event)
+        self._put(_EVENT_KIND, "", f"{sequence:016d}", stored)
         if self._max_age is not None or (
             self._max_events is not None and sequence >= self._max_events
         ):
@@ -411,8 +626,9 @@ class EventLog:
         if self._max_age is not None:
             cutoff = newest.time - self._max_age
             while stop < newest.sequence:
-                oldest = store.get(Event, "", f"{stop:016d}")
-                if oldest is not None and oldest.time >= cutoff:
+                key = f"{stop:016d}"
+                value = store.raw_get(Event.KIND, "", key)
+                if value is not None and _event_at(key, value).time >= cutoff:
                     break
                 stop += 1
         if stop == first:
@@ -427,10 +643,7 @@ class EventLog:
         (after the retention changed; inside a unit of work)."""
         newest = self._store.raw_range(Event.KIND, "", reverse=True, limit=1)
         if newest:
-            key, event = newest[0]
-            if not isinstance(event, Event):
-                raise damaged_value(Event.KIND, "", key, event, "an Event")
-            self._trim(event)
+            self._trim(_event_at(*newest[0]))
 
     def _notify(self, event: Event) -> None:
         # Every subscriber sees every event even if one of them raises; the first exception
@@ -507,16 +720,10 @@ class EventLog:
     def _read(self, since: int) -> builtins.list[Event]:
         """The events kept with a sequence of at least ``since``, in order."""
         with self._store.reading():
-            if since <= 0:
-                return self._store.scan(Event, "")
             if since >= 10**16:  # past any key: none
                 return []
-            out: builtins.list[Event] = []
-            for key, event in self._store.raw_range(Event.KIND, "", f"{since:016d}"):
-                if not isinstance(event, Event):
-                    raise damaged_value(Event.KIND, "", key, event, "an Event")
-                out.append(event)
-            return out
+            start = f"{since:016d}" if since > 0 else None
+            return [_event_at(k, v) for k, v in self._store.raw_range(Event.KIND, "", start)]
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self._read(0))

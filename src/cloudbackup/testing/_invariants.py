@@ -39,7 +39,7 @@ from .._domain.ecs import (
 )
 from .._domain.kms import Alias, KeyState, KmsKey
 from .._engine import TIMER_INDEX, FailedTimer, Timer
-from .._events import Event, SnapshotCreated
+from .._events import Event, SnapshotCreated, restored_event
 from .._extents import (
     PAGE_SIZE,
     block_cover,
@@ -189,8 +189,10 @@ class _World:
             if isinstance(a, Alias)
         }
         self.timers: list[Timer] = [t for _, _, t in self.raw[Timer.KIND] if isinstance(t, Timer)]
+        # The stored log keeps events as flat tuples (or whole): read them back as events;
+        # a value that holds none is reported by _check_events_and_timers.
         self.events: list[tuple[str, Event]] = [
-            (key, e) for _, key, e in self.raw[Event.KIND] if isinstance(e, Event)
+            (key, e) for _, key, v in self.raw[Event.KIND] if (e := restored_event(v)) is not None
         ]
 
     def _entities(self, cls: type[Any], id_field: str) -> dict[str, Any]:
@@ -744,6 +746,9 @@ def _check_events_and_timers(world: _World) -> None:
         world.fail(f"the first event kept is {first!r}, not a sequence")
         first = 0
     first = first or 0
+    for _, key, value in world.raw[Event.KIND]:
+        if restored_event(value) is None:
+            world.fail(f"event {key} holds {type(value).__name__}, no event")
     for index, (key, event) in enumerate(world.events, start=first):
         if event.sequence != index or key != f"{index:016d}":
             world.fail(f"event {key} has sequence {event.sequence}, expected {index}")
