@@ -7,7 +7,6 @@ import datetime as _dt
 import enum
 import functools
 import operator
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import attrs
 from ._ids import Counter
 from ._settings import EventRetention
 from ._store import Store, damaged_value
-from ._typenames import TYPES, stored_as
+from ._typenames import TYPES, field_hints, stored_as
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -448,35 +447,6 @@ _FORMS: dict[type, _Form | None] = {}
 """Each event class seen, with its stored form (None: its events are stored whole)."""
 
 
-def _defining_namespace(klass: type) -> dict[str, object]:
-    """The globals of the module that defines ``klass`` (the package renames public classes'
-    ``__module__`` to ``cloudbackup``, so look for the module that holds it)."""
-    module = sys.modules.get(klass.__module__)
-    if module is not None and vars(module).get(klass.__name__) is klass:
-        for name, candidate in builtins.list(sys.modules.items()):
-            if (
-                name.startswith(klass.__module__ + "._")
-                and candidate is not None
-                and vars(candidate).get(klass.__name__) is klass
-                and "annotations" in vars(candidate)
-            ):
-                return vars(candidate)
-        return vars(module)
-    return {}
-
-
-def _hints(cls: type) -> dict[str, object]:
-    """The fields' annotations of ``cls`` and its bases, evaluated in their modules."""
-    hints: dict[str, object] = {}
-    names = {f.name for f in attrs.fields(cls)}
-    for klass in reversed(cls.__mro__):
-        namespace = _defining_namespace(klass)
-        for field, hint in vars(klass).get("__annotations__", {}).items():
-            if field in names:
-                hints[field] = eval(hint, namespace) if isinstance(hint, str) else hint
-    return hints
-
-
 def _form_of(cls: type) -> _Form | None:
     try:
         return _FORMS[cls]
@@ -486,8 +456,8 @@ def _form_of(cls: type) -> _Form | None:
     name = TYPES.name_of(cls)
     if name is not None and isinstance(cls, type) and issubclass(cls, Event):
         try:
-            form = _Form(cls, name, _hints(cls))
-        except (NameError, TypeError):  # an annotation it cannot resolve or store flat
+            form = _Form(cls, name, field_hints(cls))
+        except (KeyError, TypeError):  # a field with no resolved annotation, or none flat
             form = None
     _FORMS[cls] = form
     return form

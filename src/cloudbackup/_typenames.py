@@ -21,11 +21,13 @@ values decode and :func:`cloudbackup._backends._sqlite_schema.migrate` rewrites 
 from __future__ import annotations
 
 import re
+import sys
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["LEGACY_NAMES", "TYPES", "TypeRegistry", "stored_as"]
+__all__ = ["LEGACY_NAMES", "TYPES", "TypeRegistry", "field_hints", "stored_as"]
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\.[A-Za-z][A-Za-z0-9_]*\Z")
 
@@ -171,3 +173,30 @@ LEGACY_NAMES: Mapping[str, str] = MappingProxyType(
         ),
     }
 )
+
+
+def field_hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls``'s fields, or none if they cannot be resolved.
+
+    Public classes are re-homed (``__module__ = "cloudbackup"``), so the annotations are
+    resolved in the namespace of the module that defined them, found through a function of
+    the class body, plus every registered class.
+    """
+    namespace: dict[str, Any] = {}
+    module = sys.modules.get(cls.__module__)
+    if module is not None:
+        namespace.update(vars(module))
+    for member in vars(cls).values():
+        function = getattr(member, "fget", None) or getattr(member, "__func__", member)
+        defined_in = getattr(function, "__globals__", None)
+        if isinstance(defined_in, dict) and defined_in.get("__name__", "").startswith(
+            "cloudbackup."
+        ):
+            namespace.update(defined_in)
+            break
+    for registered in TYPES.names().values():
+        namespace.setdefault(registered.__name__, registered)
+    try:
+        return typing.get_type_hints(cls, globalns=namespace)
+    except Exception:  # an annotation naming something not importable: check nothing
+        return {}

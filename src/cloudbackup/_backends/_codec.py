@@ -57,7 +57,6 @@ import json
 import math
 import operator
 import re
-import sys
 import types
 import typing
 import zoneinfo
@@ -66,7 +65,7 @@ from typing import Any
 
 import attrs
 
-from .._typenames import LEGACY_NAMES, TYPES, TypeRegistry
+from .._typenames import LEGACY_NAMES, TYPES, TypeRegistry, field_hints
 from ..errors import StorageBackendError
 
 __all__ = [
@@ -338,7 +337,7 @@ class ValueCodec:
         if layout is None:
             fields = tuple(attrs.fields(cls))
             hash_code = getattr(getattr(cls, "__hash__", None), "__code__", None)
-            hints = _field_hints(cls)
+            hints = field_hints(cls)
             path = self._type_name(cls)
             names = tuple(field.name for field in fields)
             layout = _AttrsLayout(
@@ -604,33 +603,6 @@ def _default_of(field: attrs.Attribute[Any], instance: object, path: str) -> obj
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         return default.factory(instance) if default.takes_self else default.factory()
     return default
-
-
-def _field_hints(cls: type) -> dict[str, Any]:
-    """The resolved annotations of ``cls``'s fields, or none if they cannot be resolved.
-
-    Public classes are re-homed (``__module__ = "cloudbackup"``), so the annotations are
-    resolved in the namespace of the module that defined them, found through a function of
-    the class body, plus every registered class.
-    """
-    namespace: dict[str, Any] = {}
-    module = sys.modules.get(cls.__module__)
-    if module is not None:
-        namespace.update(vars(module))
-    for member in vars(cls).values():
-        function = getattr(member, "fget", None) or getattr(member, "__func__", member)
-        defined_in = getattr(function, "__globals__", None)
-        if isinstance(defined_in, dict) and defined_in.get("__name__", "").startswith(
-            "cloudbackup."
-        ):
-            namespace.update(defined_in)
-            break
-    for registered in TYPES.names().values():
-        namespace.setdefault(registered.__name__, registered)
-    try:
-        return typing.get_type_hints(cls, globalns=namespace)
-    except Exception:  # an annotation naming something not importable: check nothing
-        return {}
 
 
 def _allowed(hint: Any) -> frozenset[type] | None:
